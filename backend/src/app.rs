@@ -1,0 +1,103 @@
+//! Building Berth: the shared state every service call gets, and a server that tests start
+//! on port 0 exactly as `berth serve` starts it on its configured address.
+
+use std::{future::Future, net::SocketAddr, sync::Arc, time::Duration};
+
+use axum::{extract::FromRef, Router};
+use leptos::config::LeptosOptions;
+use metrics_exporter_prometheus::PrometheusHandle;
+use secrecy::ExposeSecret;
+use sqlx::{postgres::PgPoolOptions, PgPool};
+use tokio::net::TcpListener;
+
+use crate::{auth::password, config::Config, http, telemetry, web};
+
+/// What every service call needs. Cheap to clone.
+#[derive(Clone)]
+pub struct App {
+    pub db: PgPool,
+    pub config: Arc<Config>,
+    /// See [`password::decoy_hash`].
+    pub decoy_hash: Arc<str>,
+    pub metrics: PrometheusHandle,
+    pub leptos: LeptosOptions,
+}
+
+impl FromRef<App> for LeptosOptions {
+    fn from_ref(app: &App) -> Self {
+        app.leptos.clone()
+    }
+}
+
+pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../migrations");
+
+impl App {
+    /// Connects to Postgres (waiting a little for it to come up) and builds the state.
+    pub async fn connect(config: Config) -> anyhow::Result<App> {
+        config.validate().map_err(anyhow::Error::msg)?;
+        let db = PgPoolOptions::new()
+            .max_connections(config.db_pool_size)
+            .acquire_timeout(Duration::from_secs(10))
+            .connect(config.database_url.expose_secret())
+            .await
+            .map_err(|e| anyhow::anyhow!("cannot connect to Postgres (DATABASE_URL): {e}"))?;
+        App::new(db, config).await
+    }
+
+    pub async fn new(db: PgPool, config: Config) -> anyhow::Result<App> {
+        let leptos = LeptosOptions::builder()
+            .output_name("berth")
+            .site_root(config.site_root.to_string_lossy().into_owned())
+            .site_pkg_dir("pkg")
+            .site_addr(config.listen)
+            .build();
+        Ok(App {
+            db,
+            config: Arc::new(config),
+            decoy_hash: password::decoy_hash().await?.into(),
+            metrics: telemetry::metrics_handle(),
+            leptos,
+        })
+    }
+
+    pub async fn migrate(&self) -> anyhow::Result<()> {
+        MIGRATOR.run(&self.db).await?;
+        Ok(())
+    }
+
+    /// The whole HTTP application: API, pages, static files.
+    pub fn router(&self) -> Router {
+        http::router(self.clone(), web::pages(self))
+    }
+}
+
+/// A bound, not yet running server.
+pub struct Server {
+    listener: TcpListener,
+    app: App,
+}
+
+impl Server {
+    pub async fn bind(app: App) -> anyhow::Result<Server> {
+        let listener = TcpListener::bind(app.config.listen)
+            .await
+            .map_err(|e| anyhow::anyhow!("cannot listen on {} (BERTH_LISTEN): {e}", app.config.listen))?;
+        Ok(Server { listener, app })
+    }
+
+    pub fn local_addr(&self) -> SocketAddr {
+        self.listener.local_addr().expect("a bound listener has an address")
+    }
+
+    pub fn app(&self) -> &App {
+        &self.app
+    }
+
+    /// Serves until `shutdown` completes, then lets in-flight requests finish.
+    pub async fn run_until_stopped(self, shutdown: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
+        let router = self.app.router();
+        axum::serve(self.listener, router.into_make_service_with_connect_info::<SocketAddr>())
+            .with_graceful_shutdown(shutdown)
+            .await
+    }
+}

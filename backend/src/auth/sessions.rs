@@ -1,0 +1,256 @@
+//! Browser sessions: login (with throttling), the session check on every request,
+//! logout and password change.
+//!
+//! The cookie carries a random secret; Postgres keeps only its SHA-256. A new secret is
+//! issued at every login. Sessions end at the idle timeout, the absolute timeout, logout,
+//! a password change (other sessions) or when an admin disables the user.
+
+use berth_frontend::api::{LoginInput, Me, PasswordChange};
+use cookie::{Cookie, SameSite};
+use serde_json::json;
+use time::{Duration as TimeDuration, OffsetDateTime};
+use uuid::Uuid;
+
+use super::{password, random_secret, sha256, Actor, Credential, Ctx, RequestMeta, SESSION_COOKIE};
+use crate::{audit, people::Email, App, Error, Result};
+
+/// How often `last_seen_at` is written back: often enough for the idle timeout, rarely
+/// enough that reads stay reads.
+const TOUCH_EVERY_SECS: i64 = 60;
+
+pub async fn authenticate(app: &App, cookie: &str) -> Result<Actor> {
+    let id_hash = sha256(cookie.as_bytes());
+    let idle_secs = app.config.session_idle().as_secs_f64();
+    let row = sqlx::query!(
+        r#"SELECT s.csrf_token, s.last_seen_at, u.id AS user_id, u.email, u.display_name, u.is_admin
+           FROM sessions s JOIN users u ON u.id = s.user_id
+           WHERE s.id_hash = $1 AND s.revoked_at IS NULL AND s.expires_at > now()
+             AND s.last_seen_at > now() - make_interval(secs => $2)
+             AND u.disabled_at IS NULL"#,
+        id_hash,
+        idle_secs,
+    )
+    .fetch_optional(&app.db)
+    .await?
+    .ok_or(Error::Unauthenticated("session expired or logged out"))?;
+
+    if (OffsetDateTime::now_utc() - row.last_seen_at).whole_seconds() >= TOUCH_EVERY_SECS {
+        sqlx::query!("UPDATE sessions SET last_seen_at = now() WHERE id_hash = $1", id_hash)
+            .execute(&app.db)
+            .await?;
+    }
+    Ok(Actor {
+        user_id: row.user_id,
+        email: row.email,
+        display_name: row.display_name,
+        is_admin: row.is_admin,
+        credential: Credential::Session { id_hash, csrf_token: row.csrf_token },
+    })
+}
+
+/// The `Set-Cookie` value that carries a new session.
+pub fn session_cookie(app: &App, secret: String) -> String {
+    Cookie::build((SESSION_COOKIE, secret))
+        .path("/")
+        .http_only(true)
+        .same_site(SameSite::Lax)
+        .secure(app.config.secure_cookies)
+        .max_age(TimeDuration::try_from(app.config.session_absolute()).unwrap_or(TimeDuration::HOUR))
+        .build()
+        .to_string()
+}
+
+/// The `Set-Cookie` value that removes the session cookie.
+pub fn clearing_cookie(app: &App) -> String {
+    Cookie::build((SESSION_COOKIE, ""))
+        .path("/")
+        .http_only(true)
+        .same_site(SameSite::Lax)
+        .secure(app.config.secure_cookies)
+        .max_age(TimeDuration::ZERO)
+        .build()
+        .to_string()
+}
+
+/// A successful login: who logged in, and the cookie to set.
+pub struct LoggedIn {
+    pub me: Me,
+    pub set_cookie: String,
+}
+
+pub async fn login(app: &App, meta: RequestMeta, input: LoginInput) -> Result<LoggedIn> {
+    let ctx = Ctx::anonymous(meta);
+    let email = Email::parse("email", &input.email)?;
+    if input.password.is_empty() {
+        return Err(Error::invalid("password", "is required"));
+    }
+    let account_key = format!("account:{}", email.as_str());
+    let address_key = ctx.meta.client_addr.as_ref().map(|addr| format!("address:{addr}"));
+    throttle(app, &account_key, app.config.login_max_failures_per_account).await?;
+    if let Some(key) = &address_key {
+        throttle(app, key, app.config.login_max_failures_per_address).await?;
+    }
+
+    let user = sqlx::query!(
+        "SELECT id, password_hash, disabled_at FROM users WHERE email = $1",
+        email.as_str()
+    )
+    .fetch_optional(&app.db)
+    .await?;
+    // An unknown user is checked against the decoy hash: same cost, same answer.
+    let stored = user.as_ref().map_or(&*app.decoy_hash, |u| u.password_hash.as_str());
+    let password_ok = password::verify(&input.password, stored).await?;
+
+    let mut tx = app.db.begin().await?;
+    match user {
+        Some(user) if password_ok && user.disabled_at.is_none() => {
+            let secret = random_secret();
+            let csrf = random_secret();
+            let expires_at = OffsetDateTime::now_utc()
+                + TimeDuration::try_from(app.config.session_absolute()).unwrap_or(TimeDuration::HOUR);
+            sqlx::query!(
+                "INSERT INTO sessions (id_hash, user_id, csrf_token, expires_at, client_addr, user_agent)
+                 VALUES ($1, $2, $3, $4, $5, $6)",
+                sha256(secret.as_bytes()),
+                user.id,
+                csrf,
+                expires_at,
+                ctx.meta.client_addr,
+                ctx.meta.user_agent,
+            )
+            .execute(&mut *tx)
+            .await?;
+            sqlx::query!("DELETE FROM login_failures WHERE throttle_key = $1", account_key)
+                .execute(&mut *tx)
+                .await?;
+            let ctx = Ctx { actor: Some(actor_for(app, user.id, &mut tx, &secret, csrf).await?), ..ctx };
+            audit::record(&mut tx, &ctx, audit::Entry::new("auth.login", "user", user.id)).await?;
+            tx.commit().await?;
+            let me = crate::people::me(app, &ctx).await?;
+            Ok(LoggedIn { me, set_cookie: session_cookie(app, secret) })
+        }
+        Some(user) if password_ok => {
+            audit::record(
+                &mut tx,
+                &ctx,
+                audit::Entry::new("auth.login_refused", "user", user.id).after(json!({"reason": "disabled"})),
+            )
+            .await?;
+            tx.commit().await?;
+            Err(Error::forbidden("this account is disabled"))
+        }
+        _ => {
+            for key in std::iter::once(&account_key).chain(address_key.as_ref()) {
+                sqlx::query!("INSERT INTO login_failures (throttle_key) VALUES ($1)", key)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            audit::record(
+                &mut tx,
+                &ctx,
+                audit::Entry::new("auth.login_failed", "user", email.as_str()),
+            )
+            .await?;
+            tx.commit().await?;
+            Err(Error::Unauthenticated("wrong email or password"))
+        }
+    }
+}
+
+async fn actor_for(
+    _app: &App,
+    user_id: Uuid,
+    tx: &mut sqlx::PgConnection,
+    secret: &str,
+    csrf_token: String,
+) -> Result<Actor> {
+    let user = sqlx::query!("SELECT email, display_name, is_admin FROM users WHERE id = $1", user_id)
+        .fetch_one(&mut *tx)
+        .await?;
+    Ok(Actor {
+        user_id,
+        email: user.email,
+        display_name: user.display_name,
+        is_admin: user.is_admin,
+        credential: Credential::Session { id_hash: sha256(secret.as_bytes()), csrf_token },
+    })
+}
+
+/// Refuses with 429 while `key` has `max` or more failures inside the window.
+async fn throttle(app: &App, key: &str, max: u32) -> Result<()> {
+    let window_secs = app.config.login_window().as_secs_f64();
+    let row = sqlx::query!(
+        r#"SELECT count(*) AS "failures!", min(failed_at) AS oldest
+           FROM login_failures
+           WHERE throttle_key = $1 AND failed_at > now() - make_interval(secs => $2)"#,
+        key,
+        window_secs,
+    )
+    .fetch_one(&app.db)
+    .await?;
+    if row.failures < i64::from(max) {
+        return Ok(());
+    }
+    let oldest = row.oldest.unwrap_or_else(OffsetDateTime::now_utc);
+    let free_at = oldest + TimeDuration::seconds_f64(window_secs);
+    let retry_after_secs = (free_at - OffsetDateTime::now_utc()).whole_seconds().max(1) as u64;
+    Err(Error::Throttled { retry_after_secs })
+}
+
+pub async fn logout(app: &App, ctx: &Ctx) -> Result<String> {
+    let actor = ctx.require_session()?;
+    let Credential::Session { id_hash, .. } = &actor.credential else {
+        unreachable!("require_session checked the credential")
+    };
+    let mut tx = app.db.begin().await?;
+    sqlx::query!("UPDATE sessions SET revoked_at = now() WHERE id_hash = $1", id_hash)
+        .execute(&mut *tx)
+        .await?;
+    audit::record(&mut tx, ctx, audit::Entry::new("auth.logout", "user", actor.user_id)).await?;
+    tx.commit().await?;
+    Ok(clearing_cookie(app))
+}
+
+/// Changes the caller's own password. Every other session of theirs ends.
+pub async fn change_password(app: &App, ctx: &Ctx, input: PasswordChange) -> Result<()> {
+    let actor = ctx.require_session()?;
+    let Credential::Session { id_hash, .. } = &actor.credential else {
+        unreachable!("require_session checked the credential")
+    };
+    let new = password::NewPassword::parse("new_password", &input.new_password)?;
+    let stored = sqlx::query_scalar!("SELECT password_hash FROM users WHERE id = $1", actor.user_id)
+        .fetch_one(&app.db)
+        .await?;
+    if !password::verify(&input.current_password, &stored).await? {
+        return Err(Error::invalid("current_password", "is not your current password"));
+    }
+    if input.current_password == input.new_password {
+        return Err(Error::invalid("new_password", "must differ from the current password"));
+    }
+    let hash = password::hash(&new).await?;
+    let mut tx = app.db.begin().await?;
+    sqlx::query!(
+        "UPDATE users SET password_hash = $2, password_changed_at = now() WHERE id = $1",
+        actor.user_id,
+        hash
+    )
+    .execute(&mut *tx)
+    .await?;
+    let ended = sqlx::query!(
+        "UPDATE sessions SET revoked_at = now() WHERE user_id = $1 AND id_hash <> $2 AND revoked_at IS NULL",
+        actor.user_id,
+        id_hash
+    )
+    .execute(&mut *tx)
+    .await?
+    .rows_affected();
+    audit::record(
+        &mut tx,
+        ctx,
+        audit::Entry::new("user.password_changed", "user", actor.user_id)
+            .after(json!({"other_sessions_ended": ended})),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}

@@ -1,0 +1,113 @@
+//! Configuration, read once at start from the environment (or flags) and validated there.
+
+use std::{net::SocketAddr, path::PathBuf, time::Duration};
+
+use clap::Args;
+use secrecy::SecretString;
+
+#[derive(Debug, Clone, Args)]
+pub struct Config {
+    /// Postgres connection string.
+    #[arg(long, env = "DATABASE_URL", default_value = "postgres://postgres@127.0.0.1:5432/berth", hide_env_values = true)]
+    pub database_url: SecretString,
+
+    /// Address the HTTP server listens on.
+    #[arg(long, env = "BERTH_LISTEN", default_value = "127.0.0.1:3000")]
+    pub listen: SocketAddr,
+
+    /// Folder holding the built site (`pkg/berth.js`, `pkg/berth.wasm`, `pkg/berth.css`).
+    #[arg(long, env = "BERTH_SITE_ROOT", default_value = "target/site")]
+    pub site_root: PathBuf,
+
+    /// Minutes a session may sit unused before it expires.
+    #[arg(long, env = "BERTH_SESSION_IDLE_MINUTES", default_value_t = 60)]
+    pub session_idle_minutes: u32,
+
+    /// Hours after login when a session expires whatever its use.
+    #[arg(long, env = "BERTH_SESSION_ABSOLUTE_HOURS", default_value_t = 12)]
+    pub session_absolute_hours: u32,
+
+    /// Mark cookies `Secure` (set this when Berth is served over TLS).
+    #[arg(long, env = "BERTH_SECURE_COOKIES", default_value_t = false)]
+    pub secure_cookies: bool,
+
+    /// Failed logins per account in the throttle window before 429.
+    #[arg(long, env = "BERTH_LOGIN_MAX_FAILURES_PER_ACCOUNT", default_value_t = 5)]
+    pub login_max_failures_per_account: u32,
+
+    /// Failed logins per client address in the throttle window before 429.
+    #[arg(long, env = "BERTH_LOGIN_MAX_FAILURES_PER_ADDRESS", default_value_t = 20)]
+    pub login_max_failures_per_address: u32,
+
+    /// Length of the login throttle window in minutes.
+    #[arg(long, env = "BERTH_LOGIN_WINDOW_MINUTES", default_value_t = 15)]
+    pub login_window_minutes: u32,
+
+    /// Largest request body accepted, in bytes.
+    #[arg(long, env = "BERTH_MAX_BODY_BYTES", default_value_t = 1024 * 1024)]
+    pub max_body_bytes: usize,
+
+    /// Connections in the Postgres pool.
+    #[arg(long, env = "BERTH_DB_POOL_SIZE", default_value_t = 32)]
+    pub db_pool_size: u32,
+
+    /// Log as JSON lines (for log shippers) instead of text.
+    #[arg(long, env = "BERTH_LOG_JSON", default_value_t = false)]
+    pub log_json: bool,
+}
+
+impl Config {
+    pub fn session_idle(&self) -> Duration {
+        Duration::from_secs(u64::from(self.session_idle_minutes) * 60)
+    }
+
+    pub fn session_absolute(&self) -> Duration {
+        Duration::from_secs(u64::from(self.session_absolute_hours) * 3600)
+    }
+
+    pub fn login_window(&self) -> Duration {
+        Duration::from_secs(u64::from(self.login_window_minutes) * 60)
+    }
+
+    /// Settings that cannot work are refused at start, each with the setting's name.
+    pub fn validate(&self) -> Result<(), String> {
+        let mut problems = Vec::new();
+        if self.session_idle_minutes == 0 {
+            problems.push("BERTH_SESSION_IDLE_MINUTES must be at least 1");
+        }
+        if self.session_absolute_hours == 0 {
+            problems.push("BERTH_SESSION_ABSOLUTE_HOURS must be at least 1");
+        }
+        if self.login_max_failures_per_account == 0 || self.login_max_failures_per_address == 0 {
+            problems.push("BERTH_LOGIN_MAX_FAILURES_PER_* must be at least 1");
+        }
+        if self.login_window_minutes == 0 {
+            problems.push("BERTH_LOGIN_WINDOW_MINUTES must be at least 1");
+        }
+        if self.max_body_bytes < 1024 {
+            problems.push("BERTH_MAX_BODY_BYTES must be at least 1024");
+        }
+        if self.db_pool_size == 0 {
+            problems.push("BERTH_DB_POOL_SIZE must be at least 1");
+        }
+        if problems.is_empty() {
+            Ok(())
+        } else {
+            Err(problems.join("; "))
+        }
+    }
+
+    /// A configuration for tests: everything default but the database.
+    pub fn for_tests(database_url: &str) -> Self {
+        use clap::Parser;
+        #[derive(Parser)]
+        struct Wrapper {
+            #[command(flatten)]
+            config: Config,
+        }
+        let mut config = Wrapper::parse_from(["berth"]).config;
+        config.database_url = SecretString::from(database_url.to_owned());
+        config.listen = "127.0.0.1:0".parse().expect("loopback address");
+        config
+    }
+}

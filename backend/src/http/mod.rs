@@ -1,0 +1,172 @@
+//! The REST API and the operational endpoints. Handlers only translate: they extract,
+//! call one service function and shape the answer. Conventions for every endpoint:
+//! `/api/v1/...`, JSON, errors as `{"error":{"code","message","fields"}}`, cursor pages
+//! (`?limit=&cursor=`), `X-Request-Id` echoed or generated, a body limit.
+
+mod audit;
+mod docs;
+pub mod extract;
+mod people;
+mod teams;
+mod tokens;
+
+use std::time::Instant;
+
+use axum::{
+    extract::{DefaultBodyLimit, MatchedPath, Request, State},
+    http::{header, HeaderName, HeaderValue, StatusCode},
+    middleware::{self, Next},
+    response::{IntoResponse, Response},
+    routing::get,
+    Json, Router,
+};
+use tower::ServiceBuilder;
+use tower_http::{
+    request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer},
+    set_header::SetResponseHeaderLayer,
+    trace::TraceLayer,
+};
+use utoipa::{
+    openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme},
+    Modify, OpenApi,
+};
+use utoipa_axum::router::OpenApiRouter;
+
+use crate::App;
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "Berth", description = "Self-service tenancy for Kubernetes fleets."),
+    modifiers(&Security),
+    security(("bearer" = []), ("session" = [])),
+    tags(
+        (name = "people", description = "The caller, logins and users"),
+        (name = "teams", description = "Teams and their members"),
+        (name = "tokens", description = "API tokens for automation"),
+        (name = "audit", description = "The append-only audit trail"),
+    )
+)]
+struct ApiDoc;
+
+struct Security;
+
+impl Modify for Security {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).bearer_format("berth_…").build()),
+        );
+        components.add_security_scheme(
+            "session",
+            SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::with_description(
+                crate::auth::SESSION_COOKIE,
+                "Browser session; writes also need the X-CSRF-Token header from GET /api/v1/me",
+            ))),
+        );
+    }
+}
+
+/// The versioned API and its OpenAPI document.
+pub fn api() -> (Router<App>, utoipa::openapi::OpenApi) {
+    OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .nest(
+            "/api/v1",
+            OpenApiRouter::new()
+                .merge(people::router())
+                .merge(teams::router())
+                .merge(tokens::router())
+                .merge(audit::router()),
+        )
+        .split_for_parts()
+}
+
+/// The OpenAPI document as served, for tests and tools.
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    api().1
+}
+
+/// Everything but the web pages: API, docs, health, readiness and metrics, with the
+/// middleware every request passes through.
+pub fn router(app: App, pages: Router<App>) -> Router {
+    let (api, openapi) = api();
+    let spec = std::sync::Arc::new(openapi);
+    let docs_spec = spec.clone();
+    let request_id = HeaderName::from_static(crate::auth::REQUEST_ID_HEADER);
+    Router::new()
+        .merge(api)
+        .route("/api/v1/openapi.json", get(move || async move { Json(spec.as_ref().clone()) }))
+        .route("/api/docs", get(move || async move { docs::page(&docs_spec) }))
+        .route("/healthz", get(|| async { "ok" }))
+        .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics))
+        .route("/api/{*rest}", axum::routing::any(api_not_found))
+        .merge(pages)
+        .layer(DefaultBodyLimit::max(app.config.max_body_bytes))
+        .layer(middleware::from_fn(record_metrics))
+        .layer(
+            ServiceBuilder::new()
+                .layer(SetRequestIdLayer::new(request_id.clone(), MakeRequestUuid))
+                .layer(TraceLayer::new_for_http().make_span_with(|req: &Request| {
+                    let id = req.headers().get(crate::auth::REQUEST_ID_HEADER).and_then(|v| v.to_str().ok());
+                    tracing::info_span!("request", method = %req.method(), path = %req.uri().path(), request_id = id)
+                }))
+                .layer(PropagateRequestIdLayer::new(request_id))
+                .layer(SetResponseHeaderLayer::if_not_present(
+                    header::X_CONTENT_TYPE_OPTIONS,
+                    HeaderValue::from_static("nosniff"),
+                ))
+                .layer(SetResponseHeaderLayer::if_not_present(
+                    header::REFERRER_POLICY,
+                    HeaderValue::from_static("same-origin"),
+                ))
+                .layer(SetResponseHeaderLayer::if_not_present(
+                    header::X_FRAME_OPTIONS,
+                    HeaderValue::from_static("DENY"),
+                )),
+        )
+        .with_state(app)
+}
+
+async fn api_not_found() -> crate::Error {
+    crate::Error::NotFound("endpoint")
+}
+
+/// Ready when the database answers.
+async fn readyz(State(app): State<App>) -> Response {
+    match sqlx::query_scalar!("SELECT 1 AS \"one!\"").fetch_one(&app.db).await {
+        Ok(_) => (StatusCode::OK, "ready").into_response(),
+        Err(e) => {
+            tracing::warn!(error = %e, "readiness check failed");
+            (StatusCode::SERVICE_UNAVAILABLE, "database unavailable").into_response()
+        }
+    }
+}
+
+async fn metrics(State(app): State<App>) -> impl IntoResponse {
+    (
+        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+        app.metrics.render(),
+    )
+}
+
+/// Request counts and latency by route template (never the raw path, so ids do not make
+/// new series) and status.
+async fn record_metrics(req: Request, next: Next) -> Response {
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|p| p.as_str().to_owned())
+        .unwrap_or_else(|| "unmatched".to_owned());
+    let method = req.method().to_string();
+    let started = Instant::now();
+    let response = next.run(req).await;
+    let labels = [
+        ("method", method),
+        ("route", route),
+        ("status", response.status().as_u16().to_string()),
+    ];
+    metrics::counter!("http_requests_total", &labels).increment(1);
+    metrics::histogram!("http_request_duration_seconds", &labels).record(started.elapsed().as_secs_f64());
+    response
+}

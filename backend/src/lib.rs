@@ -1,0 +1,21 @@
+//! Berth's server: the service layer (every rule and permission check), storage, and the
+//! adapters that translate HTTP and server-function calls into service calls.
+//!
+//! Open `app.rs` first: it builds the whole application from a [`config::Config`].
+#![forbid(unsafe_code)]
+
+pub mod app;
+pub mod audit;
+pub mod auth;
+pub mod config;
+pub mod demo;
+pub mod error;
+pub mod http;
+pub mod people;
+pub mod teams;
+pub mod telemetry;
+pub mod tokens;
+pub mod web;
+
+pub use app::{App, Server};
+pub use error::{Error, Result};

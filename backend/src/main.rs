@@ -1,0 +1,150 @@
+//! The `berth` binary: a thin command line over the library.
+
+use std::io::BufRead;
+
+use berth::{
+    audit,
+    auth::{password::NewPassword, Ctx},
+    config::Config,
+    people::{DisplayName, Email},
+    telemetry, App, Server,
+};
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(name = "berth", version, about = "Self-service tenancy for Kubernetes fleets")]
+struct Cli {
+    #[command(flatten)]
+    config: Config,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Migrate the database, then serve the portal and the API.
+    Serve,
+    /// Apply pending database migrations.
+    Migrate,
+    /// Manage platform admins. Passwords are read from the first line of standard input.
+    #[command(subcommand)]
+    Admin(AdminCommand),
+    /// Work with the audit trail.
+    #[command(subcommand)]
+    Audit(AuditCommand),
+    /// Demo data for people trying Berth.
+    #[command(subcommand)]
+    Demo(DemoCommand),
+    /// Validate the configuration and exit.
+    CheckConfig,
+}
+
+#[derive(Subcommand)]
+enum AdminCommand {
+    /// Create a platform admin.
+    Create {
+        #[arg(long)]
+        email: String,
+        #[arg(long, default_value = "Platform admin")]
+        name: String,
+    },
+    /// Set a new password for a user; their sessions end.
+    ResetPassword {
+        #[arg(long)]
+        email: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum AuditCommand {
+    /// Walk the hash chain; exit 1 naming the first broken row.
+    Verify,
+}
+
+#[derive(Subcommand)]
+enum DemoCommand {
+    /// Create the first admin (printing its one-time password once), a developer and demo
+    /// teams. Safe to run again: what exists is left alone.
+    Seed,
+}
+
+fn read_password() -> anyhow::Result<NewPassword> {
+    let mut line = String::new();
+    std::io::stdin().lock().read_line(&mut line)?;
+    let line = line.trim_end_matches(['\r', '\n']);
+    NewPassword::parse("password", line).map_err(|e| anyhow::anyhow!("password from stdin: {}", e.detail().fields.values().next().cloned().unwrap_or_default()))
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    telemetry::init_logging(cli.config.log_json);
+    if let Command::CheckConfig = cli.command {
+        cli.config.validate().map_err(anyhow::Error::msg)?;
+        println!("configuration is valid");
+        return Ok(());
+    }
+    let app = App::connect(cli.config).await?;
+    match cli.command {
+        Command::Serve => {
+            app.migrate().await?;
+            let server = Server::bind(app).await?;
+            tracing::info!(address = %server.local_addr(), "Berth is serving");
+            server.run_until_stopped(shutdown_signal()).await?;
+        }
+        Command::Migrate => {
+            app.migrate().await?;
+            println!("migrations applied");
+        }
+        Command::Admin(AdminCommand::Create { email, name }) => {
+            let email = Email::parse("email", &email).map_err(|e| anyhow::anyhow!("--email {}", e.detail().fields["email"]))?;
+            let name = DisplayName::parse("name", &name).map_err(|e| anyhow::anyhow!("--name {}", e.detail().fields["name"]))?;
+            let password = read_password()?;
+            let user = berth::people::insert(&app, &Ctx::system("cli"), &email, &name, true, &password).await?;
+            println!("created platform admin {}", user.email);
+        }
+        Command::Admin(AdminCommand::ResetPassword { email }) => {
+            let email = Email::parse("email", &email).map_err(|e| anyhow::anyhow!("--email {}", e.detail().fields["email"]))?;
+            let password = read_password()?;
+            berth::people::reset_password(&app, &Ctx::system("cli"), &email, &password).await?;
+            println!("password reset for {}; their sessions ended", email.as_str());
+        }
+        Command::Audit(AuditCommand::Verify) => {
+            let verification = audit::verify(&app.db).await?;
+            match verification.first_broken {
+                None => println!("audit trail intact: {} rows", verification.rows),
+                Some((id, reason)) => {
+                    eprintln!("audit trail broken at row {id}: {reason}");
+                    std::process::exit(1);
+                }
+            }
+        }
+        Command::Demo(DemoCommand::Seed) => {
+            app.migrate().await?;
+            for line in berth::demo::seed(&app).await? {
+                println!("{line}");
+            }
+        }
+        Command::CheckConfig => unreachable!("handled before connecting"),
+    }
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            s.recv().await;
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = terminate => {},
+    }
+    tracing::info!("shutting down: finishing in-flight requests");
+}

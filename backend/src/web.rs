@@ -1,0 +1,166 @@
+//! The web pages: Leptos rendering, server functions and the built site's static files.
+//! The server functions reach the service layer through [`PortalService`], the backend's
+//! implementation of the frontend's `Portal` trait; it only authenticates and translates.
+
+use std::sync::Arc;
+
+use axum::{http::request::Parts, Router};
+use berth_frontend::{
+    api::*,
+    app::{shell, App as WebApp},
+    portal::{self, Portal},
+};
+use leptos::prelude::provide_context;
+use leptos_axum::{generate_route_list, LeptosRoutes};
+use tower_http::services::ServeDir;
+use uuid::Uuid;
+
+use crate::{
+    audit,
+    auth::{self, sessions, Ctx, Intent},
+    people, teams, tokens, App, Error,
+};
+
+pub fn pages(app: &App) -> Router<App> {
+    let routes = generate_route_list(WebApp);
+    let portal: Arc<dyn Portal> = Arc::new(PortalService { app: app.clone() });
+    let context = move || provide_context(portal.clone());
+    let options = app.leptos.clone();
+    let error_options = options.clone();
+    Router::new()
+        .leptos_routes_with_context(app, routes, context.clone(), move || shell(options.clone()))
+        .nest_service("/pkg", ServeDir::new(app.config.site_root.join("pkg")))
+        .fallback(leptos_axum::file_and_error_handler_with_context::<App, _>(context, move |_| {
+            shell(error_options.clone())
+        }))
+}
+
+struct PortalService {
+    app: App,
+}
+
+/// Logs server errors as the REST layer does, and hands the client the same body.
+fn detail(error: Error) -> ErrorDetail {
+    if error.status().is_server_error() {
+        tracing::error!(error = ?error, "server function failed");
+    }
+    error.detail()
+}
+
+impl PortalService {
+    async fn reader(&self, req: &Parts) -> portal::Result<Ctx> {
+        auth::authenticate(&self.app, req, Intent::Read).await.map_err(detail)
+    }
+
+    async fn writer(&self, req: &Parts, csrf: &str) -> portal::Result<Ctx> {
+        auth::authenticate(&self.app, req, Intent::Write { csrf: Some(csrf) })
+            .await
+            .map_err(detail)
+    }
+}
+
+#[async_trait::async_trait]
+impl Portal for PortalService {
+    async fn me(&self, req: &Parts) -> portal::Result<Option<Me>> {
+        // An expired cookie just means "not logged in" to a page.
+        let ctx = match auth::authenticate(&self.app, req, Intent::Read).await {
+            Ok(ctx) => ctx,
+            Err(Error::Unauthenticated(_)) => return Ok(None),
+            Err(e) => return Err(detail(e)),
+        };
+        if ctx.actor.is_none() {
+            return Ok(None);
+        }
+        people::me(&self.app, &ctx).await.map(Some).map_err(detail)
+    }
+
+    async fn login(&self, req: &Parts, input: LoginInput) -> portal::Result<String> {
+        let meta = auth::RequestMeta::from_parts(req);
+        sessions::login(&self.app, meta, input)
+            .await
+            .map(|logged_in| logged_in.set_cookie)
+            .map_err(detail)
+    }
+
+    async fn logout(&self, req: &Parts, csrf: &str) -> portal::Result<String> {
+        let ctx = self.writer(req, csrf).await?;
+        sessions::logout(&self.app, &ctx).await.map_err(detail)
+    }
+
+    async fn change_password(&self, req: &Parts, csrf: &str, input: PasswordChange) -> portal::Result<()> {
+        let ctx = self.writer(req, csrf).await?;
+        sessions::change_password(&self.app, &ctx, input).await.map_err(detail)
+    }
+
+    async fn teams(&self, req: &Parts) -> portal::Result<Vec<Team>> {
+        let ctx = self.reader(req).await?;
+        teams::list(&self.app, &ctx).await.map_err(detail)
+    }
+
+    async fn team(&self, req: &Parts, name: &str) -> portal::Result<TeamDetail> {
+        let ctx = self.reader(req).await?;
+        teams::get(&self.app, &ctx, name).await.map_err(detail)
+    }
+
+    async fn create_team(&self, req: &Parts, csrf: &str, input: NewTeam) -> portal::Result<Team> {
+        let ctx = self.writer(req, csrf).await?;
+        teams::create(&self.app, &ctx, input).await.map_err(detail)
+    }
+
+    async fn add_member(&self, req: &Parts, csrf: &str, team: &str, input: NewMember) -> portal::Result<TeamDetail> {
+        let ctx = self.writer(req, csrf).await?;
+        teams::add_member(&self.app, &ctx, team, input).await.map_err(detail)
+    }
+
+    async fn change_role(
+        &self,
+        req: &Parts,
+        csrf: &str,
+        team: &str,
+        user: Uuid,
+        role: TeamRole,
+    ) -> portal::Result<TeamDetail> {
+        let ctx = self.writer(req, csrf).await?;
+        teams::change_role(&self.app, &ctx, team, user, role).await.map_err(detail)
+    }
+
+    async fn remove_member(&self, req: &Parts, csrf: &str, team: &str, user: Uuid) -> portal::Result<TeamDetail> {
+        let ctx = self.writer(req, csrf).await?;
+        teams::remove_member(&self.app, &ctx, team, user).await.map_err(detail)
+    }
+
+    async fn users(&self, req: &Parts) -> portal::Result<Vec<User>> {
+        let ctx = self.reader(req).await?;
+        people::list(&self.app, &ctx).await.map_err(detail)
+    }
+
+    async fn create_user(&self, req: &Parts, csrf: &str, input: NewUser) -> portal::Result<CreatedUser> {
+        let ctx = self.writer(req, csrf).await?;
+        people::create(&self.app, &ctx, input).await.map_err(detail)
+    }
+
+    async fn set_user_disabled(&self, req: &Parts, csrf: &str, user: Uuid, disabled: bool) -> portal::Result<User> {
+        let ctx = self.writer(req, csrf).await?;
+        people::set_disabled(&self.app, &ctx, user, disabled).await.map_err(detail)
+    }
+
+    async fn tokens(&self, req: &Parts) -> portal::Result<Vec<Token>> {
+        let ctx = self.reader(req).await?;
+        tokens::list(&self.app, &ctx).await.map_err(detail)
+    }
+
+    async fn create_token(&self, req: &Parts, csrf: &str, input: NewToken) -> portal::Result<CreatedToken> {
+        let ctx = self.writer(req, csrf).await?;
+        tokens::create(&self.app, &ctx, input).await.map_err(detail)
+    }
+
+    async fn revoke_token(&self, req: &Parts, csrf: &str, id: Uuid) -> portal::Result<Token> {
+        let ctx = self.writer(req, csrf).await?;
+        tokens::revoke(&self.app, &ctx, id).await.map_err(detail)
+    }
+
+    async fn audit(&self, req: &Parts, query: AuditQuery) -> portal::Result<Page<AuditEvent>> {
+        let ctx = self.reader(req).await?;
+        audit::list(&self.app, &ctx, &query).await.map_err(detail)
+    }
+}

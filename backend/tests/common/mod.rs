@@ -1,0 +1,188 @@
+//! Test harness: the real application on port 0 over the fresh database `#[sqlx::test]`
+//! hands each test, and a small HTTP client that carries a session or a token.
+#![allow(dead_code)]
+
+use berth::{
+    auth::{password::NewPassword, Actor, Credential, Ctx, RequestMeta},
+    config::Config,
+    people::{self, DisplayName, Email},
+    App, Server,
+};
+use berth_frontend::api::{CreatedToken, Me, NewToken, Scope};
+use reqwest::{header, Method, StatusCode};
+use serde_json::{json, Value};
+use sqlx::PgPool;
+
+pub const PASSWORD: &str = "correct horse battery";
+
+pub async fn app(db: PgPool) -> App {
+    let config = Config::for_tests("postgres://unused");
+    App::new(db, config).await.expect("app builds")
+}
+
+pub struct TestServer {
+    pub app: App,
+    pub base: String,
+}
+
+impl TestServer {
+    pub async fn start(db: PgPool) -> TestServer {
+        let app = app(db).await;
+        let server = Server::bind(app.clone()).await.expect("binds port 0");
+        let base = format!("http://{}", server.local_addr());
+        tokio::spawn(server.run_until_stopped(std::future::pending()));
+        TestServer { app, base }
+    }
+
+    pub fn anonymous(&self) -> Client {
+        Client {
+            base: self.base.clone(),
+            http: reqwest::Client::builder().user_agent("berth-tests").build().unwrap(),
+            cookie: None,
+            csrf: None,
+            bearer: None,
+        }
+    }
+
+    /// Logs `email` in over HTTP; the client then carries the session and its CSRF token.
+    pub async fn login(&self, email: &str) -> Client {
+        let mut client = self.anonymous();
+        let response = client
+            .http
+            .post(format!("{}/api/v1/auth/login", self.base))
+            .json(&json!({"email": email, "password": PASSWORD}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::OK, "login of {email}");
+        let cookie = response
+            .headers()
+            .get(header::SET_COOKIE)
+            .expect("login sets a cookie")
+            .to_str()
+            .unwrap()
+            .split(';')
+            .next()
+            .unwrap()
+            .to_owned();
+        let me: Me = response.json().await.unwrap();
+        client.cookie = Some(cookie);
+        client.csrf = me.csrf_token;
+        client
+    }
+
+    /// A token for `email` with `scopes`, made through the service layer.
+    pub async fn token(&self, email: &str, scopes: &[Scope]) -> Client {
+        let ctx = session_ctx(&self.app, email).await;
+        let CreatedToken { secret, .. } = berth::tokens::create(
+            &self.app,
+            &ctx,
+            NewToken { name: format!("t-{}", uuid::Uuid::new_v4()), scopes: scopes.to_vec(), expires_in_days: 30 },
+        )
+        .await
+        .unwrap();
+        let mut client = self.anonymous();
+        client.bearer = Some(secret);
+        client
+    }
+}
+
+pub struct Client {
+    pub base: String,
+    pub http: reqwest::Client,
+    pub cookie: Option<String>,
+    pub csrf: Option<String>,
+    pub bearer: Option<String>,
+}
+
+impl Client {
+    pub fn request(&self, method: Method, path: &str) -> reqwest::RequestBuilder {
+        let mut request = self.http.request(method.clone(), format!("{}{}", self.base, path));
+        if let Some(cookie) = &self.cookie {
+            request = request.header(header::COOKIE, cookie);
+            if method != Method::GET {
+                if let Some(csrf) = &self.csrf {
+                    request = request.header("x-csrf-token", csrf);
+                }
+            }
+        }
+        if let Some(bearer) = &self.bearer {
+            request = request.bearer_auth(bearer);
+        }
+        request
+    }
+
+    pub async fn get(&self, path: &str) -> (StatusCode, Value) {
+        send(self.request(Method::GET, path)).await
+    }
+
+    pub async fn post(&self, path: &str, body: Value) -> (StatusCode, Value) {
+        send(self.request(Method::POST, path).json(&body)).await
+    }
+
+    pub async fn put(&self, path: &str, body: Value) -> (StatusCode, Value) {
+        send(self.request(Method::PUT, path).json(&body)).await
+    }
+
+    pub async fn delete(&self, path: &str) -> (StatusCode, Value) {
+        send(self.request(Method::DELETE, path)).await
+    }
+}
+
+pub async fn send(request: reqwest::RequestBuilder) -> (StatusCode, Value) {
+    let response = request.send().await.unwrap();
+    let status = response.status();
+    let text = response.text().await.unwrap();
+    let body = if text.is_empty() { Value::Null } else { serde_json::from_str(&text).unwrap_or(Value::String(text)) };
+    (status, body)
+}
+
+/// Creates a user with the shared test password.
+pub async fn user(app: &App, email: &str, is_admin: bool) -> uuid::Uuid {
+    let user = people::insert(
+        app,
+        &Ctx::system("test"),
+        &Email::parse("email", email).unwrap(),
+        &DisplayName::parse("name", email.split('@').next().unwrap()).unwrap(),
+        is_admin,
+        &NewPassword::parse("password", PASSWORD).unwrap(),
+    )
+    .await
+    .unwrap();
+    user.id
+}
+
+/// A service-layer caller acting as `email` through a browser session.
+pub async fn session_ctx(app: &App, email: &str) -> Ctx {
+    let row = sqlx::query!("SELECT id, email, display_name, is_admin FROM users WHERE email = $1", email)
+        .fetch_one(&app.db)
+        .await
+        .unwrap();
+    Ctx {
+        actor: Some(Actor {
+            user_id: row.id,
+            email: row.email,
+            display_name: row.display_name,
+            is_admin: row.is_admin,
+            credential: Credential::Session { id_hash: vec![0; 32], csrf_token: "csrf".into() },
+        }),
+        meta: RequestMeta::default(),
+        system: None,
+    }
+}
+
+/// The same caller through a token with `scopes`.
+pub async fn token_ctx(app: &App, email: &str, scopes: &[Scope]) -> Ctx {
+    let mut ctx = session_ctx(app, email).await;
+    if let Some(actor) = ctx.actor.as_mut() {
+        actor.credential = Credential::Token { id: uuid::Uuid::new_v4(), scopes: scopes.to_vec() };
+    }
+    ctx
+}
+
+pub async fn audit_actions(app: &App) -> Vec<String> {
+    sqlx::query_scalar!("SELECT action FROM audit_events ORDER BY id")
+        .fetch_all(&app.db)
+        .await
+        .unwrap()
+}

@@ -1,0 +1,107 @@
+//! The shell: document, navigation, routes, and the `me` resource every page reads.
+
+use leptos::prelude::*;
+use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
+use leptos_router::{
+    components::{Route, Router, Routes, A},
+    path,
+};
+
+use crate::{
+    api::{ErrorDetail, Me},
+    pages,
+    server::{get_me, Logout},
+};
+
+/// The caller, loaded once per page load; pages read it through [`use_me`].
+pub type MeResource = Resource<Result<Option<Me>, ErrorDetail>>;
+
+pub fn use_me() -> MeResource {
+    expect_context::<MeResource>()
+}
+
+pub fn shell(options: LeptosOptions) -> impl IntoView {
+    view! {
+        <!DOCTYPE html>
+        <html lang="en">
+            <head>
+                <meta charset="utf-8"/>
+                <meta name="viewport" content="width=device-width, initial-scale=1"/>
+                <HydrationScripts options/>
+                <MetaTags/>
+            </head>
+            <body>
+                <App/>
+            </body>
+        </html>
+    }
+}
+
+#[component]
+pub fn App() -> impl IntoView {
+    provide_meta_context();
+    let me: MeResource = Resource::new(|| (), |_| get_me());
+    provide_context(me);
+
+    view! {
+        <Stylesheet id="berth" href="/pkg/berth.css"/>
+        <Title text="Berth"/>
+        <Router>
+            <a class="skip" href="#main">"Skip to content"</a>
+            <Nav/>
+            <main id="main" tabindex="-1">
+                <Routes fallback=|| view! { <pages::NotFound/> }>
+                    <Route path=path!("/") view=pages::teams::Home/>
+                    <Route path=path!("/login") view=pages::login::Login/>
+                    <Route path=path!("/teams/:name") view=pages::teams::TeamPage/>
+                    <Route path=path!("/tokens") view=pages::tokens::Tokens/>
+                    <Route path=path!("/audit") view=pages::audit::Audit/>
+                    <Route path=path!("/account") view=pages::account::Account/>
+                    <Route path=path!("/admin/users") view=pages::users::Users/>
+                </Routes>
+            </main>
+        </Router>
+    }
+}
+
+#[component]
+fn Nav() -> impl IntoView {
+    let me = use_me();
+    let logout = ServerAction::<Logout>::new();
+    Effect::new(move |_| {
+        if let Some(Ok(())) = logout.value().get() {
+            crate::components::reload_to("/login");
+        }
+    });
+    view! {
+        <header class="topbar">
+            <A href="/" attr:class="brand">"Berth"</A>
+            <Suspense fallback=|| ()>
+                {move || Suspend::new(async move {
+                    match me.await {
+                        Ok(Some(me)) => {
+                            let csrf = me.csrf_token.clone().unwrap_or_default();
+                            view! {
+                                <nav aria-label="Main">
+                                    <A href="/">"Teams"</A>
+                                    <A href="/tokens">"Tokens"</A>
+                                    <A href="/audit">"Audit"</A>
+                                    <Show when=move || me.user.is_admin>
+                                        <A href="/admin/users">"Users"</A>
+                                    </Show>
+                                    <A href="/account">"Account"</A>
+                                </nav>
+                                <ActionForm action=logout attr:class="logout">
+                                    <input type="hidden" name="csrf" value=csrf/>
+                                    <button type="submit" class="link">"Log out"</button>
+                                </ActionForm>
+                            }
+                                .into_any()
+                        }
+                        _ => ().into_any(),
+                    }
+                })}
+            </Suspense>
+        </header>
+    }
+}

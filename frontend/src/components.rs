@@ -1,0 +1,97 @@
+//! Small pieces every page uses: the logged-in gate, error messages, dates.
+
+use leptos::prelude::*;
+use leptos_router::components::Redirect;
+use time::OffsetDateTime;
+
+use crate::{
+    api::{ErrorDetail, Me},
+    app::use_me,
+};
+
+/// Renders `view` with the caller, or sends an anonymous visitor to the login page.
+#[component]
+pub fn Authed<F, V>(view: F) -> impl IntoView
+where
+    F: Fn(Me) -> V + Clone + Send + Sync + 'static,
+    V: IntoView + 'static,
+{
+    let me = use_me();
+    view! {
+        <Suspense fallback=|| view! { <p class="muted">"Loading…"</p> }>
+            {move || {
+                let view = view.clone();
+                Suspend::new(async move {
+                    match me.await {
+                        Ok(Some(me)) => view(me).into_any(),
+                        Ok(None) => view! { <Redirect path="/login"/> }.into_any(),
+                        Err(error) => view! { <ErrorMessage error/> }.into_any(),
+                    }
+                })
+            }}
+        </Suspense>
+    }
+}
+
+#[component]
+pub fn ErrorMessage(error: ErrorDetail) -> impl IntoView {
+    view! { <p class="error" role="alert">{error.message}</p> }
+}
+
+/// The message for `field` from the last result of a form, placed next to the field.
+pub fn field_error<T, S>(value: S, field: &'static str) -> impl IntoView
+where
+    T: Send + Sync + 'static,
+    S: With<Value = Option<Result<T, ErrorDetail>>> + Copy + Send + Sync + 'static,
+{
+    move || {
+        value.with(|v| match v {
+            Some(Err(e)) => e.field(field).map(|message| {
+                view! { <span class="field-error" id=format!("{field}-error") role="alert">{message.to_owned()}</span> }
+            }),
+            _ => None,
+        })
+    }
+}
+
+/// The form-level message of the last result: errors that name no field.
+pub fn form_error<T, S>(value: S) -> impl IntoView
+where
+    T: Send + Sync + 'static,
+    S: With<Value = Option<Result<T, ErrorDetail>>> + Copy + Send + Sync + 'static,
+{
+    move || {
+        value.with(|v| match v {
+            Some(Err(e)) => {
+                let message = if e.fields.is_empty() {
+                    e.message.clone()
+                } else {
+                    "Please correct the fields marked below.".to_owned()
+                };
+                Some(view! { <p class="error" role="alert">{message}</p> })
+            }
+            _ => None,
+        })
+    }
+}
+
+pub fn when(at: OffsetDateTime) -> String {
+    format!(
+        "{:04}-{:02}-{:02} {:02}:{:02} UTC",
+        at.year(),
+        u8::from(at.month()),
+        at.day(),
+        at.hour(),
+        at.minute()
+    )
+}
+
+/// A full page load, so that the session the server set or cleared is read afresh.
+pub fn reload_to(path: &str) {
+    #[cfg(feature = "hydrate")]
+    if let Some(window) = web_sys::window() {
+        let _ = window.location().set_href(path);
+    }
+    #[cfg(not(feature = "hydrate"))]
+    let _ = path;
+}

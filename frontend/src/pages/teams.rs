@@ -1,0 +1,168 @@
+use leptos::prelude::*;
+use leptos_router::{components::A, hooks::use_params_map};
+
+use crate::{
+    api::{Me, TeamRole},
+    components::{field_error, form_error, when, Authed, ErrorMessage},
+    server::{get_team, list_teams, AddMember, ChangeRole, CreateTeam, RemoveMember},
+};
+
+/// The caller's teams; admins see every team and can create one.
+#[component]
+pub fn Home() -> impl IntoView {
+    view! { <Authed view=|me: Me| view! { <TeamList me/> }/> }
+}
+
+#[component]
+fn TeamList(me: Me) -> impl IntoView {
+    let create = ServerAction::<CreateTeam>::new();
+    let teams = Resource::new(move || create.version().get(), |_| list_teams());
+    let value = create.value();
+    let csrf = me.csrf_token.clone().unwrap_or_default();
+    view! {
+        <h1>{if me.user.is_admin { "All teams" } else { "Your teams" }}</h1>
+        <Suspense fallback=|| view! { <p class="muted">"Loading teams…"</p> }>
+            {move || Suspend::new(async move {
+                match teams.await {
+                    Ok(list) if list.is_empty() => view! {
+                        <p class="muted">"You are not in a team yet. Ask a team owner or a platform admin to add you."</p>
+                    }.into_any(),
+                    Ok(list) => view! {
+                        <ul class="cards">
+                            {list.into_iter().map(|t| {
+                                let href = format!("/teams/{}", t.name);
+                                let role = t.my_role.map(|r| r.as_str()).unwrap_or("admin view");
+                                view! {
+                                    <li class="card">
+                                        <h2><A href=href>{t.display_name}</A></h2>
+                                        <p class="muted"><code>{t.name}</code>" · "{t.member_count}" members · "{role}</p>
+                                    </li>
+                                }
+                            }).collect_view()}
+                        </ul>
+                    }.into_any(),
+                    Err(error) => view! { <ErrorMessage error/> }.into_any(),
+                }
+            })}
+        </Suspense>
+        {me.user.is_admin.then(|| view! {
+            <section class="card">
+                <h2>"Create a team"</h2>
+                {form_error(value)}
+                {move || value.get().and_then(|r| r.ok()).map(|t| view! {
+                    <p class="ok" role="status">"Team "<code>{t.name}</code>" created."</p>
+                })}
+                <ActionForm action=create>
+                    <input type="hidden" name="csrf" value=csrf.clone()/>
+                    <label for="team-name">"Name (namespace prefix)"</label>
+                    <input id="team-name" name="name" required placeholder="payments"/>
+                    {field_error(value, "name")}
+                    <label for="team-display">"Display name"</label>
+                    <input id="team-display" name="display_name" required placeholder="Payments"/>
+                    {field_error(value, "display_name")}
+                    <label for="team-owner">"First owner's email (optional)"</label>
+                    <input id="team-owner" name="owner_email" type="email"/>
+                    {field_error(value, "owner_email")}
+                    <button type="submit">"Create team"</button>
+                </ActionForm>
+            </section>
+        })}
+    }
+}
+
+#[component]
+pub fn TeamPage() -> impl IntoView {
+    view! { <Authed view=|me: Me| view! { <TeamDetailView me/> }/> }
+}
+
+#[component]
+fn TeamDetailView(me: Me) -> impl IntoView {
+    let params = use_params_map();
+    let name = move || params.read().get("name").unwrap_or_default();
+    let add = ServerAction::<AddMember>::new();
+    let change = ServerAction::<ChangeRole>::new();
+    let remove = ServerAction::<RemoveMember>::new();
+    let team = Resource::new(
+        move || (name(), add.version().get(), change.version().get(), remove.version().get()),
+        |(name, ..)| get_team(name),
+    );
+    let csrf = me.csrf_token.clone().unwrap_or_default();
+    let add_value = add.value();
+    view! {
+        <Suspense fallback=|| view! { <p class="muted">"Loading team…"</p> }>
+            {move || {
+                let csrf = csrf.clone();
+                Suspend::new(async move {
+                    let detail = match team.await {
+                        Ok(detail) => detail,
+                        Err(error) => return view! { <ErrorMessage error/> }.into_any(),
+                    };
+                    let team_name = detail.team.name.clone();
+                    let can_manage = detail.can_manage;
+                    let rows = detail.members.into_iter().map(|m| {
+                        let other = match m.role { TeamRole::Owner => "member", TeamRole::Member => "owner" };
+                        let (csrf_a, csrf_b, team_a, team_b) = (csrf.clone(), csrf.clone(), team_name.clone(), team_name.clone());
+                        let (id_a, id_b) = (m.user_id.to_string(), m.user_id.to_string());
+                        view! {
+                            <tr>
+                                <td>{m.display_name}</td>
+                                <td>{m.email}</td>
+                                <td>{m.role.as_str()}</td>
+                                <td>{when(m.added_at)}</td>
+                                <td class="actions">
+                                    {can_manage.then(|| view! {
+                                        <ActionForm action=change attr:class="inline">
+                                            <input type="hidden" name="csrf" value=csrf_a.clone()/>
+                                            <input type="hidden" name="team" value=team_a.clone()/>
+                                            <input type="hidden" name="user_id" value=id_a.clone()/>
+                                            <input type="hidden" name="role" value=other/>
+                                            <button type="submit" class="secondary">{format!("Make {other}")}</button>
+                                        </ActionForm>
+                                        <ActionForm action=remove attr:class="inline">
+                                            <input type="hidden" name="csrf" value=csrf_b.clone()/>
+                                            <input type="hidden" name="team" value=team_b.clone()/>
+                                            <input type="hidden" name="user_id" value=id_b.clone()/>
+                                            <button type="submit" class="danger">"Remove"</button>
+                                        </ActionForm>
+                                    })}
+                                </td>
+                            </tr>
+                        }
+                    }).collect_view();
+                    view! {
+                        <h1>{detail.team.display_name}" "<small><code>{detail.team.name.clone()}</code></small></h1>
+                        <p class="muted">"Namespaces of this team start with "<code>{format!("{}-", detail.team.name)}</code>"."</p>
+                        <h2>"Members"</h2>
+                        <div class="table-wrap">
+                            <table>
+                                <thead><tr><th>"Name"</th><th>"Email"</th><th>"Role"</th><th>"Added"</th><th><span class="sr-only">"Actions"</span></th></tr></thead>
+                                <tbody>{rows}</tbody>
+                            </table>
+                        </div>
+                        {can_manage.then(|| view! {
+                            <section class="card">
+                                <h2>"Add a member"</h2>
+                                {form_error(add_value)}
+                                <ActionForm action=add>
+                                    <input type="hidden" name="csrf" value=csrf.clone()/>
+                                    <input type="hidden" name="team" value=team_name.clone()/>
+                                    <label for="member-email">"Email"</label>
+                                    <input id="member-email" name="email" type="email" required/>
+                                    {field_error(add_value, "email")}
+                                    <label for="member-role">"Role"</label>
+                                    <select id="member-role" name="role">
+                                        <option value="member">"member"</option>
+                                        <option value="owner">"owner"</option>
+                                    </select>
+                                    <button type="submit">"Add member"</button>
+                                </ActionForm>
+                            </section>
+                        })}
+                    }.into_any()
+                })
+            }}
+        </Suspense>
+        {move || change.value().get().and_then(|r| r.err()).map(|error| view! { <ErrorMessage error/> })}
+        {move || remove.value().get().and_then(|r| r.err()).map(|error| view! { <ErrorMessage error/> })}
+    }
+}

@@ -1,0 +1,34 @@
+//! The service layer as the server functions see it. Each method receives the request's
+//! parts so the backend authenticates exactly as it does for REST; `csrf` is the token the
+//! page's form carried.
+
+use http::request::Parts;
+use uuid::Uuid;
+
+use crate::api::*;
+
+pub type Result<T> = std::result::Result<T, ErrorDetail>;
+
+#[async_trait::async_trait]
+pub trait Portal: Send + Sync + 'static {
+    /// The caller, or `None` when nobody is logged in.
+    async fn me(&self, req: &Parts) -> Result<Option<Me>>;
+    /// Logs in and answers the `Set-Cookie` value.
+    async fn login(&self, req: &Parts, input: LoginInput) -> Result<String>;
+    /// Logs out and answers the `Set-Cookie` value that clears the cookie.
+    async fn logout(&self, req: &Parts, csrf: &str) -> Result<String>;
+    async fn change_password(&self, req: &Parts, csrf: &str, input: PasswordChange) -> Result<()>;
+    async fn teams(&self, req: &Parts) -> Result<Vec<Team>>;
+    async fn team(&self, req: &Parts, name: &str) -> Result<TeamDetail>;
+    async fn create_team(&self, req: &Parts, csrf: &str, input: NewTeam) -> Result<Team>;
+    async fn add_member(&self, req: &Parts, csrf: &str, team: &str, input: NewMember) -> Result<TeamDetail>;
+    async fn change_role(&self, req: &Parts, csrf: &str, team: &str, user: Uuid, role: TeamRole) -> Result<TeamDetail>;
+    async fn remove_member(&self, req: &Parts, csrf: &str, team: &str, user: Uuid) -> Result<TeamDetail>;
+    async fn users(&self, req: &Parts) -> Result<Vec<User>>;
+    async fn create_user(&self, req: &Parts, csrf: &str, input: NewUser) -> Result<CreatedUser>;
+    async fn set_user_disabled(&self, req: &Parts, csrf: &str, user: Uuid, disabled: bool) -> Result<User>;
+    async fn tokens(&self, req: &Parts) -> Result<Vec<Token>>;
+    async fn create_token(&self, req: &Parts, csrf: &str, input: NewToken) -> Result<CreatedToken>;
+    async fn revoke_token(&self, req: &Parts, csrf: &str, id: Uuid) -> Result<Token>;
+    async fn audit(&self, req: &Parts, query: AuditQuery) -> Result<Page<AuditEvent>>;
+}

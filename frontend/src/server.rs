@@ -1,0 +1,227 @@
+//! Server functions: each takes the form's fields, hands them to the [`Portal`], and returns
+//! its answer. No rule lives here.
+//!
+//! [`Portal`]: crate::portal::Portal
+
+use leptos::prelude::*;
+use server_fn::{
+    codec::JsonEncoding,
+    error::{FromServerFnError, ServerFnErrorErr},
+};
+use uuid::Uuid;
+
+use crate::api::*;
+
+impl FromServerFnError for ErrorDetail {
+    type Encoder = JsonEncoding;
+
+    fn from_server_fn_error(value: ServerFnErrorErr) -> Self {
+        ErrorDetail::new("bad_request", value.to_string())
+    }
+}
+
+#[cfg(feature = "ssr")]
+fn portal() -> Result<(std::sync::Arc<dyn crate::portal::Portal>, http::request::Parts), ErrorDetail> {
+    let portal = use_context::<std::sync::Arc<dyn crate::portal::Portal>>()
+        .ok_or_else(|| ErrorDetail::new("internal", "the portal is not configured"))?;
+    let parts = use_context::<http::request::Parts>()
+        .ok_or_else(|| ErrorDetail::new("internal", "no request in context"))?;
+    Ok((portal, parts))
+}
+
+#[cfg(feature = "ssr")]
+fn set_cookie(value: &str) {
+    if let (Some(response), Ok(value)) = (
+        use_context::<leptos_axum::ResponseOptions>(),
+        http::HeaderValue::from_str(value),
+    ) {
+        response.append_header(http::header::SET_COOKIE, value);
+    }
+}
+
+/// A plain HTML form post (the page not yet hydrated) is answered with a redirect; a call
+/// from the hydrated page reloads by itself.
+#[cfg(feature = "ssr")]
+fn redirect_plain_form_post(parts: &http::request::Parts, to: &str) {
+    let wants_html = parts
+        .headers
+        .get(http::header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.contains("text/html"));
+    if wants_html {
+        leptos_axum::redirect(to);
+    }
+}
+
+#[cfg(feature = "ssr")]
+fn uuid(field: &str, raw: &str) -> Result<Uuid, ErrorDetail> {
+    Uuid::parse_str(raw).map_err(|_| {
+        let mut e = ErrorDetail::new("invalid", "some fields are invalid");
+        e.fields.insert(field.into(), "is not an id".into());
+        e
+    })
+}
+
+#[cfg(feature = "ssr")]
+fn role(raw: &str) -> Result<TeamRole, ErrorDetail> {
+    match raw {
+        "owner" => Ok(TeamRole::Owner),
+        "member" => Ok(TeamRole::Member),
+        _ => {
+            let mut e = ErrorDetail::new("invalid", "some fields are invalid");
+            e.fields.insert("role".into(), "must be member or owner".into());
+            Err(e)
+        }
+    }
+}
+
+#[server(prefix = "/fn")]
+pub async fn get_me() -> Result<Option<Me>, ErrorDetail> {
+    let (portal, parts) = portal()?;
+    portal.me(&parts).await
+}
+
+#[server(prefix = "/fn")]
+pub async fn login(email: String, password: String) -> Result<(), ErrorDetail> {
+    let (portal, parts) = portal()?;
+    let cookie = portal.login(&parts, LoginInput { email, password }).await?;
+    set_cookie(&cookie);
+    redirect_plain_form_post(&parts, "/");
+    Ok(())
+}
+
+#[server(prefix = "/fn")]
+pub async fn logout(csrf: String) -> Result<(), ErrorDetail> {
+    let (portal, parts) = portal()?;
+    let cookie = portal.logout(&parts, &csrf).await?;
+    set_cookie(&cookie);
+    redirect_plain_form_post(&parts, "/login");
+    Ok(())
+}
+
+#[server(prefix = "/fn")]
+pub async fn change_password(csrf: String, current_password: String, new_password: String) -> Result<(), ErrorDetail> {
+    let (portal, parts) = portal()?;
+    portal
+        .change_password(&parts, &csrf, PasswordChange { current_password, new_password })
+        .await
+}
+
+#[server(prefix = "/fn")]
+pub async fn list_teams() -> Result<Vec<Team>, ErrorDetail> {
+    let (portal, parts) = portal()?;
+    portal.teams(&parts).await
+}
+
+#[server(prefix = "/fn")]
+pub async fn get_team(name: String) -> Result<TeamDetail, ErrorDetail> {
+    let (portal, parts) = portal()?;
+    portal.team(&parts, &name).await
+}
+
+#[server(prefix = "/fn")]
+pub async fn create_team(
+    csrf: String,
+    name: String,
+    display_name: String,
+    owner_email: Option<String>,
+) -> Result<Team, ErrorDetail> {
+    let (portal, parts) = portal()?;
+    portal
+        .create_team(&parts, &csrf, NewTeam { name, display_name, owner_email })
+        .await
+}
+
+#[server(prefix = "/fn")]
+pub async fn add_member(csrf: String, team: String, email: String, role: String) -> Result<TeamDetail, ErrorDetail> {
+    let role = self::role(&role)?;
+    let (portal, parts) = portal()?;
+    portal.add_member(&parts, &csrf, &team, NewMember { email, role }).await
+}
+
+#[server(prefix = "/fn")]
+pub async fn change_role(csrf: String, team: String, user_id: String, role: String) -> Result<TeamDetail, ErrorDetail> {
+    let user = uuid("user_id", &user_id)?;
+    let role = self::role(&role)?;
+    let (portal, parts) = portal()?;
+    portal.change_role(&parts, &csrf, &team, user, role).await
+}
+
+#[server(prefix = "/fn")]
+pub async fn remove_member(csrf: String, team: String, user_id: String) -> Result<TeamDetail, ErrorDetail> {
+    let user = uuid("user_id", &user_id)?;
+    let (portal, parts) = portal()?;
+    portal.remove_member(&parts, &csrf, &team, user).await
+}
+
+#[server(prefix = "/fn")]
+pub async fn list_users() -> Result<Vec<User>, ErrorDetail> {
+    let (portal, parts) = portal()?;
+    portal.users(&parts).await
+}
+
+#[server(prefix = "/fn")]
+pub async fn create_user(
+    csrf: String,
+    email: String,
+    display_name: String,
+    is_admin: Option<String>,
+) -> Result<CreatedUser, ErrorDetail> {
+    let (portal, parts) = portal()?;
+    let input = NewUser { email, display_name, is_admin: is_admin.is_some() };
+    portal.create_user(&parts, &csrf, input).await
+}
+
+#[server(prefix = "/fn")]
+pub async fn set_user_disabled(csrf: String, user_id: String, disabled: bool) -> Result<User, ErrorDetail> {
+    let user = uuid("user_id", &user_id)?;
+    let (portal, parts) = portal()?;
+    portal.set_user_disabled(&parts, &csrf, user, disabled).await
+}
+
+#[server(prefix = "/fn")]
+pub async fn list_tokens() -> Result<Vec<Token>, ErrorDetail> {
+    let (portal, parts) = portal()?;
+    portal.tokens(&parts).await
+}
+
+#[server(prefix = "/fn")]
+pub async fn create_token(
+    csrf: String,
+    name: String,
+    expires_in_days: String,
+    scope_read: Option<String>,
+    scope_request: Option<String>,
+    scope_approve: Option<String>,
+) -> Result<CreatedToken, ErrorDetail> {
+    let expires_in_days = expires_in_days.trim().parse::<i64>().map_err(|_| {
+        let mut e = ErrorDetail::new("invalid", "some fields are invalid");
+        e.fields.insert("expires_in_days".into(), "must be a whole number of days".into());
+        e
+    })?;
+    let scopes = [
+        (scope_read, Scope::Read),
+        (scope_request, Scope::Request),
+        (scope_approve, Scope::Approve),
+    ]
+    .into_iter()
+    .filter_map(|(checked, scope)| checked.map(|_| scope))
+    .collect();
+    let (portal, parts) = portal()?;
+    portal
+        .create_token(&parts, &csrf, NewToken { name, scopes, expires_in_days })
+        .await
+}
+
+#[server(prefix = "/fn")]
+pub async fn revoke_token(csrf: String, id: String) -> Result<Token, ErrorDetail> {
+    let id = uuid("id", &id)?;
+    let (portal, parts) = portal()?;
+    portal.revoke_token(&parts, &csrf, id).await
+}
+
+#[server(prefix = "/fn")]
+pub async fn list_audit(query: AuditQuery) -> Result<Page<AuditEvent>, ErrorDetail> {
+    let (portal, parts) = portal()?;
+    portal.audit(&parts, query).await
+}

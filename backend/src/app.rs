@@ -60,6 +60,20 @@ impl App {
         })
     }
 
+    /// Creates the configured database when it does not exist yet (first run).
+    pub async fn create_database_if_missing(config: &Config) -> anyhow::Result<()> {
+        use sqlx::migrate::MigrateDatabase;
+        let url = config.database_url.expose_secret();
+        if !sqlx::Postgres::database_exists(url)
+            .await
+            .map_err(|e| anyhow::anyhow!("cannot reach Postgres (DATABASE_URL): {e}"))?
+        {
+            sqlx::Postgres::create_database(url).await?;
+            tracing::info!("created the database");
+        }
+        Ok(())
+    }
+
     pub async fn migrate(&self) -> anyhow::Result<()> {
         MIGRATOR.run(&self.db).await?;
         Ok(())
@@ -79,14 +93,16 @@ pub struct Server {
 
 impl Server {
     pub async fn bind(app: App) -> anyhow::Result<Server> {
-        let listener = TcpListener::bind(app.config.listen)
-            .await
-            .map_err(|e| anyhow::anyhow!("cannot listen on {} (BERTH_LISTEN): {e}", app.config.listen))?;
+        let listener = TcpListener::bind(app.config.listen).await.map_err(|e| {
+            anyhow::anyhow!("cannot listen on {} (BERTH_LISTEN): {e}", app.config.listen)
+        })?;
         Ok(Server { listener, app })
     }
 
     pub fn local_addr(&self) -> SocketAddr {
-        self.listener.local_addr().expect("a bound listener has an address")
+        self.listener
+            .local_addr()
+            .expect("a bound listener has an address")
     }
 
     pub fn app(&self) -> &App {
@@ -94,10 +110,16 @@ impl Server {
     }
 
     /// Serves until `shutdown` completes, then lets in-flight requests finish.
-    pub async fn run_until_stopped(self, shutdown: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
+    pub async fn run_until_stopped(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> std::io::Result<()> {
         let router = self.app.router();
-        axum::serve(self.listener, router.into_make_service_with_connect_info::<SocketAddr>())
-            .with_graceful_shutdown(shutdown)
-            .await
+        axum::serve(
+            self.listener,
+            router.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(shutdown)
+        .await
     }
 }

@@ -110,7 +110,10 @@ pub fn parse_limit(limit: Option<i64>) -> Result<i64> {
     match limit {
         None => Ok(DEFAULT_PAGE),
         Some(n) if (1..=MAX_PAGE).contains(&n) => Ok(n),
-        Some(_) => Err(Error::invalid("limit", format!("must be between 1 and {MAX_PAGE}"))),
+        Some(_) => Err(Error::invalid(
+            "limit",
+            format!("must be between 1 and {MAX_PAGE}"),
+        )),
     }
 }
 
@@ -139,7 +142,12 @@ async fn parse_filter(app: &App, query: &AuditQuery) -> Result<Filter> {
         errors.insert("limit".into(), format!("must be between 1 and {MAX_PAGE}"));
         DEFAULT_PAGE
     });
-    let non_empty = |v: &Option<String>| v.as_deref().map(str::trim).filter(|s| !s.is_empty()).map(str::to_owned);
+    let non_empty = |v: &Option<String>| {
+        v.as_deref()
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(str::to_owned)
+    };
     let team_id = match non_empty(&query.team) {
         None => None,
         Some(name) => {
@@ -243,7 +251,10 @@ pub async fn list(app: &App, ctx: &Ctx, query: &AuditQuery) -> Result<Page<Audit
 /// Every visible row matching the filter, oldest pages last (as the listing reads).
 /// Pages through [`list`], so export sees exactly what the listing sees.
 pub async fn export_all(app: &App, ctx: &Ctx, query: &AuditQuery) -> Result<Vec<AuditEvent>> {
-    let mut query = AuditQuery { limit: Some(MAX_PAGE), ..query.clone() };
+    let mut query = AuditQuery {
+        limit: Some(MAX_PAGE),
+        ..query.clone()
+    };
     let mut all = Vec::new();
     loop {
         let page = list(app, ctx, &query).await?;
@@ -259,8 +270,18 @@ pub fn to_csv(events: &[AuditEvent]) -> Result<String> {
     let mut writer = csv::Writer::from_writer(Vec::new());
     writer
         .write_record([
-            "id", "occurred_at", "actor", "action", "target_type", "target_id", "team", "before", "after",
-            "request_id", "client_addr", "user_agent",
+            "id",
+            "occurred_at",
+            "actor",
+            "action",
+            "target_type",
+            "target_id",
+            "team",
+            "before",
+            "after",
+            "request_id",
+            "client_addr",
+            "user_agent",
         ])
         .map_err(|e| Error::Internal(e.into()))?;
     for e in events {
@@ -282,7 +303,9 @@ pub fn to_csv(events: &[AuditEvent]) -> Result<String> {
             ])
             .map_err(|e| Error::Internal(e.into()))?;
     }
-    let bytes = writer.into_inner().map_err(|e| Error::Internal(anyhow::anyhow!("{e}")))?;
+    let bytes = writer
+        .into_inner()
+        .map_err(|e| Error::Internal(anyhow::anyhow!("{e}")))?;
     String::from_utf8(bytes).map_err(|e| Error::Internal(e.into()))
 }
 
@@ -329,9 +352,15 @@ pub async fn verify(db: &sqlx::PgPool) -> Result<Verification> {
             None
         };
         if let Some(reason) = broken {
-            return Ok(Verification { rows: count, first_broken: Some((row.id, reason)) });
+            return Ok(Verification {
+                rows: count,
+                first_broken: Some((row.id, reason)),
+            });
         }
         previous = Some((row.id, row.row_hash));
     }
-    Ok(Verification { rows: count, first_broken: None })
+    Ok(Verification {
+        rows: count,
+        first_broken: None,
+    })
 }

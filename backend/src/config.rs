@@ -8,7 +8,12 @@ use secrecy::SecretString;
 #[derive(Debug, Clone, Args)]
 pub struct Config {
     /// Postgres connection string.
-    #[arg(long, env = "DATABASE_URL", default_value = "postgres://postgres@127.0.0.1:5432/berth", hide_env_values = true)]
+    #[arg(
+        long,
+        env = "DATABASE_URL",
+        default_value = "postgres://postgres@127.0.0.1:5432/berth",
+        hide_env_values = true
+    )]
     pub database_url: SecretString,
 
     /// Address the HTTP server listens on.
@@ -32,11 +37,19 @@ pub struct Config {
     pub secure_cookies: bool,
 
     /// Failed logins per account in the throttle window before 429.
-    #[arg(long, env = "BERTH_LOGIN_MAX_FAILURES_PER_ACCOUNT", default_value_t = 5)]
+    #[arg(
+        long,
+        env = "BERTH_LOGIN_MAX_FAILURES_PER_ACCOUNT",
+        default_value_t = 5
+    )]
     pub login_max_failures_per_account: u32,
 
     /// Failed logins per client address in the throttle window before 429.
-    #[arg(long, env = "BERTH_LOGIN_MAX_FAILURES_PER_ADDRESS", default_value_t = 20)]
+    #[arg(
+        long,
+        env = "BERTH_LOGIN_MAX_FAILURES_PER_ADDRESS",
+        default_value_t = 20
+    )]
     pub login_max_failures_per_address: u32,
 
     /// Length of the login throttle window in minutes.

@@ -21,21 +21,31 @@ pub async fn seed(app: &App) -> Result<Vec<String>> {
         )),
         None => said.push(format!("admin {ADMIN_EMAIL} exists; reset its password with `berth admin reset-password`")),
     }
-    if let Some(password) = ensure_user(app, &system, DEVELOPER_EMAIL, "Demo developer", false).await? {
-        said.push(format!("developer: {DEVELOPER_EMAIL}  one-time password: {password}  (shown once)"));
+    if let Some(password) =
+        ensure_user(app, &system, DEVELOPER_EMAIL, "Demo developer", false).await?
+    {
+        said.push(format!(
+            "developer: {DEVELOPER_EMAIL}  one-time password: {password}  (shown once)"
+        ));
     }
 
     // Team creation goes through the service layer, acting as the seeded admin.
-    let admin = sqlx::query!("SELECT id, email, display_name FROM users WHERE email = $1", ADMIN_EMAIL)
-        .fetch_one(&app.db)
-        .await?;
+    let admin = sqlx::query!(
+        "SELECT id, email, display_name FROM users WHERE email = $1",
+        ADMIN_EMAIL
+    )
+    .fetch_one(&app.db)
+    .await?;
     let as_admin = Ctx {
         actor: Some(crate::auth::Actor {
             user_id: admin.id,
             email: admin.email,
             display_name: admin.display_name,
             is_admin: true,
-            credential: crate::auth::Credential::Session { id_hash: Vec::new(), csrf_token: String::new() },
+            credential: crate::auth::Credential::Session {
+                id_hash: Vec::new(),
+                csrf_token: String::new(),
+            },
         }),
         meta: Default::default(),
         system: Some("demo-seed"),
@@ -45,7 +55,11 @@ pub async fn seed(app: &App) -> Result<Vec<String>> {
         ("search", "Search", None),
         ("data-platform", "Data platform", None),
     ] {
-        let input = NewTeam { name: name.into(), display_name: display.into(), owner_email: owner.map(Into::into) };
+        let input = NewTeam {
+            name: name.into(),
+            display_name: display.into(),
+            owner_email: owner.map(Into::into),
+        };
         match teams::create(app, &as_admin, input).await {
             Ok(_) => said.push(format!("team {name} created")),
             Err(Error::Conflict { .. }) => {}
@@ -56,7 +70,10 @@ pub async fn seed(app: &App) -> Result<Vec<String>> {
         app,
         &as_admin,
         "search",
-        NewMember { email: DEVELOPER_EMAIL.into(), role: TeamRole::Member },
+        NewMember {
+            email: DEVELOPER_EMAIL.into(),
+            role: TeamRole::Member,
+        },
     )
     .await;
     match added {
@@ -67,7 +84,13 @@ pub async fn seed(app: &App) -> Result<Vec<String>> {
 }
 
 /// Creates the user unless one with this email exists; answers the new password.
-async fn ensure_user(app: &App, ctx: &Ctx, email: &str, name: &str, is_admin: bool) -> Result<Option<String>> {
+async fn ensure_user(
+    app: &App,
+    ctx: &Ctx,
+    email: &str,
+    name: &str,
+    is_admin: bool,
+) -> Result<Option<String>> {
     let email = Email::parse("email", email)?;
     let name = DisplayName::parse("name", name)?;
     let exists = sqlx::query_scalar!("SELECT id FROM users WHERE email = $1", email.as_str())

@@ -25,7 +25,10 @@ pub enum Error {
     #[error("{0} not found")]
     NotFound(&'static str),
     #[error("{message}")]
-    Conflict { message: String, fields: FieldErrors },
+    Conflict {
+        message: String,
+        fields: FieldErrors,
+    },
     #[error("some fields are invalid")]
     Invalid(FieldErrors),
     #[error("{0}")]
@@ -89,9 +92,12 @@ impl Error {
     pub fn detail(&self) -> ErrorDetail {
         let mut detail = ErrorDetail::new(self.code(), self.to_string());
         match self {
-            Error::Invalid(fields) | Error::Conflict { fields, .. } => detail.fields = fields.clone(),
+            Error::Invalid(fields) | Error::Conflict { fields, .. } => {
+                detail.fields = fields.clone()
+            }
             Error::Database(_) | Error::Internal(_) => {
-                detail.message = "internal error; the request id identifies it in the server log".into()
+                detail.message =
+                    "internal error; the request id identifies it in the server log".into()
             }
             _ => {}
         }
@@ -101,7 +107,9 @@ impl Error {
     /// Unique violations become 409s naming the field, by constraint name.
     pub fn from_unique(err: sqlx::Error, constraint: &str, field: &str, message: &str) -> Self {
         match &err {
-            sqlx::Error::Database(db) if db.constraint() == Some(constraint) => Error::conflict(field, message),
+            sqlx::Error::Database(db) if db.constraint() == Some(constraint) => {
+                Error::conflict(field, message)
+            }
             _ => Error::Database(err),
         }
     }
@@ -117,16 +125,23 @@ impl IntoResponse for Error {
             Error::Throttled { retry_after_secs } => Some(*retry_after_secs),
             _ => None,
         };
-        let mut response = (status, Json(ErrorBody { error: self.detail() })).into_response();
+        let mut response = (
+            status,
+            Json(ErrorBody {
+                error: self.detail(),
+            }),
+        )
+            .into_response();
         if let Some(secs) = retry_after {
             response
                 .headers_mut()
                 .insert(header::RETRY_AFTER, HeaderValue::from(secs.max(1)));
         }
         if status == StatusCode::UNAUTHORIZED {
-            response
-                .headers_mut()
-                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer realm=\"berth\""));
+            response.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static("Bearer realm=\"berth\""),
+            );
         }
         response
     }

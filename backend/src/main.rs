@@ -12,7 +12,11 @@ use berth::{
 use clap::{Parser, Subcommand};
 
 #[derive(Parser)]
-#[command(name = "berth", version, about = "Self-service tenancy for Kubernetes fleets")]
+#[command(
+    name = "berth",
+    version,
+    about = "Self-service tenancy for Kubernetes fleets"
+)]
 struct Cli {
     #[command(flatten)]
     config: Config,
@@ -72,7 +76,17 @@ fn read_password() -> anyhow::Result<NewPassword> {
     let mut line = String::new();
     std::io::stdin().lock().read_line(&mut line)?;
     let line = line.trim_end_matches(['\r', '\n']);
-    NewPassword::parse("password", line).map_err(|e| anyhow::anyhow!("password from stdin: {}", e.detail().fields.values().next().cloned().unwrap_or_default()))
+    NewPassword::parse("password", line).map_err(|e| {
+        anyhow::anyhow!(
+            "password from stdin: {}",
+            e.detail()
+                .fields
+                .values()
+                .next()
+                .cloned()
+                .unwrap_or_default()
+        )
+    })
 }
 
 #[tokio::main]
@@ -83,6 +97,12 @@ async fn main() -> anyhow::Result<()> {
         cli.config.validate().map_err(anyhow::Error::msg)?;
         println!("configuration is valid");
         return Ok(());
+    }
+    if matches!(
+        cli.command,
+        Command::Serve | Command::Migrate | Command::Demo(_)
+    ) {
+        App::create_database_if_missing(&cli.config).await?;
     }
     let app = App::connect(cli.config).await?;
     match cli.command {
@@ -97,17 +117,25 @@ async fn main() -> anyhow::Result<()> {
             println!("migrations applied");
         }
         Command::Admin(AdminCommand::Create { email, name }) => {
-            let email = Email::parse("email", &email).map_err(|e| anyhow::anyhow!("--email {}", e.detail().fields["email"]))?;
-            let name = DisplayName::parse("name", &name).map_err(|e| anyhow::anyhow!("--name {}", e.detail().fields["name"]))?;
+            let email = Email::parse("email", &email)
+                .map_err(|e| anyhow::anyhow!("--email {}", e.detail().fields["email"]))?;
+            let name = DisplayName::parse("name", &name)
+                .map_err(|e| anyhow::anyhow!("--name {}", e.detail().fields["name"]))?;
             let password = read_password()?;
-            let user = berth::people::insert(&app, &Ctx::system("cli"), &email, &name, true, &password).await?;
+            let user =
+                berth::people::insert(&app, &Ctx::system("cli"), &email, &name, true, &password)
+                    .await?;
             println!("created platform admin {}", user.email);
         }
         Command::Admin(AdminCommand::ResetPassword { email }) => {
-            let email = Email::parse("email", &email).map_err(|e| anyhow::anyhow!("--email {}", e.detail().fields["email"]))?;
+            let email = Email::parse("email", &email)
+                .map_err(|e| anyhow::anyhow!("--email {}", e.detail().fields["email"]))?;
             let password = read_password()?;
             berth::people::reset_password(&app, &Ctx::system("cli"), &email, &password).await?;
-            println!("password reset for {}; their sessions ended", email.as_str());
+            println!(
+                "password reset for {}; their sessions ended",
+                email.as_str()
+            );
         }
         Command::Audit(AuditCommand::Verify) => {
             let verification = audit::verify(&app.db).await?;
@@ -136,7 +164,8 @@ async fn shutdown_signal() {
     };
     #[cfg(unix)]
     let terminate = async {
-        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        {
             s.recv().await;
         }
     };

@@ -138,14 +138,24 @@ pub async fn me(app: &App, ctx: &Ctx) -> Result<Me> {
     .map(|r| TeamMembership {
         team: r.name,
         display_name: r.display_name,
-        role: if r.role == "owner" { TeamRole::Owner } else { TeamRole::Member },
+        role: if r.role == "owner" {
+            TeamRole::Owner
+        } else {
+            TeamRole::Member
+        },
     })
     .collect();
     let (authenticated_by, csrf_token, scopes) = match &actor.credential {
         Credential::Session { csrf_token, .. } => ("session", Some(csrf_token.clone()), None),
         Credential::Token { scopes, .. } => ("token", None, Some(scopes.clone())),
     };
-    Ok(Me { user, teams, authenticated_by: authenticated_by.into(), csrf_token, scopes })
+    Ok(Me {
+        user,
+        teams,
+        authenticated_by: authenticated_by.into(),
+        csrf_token,
+        scopes,
+    })
 }
 
 pub async fn list(app: &App, ctx: &Ctx) -> Result<Vec<User>> {
@@ -166,13 +176,20 @@ pub async fn create(app: &App, ctx: &Ctx, input: NewUser) -> Result<CreatedUser>
     ctx.require_admin(Scope::Approve)?;
     let mut errors = FieldErrors::new();
     let email = collect(&mut errors, Email::parse("email", &input.email));
-    let name = collect(&mut errors, DisplayName::parse("display_name", &input.display_name));
+    let name = collect(
+        &mut errors,
+        DisplayName::parse("display_name", &input.display_name),
+    );
     let (Some(email), Some(name)) = (email, name) else {
         return Err(Error::Invalid(errors));
     };
-    let one_time_password = password::NewPassword::parse("password", &crate::auth::random_secret())?;
+    let one_time_password =
+        password::NewPassword::parse("password", &crate::auth::random_secret())?;
     let user = insert(app, ctx, &email, &name, input.is_admin, &one_time_password).await?;
-    Ok(CreatedUser { user, one_time_password: one_time_password.as_str().to_owned() })
+    Ok(CreatedUser {
+        user,
+        one_time_password: one_time_password.as_str().to_owned(),
+    })
 }
 
 /// Inserts a user and its audit row. Shared by the admin form and `berth admin create`.
@@ -218,10 +235,13 @@ pub async fn set_disabled(app: &App, ctx: &Ctx, user_id: Uuid, disabled: bool) -
         return Err(Error::conflict("disabled", "you cannot disable yourself"));
     }
     let mut tx = app.db.begin().await?;
-    let before = sqlx::query_scalar!("SELECT disabled_at IS NOT NULL AS \"d!\" FROM users WHERE id = $1 FOR UPDATE", user_id)
-        .fetch_optional(&mut *tx)
-        .await?
-        .ok_or(Error::NotFound("user"))?;
+    let before = sqlx::query_scalar!(
+        "SELECT disabled_at IS NOT NULL AS \"d!\" FROM users WHERE id = $1 FOR UPDATE",
+        user_id
+    )
+    .fetch_optional(&mut *tx)
+    .await?
+    .ok_or(Error::NotFound("user"))?;
     if before != disabled {
         sqlx::query!(
             "UPDATE users SET disabled_at = CASE WHEN $2 THEN now() ELSE NULL END WHERE id = $1",
@@ -231,11 +251,18 @@ pub async fn set_disabled(app: &App, ctx: &Ctx, user_id: Uuid, disabled: bool) -
         .execute(&mut *tx)
         .await?;
         if disabled {
-            sqlx::query!("UPDATE sessions SET revoked_at = now() WHERE user_id = $1 AND revoked_at IS NULL", user_id)
-                .execute(&mut *tx)
-                .await?;
+            sqlx::query!(
+                "UPDATE sessions SET revoked_at = now() WHERE user_id = $1 AND revoked_at IS NULL",
+                user_id
+            )
+            .execute(&mut *tx)
+            .await?;
         }
-        let action = if disabled { "user.disabled" } else { "user.enabled" };
+        let action = if disabled {
+            "user.disabled"
+        } else {
+            "user.enabled"
+        };
         audit::record(
             &mut tx,
             ctx,
@@ -250,7 +277,12 @@ pub async fn set_disabled(app: &App, ctx: &Ctx, user_id: Uuid, disabled: bool) -
 }
 
 /// Sets a new password for a user from the command line; every session of theirs ends.
-pub async fn reset_password(app: &App, ctx: &Ctx, email: &Email, new: &password::NewPassword) -> Result<()> {
+pub async fn reset_password(
+    app: &App,
+    ctx: &Ctx,
+    email: &Email,
+    new: &password::NewPassword,
+) -> Result<()> {
     let hash = password::hash(new).await?;
     let mut tx = app.db.begin().await?;
     let id = sqlx::query_scalar!(
@@ -261,10 +293,18 @@ pub async fn reset_password(app: &App, ctx: &Ctx, email: &Email, new: &password:
     .fetch_optional(&mut *tx)
     .await?
     .ok_or(Error::NotFound("user"))?;
-    sqlx::query!("UPDATE sessions SET revoked_at = now() WHERE user_id = $1 AND revoked_at IS NULL", id)
-        .execute(&mut *tx)
-        .await?;
-    audit::record(&mut tx, ctx, audit::Entry::new("user.password_reset", "user", id)).await?;
+    sqlx::query!(
+        "UPDATE sessions SET revoked_at = now() WHERE user_id = $1 AND revoked_at IS NULL",
+        id
+    )
+    .execute(&mut *tx)
+    .await?;
+    audit::record(
+        &mut tx,
+        ctx,
+        audit::Entry::new("user.password_reset", "user", id),
+    )
+    .await?;
     tx.commit().await?;
     Ok(())
 }
@@ -283,12 +323,26 @@ mod tests {
 
     #[test]
     fn emails_are_lower_cased_and_trimmed() {
-        assert_eq!(Email::parse("email", "  Ada@Example.COM ").unwrap().as_str(), "ada@example.com");
+        assert_eq!(
+            Email::parse("email", "  Ada@Example.COM ")
+                .unwrap()
+                .as_str(),
+            "ada@example.com"
+        );
     }
 
     #[test]
     fn emails_without_a_domain_or_with_control_characters_are_refused() {
-        for bad in ["", "ada", "ada@", "@example.com", "a@b@c", "ada@example.com\u{7}", "a b@c.d", "a@.com"] {
+        for bad in [
+            "",
+            "ada",
+            "ada@",
+            "@example.com",
+            "a@b@c",
+            "ada@example.com\u{7}",
+            "a b@c.d",
+            "a@.com",
+        ] {
             assert!(Email::parse("email", bad).is_err(), "{bad:?} was accepted");
         }
         assert!(Email::parse("email", &format!("{}@x.io", "a".repeat(260))).is_err());

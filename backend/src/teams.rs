@@ -22,7 +22,9 @@ pub struct TeamName(String);
 impl TeamName {
     pub fn parse(field: &str, raw: &str) -> Result<Self> {
         let name = raw.trim();
-        let valid_chars = name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
+        let valid_chars = name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
         let problem = if !(2..=30).contains(&name.len()) {
             Some("must be 2–30 characters")
         } else if !valid_chars {
@@ -31,7 +33,10 @@ impl TeamName {
             Some("must start with a letter")
         } else if name.ends_with('-') {
             Some("must not end with '-'")
-        } else if ["default", "kube", "openshift"].iter().any(|r| name == *r || name.starts_with(&format!("{r}-"))) {
+        } else if ["default", "kube", "openshift"]
+            .iter()
+            .any(|r| name == *r || name.starts_with(&format!("{r}-")))
+        {
             Some("is reserved for system namespaces")
         } else {
             None
@@ -130,15 +135,27 @@ pub async fn get(app: &App, ctx: &Ctx, name: &str) -> Result<TeamDetail> {
     })
     .collect();
     let can_manage = actor.is_admin || team.my_role == Some(TeamRole::Owner);
-    Ok(TeamDetail { team, members, can_manage })
+    Ok(TeamDetail {
+        team,
+        members,
+        can_manage,
+    })
 }
 
 pub async fn create(app: &App, ctx: &Ctx, input: NewTeam) -> Result<Team> {
     ctx.require_admin(Scope::Approve)?;
     let mut errors = FieldErrors::new();
     let name = collect(&mut errors, TeamName::parse("name", &input.name));
-    let display = collect(&mut errors, DisplayName::parse("display_name", &input.display_name));
-    let owner_email = match input.owner_email.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
+    let display = collect(
+        &mut errors,
+        DisplayName::parse("display_name", &input.display_name),
+    );
+    let owner_email = match input
+        .owner_email
+        .as_deref()
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+    {
         Some(raw) => collect(&mut errors, Email::parse("owner_email", raw)).map(Some),
         None => Some(None),
     };
@@ -169,9 +186,13 @@ pub async fn create(app: &App, ctx: &Ctx, input: NewTeam) -> Result<Team> {
     )
     .await?;
     if let (Some(owner), Some(email)) = (owner, &owner_email) {
-        sqlx::query!("INSERT INTO team_members (team_id, user_id, role) VALUES ($1, $2, 'owner')", id, owner)
-            .execute(&mut *tx)
-            .await?;
+        sqlx::query!(
+            "INSERT INTO team_members (team_id, user_id, role) VALUES ($1, $2, 'owner')",
+            id,
+            owner
+        )
+        .execute(&mut *tx)
+        .await?;
         audit::record(
             &mut tx,
             ctx,
@@ -190,7 +211,9 @@ async fn managed_team(app: &App, ctx: &Ctx, name: &str) -> Result<Team> {
     let actor = ctx.require(Scope::Request)?;
     let team = visible_team(app, actor, name).await?;
     if !actor.is_admin && team.my_role != Some(TeamRole::Owner) {
-        return Err(Error::forbidden("only the team's owners and platform admins manage its members"));
+        return Err(Error::forbidden(
+            "only the team's owners and platform admins manage its members",
+        ));
     }
     Ok(team)
 }
@@ -208,7 +231,14 @@ pub async fn add_member(app: &App, ctx: &Ctx, team: &str, input: NewMember) -> R
     )
     .execute(&mut *tx)
     .await
-    .map_err(|e| Error::from_unique(e, "team_members_pkey", "email", "already a member of this team"))?;
+    .map_err(|e| {
+        Error::from_unique(
+            e,
+            "team_members_pkey",
+            "email",
+            "already a member of this team",
+        )
+    })?;
     audit::record(
         &mut tx,
         ctx,
@@ -262,18 +292,33 @@ async fn change_membership(
                 .after(json!({"role": role.as_str()}))
         }
         None => {
-            sqlx::query!("DELETE FROM team_members WHERE team_id = $1 AND user_id = $2", team.id, user_id)
-                .execute(&mut *tx)
-                .await?;
+            sqlx::query!(
+                "DELETE FROM team_members WHERE team_id = $1 AND user_id = $2",
+                team.id,
+                user_id
+            )
+            .execute(&mut *tx)
+            .await?;
             audit::Entry::new("team.member_removed", "team_member", &target.email)
         }
     };
-    audit::record(&mut tx, ctx, entry.team(team.id).before(json!({"role": target.role}))).await?;
+    audit::record(
+        &mut tx,
+        ctx,
+        entry.team(team.id).before(json!({"role": target.role})),
+    )
+    .await?;
     tx.commit().await?;
     get(app, ctx, &team.name).await
 }
 
-pub async fn change_role(app: &App, ctx: &Ctx, team: &str, user_id: Uuid, role: TeamRole) -> Result<TeamDetail> {
+pub async fn change_role(
+    app: &App,
+    ctx: &Ctx,
+    team: &str,
+    user_id: Uuid,
+    role: TeamRole,
+) -> Result<TeamDetail> {
     change_membership(app, ctx, team, user_id, Some(role)).await
 }
 
@@ -290,7 +335,16 @@ mod tests {
         for good in ["payments", "ml-platform", "a1"] {
             assert!(TeamName::parse("name", good).is_ok(), "{good} refused");
         }
-        for bad in ["a", "Payments", "1team", "team-", "te_am", "default", "kube-ops", &"x".repeat(31)] {
+        for bad in [
+            "a",
+            "Payments",
+            "1team",
+            "team-",
+            "te_am",
+            "default",
+            "kube-ops",
+            &"x".repeat(31),
+        ] {
             assert!(TeamName::parse("name", bad).is_err(), "{bad} accepted");
         }
     }

@@ -41,16 +41,22 @@ pub async fn authenticate(app: &App, secret: &str) -> Result<Actor> {
         .last_used_at
         .is_none_or(|at| (OffsetDateTime::now_utc() - at).whole_seconds() >= TOUCH_EVERY_SECS);
     if stale {
-        sqlx::query!("UPDATE api_tokens SET last_used_at = now() WHERE id = $1", row.id)
-            .execute(&app.db)
-            .await?;
+        sqlx::query!(
+            "UPDATE api_tokens SET last_used_at = now() WHERE id = $1",
+            row.id
+        )
+        .execute(&app.db)
+        .await?;
     }
     Ok(Actor {
         user_id: row.user_id,
         email: row.email,
         display_name: row.display_name,
         is_admin: row.is_admin,
-        credential: Credential::Token { id: row.id, scopes: parse_scopes(&row.scopes) },
+        credential: Credential::Token {
+            id: row.id,
+            scopes: parse_scopes(&row.scopes),
+        },
     })
 }
 
@@ -113,7 +119,10 @@ pub async fn create(app: &App, ctx: &Ctx, input: NewToken) -> Result<CreatedToke
     if scopes.is_empty() {
         errors.insert("scopes".into(), "choose at least one scope".into());
     } else if scopes.contains(&Scope::Approve) && !actor.is_admin {
-        errors.insert("scopes".into(), "only platform admins may create tokens with `approve`".into());
+        errors.insert(
+            "scopes".into(),
+            "only platform admins may create tokens with `approve`".into(),
+        );
     }
     if !(1..=365).contains(&input.expires_in_days) {
         errors.insert("expires_in_days".into(), "must be between 1 and 365".into());
@@ -142,7 +151,14 @@ pub async fn create(app: &App, ctx: &Ctx, input: NewToken) -> Result<CreatedToke
     )
     .fetch_one(&mut *tx)
     .await
-    .map_err(|e| Error::from_unique(e, "api_tokens_user_name_key", "name", "you already have a token with this name"))?;
+    .map_err(|e| {
+        Error::from_unique(
+            e,
+            "api_tokens_user_name_key",
+            "name",
+            "you already have a token with this name",
+        )
+    })?;
     audit::record(
         &mut tx,
         ctx,
@@ -152,7 +168,10 @@ pub async fn create(app: &App, ctx: &Ctx, input: NewToken) -> Result<CreatedToke
     )
     .await?;
     tx.commit().await?;
-    Ok(CreatedToken { token: row.into(), secret })
+    Ok(CreatedToken {
+        token: row.into(),
+        secret,
+    })
 }
 
 /// Revokes one of the caller's tokens (admins may revoke anyone's).

@@ -30,26 +30,34 @@ pub fn pages(app: &App) -> Router<App> {
     Router::new()
         .leptos_routes_with_context(app, routes, context.clone(), move || shell(options.clone()))
         .nest_service("/pkg", ServeDir::new(app.config.site_root.join("pkg")))
-        .fallback(leptos_axum::file_and_error_handler_with_context::<App, _>(context, move |_| {
-            shell(error_options.clone())
-        }))
+        .fallback(leptos_axum::file_and_error_handler_with_context::<App, _>(
+            context,
+            move |_| shell(error_options.clone()),
+        ))
 }
 
 struct PortalService {
     app: App,
 }
 
-/// Logs server errors as the REST layer does, and hands the client the same body.
+/// Answers a failed server function as REST would: the same status and body, and server
+/// errors logged.
 fn detail(error: Error) -> ErrorDetail {
-    if error.status().is_server_error() {
+    let status = error.status();
+    if status.is_server_error() {
         tracing::error!(error = ?error, "server function failed");
+    }
+    if let Some(response) = leptos::prelude::use_context::<leptos_axum::ResponseOptions>() {
+        response.set_status(status);
     }
     error.detail()
 }
 
 impl PortalService {
     async fn reader(&self, req: &Parts) -> portal::Result<Ctx> {
-        auth::authenticate(&self.app, req, Intent::Read).await.map_err(detail)
+        auth::authenticate(&self.app, req, Intent::Read)
+            .await
+            .map_err(detail)
     }
 
     async fn writer(&self, req: &Parts, csrf: &str) -> portal::Result<Ctx> {
@@ -87,9 +95,16 @@ impl Portal for PortalService {
         sessions::logout(&self.app, &ctx).await.map_err(detail)
     }
 
-    async fn change_password(&self, req: &Parts, csrf: &str, input: PasswordChange) -> portal::Result<()> {
+    async fn change_password(
+        &self,
+        req: &Parts,
+        csrf: &str,
+        input: PasswordChange,
+    ) -> portal::Result<()> {
         let ctx = self.writer(req, csrf).await?;
-        sessions::change_password(&self.app, &ctx, input).await.map_err(detail)
+        sessions::change_password(&self.app, &ctx, input)
+            .await
+            .map_err(detail)
     }
 
     async fn teams(&self, req: &Parts) -> portal::Result<Vec<Team>> {
@@ -107,9 +122,17 @@ impl Portal for PortalService {
         teams::create(&self.app, &ctx, input).await.map_err(detail)
     }
 
-    async fn add_member(&self, req: &Parts, csrf: &str, team: &str, input: NewMember) -> portal::Result<TeamDetail> {
+    async fn add_member(
+        &self,
+        req: &Parts,
+        csrf: &str,
+        team: &str,
+        input: NewMember,
+    ) -> portal::Result<TeamDetail> {
         let ctx = self.writer(req, csrf).await?;
-        teams::add_member(&self.app, &ctx, team, input).await.map_err(detail)
+        teams::add_member(&self.app, &ctx, team, input)
+            .await
+            .map_err(detail)
     }
 
     async fn change_role(
@@ -121,12 +144,22 @@ impl Portal for PortalService {
         role: TeamRole,
     ) -> portal::Result<TeamDetail> {
         let ctx = self.writer(req, csrf).await?;
-        teams::change_role(&self.app, &ctx, team, user, role).await.map_err(detail)
+        teams::change_role(&self.app, &ctx, team, user, role)
+            .await
+            .map_err(detail)
     }
 
-    async fn remove_member(&self, req: &Parts, csrf: &str, team: &str, user: Uuid) -> portal::Result<TeamDetail> {
+    async fn remove_member(
+        &self,
+        req: &Parts,
+        csrf: &str,
+        team: &str,
+        user: Uuid,
+    ) -> portal::Result<TeamDetail> {
         let ctx = self.writer(req, csrf).await?;
-        teams::remove_member(&self.app, &ctx, team, user).await.map_err(detail)
+        teams::remove_member(&self.app, &ctx, team, user)
+            .await
+            .map_err(detail)
     }
 
     async fn users(&self, req: &Parts) -> portal::Result<Vec<User>> {
@@ -134,14 +167,27 @@ impl Portal for PortalService {
         people::list(&self.app, &ctx).await.map_err(detail)
     }
 
-    async fn create_user(&self, req: &Parts, csrf: &str, input: NewUser) -> portal::Result<CreatedUser> {
+    async fn create_user(
+        &self,
+        req: &Parts,
+        csrf: &str,
+        input: NewUser,
+    ) -> portal::Result<CreatedUser> {
         let ctx = self.writer(req, csrf).await?;
         people::create(&self.app, &ctx, input).await.map_err(detail)
     }
 
-    async fn set_user_disabled(&self, req: &Parts, csrf: &str, user: Uuid, disabled: bool) -> portal::Result<User> {
+    async fn set_user_disabled(
+        &self,
+        req: &Parts,
+        csrf: &str,
+        user: Uuid,
+        disabled: bool,
+    ) -> portal::Result<User> {
         let ctx = self.writer(req, csrf).await?;
-        people::set_disabled(&self.app, &ctx, user, disabled).await.map_err(detail)
+        people::set_disabled(&self.app, &ctx, user, disabled)
+            .await
+            .map_err(detail)
     }
 
     async fn tokens(&self, req: &Parts) -> portal::Result<Vec<Token>> {
@@ -149,7 +195,12 @@ impl Portal for PortalService {
         tokens::list(&self.app, &ctx).await.map_err(detail)
     }
 
-    async fn create_token(&self, req: &Parts, csrf: &str, input: NewToken) -> portal::Result<CreatedToken> {
+    async fn create_token(
+        &self,
+        req: &Parts,
+        csrf: &str,
+        input: NewToken,
+    ) -> portal::Result<CreatedToken> {
         let ctx = self.writer(req, csrf).await?;
         tokens::create(&self.app, &ctx, input).await.map_err(detail)
     }

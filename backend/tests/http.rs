@@ -44,7 +44,10 @@ async fn the_session_cookie_is_http_only_and_same_site_lax(db: PgPool) {
         .send()
         .await
         .unwrap();
-    let cookie = response.headers()[header::SET_COOKIE].to_str().unwrap().to_owned();
+    let cookie = response.headers()[header::SET_COOKIE]
+        .to_str()
+        .unwrap()
+        .to_owned();
     assert!(cookie.starts_with("berth_session="));
     assert!(cookie.contains("HttpOnly"));
     assert!(cookie.contains("SameSite=Lax"));
@@ -65,13 +68,28 @@ async fn wrong_and_unknown_logins_are_401_and_bad_input_is_422(db: PgPool) {
     let server = TestServer::start(db).await;
     user(&server.app, "ada@example.com", false).await;
     let anon = server.anonymous();
-    let (status, body) = anon.post("/api/v1/auth/login", json!({"email": "ada@example.com", "password": "nope"})).await;
+    let (status, body) = anon
+        .post(
+            "/api/v1/auth/login",
+            json!({"email": "ada@example.com", "password": "nope"}),
+        )
+        .await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
     assert_eq!(body["error"]["code"], "unauthenticated");
-    let (status, unknown) = anon.post("/api/v1/auth/login", json!({"email": "who@example.com", "password": "nope"})).await;
+    let (status, unknown) = anon
+        .post(
+            "/api/v1/auth/login",
+            json!({"email": "who@example.com", "password": "nope"}),
+        )
+        .await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
     assert_eq!(body, unknown);
-    let (status, body) = anon.post("/api/v1/auth/login", json!({"email": "not-an-email", "password": "x"})).await;
+    let (status, body) = anon
+        .post(
+            "/api/v1/auth/login",
+            json!({"email": "not-an-email", "password": "x"}),
+        )
+        .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(body["error"]["fields"]["email"].is_string());
 }
@@ -82,7 +100,11 @@ async fn repeated_failures_are_answered_429_with_retry_after(db: PgPool) {
     user(&server.app, "ada@example.com", false).await;
     let anon = server.anonymous();
     for _ in 0..server.app.config.login_max_failures_per_account {
-        anon.post("/api/v1/auth/login", json!({"email": "ada@example.com", "password": "wrong"})).await;
+        anon.post(
+            "/api/v1/auth/login",
+            json!({"email": "ada@example.com", "password": "wrong"}),
+        )
+        .await;
     }
     let response = anon
         .request(Method::POST, "/api/v1/auth/login")
@@ -91,28 +113,49 @@ async fn repeated_failures_are_answered_429_with_retry_after(db: PgPool) {
         .await
         .unwrap();
     assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS);
-    let retry_after: u64 = response.headers()[header::RETRY_AFTER].to_str().unwrap().parse().unwrap();
+    let retry_after: u64 = response.headers()[header::RETRY_AFTER]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
     assert!(retry_after >= 1);
 }
 
 #[sqlx::test(migrator = "berth::app::MIGRATOR")]
 async fn every_endpoint_refuses_the_anonymous_with_401(db: PgPool) {
     let (_server, _admin, ada) = setup(db).await;
-    let anon = Client { cookie: None, csrf: None, bearer: None, ..ada };
+    let anon = Client {
+        cookie: None,
+        csrf: None,
+        bearer: None,
+        ..ada
+    };
     for (method, path) in [
         (Method::GET, "/api/v1/me"),
         (Method::GET, "/api/v1/users"),
         (Method::POST, "/api/v1/users"),
-        (Method::PUT, "/api/v1/users/00000000-0000-0000-0000-000000000000/status"),
+        (
+            Method::PUT,
+            "/api/v1/users/00000000-0000-0000-0000-000000000000/status",
+        ),
         (Method::GET, "/api/v1/teams"),
         (Method::POST, "/api/v1/teams"),
         (Method::GET, "/api/v1/teams/payments"),
         (Method::POST, "/api/v1/teams/payments/members"),
-        (Method::PUT, "/api/v1/teams/payments/members/00000000-0000-0000-0000-000000000000"),
-        (Method::DELETE, "/api/v1/teams/payments/members/00000000-0000-0000-0000-000000000000"),
+        (
+            Method::PUT,
+            "/api/v1/teams/payments/members/00000000-0000-0000-0000-000000000000",
+        ),
+        (
+            Method::DELETE,
+            "/api/v1/teams/payments/members/00000000-0000-0000-0000-000000000000",
+        ),
         (Method::GET, "/api/v1/tokens"),
         (Method::POST, "/api/v1/tokens"),
-        (Method::DELETE, "/api/v1/tokens/00000000-0000-0000-0000-000000000000"),
+        (
+            Method::DELETE,
+            "/api/v1/tokens/00000000-0000-0000-0000-000000000000",
+        ),
         (Method::GET, "/api/v1/audit"),
         (Method::GET, "/api/v1/audit/export?format=csv"),
         (Method::POST, "/api/v1/auth/logout"),
@@ -138,14 +181,33 @@ async fn every_endpoint_refuses_the_anonymous_with_401(db: PgPool) {
 #[sqlx::test(migrator = "berth::app::MIGRATOR")]
 async fn a_cookie_write_without_the_csrf_token_is_403_and_changes_nothing(db: PgPool) {
     let (server, admin, _ada) = setup(db).await;
-    let no_csrf = Client { csrf: None, ..admin };
-    let (status, body) = no_csrf.post("/api/v1/teams", json!({"name": "search", "display_name": "Search"})).await;
+    let no_csrf = Client {
+        csrf: None,
+        ..admin
+    };
+    let (status, body) = no_csrf
+        .post(
+            "/api/v1/teams",
+            json!({"name": "search", "display_name": "Search"}),
+        )
+        .await;
     assert_eq!(status, StatusCode::FORBIDDEN);
     assert!(body["error"]["message"].as_str().unwrap().contains("CSRF"));
-    let wrong = Client { csrf: Some("forged".into()), ..no_csrf };
-    let (status, _) = wrong.post("/api/v1/teams", json!({"name": "search", "display_name": "Search"})).await;
+    let wrong = Client {
+        csrf: Some("forged".into()),
+        ..no_csrf
+    };
+    let (status, _) = wrong
+        .post(
+            "/api/v1/teams",
+            json!({"name": "search", "display_name": "Search"}),
+        )
+        .await;
     assert_eq!(status, StatusCode::FORBIDDEN);
-    let teams = sqlx::query_scalar!("SELECT count(*) AS \"n!\" FROM teams").fetch_one(&server.app.db).await.unwrap();
+    let teams = sqlx::query_scalar!("SELECT count(*) AS \"n!\" FROM teams")
+        .fetch_one(&server.app.db)
+        .await
+        .unwrap();
     assert_eq!(teams, 1);
 }
 
@@ -153,10 +215,20 @@ async fn a_cookie_write_without_the_csrf_token_is_403_and_changes_nothing(db: Pg
 async fn admin_endpoints_are_403_for_members(db: PgPool) {
     let (_server, _admin, ada) = setup(db).await;
     assert_eq!(ada.get("/api/v1/users").await.0, StatusCode::FORBIDDEN);
-    let (status, body) = ada.post("/api/v1/users", json!({"email": "x@example.com", "display_name": "X"})).await;
+    let (status, body) = ada
+        .post(
+            "/api/v1/users",
+            json!({"email": "x@example.com", "display_name": "X"}),
+        )
+        .await;
     assert_eq!(status, StatusCode::FORBIDDEN);
     assert_eq!(body["error"]["code"], "forbidden");
-    let (status, _) = ada.post("/api/v1/teams", json!({"name": "search", "display_name": "Search"})).await;
+    let (status, _) = ada
+        .post(
+            "/api/v1/teams",
+            json!({"name": "search", "display_name": "Search"}),
+        )
+        .await;
     assert_eq!(status, StatusCode::FORBIDDEN);
 }
 
@@ -164,17 +236,28 @@ async fn admin_endpoints_are_403_for_members(db: PgPool) {
 async fn admins_create_users_with_a_one_time_password_that_logs_in(db: PgPool) {
     let (server, admin, _ada) = setup(db).await;
     let (status, created) = admin
-        .post("/api/v1/users", json!({"email": "New@Example.com", "display_name": "New person"}))
+        .post(
+            "/api/v1/users",
+            json!({"email": "New@Example.com", "display_name": "New person"}),
+        )
         .await;
     assert_eq!(status, StatusCode::CREATED);
     assert_eq!(created["user"]["email"], "new@example.com");
     let password = created["one_time_password"].as_str().unwrap();
     let (status, _) = server
         .anonymous()
-        .post("/api/v1/auth/login", json!({"email": "new@example.com", "password": password}))
+        .post(
+            "/api/v1/auth/login",
+            json!({"email": "new@example.com", "password": password}),
+        )
         .await;
     assert_eq!(status, StatusCode::OK);
-    let (status, body) = admin.post("/api/v1/users", json!({"email": "new@example.com", "display_name": "Again"})).await;
+    let (status, body) = admin
+        .post(
+            "/api/v1/users",
+            json!({"email": "new@example.com", "display_name": "Again"}),
+        )
+        .await;
     assert_eq!(status, StatusCode::CONFLICT);
     assert!(body["error"]["fields"]["email"].is_string());
     // The listing never carries a password or its hash.
@@ -190,12 +273,25 @@ async fn disabling_a_user_ends_their_session_and_token_at_once(db: PgPool) {
     assert_eq!(ada_token.get("/api/v1/me").await.0, StatusCode::OK);
     let (_, me) = ada.get("/api/v1/me").await;
     let id = me["user"]["id"].as_str().unwrap().to_owned();
-    let (status, user) = admin.put(&format!("/api/v1/users/{id}/status"), json!({"disabled": true})).await;
+    let (status, user) = admin
+        .put(
+            &format!("/api/v1/users/{id}/status"),
+            json!({"disabled": true}),
+        )
+        .await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(user["disabled"], true);
     assert_eq!(ada.get("/api/v1/me").await.0, StatusCode::UNAUTHORIZED);
-    assert_eq!(ada_token.get("/api/v1/me").await.0, StatusCode::UNAUTHORIZED);
-    let (status, _) = admin.put("/api/v1/users/6d9c4b1e-0000-4000-8000-000000000000/status", json!({"disabled": true})).await;
+    assert_eq!(
+        ada_token.get("/api/v1/me").await.0,
+        StatusCode::UNAUTHORIZED
+    );
+    let (status, _) = admin
+        .put(
+            "/api/v1/users/6d9c4b1e-0000-4000-8000-000000000000/status",
+            json!({"disabled": true}),
+        )
+        .await;
     assert_eq!(status, StatusCode::NOT_FOUND);
 }
 
@@ -205,26 +301,61 @@ async fn team_endpoints_answer_404_403_409_and_422_where_they_should(db: PgPool)
     user(&server.app, "bob@example.com", false).await;
     let bob = server.login("bob@example.com").await;
     assert_eq!(ada.get("/api/v1/teams/nope").await.0, StatusCode::NOT_FOUND);
-    assert_eq!(bob.get("/api/v1/teams/payments").await.0, StatusCode::FORBIDDEN);
-    let (status, body) = admin.post("/api/v1/teams", json!({"name": "payments", "display_name": "Dup"})).await;
+    assert_eq!(
+        bob.get("/api/v1/teams/payments").await.0,
+        StatusCode::FORBIDDEN
+    );
+    let (status, body) = admin
+        .post(
+            "/api/v1/teams",
+            json!({"name": "payments", "display_name": "Dup"}),
+        )
+        .await;
     assert_eq!(status, StatusCode::CONFLICT);
     assert!(body["error"]["fields"]["name"].is_string());
-    let (status, body) = admin.post("/api/v1/teams", json!({"name": "x".repeat(40), "display_name": "ok"})).await;
+    let (status, body) = admin
+        .post(
+            "/api/v1/teams",
+            json!({"name": "x".repeat(40), "display_name": "ok"}),
+        )
+        .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(body["error"]["fields"]["name"].is_string());
-    let (status, body) = ada.post("/api/v1/teams/payments/members", json!({"email": "ghost@example.com", "role": "member"})).await;
+    let (status, body) = ada
+        .post(
+            "/api/v1/teams/payments/members",
+            json!({"email": "ghost@example.com", "role": "member"}),
+        )
+        .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(body["error"]["fields"]["email"].is_string());
-    let (status, detail) = ada.post("/api/v1/teams/payments/members", json!({"email": "bob@example.com", "role": "member"})).await;
+    let (status, detail) = ada
+        .post(
+            "/api/v1/teams/payments/members",
+            json!({"email": "bob@example.com", "role": "member"}),
+        )
+        .await;
     assert_eq!(status, StatusCode::CREATED);
     assert_eq!(detail["members"].as_array().unwrap().len(), 2);
-    let bob_id = detail["members"].as_array().unwrap().iter().find(|m| m["email"] == "bob@example.com").unwrap()["user_id"]
+    let bob_id = detail["members"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["email"] == "bob@example.com")
+        .unwrap()["user_id"]
         .as_str()
         .unwrap()
         .to_owned();
-    let (status, _) = ada.put(&format!("/api/v1/teams/payments/members/{bob_id}"), json!({"role": "owner"})).await;
+    let (status, _) = ada
+        .put(
+            &format!("/api/v1/teams/payments/members/{bob_id}"),
+            json!({"role": "owner"}),
+        )
+        .await;
     assert_eq!(status, StatusCode::OK);
-    let (status, detail) = ada.delete(&format!("/api/v1/teams/payments/members/{bob_id}")).await;
+    let (status, detail) = ada
+        .delete(&format!("/api/v1/teams/payments/members/{bob_id}"))
+        .await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(detail["members"].as_array().unwrap().len(), 1);
 }
@@ -233,19 +364,35 @@ async fn team_endpoints_answer_404_403_409_and_422_where_they_should(db: PgPool)
 async fn a_token_works_on_the_api_within_its_scopes_and_is_shown_once(db: PgPool) {
     let (_server, _admin, ada) = setup(db).await;
     let (status, created) = ada
-        .post("/api/v1/tokens", json!({"name": "ci", "scopes": ["read"], "expires_in_days": 7}))
+        .post(
+            "/api/v1/tokens",
+            json!({"name": "ci", "scopes": ["read"], "expires_in_days": 7}),
+        )
         .await;
     assert_eq!(status, StatusCode::CREATED);
     let secret = created["secret"].as_str().unwrap().to_owned();
-    let token = Client { cookie: None, csrf: None, bearer: Some(secret.clone()), ..ada };
+    let token = Client {
+        cookie: None,
+        csrf: None,
+        bearer: Some(secret.clone()),
+        ..ada
+    };
     let (status, me) = token.get("/api/v1/me").await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(me["authenticated_by"], "token");
     assert_eq!(me["scopes"], json!(["read"]));
     // read-only: adding a member needs `request`
-    let (status, body) = token.post("/api/v1/teams/payments/members", json!({"email": "root@example.com", "role": "member"})).await;
+    let (status, body) = token
+        .post(
+            "/api/v1/teams/payments/members",
+            json!({"email": "root@example.com", "role": "member"}),
+        )
+        .await;
     assert_eq!(status, StatusCode::FORBIDDEN);
-    assert!(body["error"]["message"].as_str().unwrap().contains("request"));
+    assert!(body["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("request"));
     // The prefix identifies the token without revealing it.
     let prefix = created["token"]["prefix"].as_str().unwrap();
     assert!(secret.starts_with(prefix) && prefix.len() < secret.len());
@@ -254,7 +401,12 @@ async fn a_token_works_on_the_api_within_its_scopes_and_is_shown_once(db: PgPool
 #[sqlx::test(migrator = "berth::app::MIGRATOR")]
 async fn token_listing_never_contains_a_secret_and_revoked_tokens_get_401(db: PgPool) {
     let (_server, _admin, ada) = setup(db).await;
-    let (_, created) = ada.post("/api/v1/tokens", json!({"name": "ci", "scopes": ["read"], "expires_in_days": 7})).await;
+    let (_, created) = ada
+        .post(
+            "/api/v1/tokens",
+            json!({"name": "ci", "scopes": ["read"], "expires_in_days": 7}),
+        )
+        .await;
     let secret = created["secret"].as_str().unwrap().to_owned();
     let (status, list) = ada.get("/api/v1/tokens").await;
     assert_eq!(status, StatusCode::OK);
@@ -263,9 +415,17 @@ async fn token_listing_never_contains_a_secret_and_revoked_tokens_get_401(db: Pg
     let (status, revoked) = ada.delete(&format!("/api/v1/tokens/{id}")).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(revoked["revoked"], true);
-    let token = Client { cookie: None, csrf: None, bearer: Some(secret), ..ada };
+    let token = Client {
+        cookie: None,
+        csrf: None,
+        bearer: Some(secret),
+        ..ada
+    };
     assert_eq!(token.get("/api/v1/me").await.0, StatusCode::UNAUTHORIZED);
-    let garbage = Client { bearer: Some("berth_garbage".into()), ..token };
+    let garbage = Client {
+        bearer: Some("berth_garbage".into()),
+        ..token
+    };
     assert_eq!(garbage.get("/api/v1/me").await.0, StatusCode::UNAUTHORIZED);
 }
 
@@ -273,15 +433,33 @@ async fn token_listing_never_contains_a_secret_and_revoked_tokens_get_401(db: Pg
 async fn token_creation_refuses_bad_fields_by_name(db: PgPool) {
     let (_server, _admin, ada) = setup(db).await;
     let (status, body) = ada
-        .post("/api/v1/tokens", json!({"name": "", "scopes": ["approve"], "expires_in_days": 400}))
+        .post(
+            "/api/v1/tokens",
+            json!({"name": "", "scopes": ["approve"], "expires_in_days": 400}),
+        )
         .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
     for field in ["name", "scopes", "expires_in_days"] {
-        assert!(body["error"]["fields"][field].is_string(), "{field} not named: {body}");
+        assert!(
+            body["error"]["fields"][field].is_string(),
+            "{field} not named: {body}"
+        );
     }
-    let (status, body) = ada.post("/api/v1/tokens", json!({"name": "x", "scopes": ["root"], "expires_in_days": 1})).await;
+    let (status, body) = ada
+        .post(
+            "/api/v1/tokens",
+            json!({"name": "x", "scopes": ["root"], "expires_in_days": 1}),
+        )
+        .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
-    assert!(body["error"]["fields"].as_object().unwrap().keys().any(|k| k.starts_with("scopes")), "{body}");
+    assert!(
+        body["error"]["fields"]
+            .as_object()
+            .unwrap()
+            .keys()
+            .any(|k| k.starts_with("scopes")),
+        "{body}"
+    );
 }
 
 #[sqlx::test(migrator = "berth::app::MIGRATOR")]
@@ -297,14 +475,20 @@ async fn malformed_json_is_400_wrong_types_422_and_oversize_bodies_413(db: PgPoo
     assert_eq!(response.status(), StatusCode::BAD_REQUEST);
     let body: Value = response.json().await.unwrap();
     assert_eq!(body["error"]["code"], "bad_request");
-    let (status, body) = admin.post("/api/v1/teams", json!({"name": 5, "display_name": "x"})).await;
+    let (status, body) = admin
+        .post("/api/v1/teams", json!({"name": 5, "display_name": "x"}))
+        .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(body["error"]["fields"]["name"].is_string(), "{body}");
-    let (status, body) = admin.post("/api/v1/teams", json!({"display_name": "x"})).await;
+    let (status, body) = admin
+        .post("/api/v1/teams", json!({"display_name": "x"}))
+        .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(body["error"]["fields"]["name"].is_string(), "{body}");
     let huge = "x".repeat(2 * 1024 * 1024);
-    let (status, body) = admin.post("/api/v1/teams", json!({"name": huge, "display_name": "x"})).await;
+    let (status, body) = admin
+        .post("/api/v1/teams", json!({"name": huge, "display_name": "x"}))
+        .await;
     assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
     assert_eq!(body["error"]["code"], "payload_too_large");
 }
@@ -313,15 +497,23 @@ async fn malformed_json_is_400_wrong_types_422_and_oversize_bodies_413(db: PgPoo
 async fn password_change_over_http_needs_a_session_and_the_current_password(db: PgPool) {
     let (server, _admin, ada) = setup(db).await;
     let (status, body) = ada
-        .post("/api/v1/me/password", json!({"current_password": "wrong", "new_password": "another long password"}))
+        .post(
+            "/api/v1/me/password",
+            json!({"current_password": "wrong", "new_password": "another long password"}),
+        )
         .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(body["error"]["fields"]["current_password"].is_string());
     let (status, _) = ada
-        .post("/api/v1/me/password", json!({"current_password": PASSWORD, "new_password": "another long password"}))
+        .post(
+            "/api/v1/me/password",
+            json!({"current_password": PASSWORD, "new_password": "another long password"}),
+        )
         .await;
     assert_eq!(status, StatusCode::NO_CONTENT);
-    let token = server.token("ada@example.com", &[Scope::Read, Scope::Request]).await;
+    let token = server
+        .token("ada@example.com", &[Scope::Read, Scope::Request])
+        .await;
     let (status, _) = token
         .post("/api/v1/me/password", json!({"current_password": "another long password", "new_password": "third long password"}))
         .await;
@@ -331,9 +523,16 @@ async fn password_change_over_http_needs_a_session_and_the_current_password(db: 
 #[sqlx::test(migrator = "berth::app::MIGRATOR")]
 async fn logout_revokes_the_session_and_clears_the_cookie(db: PgPool) {
     let (_server, _admin, ada) = setup(db).await;
-    let response = ada.request(Method::POST, "/api/v1/auth/logout").send().await.unwrap();
+    let response = ada
+        .request(Method::POST, "/api/v1/auth/logout")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(response.status(), StatusCode::NO_CONTENT);
-    assert!(response.headers()[header::SET_COOKIE].to_str().unwrap().contains("Max-Age=0"));
+    assert!(response.headers()[header::SET_COOKIE]
+        .to_str()
+        .unwrap()
+        .contains("Max-Age=0"));
     assert_eq!(ada.get("/api/v1/me").await.0, StatusCode::UNAUTHORIZED);
 }
 
@@ -341,17 +540,32 @@ async fn logout_revokes_the_session_and_clears_the_cookie(db: PgPool) {
 async fn the_audit_endpoint_filters_pages_and_exports(db: PgPool) {
     let (_server, admin, ada) = setup(db).await;
     for name in ["alpha", "beta", "gamma"] {
-        admin.post("/api/v1/teams", json!({"name": name, "display_name": name})).await;
+        admin
+            .post("/api/v1/teams", json!({"name": name, "display_name": name}))
+            .await;
     }
     let (status, page) = admin.get("/api/v1/audit?action=team.created&limit=2").await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(page["items"].as_array().unwrap().len(), 2);
     let cursor = page["next_cursor"].as_str().unwrap();
-    let (_, next) = admin.get(&format!("/api/v1/audit?action=team.created&limit=2&cursor={cursor}")).await;
+    let (_, next) = admin
+        .get(&format!(
+            "/api/v1/audit?action=team.created&limit=2&cursor={cursor}"
+        ))
+        .await;
     assert_eq!(next["items"].as_array().unwrap().len(), 2);
     assert!(next["next_cursor"].is_null());
     let first = &page["items"][0];
-    for field in ["occurred_at", "actor", "action", "target_type", "target_id", "request_id", "client_addr", "user_agent"] {
+    for field in [
+        "occurred_at",
+        "actor",
+        "action",
+        "target_type",
+        "target_id",
+        "request_id",
+        "client_addr",
+        "user_agent",
+    ] {
         assert!(!first[field].is_null(), "{field} missing");
     }
 
@@ -359,29 +573,61 @@ async fn the_audit_endpoint_filters_pages_and_exports(db: PgPool) {
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(body["error"]["fields"]["since"].is_string());
 
-    let response = admin.request(Method::GET, "/api/v1/audit/export?format=csv&action=team.").send().await.unwrap();
+    let response = admin
+        .request(Method::GET, "/api/v1/audit/export?format=csv&action=team.")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(response.status(), StatusCode::OK);
-    assert!(response.headers()[header::CONTENT_TYPE].to_str().unwrap().starts_with("text/csv"));
+    assert!(response.headers()[header::CONTENT_TYPE]
+        .to_str()
+        .unwrap()
+        .starts_with("text/csv"));
     let csv = response.text().await.unwrap();
     assert!(csv.starts_with("id,occurred_at,actor,action"));
-    assert_eq!(csv.lines().filter(|l| l.contains("team.created")).count(), 4);
+    assert_eq!(
+        csv.lines().filter(|l| l.contains("team.created")).count(),
+        4
+    );
 
-    let response = admin.request(Method::GET, "/api/v1/audit/export?format=ndjson").send().await.unwrap();
+    let response = admin
+        .request(Method::GET, "/api/v1/audit/export?format=ndjson")
+        .send()
+        .await
+        .unwrap();
     let ndjson = response.text().await.unwrap();
-    assert!(ndjson.lines().all(|l| serde_json::from_str::<Value>(l).is_ok()));
+    assert!(ndjson
+        .lines()
+        .all(|l| serde_json::from_str::<Value>(l).is_ok()));
 
     // ada (a payments owner) sees no rows about teams she is not in.
     let (_, mine) = ada.get("/api/v1/audit?limit=500").await;
-    assert!(mine["items"].as_array().unwrap().iter().all(|e| e["team"] == "payments" || e["actor"] == "ada@example.com"));
-    assert_eq!(admin.get("/api/v1/audit/export?format=xml").await.0, StatusCode::BAD_REQUEST);
+    assert!(mine["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|e| e["team"] == "payments" || e["actor"] == "ada@example.com"));
+    assert_eq!(
+        admin.get("/api/v1/audit/export?format=xml").await.0,
+        StatusCode::BAD_REQUEST
+    );
 }
 
 #[sqlx::test(migrator = "berth::app::MIGRATOR")]
 async fn request_ids_are_echoed_or_generated_and_land_in_the_audit_trail(db: PgPool) {
     let (server, admin, _ada) = setup(db).await;
-    let response = admin.request(Method::GET, "/api/v1/me").header("x-request-id", "trace-me-42").send().await.unwrap();
+    let response = admin
+        .request(Method::GET, "/api/v1/me")
+        .header("x-request-id", "trace-me-42")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(response.headers()["x-request-id"], "trace-me-42");
-    let response = admin.request(Method::GET, "/api/v1/me").send().await.unwrap();
+    let response = admin
+        .request(Method::GET, "/api/v1/me")
+        .send()
+        .await
+        .unwrap();
     assert!(!response.headers()["x-request-id"].is_empty());
     admin
         .request(Method::POST, "/api/v1/teams")
@@ -400,7 +646,12 @@ async fn request_ids_are_echoed_or_generated_and_land_in_the_audit_trail(db: PgP
 #[sqlx::test(migrator = "berth::app::MIGRATOR")]
 async fn health_readiness_metrics_and_unknown_api_paths(db: PgPool) {
     let (_server, admin, _ada) = setup(db).await;
-    let anon = Client { cookie: None, csrf: None, bearer: None, ..admin };
+    let anon = Client {
+        cookie: None,
+        csrf: None,
+        bearer: None,
+        ..admin
+    };
     let (status, body) = anon.get("/healthz").await;
     assert_eq!((status, body), (StatusCode::OK, Value::String("ok".into())));
     assert_eq!(anon.get("/readyz").await.0, StatusCode::OK);
@@ -422,22 +673,43 @@ async fn the_openapi_document_is_3_1_and_lists_every_route(db: PgPool) {
     assert_eq!(status, StatusCode::OK);
     assert!(spec["openapi"].as_str().unwrap().starts_with("3.1"));
     for path in [
-        "/api/v1/me", "/api/v1/auth/login", "/api/v1/auth/logout", "/api/v1/me/password", "/api/v1/users",
-        "/api/v1/users/{id}/status", "/api/v1/teams", "/api/v1/teams/{name}", "/api/v1/teams/{name}/members",
-        "/api/v1/teams/{name}/members/{user_id}", "/api/v1/tokens", "/api/v1/tokens/{id}", "/api/v1/audit",
+        "/api/v1/me",
+        "/api/v1/auth/login",
+        "/api/v1/auth/logout",
+        "/api/v1/me/password",
+        "/api/v1/users",
+        "/api/v1/users/{id}/status",
+        "/api/v1/teams",
+        "/api/v1/teams/{name}",
+        "/api/v1/teams/{name}/members",
+        "/api/v1/teams/{name}/members/{user_id}",
+        "/api/v1/tokens",
+        "/api/v1/tokens/{id}",
+        "/api/v1/audit",
         "/api/v1/audit/export",
     ] {
-        assert!(spec["paths"][path].is_object(), "{path} missing from the OpenAPI document");
+        assert!(
+            spec["paths"][path].is_object(),
+            "{path} missing from the OpenAPI document"
+        );
     }
     let (status, docs) = server.anonymous().get("/api/docs").await;
     assert_eq!(status, StatusCode::OK);
-    assert!(docs.as_str().unwrap().contains("/api/v1/teams/{name}/members"));
+    assert!(docs
+        .as_str()
+        .unwrap()
+        .contains("/api/v1/teams/{name}/members"));
 }
 
 #[sqlx::test(migrator = "berth::app::MIGRATOR")]
 async fn pages_render_on_the_server(db: PgPool) {
     let (_server, admin, _ada) = setup(db).await;
-    let anon = Client { cookie: None, csrf: None, bearer: None, ..admin };
+    let anon = Client {
+        cookie: None,
+        csrf: None,
+        bearer: None,
+        ..admin
+    };
     let (status, login) = anon.get("/login").await;
     assert_eq!(status, StatusCode::OK);
     let login = login.as_str().unwrap().to_owned();

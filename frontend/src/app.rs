@@ -27,6 +27,7 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
             <head>
                 <meta charset="utf-8"/>
                 <meta name="viewport" content="width=device-width, initial-scale=1"/>
+                <link rel="icon" type="image/svg+xml" href="/pkg/berth.svg"/>
                 <HydrationScripts options/>
                 <MetaTags/>
             </head>
@@ -42,6 +43,8 @@ pub fn App() -> impl IntoView {
     provide_meta_context();
     let me: MeResource = Resource::new(|| (), |_| get_me());
     provide_context(me);
+    // Effects run only in the browser, after hydration: tests and scripts wait for this mark.
+    Effect::new(|_| crate::components::mark_hydrated());
 
     view! {
         <Stylesheet id="berth" href="/pkg/berth.css"/>

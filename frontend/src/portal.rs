@@ -21,12 +21,37 @@ pub trait Portal: Send + Sync + 'static {
     async fn teams(&self, req: &Parts) -> Result<Vec<Team>>;
     async fn team(&self, req: &Parts, name: &str) -> Result<TeamDetail>;
     async fn create_team(&self, req: &Parts, csrf: &str, input: NewTeam) -> Result<Team>;
-    async fn add_member(&self, req: &Parts, csrf: &str, team: &str, input: NewMember) -> Result<TeamDetail>;
-    async fn change_role(&self, req: &Parts, csrf: &str, team: &str, user: Uuid, role: TeamRole) -> Result<TeamDetail>;
-    async fn remove_member(&self, req: &Parts, csrf: &str, team: &str, user: Uuid) -> Result<TeamDetail>;
+    async fn add_member(
+        &self,
+        req: &Parts,
+        csrf: &str,
+        team: &str,
+        input: NewMember,
+    ) -> Result<TeamDetail>;
+    async fn change_role(
+        &self,
+        req: &Parts,
+        csrf: &str,
+        team: &str,
+        user: Uuid,
+        role: TeamRole,
+    ) -> Result<TeamDetail>;
+    async fn remove_member(
+        &self,
+        req: &Parts,
+        csrf: &str,
+        team: &str,
+        user: Uuid,
+    ) -> Result<TeamDetail>;
     async fn users(&self, req: &Parts) -> Result<Vec<User>>;
     async fn create_user(&self, req: &Parts, csrf: &str, input: NewUser) -> Result<CreatedUser>;
-    async fn set_user_disabled(&self, req: &Parts, csrf: &str, user: Uuid, disabled: bool) -> Result<User>;
+    async fn set_user_disabled(
+        &self,
+        req: &Parts,
+        csrf: &str,
+        user: Uuid,
+        disabled: bool,
+    ) -> Result<User>;
     async fn tokens(&self, req: &Parts) -> Result<Vec<Token>>;
     async fn create_token(&self, req: &Parts, csrf: &str, input: NewToken) -> Result<CreatedToken>;
     async fn revoke_token(&self, req: &Parts, csrf: &str, id: Uuid) -> Result<Token>;

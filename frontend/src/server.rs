@@ -8,6 +8,7 @@ use server_fn::{
     codec::JsonEncoding,
     error::{FromServerFnError, ServerFnErrorErr},
 };
+#[cfg(feature = "ssr")]
 use uuid::Uuid;
 
 use crate::api::*;
@@ -21,12 +22,29 @@ impl FromServerFnError for ErrorDetail {
 }
 
 #[cfg(feature = "ssr")]
-fn portal() -> Result<(std::sync::Arc<dyn crate::portal::Portal>, http::request::Parts), ErrorDetail> {
+fn portal() -> Result<
+    (
+        std::sync::Arc<dyn crate::portal::Portal>,
+        http::request::Parts,
+    ),
+    ErrorDetail,
+> {
     let portal = use_context::<std::sync::Arc<dyn crate::portal::Portal>>()
         .ok_or_else(|| ErrorDetail::new("internal", "the portal is not configured"))?;
     let parts = use_context::<http::request::Parts>()
         .ok_or_else(|| ErrorDetail::new("internal", "no request in context"))?;
     Ok((portal, parts))
+}
+
+/// A field error found here, before the service layer: answered 422 like the service's own.
+#[cfg(feature = "ssr")]
+fn invalid(field: &str, message: &str) -> ErrorDetail {
+    if let Some(response) = use_context::<leptos_axum::ResponseOptions>() {
+        response.set_status(http::StatusCode::UNPROCESSABLE_ENTITY);
+    }
+    let mut error = ErrorDetail::new("invalid", "some fields are invalid");
+    error.fields.insert(field.into(), message.into());
+    error
 }
 
 #[cfg(feature = "ssr")]
@@ -55,11 +73,7 @@ fn redirect_plain_form_post(parts: &http::request::Parts, to: &str) {
 
 #[cfg(feature = "ssr")]
 fn uuid(field: &str, raw: &str) -> Result<Uuid, ErrorDetail> {
-    Uuid::parse_str(raw).map_err(|_| {
-        let mut e = ErrorDetail::new("invalid", "some fields are invalid");
-        e.fields.insert(field.into(), "is not an id".into());
-        e
-    })
+    Uuid::parse_str(raw).map_err(|_| invalid(field, "is not an id"))
 }
 
 #[cfg(feature = "ssr")]
@@ -67,11 +81,7 @@ fn role(raw: &str) -> Result<TeamRole, ErrorDetail> {
     match raw {
         "owner" => Ok(TeamRole::Owner),
         "member" => Ok(TeamRole::Member),
-        _ => {
-            let mut e = ErrorDetail::new("invalid", "some fields are invalid");
-            e.fields.insert("role".into(), "must be member or owner".into());
-            Err(e)
-        }
+        _ => Err(invalid("role", "must be member or owner")),
     }
 }
 
@@ -100,10 +110,21 @@ pub async fn logout(csrf: String) -> Result<(), ErrorDetail> {
 }
 
 #[server(prefix = "/fn")]
-pub async fn change_password(csrf: String, current_password: String, new_password: String) -> Result<(), ErrorDetail> {
+pub async fn change_password(
+    csrf: String,
+    current_password: String,
+    new_password: String,
+) -> Result<(), ErrorDetail> {
     let (portal, parts) = portal()?;
     portal
-        .change_password(&parts, &csrf, PasswordChange { current_password, new_password })
+        .change_password(
+            &parts,
+            &csrf,
+            PasswordChange {
+                current_password,
+                new_password,
+            },
+        )
         .await
 }
 
@@ -128,19 +149,39 @@ pub async fn create_team(
 ) -> Result<Team, ErrorDetail> {
     let (portal, parts) = portal()?;
     portal
-        .create_team(&parts, &csrf, NewTeam { name, display_name, owner_email })
+        .create_team(
+            &parts,
+            &csrf,
+            NewTeam {
+                name,
+                display_name,
+                owner_email,
+            },
+        )
         .await
 }
 
 #[server(prefix = "/fn")]
-pub async fn add_member(csrf: String, team: String, email: String, role: String) -> Result<TeamDetail, ErrorDetail> {
+pub async fn add_member(
+    csrf: String,
+    team: String,
+    email: String,
+    role: String,
+) -> Result<TeamDetail, ErrorDetail> {
     let role = self::role(&role)?;
     let (portal, parts) = portal()?;
-    portal.add_member(&parts, &csrf, &team, NewMember { email, role }).await
+    portal
+        .add_member(&parts, &csrf, &team, NewMember { email, role })
+        .await
 }
 
 #[server(prefix = "/fn")]
-pub async fn change_role(csrf: String, team: String, user_id: String, role: String) -> Result<TeamDetail, ErrorDetail> {
+pub async fn change_role(
+    csrf: String,
+    team: String,
+    user_id: String,
+    role: String,
+) -> Result<TeamDetail, ErrorDetail> {
     let user = uuid("user_id", &user_id)?;
     let role = self::role(&role)?;
     let (portal, parts) = portal()?;
@@ -148,7 +189,11 @@ pub async fn change_role(csrf: String, team: String, user_id: String, role: Stri
 }
 
 #[server(prefix = "/fn")]
-pub async fn remove_member(csrf: String, team: String, user_id: String) -> Result<TeamDetail, ErrorDetail> {
+pub async fn remove_member(
+    csrf: String,
+    team: String,
+    user_id: String,
+) -> Result<TeamDetail, ErrorDetail> {
     let user = uuid("user_id", &user_id)?;
     let (portal, parts) = portal()?;
     portal.remove_member(&parts, &csrf, &team, user).await
@@ -168,15 +213,25 @@ pub async fn create_user(
     is_admin: Option<String>,
 ) -> Result<CreatedUser, ErrorDetail> {
     let (portal, parts) = portal()?;
-    let input = NewUser { email, display_name, is_admin: is_admin.is_some() };
+    let input = NewUser {
+        email,
+        display_name,
+        is_admin: is_admin.is_some(),
+    };
     portal.create_user(&parts, &csrf, input).await
 }
 
 #[server(prefix = "/fn")]
-pub async fn set_user_disabled(csrf: String, user_id: String, disabled: bool) -> Result<User, ErrorDetail> {
+pub async fn set_user_disabled(
+    csrf: String,
+    user_id: String,
+    disabled: bool,
+) -> Result<User, ErrorDetail> {
     let user = uuid("user_id", &user_id)?;
     let (portal, parts) = portal()?;
-    portal.set_user_disabled(&parts, &csrf, user, disabled).await
+    portal
+        .set_user_disabled(&parts, &csrf, user, disabled)
+        .await
 }
 
 #[server(prefix = "/fn")]
@@ -194,11 +249,10 @@ pub async fn create_token(
     scope_request: Option<String>,
     scope_approve: Option<String>,
 ) -> Result<CreatedToken, ErrorDetail> {
-    let expires_in_days = expires_in_days.trim().parse::<i64>().map_err(|_| {
-        let mut e = ErrorDetail::new("invalid", "some fields are invalid");
-        e.fields.insert("expires_in_days".into(), "must be a whole number of days".into());
-        e
-    })?;
+    let expires_in_days = expires_in_days
+        .trim()
+        .parse::<i64>()
+        .map_err(|_| invalid("expires_in_days", "must be a whole number of days"))?;
     let scopes = [
         (scope_read, Scope::Read),
         (scope_request, Scope::Request),
@@ -209,7 +263,15 @@ pub async fn create_token(
     .collect();
     let (portal, parts) = portal()?;
     portal
-        .create_token(&parts, &csrf, NewToken { name, scopes, expires_in_days })
+        .create_token(
+            &parts,
+            &csrf,
+            NewToken {
+                name,
+                scopes,
+                expires_in_days,
+            },
+        )
         .await
 }
 
@@ -220,7 +282,8 @@ pub async fn revoke_token(csrf: String, id: String) -> Result<Token, ErrorDetail
     portal.revoke_token(&parts, &csrf, id).await
 }
 
-#[server(prefix = "/fn")]
+// JSON, because a form encoding of a filter with every field empty is an empty body.
+#[server(prefix = "/fn", input = server_fn::codec::Json)]
 pub async fn list_audit(query: AuditQuery) -> Result<Page<AuditEvent>, ErrorDetail> {
     let (portal, parts) = portal()?;
     portal.audit(&parts, query).await

@@ -65,7 +65,10 @@ pub struct Actor {
 #[derive(Debug, Clone)]
 pub enum Credential {
     /// A browser session; `id_hash` keys its row, `csrf_token` guards its mutations.
-    Session { id_hash: Vec<u8>, csrf_token: String },
+    Session {
+        id_hash: Vec<u8>,
+        csrf_token: String,
+    },
     /// An API token with the scopes it was given.
     Token { id: Uuid, scopes: Vec<Scope> },
 }
@@ -81,7 +84,11 @@ pub struct Ctx {
 
 impl Ctx {
     pub fn anonymous(meta: RequestMeta) -> Self {
-        Ctx { actor: None, meta, system: None }
+        Ctx {
+            actor: None,
+            meta,
+            system: None,
+        }
     }
 
     pub fn system(label: &'static str) -> Self {
@@ -126,7 +133,9 @@ impl Ctx {
         let actor = self.actor()?;
         match actor.credential {
             Credential::Session { .. } => Ok(actor),
-            Credential::Token { .. } => Err(Error::forbidden("this needs a browser session, not a token")),
+            Credential::Token { .. } => Err(Error::forbidden(
+                "this needs a browser session, not a token",
+            )),
         }
     }
 
@@ -177,10 +186,14 @@ fn bearer_token(parts: &Parts) -> Result<Option<String>> {
         .to_str()
         .map_err(|_| Error::Unauthenticated("malformed Authorization header"))?;
     match value.split_once(' ') {
-        Some((scheme, token)) if scheme.eq_ignore_ascii_case("bearer") && !token.trim().is_empty() => {
+        Some((scheme, token))
+            if scheme.eq_ignore_ascii_case("bearer") && !token.trim().is_empty() =>
+        {
             Ok(Some(token.trim().to_owned()))
         }
-        _ => Err(Error::Unauthenticated("Authorization must be `Bearer <token>`")),
+        _ => Err(Error::Unauthenticated(
+            "Authorization must be `Bearer <token>`",
+        )),
     }
 }
 
@@ -190,7 +203,9 @@ pub enum Intent<'a> {
     Read,
     /// `csrf` is what the caller presented (a server function's form field); when absent the
     /// `X-CSRF-Token` header is read.
-    Write { csrf: Option<&'a str> },
+    Write {
+        csrf: Option<&'a str>,
+    },
 }
 
 impl Intent<'_> {
@@ -211,7 +226,11 @@ pub async fn authenticate(app: &App, parts: &Parts, intent: Intent<'_>) -> Resul
     let meta = RequestMeta::from_parts(parts);
     if let Some(secret) = bearer_token(parts)? {
         let actor = crate::tokens::authenticate(app, &secret).await?;
-        return Ok(Ctx { actor: Some(actor), meta, system: None });
+        return Ok(Ctx {
+            actor: Some(actor),
+            meta,
+            system: None,
+        });
     }
     let Some(cookie) = session_cookie(parts) else {
         return Ok(Ctx::anonymous(meta));
@@ -221,12 +240,17 @@ pub async fn authenticate(app: &App, parts: &Parts, intent: Intent<'_>) -> Resul
         let Credential::Session { csrf_token, .. } = &actor.credential else {
             unreachable!("a session actor has a session credential")
         };
-        let presented = csrf.or_else(|| parts.headers.get(CSRF_HEADER).and_then(|v| v.to_str().ok()));
+        let presented =
+            csrf.or_else(|| parts.headers.get(CSRF_HEADER).and_then(|v| v.to_str().ok()));
         match presented {
             Some(p) if constant_time_eq(p.as_bytes(), csrf_token.as_bytes()) => {}
             Some(_) => return Err(Error::forbidden("CSRF token does not match this session")),
             None => return Err(Error::forbidden("missing CSRF token (send X-CSRF-Token)")),
         }
     }
-    Ok(Ctx { actor: Some(actor), meta, system: None })
+    Ok(Ctx {
+        actor: Some(actor),
+        meta,
+        system: None,
+    })
 }

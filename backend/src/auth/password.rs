@@ -23,10 +23,16 @@ impl NewPassword {
     pub fn parse(field: &str, raw: &str) -> Result<Self> {
         let length = raw.chars().count();
         if length < MIN_LENGTH {
-            return Err(Error::invalid(field, format!("must be at least {MIN_LENGTH} characters")));
+            return Err(Error::invalid(
+                field,
+                format!("must be at least {MIN_LENGTH} characters"),
+            ));
         }
         if length > MAX_LENGTH {
-            return Err(Error::invalid(field, format!("must be at most {MAX_LENGTH} characters")));
+            return Err(Error::invalid(
+                field,
+                format!("must be at most {MAX_LENGTH} characters"),
+            ));
         }
         if raw.chars().any(char::is_control) {
             return Err(Error::invalid(field, "must not contain control characters"));
@@ -61,8 +67,11 @@ pub async fn verify(password: &str, stored: &str) -> Result<bool> {
     let password = password.to_owned();
     let stored = stored.to_owned();
     tokio::task::spawn_blocking(move || {
-        let parsed = PasswordHash::new(&stored).map_err(|e| Error::Internal(anyhow::anyhow!("stored hash: {e}")))?;
-        Ok(hasher().verify_password(password.as_bytes(), &parsed).is_ok())
+        let parsed = PasswordHash::new(&stored)
+            .map_err(|e| Error::Internal(anyhow::anyhow!("stored hash: {e}")))?;
+        Ok(hasher()
+            .verify_password(password.as_bytes(), &parsed)
+            .is_ok())
     })
     .await
     .map_err(|e| Error::Internal(e.into()))?

@@ -35,16 +35,22 @@ pub async fn authenticate(app: &App, cookie: &str) -> Result<Actor> {
     .ok_or(Error::Unauthenticated("session expired or logged out"))?;
 
     if (OffsetDateTime::now_utc() - row.last_seen_at).whole_seconds() >= TOUCH_EVERY_SECS {
-        sqlx::query!("UPDATE sessions SET last_seen_at = now() WHERE id_hash = $1", id_hash)
-            .execute(&app.db)
-            .await?;
+        sqlx::query!(
+            "UPDATE sessions SET last_seen_at = now() WHERE id_hash = $1",
+            id_hash
+        )
+        .execute(&app.db)
+        .await?;
     }
     Ok(Actor {
         user_id: row.user_id,
         email: row.email,
         display_name: row.display_name,
         is_admin: row.is_admin,
-        credential: Credential::Session { id_hash, csrf_token: row.csrf_token },
+        credential: Credential::Session {
+            id_hash,
+            csrf_token: row.csrf_token,
+        },
     })
 }
 
@@ -55,7 +61,9 @@ pub fn session_cookie(app: &App, secret: String) -> String {
         .http_only(true)
         .same_site(SameSite::Lax)
         .secure(app.config.secure_cookies)
-        .max_age(TimeDuration::try_from(app.config.session_absolute()).unwrap_or(TimeDuration::HOUR))
+        .max_age(
+            TimeDuration::try_from(app.config.session_absolute()).unwrap_or(TimeDuration::HOUR),
+        )
         .build()
         .to_string()
 }
@@ -85,7 +93,11 @@ pub async fn login(app: &App, meta: RequestMeta, input: LoginInput) -> Result<Lo
         return Err(Error::invalid("password", "is required"));
     }
     let account_key = format!("account:{}", email.as_str());
-    let address_key = ctx.meta.client_addr.as_ref().map(|addr| format!("address:{addr}"));
+    let address_key = ctx
+        .meta
+        .client_addr
+        .as_ref()
+        .map(|addr| format!("address:{addr}"));
     throttle(app, &account_key, app.config.login_max_failures_per_account).await?;
     if let Some(key) = &address_key {
         throttle(app, key, app.config.login_max_failures_per_address).await?;
@@ -98,7 +110,9 @@ pub async fn login(app: &App, meta: RequestMeta, input: LoginInput) -> Result<Lo
     .fetch_optional(&app.db)
     .await?;
     // An unknown user is checked against the decoy hash: same cost, same answer.
-    let stored = user.as_ref().map_or(&*app.decoy_hash, |u| u.password_hash.as_str());
+    let stored = user
+        .as_ref()
+        .map_or(&*app.decoy_hash, |u| u.password_hash.as_str());
     let password_ok = password::verify(&input.password, stored).await?;
 
     let mut tx = app.db.begin().await?;
@@ -107,7 +121,8 @@ pub async fn login(app: &App, meta: RequestMeta, input: LoginInput) -> Result<Lo
             let secret = random_secret();
             let csrf = random_secret();
             let expires_at = OffsetDateTime::now_utc()
-                + TimeDuration::try_from(app.config.session_absolute()).unwrap_or(TimeDuration::HOUR);
+                + TimeDuration::try_from(app.config.session_absolute())
+                    .unwrap_or(TimeDuration::HOUR);
             sqlx::query!(
                 "INSERT INTO sessions (id_hash, user_id, csrf_token, expires_at, client_addr, user_agent)
                  VALUES ($1, $2, $3, $4, $5, $6)",
@@ -120,20 +135,35 @@ pub async fn login(app: &App, meta: RequestMeta, input: LoginInput) -> Result<Lo
             )
             .execute(&mut *tx)
             .await?;
-            sqlx::query!("DELETE FROM login_failures WHERE throttle_key = $1", account_key)
-                .execute(&mut *tx)
-                .await?;
-            let ctx = Ctx { actor: Some(actor_for(app, user.id, &mut tx, &secret, csrf).await?), ..ctx };
-            audit::record(&mut tx, &ctx, audit::Entry::new("auth.login", "user", user.id)).await?;
+            sqlx::query!(
+                "DELETE FROM login_failures WHERE throttle_key = $1",
+                account_key
+            )
+            .execute(&mut *tx)
+            .await?;
+            let ctx = Ctx {
+                actor: Some(actor_for(app, user.id, &mut tx, &secret, csrf).await?),
+                ..ctx
+            };
+            audit::record(
+                &mut tx,
+                &ctx,
+                audit::Entry::new("auth.login", "user", user.id),
+            )
+            .await?;
             tx.commit().await?;
             let me = crate::people::me(app, &ctx).await?;
-            Ok(LoggedIn { me, set_cookie: session_cookie(app, secret) })
+            Ok(LoggedIn {
+                me,
+                set_cookie: session_cookie(app, secret),
+            })
         }
         Some(user) if password_ok => {
             audit::record(
                 &mut tx,
                 &ctx,
-                audit::Entry::new("auth.login_refused", "user", user.id).after(json!({"reason": "disabled"})),
+                audit::Entry::new("auth.login_refused", "user", user.id)
+                    .after(json!({"reason": "disabled"})),
             )
             .await?;
             tx.commit().await?;
@@ -164,15 +194,21 @@ async fn actor_for(
     secret: &str,
     csrf_token: String,
 ) -> Result<Actor> {
-    let user = sqlx::query!("SELECT email, display_name, is_admin FROM users WHERE id = $1", user_id)
-        .fetch_one(&mut *tx)
-        .await?;
+    let user = sqlx::query!(
+        "SELECT email, display_name, is_admin FROM users WHERE id = $1",
+        user_id
+    )
+    .fetch_one(&mut *tx)
+    .await?;
     Ok(Actor {
         user_id,
         email: user.email,
         display_name: user.display_name,
         is_admin: user.is_admin,
-        credential: Credential::Session { id_hash: sha256(secret.as_bytes()), csrf_token },
+        credential: Credential::Session {
+            id_hash: sha256(secret.as_bytes()),
+            csrf_token,
+        },
     })
 }
 
@@ -203,10 +239,18 @@ pub async fn logout(app: &App, ctx: &Ctx) -> Result<String> {
         unreachable!("require_session checked the credential")
     };
     let mut tx = app.db.begin().await?;
-    sqlx::query!("UPDATE sessions SET revoked_at = now() WHERE id_hash = $1", id_hash)
-        .execute(&mut *tx)
-        .await?;
-    audit::record(&mut tx, ctx, audit::Entry::new("auth.logout", "user", actor.user_id)).await?;
+    sqlx::query!(
+        "UPDATE sessions SET revoked_at = now() WHERE id_hash = $1",
+        id_hash
+    )
+    .execute(&mut *tx)
+    .await?;
+    audit::record(
+        &mut tx,
+        ctx,
+        audit::Entry::new("auth.logout", "user", actor.user_id),
+    )
+    .await?;
     tx.commit().await?;
     Ok(clearing_cookie(app))
 }
@@ -218,14 +262,23 @@ pub async fn change_password(app: &App, ctx: &Ctx, input: PasswordChange) -> Res
         unreachable!("require_session checked the credential")
     };
     let new = password::NewPassword::parse("new_password", &input.new_password)?;
-    let stored = sqlx::query_scalar!("SELECT password_hash FROM users WHERE id = $1", actor.user_id)
-        .fetch_one(&app.db)
-        .await?;
+    let stored = sqlx::query_scalar!(
+        "SELECT password_hash FROM users WHERE id = $1",
+        actor.user_id
+    )
+    .fetch_one(&app.db)
+    .await?;
     if !password::verify(&input.current_password, &stored).await? {
-        return Err(Error::invalid("current_password", "is not your current password"));
+        return Err(Error::invalid(
+            "current_password",
+            "is not your current password",
+        ));
     }
     if input.current_password == input.new_password {
-        return Err(Error::invalid("new_password", "must differ from the current password"));
+        return Err(Error::invalid(
+            "new_password",
+            "must differ from the current password",
+        ));
     }
     let hash = password::hash(&new).await?;
     let mut tx = app.db.begin().await?;

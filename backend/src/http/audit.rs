@@ -14,13 +14,19 @@ use super::extract::Query;
 use crate::{audit, auth::Ctx, App, Error, Result};
 
 pub fn router() -> OpenApiRouter<App> {
-    OpenApiRouter::new().routes(routes!(list)).routes(routes!(export))
+    OpenApiRouter::new()
+        .routes(routes!(list))
+        .routes(routes!(export))
 }
 
 /// Audit events, newest first. Admins see every event; members see their teams' and their own.
 #[utoipa::path(get, path = "/audit", tag = "audit", params(AuditQuery),
     responses((status = 200, body = Page<AuditEvent>), (status = 401, body = ErrorBody), (status = 422, body = ErrorBody)))]
-async fn list(State(app): State<App>, ctx: Ctx, Query(query): Query<AuditQuery>) -> Result<axum::Json<Page<AuditEvent>>> {
+async fn list(
+    State(app): State<App>,
+    ctx: Ctx,
+    Query(query): Query<AuditQuery>,
+) -> Result<axum::Json<Page<AuditEvent>>> {
     Ok(axum::Json(audit::list(&app, &ctx, &query).await?))
 }
 
@@ -49,7 +55,10 @@ async fn export(
     Query(query): Query<AuditQuery>,
 ) -> Result<Response> {
     if query.cursor.is_some() || query.limit.is_some() {
-        return Err(Error::invalid("cursor", "exports take no cursor or limit; they return every match"));
+        return Err(Error::invalid(
+            "cursor",
+            "exports take no cursor or limit; they return every match",
+        ));
     }
     let events = audit::export_all(&app, &ctx, &query).await?;
     let (body, content_type, extension) = match params.format {
@@ -59,7 +68,10 @@ async fn export(
     Ok((
         [
             (header::CONTENT_TYPE, content_type.to_owned()),
-            (header::CONTENT_DISPOSITION, format!("attachment; filename=\"berth-audit.{extension}\"")),
+            (
+                header::CONTENT_DISPOSITION,
+                format!("attachment; filename=\"berth-audit.{extension}\""),
+            ),
         ],
         body,
     )

@@ -5,12 +5,20 @@ use axum::response::Html;
 use utoipa::openapi::{path::Operation, OpenApi, RefOr};
 
 fn escape(s: &str) -> String {
-    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
 }
 
 fn schema_name<T>(schema: &RefOr<T>) -> String {
     match schema {
-        RefOr::Ref(r) => r.ref_location.rsplit('/').next().unwrap_or_default().to_owned(),
+        RefOr::Ref(r) => r
+            .ref_location
+            .rsplit('/')
+            .next()
+            .unwrap_or_default()
+            .to_owned(),
         RefOr::T(_) => "inline".to_owned(),
     }
 }
@@ -26,9 +34,13 @@ fn operation(method: &str, path: &str, op: &Operation) -> String {
         html.push_str(&format!("<p>{}</p>", escape(summary)));
     }
     if let Some(params) = &op.parameters {
-        html.push_str("<table><tr><th>Parameter</th><th>In</th><th>Required</th><th>Description</th></tr>");
+        html.push_str(
+            "<table><tr><th>Parameter</th><th>In</th><th>Required</th><th>Description</th></tr>",
+        );
         for p in params {
-            let location = serde_json::to_value(&p.parameter_in).ok().and_then(|v| v.as_str().map(str::to_owned));
+            let location = serde_json::to_value(&p.parameter_in)
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_owned));
             html.push_str(&format!(
                 "<tr><td><code>{}</code></td><td>{}</td><td>{}</td><td>{}</td></tr>",
                 escape(&p.name),
@@ -42,7 +54,11 @@ fn operation(method: &str, path: &str, op: &Operation) -> String {
     if let Some(body) = &op.request_body {
         for (media, content) in &body.content {
             let schema = content.schema.as_ref().map(schema_name).unwrap_or_default();
-            html.push_str(&format!("<p>Body: <code>{}</code> ({})</p>", escape(&schema), escape(media)));
+            html.push_str(&format!(
+                "<p>Body: <code>{}</code> ({})</p>",
+                escape(&schema),
+                escape(media)
+            ));
         }
     }
     html.push_str("<ul class=\"responses\">");
@@ -50,7 +66,11 @@ fn operation(method: &str, path: &str, op: &Operation) -> String {
         let (description, schema) = match response {
             RefOr::T(r) => (
                 r.description.clone(),
-                r.content.values().next().and_then(|c| c.schema.as_ref()).map(schema_name),
+                r.content
+                    .values()
+                    .next()
+                    .and_then(|c| c.schema.as_ref())
+                    .map(schema_name),
             ),
             RefOr::Ref(r) => (r.ref_location.clone(), None),
         };
@@ -58,7 +78,9 @@ fn operation(method: &str, path: &str, op: &Operation) -> String {
             "<li><code>{}</code> {} {}</li>",
             escape(status),
             escape(&description),
-            schema.map(|s| format!("<code>{}</code>", escape(&s))).unwrap_or_default()
+            schema
+                .map(|s| format!("<code>{}</code>", escape(&s)))
+                .unwrap_or_default()
         ));
     }
     html.push_str("</ul></section>");

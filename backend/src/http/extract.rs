@@ -69,7 +69,9 @@ fn json_rejection(rejection: JsonRejection) -> Error {
             };
             Error::invalid(&field, message)
         }
-        JsonRejection::JsonSyntaxError(e) => Error::BadRequest(format!("malformed JSON: {}", e.body_text())),
+        JsonRejection::JsonSyntaxError(e) => {
+            Error::BadRequest(format!("malformed JSON: {}", e.body_text()))
+        }
         JsonRejection::MissingJsonContentType(_) => {
             Error::BadRequest("Content-Type must be application/json".into())
         }

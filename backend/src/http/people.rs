@@ -5,7 +5,9 @@ use axum::{
     http::{header, StatusCode},
     response::{AppendHeaders, IntoResponse},
 };
-use berth_frontend::api::{CreatedUser, ErrorBody, LoginInput, Me, NewUser, PasswordChange, User, UserStatus};
+use berth_frontend::api::{
+    CreatedUser, ErrorBody, LoginInput, Me, NewUser, PasswordChange, User, UserStatus,
+};
 use utoipa_axum::{router::OpenApiRouter, routes};
 use uuid::Uuid;
 
@@ -37,9 +39,16 @@ async fn me(State(app): State<App>, ctx: Ctx) -> Result<axum::Json<Me>> {
     request_body = LoginInput,
     responses((status = 200, body = Me), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
               (status = 422, body = ErrorBody), (status = 429, body = ErrorBody)))]
-async fn login(State(app): State<App>, meta: RequestMeta, Json(input): Json<LoginInput>) -> Result<impl IntoResponse> {
+async fn login(
+    State(app): State<App>,
+    meta: RequestMeta,
+    Json(input): Json<LoginInput>,
+) -> Result<impl IntoResponse> {
     let logged_in = sessions::login(&app, meta, input).await?;
-    Ok((AppendHeaders([(header::SET_COOKIE, logged_in.set_cookie)]), axum::Json(logged_in.me)))
+    Ok((
+        AppendHeaders([(header::SET_COOKIE, logged_in.set_cookie)]),
+        axum::Json(logged_in.me),
+    ))
 }
 
 /// End this browser session.
@@ -47,13 +56,20 @@ async fn login(State(app): State<App>, meta: RequestMeta, Json(input): Json<Logi
     responses((status = 204), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
 async fn logout(State(app): State<App>, ctx: Ctx) -> Result<impl IntoResponse> {
     let cookie = sessions::logout(&app, &ctx).await?;
-    Ok((StatusCode::NO_CONTENT, AppendHeaders([(header::SET_COOKIE, cookie)])))
+    Ok((
+        StatusCode::NO_CONTENT,
+        AppendHeaders([(header::SET_COOKIE, cookie)]),
+    ))
 }
 
 /// Change your own password (browser sessions only); your other sessions end.
 #[utoipa::path(post, path = "/me/password", tag = "people", request_body = PasswordChange,
     responses((status = 204), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
-async fn change_password(State(app): State<App>, ctx: Ctx, Json(input): Json<PasswordChange>) -> Result<StatusCode> {
+async fn change_password(
+    State(app): State<App>,
+    ctx: Ctx,
+    Json(input): Json<PasswordChange>,
+) -> Result<StatusCode> {
     sessions::change_password(&app, &ctx, input).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -69,8 +85,15 @@ async fn list_users(State(app): State<App>, ctx: Ctx) -> Result<axum::Json<Vec<U
 #[utoipa::path(post, path = "/users", tag = "people", request_body = NewUser,
     responses((status = 201, body = CreatedUser), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
               (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
-async fn create_user(State(app): State<App>, ctx: Ctx, Json(input): Json<NewUser>) -> Result<impl IntoResponse> {
-    Ok((StatusCode::CREATED, axum::Json(people::create(&app, &ctx, input).await?)))
+async fn create_user(
+    State(app): State<App>,
+    ctx: Ctx,
+    Json(input): Json<NewUser>,
+) -> Result<impl IntoResponse> {
+    Ok((
+        StatusCode::CREATED,
+        axum::Json(people::create(&app, &ctx, input).await?),
+    ))
 }
 
 /// Disable or enable a user (admins). Disabling ends their sessions and tokens at once.
@@ -84,5 +107,7 @@ async fn set_user_status(
     Path(id): Path<Uuid>,
     Json(input): Json<UserStatus>,
 ) -> Result<axum::Json<User>> {
-    Ok(axum::Json(people::set_disabled(&app, &ctx, id, input.disabled).await?))
+    Ok(axum::Json(
+        people::set_disabled(&app, &ctx, id, input.disabled).await?,
+    ))
 }

@@ -27,15 +27,26 @@ async fn list_teams(State(app): State<App>, ctx: Ctx) -> Result<axum::Json<Vec<T
 #[utoipa::path(post, path = "/teams", tag = "teams", request_body = NewTeam,
     responses((status = 201, body = Team), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
               (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
-async fn create_team(State(app): State<App>, ctx: Ctx, Json(input): Json<NewTeam>) -> Result<impl IntoResponse> {
-    Ok((StatusCode::CREATED, axum::Json(teams::create(&app, &ctx, input).await?)))
+async fn create_team(
+    State(app): State<App>,
+    ctx: Ctx,
+    Json(input): Json<NewTeam>,
+) -> Result<impl IntoResponse> {
+    Ok((
+        StatusCode::CREATED,
+        axum::Json(teams::create(&app, &ctx, input).await?),
+    ))
 }
 
 /// A team and its members (members and admins).
 #[utoipa::path(get, path = "/teams/{name}", tag = "teams", params(("name" = String, Path)),
     responses((status = 200, body = TeamDetail), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
               (status = 404, body = ErrorBody)))]
-async fn get_team(State(app): State<App>, ctx: Ctx, Path(name): Path<String>) -> Result<axum::Json<TeamDetail>> {
+async fn get_team(
+    State(app): State<App>,
+    ctx: Ctx,
+    Path(name): Path<String>,
+) -> Result<axum::Json<TeamDetail>> {
     Ok(axum::Json(teams::get(&app, &ctx, &name).await?))
 }
 
@@ -50,7 +61,10 @@ async fn add_member(
     Path(name): Path<String>,
     Json(input): Json<NewMember>,
 ) -> Result<impl IntoResponse> {
-    Ok((StatusCode::CREATED, axum::Json(teams::add_member(&app, &ctx, &name, input).await?)))
+    Ok((
+        StatusCode::CREATED,
+        axum::Json(teams::add_member(&app, &ctx, &name, input).await?),
+    ))
 }
 
 /// Change a member's role (owners and admins). A team keeps at least one owner.
@@ -64,7 +78,9 @@ async fn change_role(
     Path((name, user_id)): Path<(String, Uuid)>,
     Json(input): Json<RoleChange>,
 ) -> Result<axum::Json<TeamDetail>> {
-    Ok(axum::Json(teams::change_role(&app, &ctx, &name, user_id, input.role).await?))
+    Ok(axum::Json(
+        teams::change_role(&app, &ctx, &name, user_id, input.role).await?,
+    ))
 }
 
 /// Remove a member (owners and admins). A team keeps at least one owner.
@@ -77,5 +93,7 @@ async fn remove_member(
     ctx: Ctx,
     Path((name, user_id)): Path<(String, Uuid)>,
 ) -> Result<axum::Json<TeamDetail>> {
-    Ok(axum::Json(teams::remove_member(&app, &ctx, &name, user_id).await?))
+    Ok(axum::Json(
+        teams::remove_member(&app, &ctx, &name, user_id).await?,
+    ))
 }

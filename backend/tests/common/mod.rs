@@ -37,7 +37,10 @@ impl TestServer {
     pub fn anonymous(&self) -> Client {
         Client {
             base: self.base.clone(),
-            http: reqwest::Client::builder().user_agent("berth-tests").build().unwrap(),
+            http: reqwest::Client::builder()
+                .user_agent("berth-tests")
+                .build()
+                .unwrap(),
             cookie: None,
             csrf: None,
             bearer: None,
@@ -77,7 +80,11 @@ impl TestServer {
         let CreatedToken { secret, .. } = berth::tokens::create(
             &self.app,
             &ctx,
-            NewToken { name: format!("t-{}", uuid::Uuid::new_v4()), scopes: scopes.to_vec(), expires_in_days: 30 },
+            NewToken {
+                name: format!("t-{}", uuid::Uuid::new_v4()),
+                scopes: scopes.to_vec(),
+                expires_in_days: 30,
+            },
         )
         .await
         .unwrap();
@@ -97,7 +104,9 @@ pub struct Client {
 
 impl Client {
     pub fn request(&self, method: Method, path: &str) -> reqwest::RequestBuilder {
-        let mut request = self.http.request(method.clone(), format!("{}{}", self.base, path));
+        let mut request = self
+            .http
+            .request(method.clone(), format!("{}{}", self.base, path));
         if let Some(cookie) = &self.cookie {
             request = request.header(header::COOKIE, cookie);
             if method != Method::GET {
@@ -133,7 +142,11 @@ pub async fn send(request: reqwest::RequestBuilder) -> (StatusCode, Value) {
     let response = request.send().await.unwrap();
     let status = response.status();
     let text = response.text().await.unwrap();
-    let body = if text.is_empty() { Value::Null } else { serde_json::from_str(&text).unwrap_or(Value::String(text)) };
+    let body = if text.is_empty() {
+        Value::Null
+    } else {
+        serde_json::from_str(&text).unwrap_or(Value::String(text))
+    };
     (status, body)
 }
 
@@ -154,17 +167,23 @@ pub async fn user(app: &App, email: &str, is_admin: bool) -> uuid::Uuid {
 
 /// A service-layer caller acting as `email` through a browser session.
 pub async fn session_ctx(app: &App, email: &str) -> Ctx {
-    let row = sqlx::query!("SELECT id, email, display_name, is_admin FROM users WHERE email = $1", email)
-        .fetch_one(&app.db)
-        .await
-        .unwrap();
+    let row = sqlx::query!(
+        "SELECT id, email, display_name, is_admin FROM users WHERE email = $1",
+        email
+    )
+    .fetch_one(&app.db)
+    .await
+    .unwrap();
     Ctx {
         actor: Some(Actor {
             user_id: row.id,
             email: row.email,
             display_name: row.display_name,
             is_admin: row.is_admin,
-            credential: Credential::Session { id_hash: vec![0; 32], csrf_token: "csrf".into() },
+            credential: Credential::Session {
+                id_hash: vec![0; 32],
+                csrf_token: "csrf".into(),
+            },
         }),
         meta: RequestMeta::default(),
         system: None,
@@ -175,7 +194,10 @@ pub async fn session_ctx(app: &App, email: &str) -> Ctx {
 pub async fn token_ctx(app: &App, email: &str, scopes: &[Scope]) -> Ctx {
     let mut ctx = session_ctx(app, email).await;
     if let Some(actor) = ctx.actor.as_mut() {
-        actor.credential = Credential::Token { id: uuid::Uuid::new_v4(), scopes: scopes.to_vec() };
+        actor.credential = Credential::Token {
+            id: uuid::Uuid::new_v4(),
+            scopes: scopes.to_vec(),
+        };
     }
     ctx
 }

@@ -37,8 +37,13 @@ fn AuditTrail() -> impl IntoView {
         let q = query();
         let mut url = format!("/api/v1/audit/export?format={format}");
         for (k, v) in [
-            ("actor", q.actor), ("team", q.team), ("action", q.action), ("target_type", q.target_type),
-            ("target_id", q.target_id), ("since", q.since), ("until", q.until),
+            ("actor", q.actor),
+            ("team", q.team),
+            ("action", q.action),
+            ("target_type", q.target_type),
+            ("target_id", q.target_id),
+            ("since", q.since),
+            ("until", q.until),
         ] {
             if let Some(v) = v {
                 url.push_str(&format!("&{k}={}", encode(&v)));
@@ -120,7 +125,9 @@ fn encode(value: &str) -> String {
     value
         .bytes()
         .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
             _ => format!("%{b:02X}"),
         })
         .collect()

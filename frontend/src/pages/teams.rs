@@ -83,7 +83,14 @@ fn TeamDetailView(me: Me) -> impl IntoView {
     let change = ServerAction::<ChangeRole>::new();
     let remove = ServerAction::<RemoveMember>::new();
     let team = Resource::new(
-        move || (name(), add.version().get(), change.version().get(), remove.version().get()),
+        move || {
+            (
+                name(),
+                add.version().get(),
+                change.version().get(),
+                remove.version().get(),
+            )
+        },
         |(name, ..)| get_team(name),
     );
     let csrf = me.csrf_token.clone().unwrap_or_default();

@@ -15,7 +15,10 @@ pub fn Tokens() -> impl IntoView {
 fn TokenList(me: Me) -> impl IntoView {
     let create = ServerAction::<CreateToken>::new();
     let revoke = ServerAction::<RevokeToken>::new();
-    let tokens = Resource::new(move || (create.version().get(), revoke.version().get()), |_| list_tokens());
+    let tokens = Resource::new(
+        move || (create.version().get(), revoke.version().get()),
+        |_| list_tokens(),
+    );
     let value = create.value();
     let csrf = me.csrf_token.clone().unwrap_or_default();
     let is_admin = me.user.is_admin;

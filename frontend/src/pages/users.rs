@@ -15,7 +15,10 @@ pub fn Users() -> impl IntoView {
 fn UserAdmin(me: Me) -> impl IntoView {
     let create = ServerAction::<CreateUser>::new();
     let toggle = ServerAction::<SetUserDisabled>::new();
-    let users = Resource::new(move || (create.version().get(), toggle.version().get()), |_| list_users());
+    let users = Resource::new(
+        move || (create.version().get(), toggle.version().get()),
+        |_| list_users(),
+    );
     let value = create.value();
     let csrf = me.csrf_token.clone().unwrap_or_default();
     let list_csrf = csrf.clone();

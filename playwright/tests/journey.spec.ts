@@ -1,0 +1,135 @@
+import { test, expect, Page, ConsoleMessage } from '@playwright/test';
+
+const admin = {
+  email: process.env.BERTH_ADMIN_EMAIL ?? 'admin@berth.local',
+  password: process.env.BERTH_ADMIN_PASSWORD ?? '',
+};
+
+/** Fails the test on any console error or uncaught exception. */
+function watchConsole(page: Page): string[] {
+  const errors: string[] = [];
+  page.on('console', (msg: ConsoleMessage) => {
+    if (msg.type() === 'error') errors.push(msg.text());
+  });
+  page.on('pageerror', (err) => errors.push(err.message));
+  return errors;
+}
+
+async function hydrated(page: Page) {
+  await expect(page.locator('body[data-hydrated="true"]')).toHaveCount(1);
+}
+
+async function logIn(page: Page, email: string, password: string) {
+  await page.goto('/login');
+  await hydrated(page);
+  await page.getByLabel('Email').fill(email);
+  await page.getByLabel('Password').fill(password);
+  await page.getByRole('button', { name: 'Log in' }).click();
+  await expect(page.getByRole('link', { name: 'Tokens' })).toBeVisible();
+  await hydrated(page);
+}
+
+async function logOut(page: Page) {
+  await page.getByRole('button', { name: 'Log out' }).click();
+  await expect(page.getByRole('heading', { name: 'Log in to Berth' })).toBeVisible();
+}
+
+test('admin creates a team and a user; the user makes a token that works; the audit page shows both', async ({ page, request }) => {
+  const errors = watchConsole(page);
+  const suffix = Date.now().toString(36);
+  const email = `dev-${suffix}@example.com`;
+  const teamName = `team-${suffix}`;
+
+  await logIn(page, admin.email, admin.password);
+
+  // The admin creates a user and is shown the one-time password once.
+  await page.getByRole('link', { name: 'Users' }).click();
+  await hydrated(page);
+  await page.getByLabel('Email').fill(email);
+  await page.getByLabel('Display name').fill('Journey Developer');
+  await page.getByRole('button', { name: 'Create user' }).click();
+  const oneTime = (await page.locator('#one-time-password').textContent())!.trim();
+  expect(oneTime.length).toBeGreaterThan(20);
+  await expect(page.getByRole('cell', { name: email })).toBeVisible();
+
+  // ... and a team the new user owns.
+  await page.getByRole('link', { name: 'Teams' }).click();
+  await hydrated(page);
+  await page.getByLabel('Name (namespace prefix)').fill(teamName);
+  await page.getByLabel('Display name').fill('Journey team');
+  await page.getByLabel("First owner's email (optional)").fill(email);
+  await page.getByRole('button', { name: 'Create team' }).click();
+  await expect(page.getByRole('link', { name: 'Journey team' })).toBeVisible();
+  await logOut(page);
+
+  // The user logs in, sees the team, and creates a token.
+  await logIn(page, email, oneTime);
+  await expect(page.getByRole('link', { name: 'Journey team' })).toBeVisible();
+  await page.getByRole('link', { name: 'Tokens' }).click();
+  await hydrated(page);
+  await page.getByLabel('Name').fill('journey-ci');
+  await page.getByRole('button', { name: 'Create token' }).click();
+  const secret = (await page.locator('#new-token-secret').textContent())!.trim();
+  expect(secret).toMatch(/^berth_/);
+  await expect(page.getByRole('cell', { name: 'journey-ci' })).toBeVisible();
+
+  // A request with that token succeeds.
+  const me = await request.get('/api/v1/me', { headers: { Authorization: `Bearer ${secret}` } });
+  expect(me.status()).toBe(200);
+  expect((await me.json()).user.email).toBe(email);
+  await logOut(page);
+
+  // Both actions appear on the admin's audit page.
+  await logIn(page, admin.email, admin.password);
+  await page.getByRole('link', { name: 'Audit' }).click();
+  await hydrated(page);
+  await expect(page.getByRole('cell', { name: 'token.created' }).first()).toBeVisible();
+  await expect(page.getByRole('cell', { name: 'team.created' }).first()).toBeVisible();
+  await page.getByLabel('Actor email').fill(email);
+  await page.getByRole('button', { name: 'Filter' }).click();
+  await expect(page.getByRole('cell', { name: 'token.created' })).toBeVisible();
+  await expect(page.getByRole('cell', { name: 'team.created' })).toHaveCount(0);
+
+  expect(errors).toEqual([]);
+});
+
+test('a wrong password shows the error next to the form and keeps the visitor on the login page', async ({ page }) => {
+  const errors = watchConsole(page);
+  await page.goto('/login');
+  await hydrated(page);
+  await page.getByLabel('Email').fill(admin.email);
+  await page.getByLabel('Password').fill('certainly not the password');
+  await page.getByRole('button', { name: 'Log in' }).click();
+  await expect(page.getByRole('alert')).toContainText('wrong email or password');
+  await expect(page).toHaveURL(/\/login$/);
+  expect(errors.filter((e) => !e.includes('401'))).toEqual([]);
+});
+
+test('the login form works from the keyboard alone', async ({ page }) => {
+  await page.goto('/login');
+  await hydrated(page);
+  await page.locator('body').focus();
+  // Skip link, brand link, then the form's fields in order.
+  for (let i = 0; i < 10; i++) {
+    await page.keyboard.press('Tab');
+    if (await page.getByLabel('Email').evaluate((el) => el === document.activeElement)) break;
+  }
+  await page.keyboard.type(admin.email);
+  await page.keyboard.press('Tab');
+  await page.keyboard.type(admin.password);
+  await page.keyboard.press('Enter');
+  await expect(page.getByRole('link', { name: 'Tokens' })).toBeVisible();
+});
+
+for (const width of [390, 1280]) {
+  test(`pages fit a ${width} px wide screen without sideways scrolling`, async ({ page }) => {
+    await page.setViewportSize({ width, height: 900 });
+    await logIn(page, admin.email, admin.password);
+    for (const path of ['/', '/tokens', '/audit', '/account', '/admin/users', '/teams/payments']) {
+      await page.goto(path);
+      await hydrated(page);
+      const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+      expect(overflow, `${path} overflows by ${overflow}px`).toBeLessThanOrEqual(0);
+    }
+  });
+}

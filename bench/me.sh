@@ -1,0 +1,63 @@
+#!/usr/bin/env bash
+# Foundation benchmark: authenticated `GET /api/v1/me` at 64 connections (wrk) against a
+# release build, beside `pgbench -S -c 64` on the same Postgres in the same run; plus idle
+# RSS and the gzipped size of the hydrate bundle. Loopback only. Prints a Markdown block
+# for docs/benchmarks.md.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source scripts/lib.sh
+ensure_postgres berth
+command -v wrk >/dev/null || apt_install wrk
+command -v pgbench >/dev/null || apt_install postgresql-contrib
+export SQLX_OFFLINE=true
+duration="${BENCH_SECONDS:-20}"
+
+bash scripts/build-site >/dev/null
+cargo build --quiet --release -p berth
+berth="$(target_dir)/release/berth"
+base="${DATABASE_URL%/*}"
+db="berth_bench_$$"
+port=$(free_port)
+run=(env DATABASE_URL="$base/$db" BERTH_LISTEN="127.0.0.1:$port" RUST_LOG=warn BERTH_DB_POOL_SIZE=32)
+"${run[@]}" "$berth" migrate >/dev/null
+echo "bench password 1234" | "${run[@]}" "$berth" admin create --email bench@example.com >/dev/null
+"${run[@]}" "$berth" serve >/dev/null 2>&1 &
+server=$!
+trap 'kill $server 2>/dev/null; wait $server 2>/dev/null; psql "$base/postgres" -qc "DROP DATABASE IF EXISTS $db" >/dev/null 2>&1; psql "$base/postgres" -qc "DROP DATABASE IF EXISTS ${db}_pgbench" >/dev/null 2>&1' EXIT
+for _ in $(seq 1 100); do curl -fs "http://127.0.0.1:$port/readyz" >/dev/null && break; sleep 0.1; done
+sleep 2
+idle_rss_kb=$(ps -o rss= -p "$server" | tr -d ' ')
+
+cookie=$(curl -fs -D - -o /dev/null -H 'content-type: application/json' \
+  -d '{"email":"bench@example.com","password":"bench password 1234"}' \
+  "http://127.0.0.1:$port/api/v1/auth/login" | awk -F'[ ;]' 'tolower($1)=="set-cookie:" {print $2}')
+curl -fs -H "Cookie: $cookie" "http://127.0.0.1:$port/api/v1/me" >/dev/null
+
+wrk_out=$(wrk -t2 -c64 -d"${duration}s" --latency -H "Cookie: $cookie" "http://127.0.0.1:$port/api/v1/me")
+rps=$(awk '/^Requests\/sec/ {print $2}' <<<"$wrk_out")
+p50=$(awk '$1=="50%" {print $2}' <<<"$wrk_out")
+p99=$(awk '$1=="99%" {print $2}' <<<"$wrk_out")
+errors=$(awk '/Non-2xx|Socket errors/ {print}' <<<"$wrk_out")
+loaded_rss_kb=$(ps -o rss= -p "$server" | tr -d ' ')
+
+psql "$base/postgres" -qc "CREATE DATABASE ${db}_pgbench" >/dev/null
+pgbench -q -i -s 10 "$base/${db}_pgbench" >/dev/null 2>&1
+pg_out=$(pgbench -S -c 64 -j 2 -T "$duration" "$base/${db}_pgbench" 2>/dev/null)
+tps=$(awk -F'= ' '/^tps/ {split($2, a, " "); print a[1]; exit}' <<<"$pg_out")
+ratio=$(python3 -c "print(f'{$rps / $tps:.2f}')")
+wasm_gz=$(gzip -9 -c target/site/pkg/berth.wasm | wc -c)
+
+cat <<MD
+### $(date -u +%Y-%m-%d) — \`bash bench/me.sh\` (${duration} s each, $(nproc) cores, release build)
+
+| figure | value | target |
+| --- | --- | --- |
+| \`GET /api/v1/me\` with a session, 64 connections | ${rps} req/s | ≥ 0.5 × pgbench |
+| latency p50 / p99 | ${p50} / ${p99} | p99 < 10 ms |
+| \`pgbench -S -c 64 -j 2\` (scale 10), same run | ${tps} TPS | — |
+| ratio /me ÷ pgbench | ${ratio} | ≥ 0.5 |
+| idle server RSS | $((idle_rss_kb / 1024)) MB | < 60 MB |
+| RSS after the load | $((loaded_rss_kb / 1024)) MB | — |
+| hydrate bundle, gzip -9 | $((wasm_gz / 1024)) KiB (${wasm_gz} bytes) | ≤ 400 KB |
+${errors:+| wrk errors | ${errors} | 0 |}
+MD

@@ -92,3 +92,18 @@ ensure_postgres() {
 free_port() {
   python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
 }
+
+# Exports BERTH_SECRET_KEY (which seals cluster credentials): the one given, else the key in
+# .berth/secret.key (git-ignored), made on first use.
+ensure_secret_key() {
+  if [ -n "${BERTH_SECRET_KEY:-}" ]; then
+    return
+  fi
+  if [ ! -s .berth/secret.key ]; then
+    mkdir -p .berth
+    (umask 077 && head -c 32 /dev/urandom | base64 > .berth/secret.key)
+    say "generated .berth/secret.key (seals cluster credentials; keep it with the database)"
+  fi
+  BERTH_SECRET_KEY=$(cat .berth/secret.key)
+  export BERTH_SECRET_KEY
+}

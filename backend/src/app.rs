@@ -21,6 +21,9 @@ pub struct App {
     pub decoy_hash: Arc<str>,
     pub metrics: PrometheusHandle,
     pub leptos: LeptosOptions,
+    pub sealer: crate::fleet::seal::Sealer,
+    /// The built-in fleet simulator, when this server runs the demo fleet (or a test's).
+    pub simulator: Option<Arc<berth_fleet_sim::Fleet>>,
 }
 
 impl FromRef<App> for LeptosOptions {
@@ -53,10 +56,12 @@ impl App {
             .build();
         Ok(App {
             db,
-            config: Arc::new(config),
             decoy_hash: password::decoy_hash().await?.into(),
             metrics: telemetry::metrics_handle(),
             leptos,
+            sealer: crate::fleet::seal::Sealer::new(config.secret_key.as_ref()),
+            simulator: None,
+            config: Arc::new(config),
         })
     }
 
@@ -72,6 +77,13 @@ impl App {
             tracing::info!("created the database");
         }
         Ok(())
+    }
+
+    /// Runs the given simulated fleet inside this server; clusters registered as
+    /// `simulated` connect to it.
+    pub fn with_simulator(mut self, fleet: Arc<berth_fleet_sim::Fleet>) -> Self {
+        self.simulator = Some(fleet);
+        self
     }
 
     pub async fn migrate(&self) -> anyhow::Result<()> {

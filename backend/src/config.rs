@@ -64,6 +64,36 @@ pub struct Config {
     #[arg(long, env = "BERTH_DB_POOL_SIZE", default_value_t = 32)]
     pub db_pool_size: u32,
 
+    /// Key that seals cluster credentials at rest: 32 bytes, base64. Without it Berth
+    /// cannot store tokens or CAs (the run command generates one in .berth/secret.key).
+    #[arg(long, env = "BERTH_SECRET_KEY", hide_env_values = true)]
+    pub secret_key: Option<SecretString>,
+
+    /// A kubeconfig file whose contexts clusters may name as their connection.
+    #[arg(long, env = "BERTH_KUBECONFIG")]
+    pub kubeconfig: Option<PathBuf>,
+
+    /// Node labels that name a node's pool, in order of preference (comma-separated).
+    #[arg(
+        long,
+        env = "BERTH_POOL_LABEL_KEYS",
+        value_delimiter = ',',
+        default_value = "cloud.google.com/gke-nodepool,eks.amazonaws.com/nodegroup,agentpool,karpenter.sh/nodepool,node-pool"
+    )]
+    pub pool_label_keys: Vec<String>,
+
+    /// Seconds between inventory syncs of the whole fleet (0: only on demand).
+    #[arg(long, env = "BERTH_SYNC_INTERVAL_SECONDS", default_value_t = 60)]
+    pub sync_interval_seconds: u64,
+
+    /// Seconds one cluster's sync may take before it counts as unreachable.
+    #[arg(long, env = "BERTH_SYNC_TIMEOUT_SECONDS", default_value_t = 10)]
+    pub sync_timeout_seconds: u64,
+
+    /// Clusters synced at once.
+    #[arg(long, env = "BERTH_SYNC_CONCURRENCY", default_value_t = 16)]
+    pub sync_concurrency: usize,
+
     /// Log as JSON lines (for log shippers) instead of text.
     #[arg(long, env = "BERTH_LOG_JSON", default_value_t = false)]
     pub log_json: bool,
@@ -76,6 +106,10 @@ impl Config {
 
     pub fn session_absolute(&self) -> Duration {
         Duration::from_secs(u64::from(self.session_absolute_hours) * 3600)
+    }
+
+    pub fn sync_timeout(&self) -> Duration {
+        Duration::from_secs(self.sync_timeout_seconds)
     }
 
     pub fn login_window(&self) -> Duration {
@@ -100,6 +134,26 @@ impl Config {
         if self.max_body_bytes < 1024 {
             problems.push("BERTH_MAX_BODY_BYTES must be at least 1024");
         }
+        if self.sync_timeout_seconds == 0 {
+            problems.push("BERTH_SYNC_TIMEOUT_SECONDS must be at least 1");
+        }
+        if self.sync_concurrency == 0 {
+            problems.push("BERTH_SYNC_CONCURRENCY must be at least 1");
+        }
+        if self.pool_label_keys.iter().any(|k| k.trim().is_empty()) {
+            problems.push("BERTH_POOL_LABEL_KEYS must not contain empty keys");
+        }
+        if let Some(key) = &self.secret_key {
+            use base64::Engine;
+            use secrecy::ExposeSecret;
+            let decoded =
+                base64::engine::general_purpose::STANDARD.decode(key.expose_secret().trim());
+            if decoded.map(|k| k.len()) != Ok(32) {
+                problems.push(
+                    "BERTH_SECRET_KEY must be 32 bytes, base64-encoded (openssl rand -base64 32)",
+                );
+            }
+        }
         if self.db_pool_size == 0 {
             problems.push("BERTH_DB_POOL_SIZE must be at least 1");
         }
@@ -121,6 +175,9 @@ impl Config {
         let mut config = Wrapper::parse_from(["berth"]).config;
         config.database_url = SecretString::from(database_url.to_owned());
         config.listen = "127.0.0.1:0".parse().expect("loopback address");
+        config.secret_key = Some(SecretString::from(crate::fleet::seal::generate_key()));
+        config.sync_interval_seconds = 0;
+        config.sync_timeout_seconds = 2;
         config
     }
 }

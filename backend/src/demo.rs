@@ -80,6 +80,22 @@ pub async fn seed(app: &App) -> Result<Vec<String>> {
         Ok(_) | Err(Error::Conflict { .. }) => {}
         Err(e) => return Err(e),
     }
+
+    // The simulated demo fleet, when no cluster is configured.
+    let clusters = sqlx::query_scalar!("SELECT count(*) AS \"n!\" FROM clusters")
+        .fetch_one(&app.db)
+        .await?;
+    if clusters == 0 {
+        let fleet = berth_fleet_sim::FleetSpec::demo();
+        for spec in &fleet.clusters {
+            crate::fleet::register_simulated(app, &as_admin, spec).await?;
+        }
+        crate::fleet::pair_simulated(app, &fleet).await?;
+        said.push(format!(
+            "simulated demo fleet registered: {} clusters (they run inside `berth serve`)",
+            fleet.clusters.len()
+        ));
+    }
     Ok(said)
 }
 

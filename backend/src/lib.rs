@@ -10,6 +10,7 @@ pub mod auth;
 pub mod config;
 pub mod demo;
 pub mod error;
+pub mod fleet;
 pub mod http;
 pub mod people;
 pub mod teams;

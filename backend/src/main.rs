@@ -108,6 +108,8 @@ async fn main() -> anyhow::Result<()> {
     match cli.command {
         Command::Serve => {
             app.migrate().await?;
+            let app = start_simulator_if_needed(app).await?;
+            berth::fleet::inventory::spawn_periodic_sync(app.clone());
             let server = Server::bind(app).await?;
             tracing::info!(address = %server.local_addr(), "Berth is serving");
             server.run_until_stopped(shutdown_signal()).await?;
@@ -156,6 +158,33 @@ async fn main() -> anyhow::Result<()> {
         Command::CheckConfig => unreachable!("handled before connecting"),
     }
     Ok(())
+}
+
+/// Runs the built-in fleet simulator when simulated clusters are registered (the demo
+/// fleet), and syncs their inventory once before serving.
+async fn start_simulator_if_needed(app: App) -> anyhow::Result<App> {
+    let simulated = sqlx::query_scalar!(
+        "SELECT count(*) AS \"n!\" FROM clusters WHERE connection = 'simulated'"
+    )
+    .fetch_one(&app.db)
+    .await?;
+    if simulated == 0 {
+        return Ok(app);
+    }
+    let fleet = berth_fleet_sim::Fleet::start(berth_fleet_sim::FleetSpec::demo()).await?;
+    tracing::info!(
+        clusters = fleet.len(),
+        "the simulated demo fleet is running in this process"
+    );
+    let app = app.with_simulator(std::sync::Arc::new(fleet));
+    let outcomes = berth::fleet::inventory::sync_fleet(&app).await?;
+    let reachable = outcomes.iter().filter(|o| o.reachable).count();
+    tracing::info!(
+        clusters = outcomes.len(),
+        reachable,
+        "initial fleet sync done"
+    );
+    Ok(app)
 }
 
 async fn shutdown_signal() {

@@ -18,7 +18,7 @@ use uuid::Uuid;
 use crate::{
     audit,
     auth::{self, sessions, Ctx, Intent},
-    people, teams, tokens, App, Error,
+    fleet, people, teams, tokens, App, Error,
 };
 
 pub fn pages(app: &App) -> Router<App> {
@@ -213,5 +213,71 @@ impl Portal for PortalService {
     async fn audit(&self, req: &Parts, query: AuditQuery) -> portal::Result<Page<AuditEvent>> {
         let ctx = self.reader(req).await?;
         audit::list(&self.app, &ctx, &query).await.map_err(detail)
+    }
+
+    async fn clusters(&self, req: &Parts) -> portal::Result<Vec<Cluster>> {
+        let ctx = self.reader(req).await?;
+        fleet::list(&self.app, &ctx).await.map_err(detail)
+    }
+
+    async fn cluster(&self, req: &Parts, name: &str) -> portal::Result<ClusterDetail> {
+        let ctx = self.reader(req).await?;
+        fleet::get(&self.app, &ctx, name).await.map_err(detail)
+    }
+
+    async fn register_cluster(
+        &self,
+        req: &Parts,
+        csrf: &str,
+        input: NewCluster,
+    ) -> portal::Result<Cluster> {
+        let ctx = self.writer(req, csrf).await?;
+        fleet::create(&self.app, &ctx, input).await.map_err(detail)
+    }
+
+    async fn update_cluster(
+        &self,
+        req: &Parts,
+        csrf: &str,
+        name: &str,
+        input: ClusterUpdate,
+    ) -> portal::Result<Cluster> {
+        let ctx = self.writer(req, csrf).await?;
+        fleet::update(&self.app, &ctx, name, input)
+            .await
+            .map_err(detail)
+    }
+
+    async fn remove_cluster(&self, req: &Parts, csrf: &str, name: &str) -> portal::Result<()> {
+        let ctx = self.writer(req, csrf).await?;
+        fleet::remove(&self.app, &ctx, name).await.map_err(detail)
+    }
+
+    async fn sync_cluster(
+        &self,
+        req: &Parts,
+        csrf: &str,
+        name: &str,
+    ) -> portal::Result<SyncOutcome> {
+        let ctx = self.writer(req, csrf).await?;
+        fleet::sync_now(&self.app, &ctx, name).await.map_err(detail)
+    }
+
+    async fn sync_fleet(&self, req: &Parts, csrf: &str) -> portal::Result<Vec<SyncOutcome>> {
+        let ctx = self.writer(req, csrf).await?;
+        fleet::sync_all(&self.app, &ctx).await.map_err(detail)
+    }
+
+    async fn set_faults(
+        &self,
+        req: &Parts,
+        csrf: &str,
+        name: &str,
+        faults: SimulatorFaults,
+    ) -> portal::Result<SimulatorFaults> {
+        let ctx = self.writer(req, csrf).await?;
+        fleet::set_faults(&self.app, &ctx, name, faults)
+            .await
+            .map_err(detail)
     }
 }

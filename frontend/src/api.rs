@@ -319,3 +319,180 @@ pub struct PageQuery {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cursor: Option<String>,
 }
+
+/// A registered cluster with the state of its inventory.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(ToSchema))]
+pub struct Cluster {
+    pub id: Uuid,
+    pub name: String,
+    pub display_name: String,
+    pub region: String,
+    /// prod | staging | dev
+    pub environment: String,
+    /// shared-infra | online | offline | stateful | secure
+    pub layer: String,
+    pub dr_pair: Option<String>,
+    pub labels: BTreeMap<String, String>,
+    /// kubeconfig | in_cluster | token | simulated
+    pub connection: String,
+    /// A cluster of Berth's built-in simulator (the demo fleet).
+    pub simulated: bool,
+    pub disabled: bool,
+    pub inventory: Option<InventoryState>,
+    pub pools: Vec<NodePool>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(ToSchema))]
+pub struct InventoryState {
+    pub reachable: bool,
+    pub last_error: Option<String>,
+    #[serde(with = "time::serde::rfc3339")]
+    pub last_attempt_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub last_success_at: Option<OffsetDateTime>,
+    /// Seconds since the last good sync, when there was one.
+    pub data_age_seconds: Option<i64>,
+    pub kubernetes_version: Option<String>,
+    pub node_count: i32,
+    pub ready_node_count: i32,
+    pub velero_installed: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(ToSchema))]
+pub struct Taint {
+    pub key: String,
+    pub value: Option<String>,
+    pub effect: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(ToSchema))]
+pub struct NodePool {
+    pub name: String,
+    /// The node label that named this pool; empty for the fallback pool `default`.
+    pub label_key: String,
+    pub node_count: i32,
+    pub ready_count: i32,
+    pub zones: Vec<String>,
+    pub instance_types: Vec<String>,
+    pub taints: Vec<Taint>,
+    /// Labels every node of the pool carries.
+    pub common_labels: BTreeMap<String, String>,
+    pub allocatable: Resources,
+    /// Quota committed to Berth namespaces pinned to this pool.
+    pub committed: Resources,
+    /// committed ÷ allocatable for CPU and memory (the larger of the two).
+    pub overcommit_ratio: f64,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(ToSchema))]
+pub struct Resources {
+    pub cpu_millis: i64,
+    pub memory_bytes: i64,
+    pub pods: i64,
+    pub ephemeral_bytes: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(ToSchema))]
+pub struct StorageClass {
+    pub name: String,
+    pub provisioner: String,
+    pub parameters: BTreeMap<String, String>,
+    pub reclaim_policy: String,
+    pub binding_mode: String,
+    pub allow_expansion: bool,
+    pub is_default: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(ToSchema))]
+pub struct ClusterDetail {
+    pub cluster: Cluster,
+    pub storage_classes: Vec<StorageClass>,
+}
+
+/// How Berth reaches a cluster. Secrets go in and never come out.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(ToSchema))]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Connection {
+    /// A context of the kubeconfig file named by `BERTH_KUBECONFIG`.
+    Kubeconfig { context: String },
+    /// Berth's own service account, when Berth runs in the cluster.
+    InCluster,
+    /// An API URL, the CA that signs its certificate (PEM, optional for http), a bearer token.
+    Token {
+        api_url: String,
+        #[serde(default)]
+        ca_pem: Option<String>,
+        token: String,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(ToSchema))]
+pub struct NewCluster {
+    pub name: String,
+    pub display_name: String,
+    pub region: String,
+    pub environment: String,
+    pub layer: String,
+    #[serde(default)]
+    pub dr_pair: Option<String>,
+    #[serde(default)]
+    pub labels: BTreeMap<String, String>,
+    pub connection: Connection,
+}
+
+/// Changes to a cluster; absent fields stay as they are. `dr_pair: ""` clears the pair.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(ToSchema))]
+pub struct ClusterUpdate {
+    #[serde(default)]
+    pub display_name: Option<String>,
+    #[serde(default)]
+    pub region: Option<String>,
+    #[serde(default)]
+    pub environment: Option<String>,
+    #[serde(default)]
+    pub layer: Option<String>,
+    #[serde(default)]
+    pub dr_pair: Option<String>,
+    #[serde(default)]
+    pub labels: Option<BTreeMap<String, String>>,
+    #[serde(default)]
+    pub disabled: Option<bool>,
+    #[serde(default)]
+    pub connection: Option<Connection>,
+}
+
+/// The outcome of syncing one cluster.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(ToSchema))]
+pub struct SyncOutcome {
+    pub cluster: String,
+    pub reachable: bool,
+    pub error: Option<String>,
+    pub node_count: i32,
+    pub pool_count: i32,
+}
+
+/// Faults injected into a simulated cluster (demo mode).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(ToSchema))]
+pub struct SimulatorFaults {
+    #[serde(default)]
+    pub latency_ms: u64,
+    /// 0.0–1.0: the share of requests answered 500.
+    #[serde(default)]
+    pub error_rate: f64,
+    #[serde(default)]
+    pub hang: bool,
+    #[serde(default)]
+    pub down: bool,
+}

@@ -57,6 +57,8 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/") view=pages::teams::Home/>
                     <Route path=path!("/login") view=pages::login::Login/>
                     <Route path=path!("/teams/:name") view=pages::teams::TeamPage/>
+                    <Route path=path!("/fleet") view=pages::fleet::Fleet/>
+                    <Route path=path!("/clusters/:name") view=pages::fleet::ClusterPage/>
                     <Route path=path!("/tokens") view=pages::tokens::Tokens/>
                     <Route path=path!("/audit") view=pages::audit::Audit/>
                     <Route path=path!("/account") view=pages::account::Account/>
@@ -87,6 +89,7 @@ fn Nav() -> impl IntoView {
                             view! {
                                 <nav aria-label="Main">
                                     <A href="/">"Teams"</A>
+                                    <A href="/fleet">"Fleet"</A>
                                     <A href="/tokens">"Tokens"</A>
                                     <A href="/audit">"Audit"</A>
                                     <Show when=move || me.user.is_admin>

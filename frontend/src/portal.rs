@@ -56,4 +56,25 @@ pub trait Portal: Send + Sync + 'static {
     async fn create_token(&self, req: &Parts, csrf: &str, input: NewToken) -> Result<CreatedToken>;
     async fn revoke_token(&self, req: &Parts, csrf: &str, id: Uuid) -> Result<Token>;
     async fn audit(&self, req: &Parts, query: AuditQuery) -> Result<Page<AuditEvent>>;
+    async fn clusters(&self, req: &Parts) -> Result<Vec<Cluster>>;
+    async fn cluster(&self, req: &Parts, name: &str) -> Result<ClusterDetail>;
+    async fn register_cluster(&self, req: &Parts, csrf: &str, input: NewCluster)
+        -> Result<Cluster>;
+    async fn update_cluster(
+        &self,
+        req: &Parts,
+        csrf: &str,
+        name: &str,
+        input: ClusterUpdate,
+    ) -> Result<Cluster>;
+    async fn remove_cluster(&self, req: &Parts, csrf: &str, name: &str) -> Result<()>;
+    async fn sync_cluster(&self, req: &Parts, csrf: &str, name: &str) -> Result<SyncOutcome>;
+    async fn sync_fleet(&self, req: &Parts, csrf: &str) -> Result<Vec<SyncOutcome>>;
+    async fn set_faults(
+        &self,
+        req: &Parts,
+        csrf: &str,
+        name: &str,
+        faults: SimulatorFaults,
+    ) -> Result<SimulatorFaults>;
 }

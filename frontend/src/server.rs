@@ -3,6 +3,10 @@
 //!
 //! [`Portal`]: crate::portal::Portal
 
+// A server function's arguments are its form's fields, one each; the macro copies them to
+// the generated client function, where an attribute on the item cannot reach.
+#![allow(clippy::too_many_arguments)]
+
 use leptos::prelude::*;
 use server_fn::{
     codec::JsonEncoding,
@@ -287,4 +291,109 @@ pub async fn revoke_token(csrf: String, id: String) -> Result<Token, ErrorDetail
 pub async fn list_audit(query: AuditQuery) -> Result<Page<AuditEvent>, ErrorDetail> {
     let (portal, parts) = portal()?;
     portal.audit(&parts, query).await
+}
+
+#[server(prefix = "/fn")]
+pub async fn list_clusters() -> Result<Vec<Cluster>, ErrorDetail> {
+    let (portal, parts) = portal()?;
+    portal.clusters(&parts).await
+}
+
+#[server(prefix = "/fn")]
+pub async fn get_cluster(name: String) -> Result<ClusterDetail, ErrorDetail> {
+    let (portal, parts) = portal()?;
+    portal.cluster(&parts, &name).await
+}
+
+/// Registers a cluster reached by API URL, CA and token (the form's connection kind).
+#[server(prefix = "/fn")]
+pub async fn register_cluster(
+    csrf: String,
+    name: String,
+    display_name: String,
+    region: String,
+    environment: String,
+    layer: String,
+    dr_pair: Option<String>,
+    api_url: String,
+    ca_pem: Option<String>,
+    token: String,
+) -> Result<Cluster, ErrorDetail> {
+    let (portal, parts) = portal()?;
+    let input = NewCluster {
+        name,
+        display_name,
+        region,
+        environment,
+        layer,
+        dr_pair,
+        labels: Default::default(),
+        connection: Connection::Token {
+            api_url,
+            ca_pem,
+            token,
+        },
+    };
+    portal.register_cluster(&parts, &csrf, input).await
+}
+
+#[server(prefix = "/fn")]
+pub async fn set_cluster_disabled(
+    csrf: String,
+    name: String,
+    disabled: bool,
+) -> Result<Cluster, ErrorDetail> {
+    let (portal, parts) = portal()?;
+    let input = ClusterUpdate {
+        disabled: Some(disabled),
+        ..Default::default()
+    };
+    portal.update_cluster(&parts, &csrf, &name, input).await
+}
+
+#[server(prefix = "/fn")]
+pub async fn remove_cluster(csrf: String, name: String) -> Result<(), ErrorDetail> {
+    let (portal, parts) = portal()?;
+    portal.remove_cluster(&parts, &csrf, &name).await?;
+    redirect_plain_form_post(&parts, "/fleet");
+    Ok(())
+}
+
+#[server(prefix = "/fn")]
+pub async fn sync_cluster(csrf: String, name: String) -> Result<SyncOutcome, ErrorDetail> {
+    let (portal, parts) = portal()?;
+    portal.sync_cluster(&parts, &csrf, &name).await
+}
+
+#[server(prefix = "/fn")]
+pub async fn sync_fleet(csrf: String) -> Result<Vec<SyncOutcome>, ErrorDetail> {
+    let (portal, parts) = portal()?;
+    portal.sync_fleet(&parts, &csrf).await
+}
+
+#[server(prefix = "/fn")]
+pub async fn set_faults(
+    csrf: String,
+    name: String,
+    latency_ms: String,
+    error_rate: String,
+    hang: Option<String>,
+    down: Option<String>,
+) -> Result<SimulatorFaults, ErrorDetail> {
+    let latency_ms = latency_ms
+        .trim()
+        .parse()
+        .map_err(|_| invalid("latency_ms", "must be a whole number of milliseconds"))?;
+    let error_rate = error_rate
+        .trim()
+        .parse()
+        .map_err(|_| invalid("error_rate", "must be a number between 0 and 1"))?;
+    let (portal, parts) = portal()?;
+    let faults = SimulatorFaults {
+        latency_ms,
+        error_rate,
+        hang: hang.is_some(),
+        down: down.is_some(),
+    };
+    portal.set_faults(&parts, &csrf, &name, faults).await
 }

@@ -6,6 +6,7 @@
 mod audit;
 mod docs;
 pub mod extract;
+mod fleet;
 mod people;
 mod teams;
 mod tokens;
@@ -44,6 +45,7 @@ use crate::App;
         (name = "teams", description = "Teams and their members"),
         (name = "tokens", description = "API tokens for automation"),
         (name = "audit", description = "The append-only audit trail"),
+        (name = "fleet", description = "Clusters, node pools, storage classes and inventory sync"),
     )
 )]
 struct ApiDoc;
@@ -81,7 +83,8 @@ pub fn api() -> (Router<App>, utoipa::openapi::OpenApi) {
                 .merge(people::router())
                 .merge(teams::router())
                 .merge(tokens::router())
-                .merge(audit::router()),
+                .merge(audit::router())
+                .merge(fleet::router()),
         )
         .split_for_parts()
 }

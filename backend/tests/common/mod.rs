@@ -27,7 +27,18 @@ pub struct TestServer {
 
 impl TestServer {
     pub async fn start(db: PgPool) -> TestServer {
-        let app = app(db).await;
+        TestServer::serve(app(db).await).await
+    }
+
+    /// The server with a simulated fleet running inside it, as `berth serve` runs the demo.
+    pub async fn start_with_fleet(
+        db: PgPool,
+        fleet: std::sync::Arc<berth_fleet_sim::Fleet>,
+    ) -> TestServer {
+        TestServer::serve(app(db).await.with_simulator(fleet)).await
+    }
+
+    async fn serve(app: App) -> TestServer {
         let server = Server::bind(app.clone()).await.expect("binds port 0");
         let base = format!("http://{}", server.local_addr());
         tokio::spawn(server.run_until_stopped(std::future::pending()));

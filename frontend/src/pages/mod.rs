@@ -2,6 +2,7 @@
 
 pub mod account;
 pub mod audit;
+pub mod fleet;
 pub mod login;
 pub mod teams;
 pub mod tokens;

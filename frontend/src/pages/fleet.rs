@@ -1,0 +1,361 @@
+use leptos::prelude::*;
+use leptos_router::{components::A, hooks::use_params_map};
+
+use crate::{
+    api::{Cluster, Me, NodePool},
+    components::{field_error, form_error, Authed, ErrorMessage},
+    server::{
+        get_cluster, list_clusters, RegisterCluster, RemoveCluster, SetClusterDisabled, SetFaults,
+        SyncCluster, SyncFleet,
+    },
+};
+
+pub fn cores(millis: i64) -> String {
+    let c = millis as f64 / 1000.0;
+    if c >= 100.0 {
+        format!("{c:.0} cores")
+    } else {
+        format!("{c:.1} cores")
+    }
+}
+
+pub fn gib(bytes: i64) -> String {
+    format!("{:.0} GiB", bytes as f64 / (1024.0 * 1024.0 * 1024.0))
+}
+
+fn age(seconds: Option<i64>) -> String {
+    match seconds {
+        None => "never synced".into(),
+        Some(s) if s < 60 => format!("{s} s ago"),
+        Some(s) if s < 3600 => format!("{} min ago", s / 60),
+        Some(s) => format!("{} h ago", s / 3600),
+    }
+}
+
+/// A horizontal bar: `used` of `total`, with the numbers beside it for screen readers.
+#[component]
+pub fn Bar(label: String, used: i64, total: i64, text: String) -> impl IntoView {
+    let pct = if total > 0 {
+        (used as f64 / total as f64 * 100.0).min(100.0)
+    } else {
+        0.0
+    };
+    let over = total > 0 && used > total;
+    view! {
+        <div class="bar-row">
+            <span class="bar-label">{label}</span>
+            <span class="bar" role="img" aria-label=text.clone()>
+                <span class=if over { "fill over" } else { "fill" } style=format!("width:{pct:.1}%")></span>
+            </span>
+            <span class="bar-text">{text}</span>
+        </div>
+    }
+}
+
+fn health(cluster: &Cluster) -> (&'static str, String) {
+    match &cluster.inventory {
+        _ if cluster.disabled => ("muted", "disabled".into()),
+        None => ("muted", "not synced yet".into()),
+        Some(i) if i.reachable => ("ok", "reachable".into()),
+        Some(i) => (
+            "error",
+            format!("unreachable: {}", i.last_error.clone().unwrap_or_default()),
+        ),
+    }
+}
+
+#[component]
+pub fn Fleet() -> impl IntoView {
+    view! { <Authed view=|me: Me| view! { <FleetOverview me/> }/> }
+}
+
+#[component]
+fn FleetOverview(me: Me) -> impl IntoView {
+    let register = ServerAction::<RegisterCluster>::new();
+    let sync = ServerAction::<SyncFleet>::new();
+    let clusters = Resource::new(
+        move || (register.version().get(), sync.version().get()),
+        |_| list_clusters(),
+    );
+    let csrf = me.csrf_token.clone().unwrap_or_default();
+    let value = register.value();
+    let is_admin = me.user.is_admin;
+    let sync_csrf = csrf.clone();
+    view! {
+        <h1>"Fleet"</h1>
+        {is_admin.then(|| view! {
+            <ActionForm action=sync attr:class="inline">
+                <input type="hidden" name="csrf" value=sync_csrf/>
+                <button type="submit" disabled=move || sync.pending().get()>
+                    {move || if sync.pending().get() { "Syncing…" } else { "Sync all clusters now" }}
+                </button>
+            </ActionForm>
+        })}
+        {move || sync.value().get().map(|r| match r {
+            Ok(outcomes) => {
+                let down = outcomes.iter().filter(|o| !o.reachable).count();
+                view! { <p class="ok" role="status">{format!("Synced {} clusters; {down} unreachable.", outcomes.len())}</p> }.into_any()
+            }
+            Err(error) => view! { <ErrorMessage error/> }.into_any(),
+        })}
+        <Suspense fallback=|| view! { <p class="muted">"Loading the fleet…"</p> }>
+            {move || Suspend::new(async move {
+                match clusters.await {
+                    Ok(list) if list.is_empty() => view! { <p class="muted">"No clusters are registered yet."</p> }.into_any(),
+                    Ok(list) => view! {
+                        <ul class="cards fleet">
+                            {list.into_iter().map(|c| view! { <ClusterCard cluster=c/> }).collect_view()}
+                        </ul>
+                    }.into_any(),
+                    Err(error) => view! { <ErrorMessage error/> }.into_any(),
+                }
+            })}
+        </Suspense>
+        {is_admin.then(|| view! {
+            <section class="card">
+                <h2>"Register a cluster"</h2>
+                <p class="muted">"Berth reaches it with an API URL, the CA that signs its certificate and a bearer token. "
+                    "The connection is tried before anything is stored; the token and CA are sealed and never shown again. "
+                    "Kubeconfig-context and in-cluster connections are registered over the REST API."</p>
+                {form_error(value)}
+                {move || value.get().and_then(|r| r.ok()).map(|c| view! {
+                    <p class="ok" role="status">"Cluster "<code>{c.name}</code>" registered."</p>
+                })}
+                <ActionForm action=register>
+                    <input type="hidden" name="csrf" value=csrf.clone()/>
+                    <div class="grid2">
+                        <div><label for="c-name">"Name"</label><input id="c-name" name="name" required placeholder="prod-frankfurt-1"/>{field_error(value, "name")}</div>
+                        <div><label for="c-display">"Display name"</label><input id="c-display" name="display_name" required/>{field_error(value, "display_name")}</div>
+                        <div><label for="c-region">"Region"</label><input id="c-region" name="region" required/>{field_error(value, "region")}</div>
+                        <div><label for="c-env">"Environment"</label>
+                            <select id="c-env" name="environment"><option>"prod"</option><option>"staging"</option><option>"dev"</option></select></div>
+                        <div><label for="c-layer">"Layer"</label>
+                            <select id="c-layer" name="layer">
+                                <option>"online"</option><option>"offline"</option><option>"stateful"</option>
+                                <option>"shared-infra"</option><option>"secure"</option>
+                            </select></div>
+                        <div><label for="c-dr">"DR pair (optional)"</label><input id="c-dr" name="dr_pair"/>{field_error(value, "dr_pair")}</div>
+                    </div>
+                    <label for="c-url">"API URL"</label>
+                    <input id="c-url" name="api_url" required placeholder="https://10.0.0.1:6443"/>
+                    {field_error(value, "connection.api_url")}
+                    <label for="c-ca">"CA certificate (PEM, optional for http)"</label>
+                    <textarea id="c-ca" name="ca_pem" rows="3"></textarea>
+                    {field_error(value, "connection.ca_pem")}
+                    <label for="c-token">"Bearer token"</label>
+                    <input id="c-token" name="token" type="password" autocomplete="off" required/>
+                    {field_error(value, "connection.token")}
+                    {field_error(value, "connection")}
+                    <button type="submit" disabled=move || register.pending().get()>"Register cluster"</button>
+                </ActionForm>
+            </section>
+        })}
+    }
+}
+
+#[component]
+fn ClusterCard(cluster: Cluster) -> impl IntoView {
+    let (health_class, health_text) = health(&cluster);
+    let href = format!("/clusters/{}", cluster.name);
+    let inventory = cluster.inventory.clone();
+    let version = inventory
+        .as_ref()
+        .and_then(|i| i.kubernetes_version.clone())
+        .unwrap_or_else(|| "—".into());
+    let data_age = age(inventory.as_ref().and_then(|i| i.data_age_seconds));
+    let nodes = inventory
+        .as_ref()
+        .map(|i| format!("{}/{} nodes ready", i.ready_node_count, i.node_count))
+        .unwrap_or_default();
+    view! {
+        <li class="card cluster-card">
+            <h2><A href=href>{cluster.display_name.clone()}</A></h2>
+            <p class="tags">
+                <span class=format!("tag layer-{}", cluster.layer)>{cluster.layer.clone()}</span>
+                <span class="tag">{cluster.environment.clone()}</span>
+                <span class="tag">{cluster.region.clone()}</span>
+                {cluster.simulated.then(|| view! { <span class="tag sim">"simulated"</span> })}
+            </p>
+            <p class="muted"><code>{cluster.name.clone()}</code>" · "{version}" · "{nodes}</p>
+            <p class=health_class>{health_text}</p>
+            <p class="muted">"Data: "{data_age}</p>
+            {cluster.pools.into_iter().map(|p| view! { <PoolBars pool=p/> }).collect_view()}
+        </li>
+    }
+}
+
+#[component]
+fn PoolBars(pool: NodePool) -> impl IntoView {
+    view! {
+        <div class="pool">
+            <strong>{pool.name.clone()}</strong>
+            <Bar label="CPU".into() used=pool.committed.cpu_millis total=pool.allocatable.cpu_millis
+                text=format!("{} of {} committed", cores(pool.committed.cpu_millis), cores(pool.allocatable.cpu_millis))/>
+            <Bar label="Memory".into() used=pool.committed.memory_bytes total=pool.allocatable.memory_bytes
+                text=format!("{} of {} committed", gib(pool.committed.memory_bytes), gib(pool.allocatable.memory_bytes))/>
+        </div>
+    }
+}
+
+#[component]
+pub fn ClusterPage() -> impl IntoView {
+    view! { <Authed view=|me: Me| view! { <ClusterDetailView me/> }/> }
+}
+
+#[component]
+fn ClusterDetailView(me: Me) -> impl IntoView {
+    let params = use_params_map();
+    let name = move || params.read().get("name").unwrap_or_default();
+    let sync = ServerAction::<SyncCluster>::new();
+    let toggle = ServerAction::<SetClusterDisabled>::new();
+    let remove = ServerAction::<RemoveCluster>::new();
+    let faults = ServerAction::<SetFaults>::new();
+    let detail = Resource::new(
+        move || {
+            (
+                name(),
+                sync.version().get(),
+                toggle.version().get(),
+                faults.version().get(),
+            )
+        },
+        |(name, ..)| get_cluster(name),
+    );
+    Effect::new(move |_| {
+        if let Some(Ok(())) = remove.value().get() {
+            crate::components::reload_to("/fleet");
+        }
+    });
+    let csrf = me.csrf_token.clone().unwrap_or_default();
+    let is_admin = me.user.is_admin;
+    let faults_value = faults.value();
+    view! {
+        <Suspense fallback=|| view! { <p class="muted">"Loading the cluster…"</p> }>
+            {move || {
+                let csrf = csrf.clone();
+                Suspend::new(async move {
+                    let detail = match detail.await {
+                        Ok(d) => d,
+                        Err(error) => return view! { <ErrorMessage error/> }.into_any(),
+                    };
+                    let c = detail.cluster;
+                    let (health_class, health_text) = health(&c);
+                    let inv = c.inventory.clone();
+                    let cname = c.name.clone();
+                    let disabled = c.disabled;
+                    let simulated = c.simulated;
+                    let (csrf1, csrf2, csrf3, csrf4) = (csrf.clone(), csrf.clone(), csrf.clone(), csrf.clone());
+                    let (n1, n2, n3, n4) = (cname.clone(), cname.clone(), cname.clone(), cname.clone());
+                    view! {
+                        <h1>{c.display_name.clone()}" "<small><code>{cname.clone()}</code></small></h1>
+                        <p class="tags">
+                            <span class=format!("tag layer-{}", c.layer)>{c.layer.clone()}</span>
+                            <span class="tag">{c.environment.clone()}</span>
+                            <span class="tag">{c.region.clone()}</span>
+                            {simulated.then(|| view! { <span class="tag sim">"simulated"</span> })}
+                        </p>
+                        <dl class="facts">
+                            <dt>"Health"</dt><dd class=health_class>{health_text}</dd>
+                            <dt>"Kubernetes"</dt><dd>{inv.as_ref().and_then(|i| i.kubernetes_version.clone()).unwrap_or_else(|| "—".into())}</dd>
+                            <dt>"Nodes"</dt><dd>{inv.as_ref().map(|i| format!("{} ready of {}", i.ready_node_count, i.node_count)).unwrap_or_default()}</dd>
+                            <dt>"Data"</dt><dd>{age(inv.as_ref().and_then(|i| i.data_age_seconds))}</dd>
+                            <dt>"Velero"</dt><dd>{if inv.as_ref().is_some_and(|i| i.velero_installed) { "installed" } else { "not installed" }}</dd>
+                            <dt>"DR pair"</dt><dd>{c.dr_pair.clone().unwrap_or_else(|| "none".into())}</dd>
+                            <dt>"Connection"</dt><dd>{c.connection.clone()}</dd>
+                        </dl>
+                        {is_admin.then(|| view! {
+                            <div class="actions-row">
+                                <ActionForm action=sync attr:class="inline">
+                                    <input type="hidden" name="csrf" value=csrf1/>
+                                    <input type="hidden" name="name" value=n1/>
+                                    <button type="submit">"Sync now"</button>
+                                </ActionForm>
+                                <ActionForm action=toggle attr:class="inline">
+                                    <input type="hidden" name="csrf" value=csrf2/>
+                                    <input type="hidden" name="name" value=n2/>
+                                    <input type="hidden" name="disabled" value=if disabled { "false" } else { "true" }/>
+                                    <button type="submit" class="secondary">{if disabled { "Enable" } else { "Disable" }}</button>
+                                </ActionForm>
+                                <ActionForm action=remove attr:class="inline">
+                                    <input type="hidden" name="csrf" value=csrf3/>
+                                    <input type="hidden" name="name" value=n3/>
+                                    <button type="submit" class="danger">"Remove"</button>
+                                </ActionForm>
+                            </div>
+                        })}
+                        <h2>"Node pools"</h2>
+                        <div class="table-wrap"><table>
+                            <thead><tr><th>"Pool"</th><th>"Nodes"</th><th>"Zones"</th><th>"Instance types"</th><th>"Taints"</th>
+                                <th>"Allocatable"</th><th>"Committed"</th><th>"Overcommit"</th></tr></thead>
+                            <tbody>
+                                {c.pools.iter().map(|p| {
+                                    let taints = p.taints.iter().map(|t| format!("{}={}:{}", t.key, t.value.clone().unwrap_or_default(), t.effect)).collect::<Vec<_>>().join(", ");
+                                    view! {
+                                        <tr>
+                                            <td><strong>{p.name.clone()}</strong><br/><small class="muted">{if p.label_key.is_empty() { "no pool label".to_owned() } else { p.label_key.clone() }}</small></td>
+                                            <td>{format!("{}/{} ready", p.ready_count, p.node_count)}</td>
+                                            <td>{p.zones.join(", ")}</td>
+                                            <td>{p.instance_types.join(", ")}</td>
+                                            <td>{if taints.is_empty() { "none".to_owned() } else { taints }}</td>
+                                            <td>{format!("{}, {}, {} pods", cores(p.allocatable.cpu_millis), gib(p.allocatable.memory_bytes), p.allocatable.pods)}</td>
+                                            <td>{format!("{}, {}", cores(p.committed.cpu_millis), gib(p.committed.memory_bytes))}</td>
+                                            <td>{format!("{:.0}%", p.overcommit_ratio * 100.0)}</td>
+                                        </tr>
+                                    }
+                                }).collect_view()}
+                            </tbody>
+                        </table></div>
+                        <h2>"Committed vs allocatable"</h2>
+                        <div class="card chart">
+                            {c.pools.into_iter().map(|p| view! { <PoolBars pool=p/> }).collect_view()}
+                        </div>
+                        <h2>"Storage classes"</h2>
+                        <div class="table-wrap"><table>
+                            <thead><tr><th>"Name"</th><th>"Provisioner"</th><th>"Parameters"</th><th>"Reclaim"</th><th>"Binding"</th><th>"Expansion"</th></tr></thead>
+                            <tbody>
+                                {detail.storage_classes.into_iter().map(|s| {
+                                    let params = s.parameters.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(", ");
+                                    view! {
+                                        <tr>
+                                            <td>{s.name}{s.is_default.then(|| view! { " " <span class="tag">"default"</span> })}</td>
+                                            <td><code>{s.provisioner}</code></td>
+                                            <td>{params}</td>
+                                            <td>{s.reclaim_policy}</td>
+                                            <td>{s.binding_mode}</td>
+                                            <td>{if s.allow_expansion { "yes" } else { "no" }}</td>
+                                        </tr>
+                                    }
+                                }).collect_view()}
+                            </tbody>
+                        </table></div>
+                        {(is_admin && simulated).then(|| view! {
+                            <section class="card">
+                                <h2>"Simulator faults (demo)"</h2>
+                                <p class="muted">"Make this simulated cluster slow, failing or unreachable, and watch the rest of the fleet carry on."</p>
+                                {form_error(faults_value)}
+                                <ActionForm action=faults>
+                                    <input type="hidden" name="csrf" value=csrf4/>
+                                    <input type="hidden" name="name" value=n4/>
+                                    <div class="grid2">
+                                        <div><label for="f-latency">"Added latency (ms)"</label><input id="f-latency" name="latency_ms" type="number" min="0" value="0"/>{field_error(faults_value, "latency_ms")}</div>
+                                        <div><label for="f-errors">"Share of 500s (0–1)"</label><input id="f-errors" name="error_rate" value="0"/>{field_error(faults_value, "error_rate")}</div>
+                                    </div>
+                                    <label class="check"><input type="checkbox" name="hang"/>" Hang until timeout"</label>
+                                    <label class="check"><input type="checkbox" name="down"/>" Down (connection refused)"</label>
+                                    <button type="submit">"Apply faults"</button>
+                                </ActionForm>
+                            </section>
+                        })}
+                    }.into_any()
+                })
+            }}
+        </Suspense>
+        {move || sync.value().get().map(|r| match r {
+            Ok(o) if o.reachable => view! { <p class="ok" role="status">{format!("Synced: {} nodes in {} pools.", o.node_count, o.pool_count)}</p> }.into_any(),
+            Ok(o) => view! { <p class="error" role="alert">{format!("Sync failed: {}", o.error.unwrap_or_default())}</p> }.into_any(),
+            Err(error) => view! { <ErrorMessage error/> }.into_any(),
+        })}
+        {move || toggle.value().get().and_then(|r| r.err()).map(|error| view! { <ErrorMessage error/> })}
+        {move || remove.value().get().and_then(|r| r.err()).map(|error| view! { <ErrorMessage error/> })}
+    }
+}

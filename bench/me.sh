@@ -18,7 +18,7 @@ berth="$(target_dir)/release/berth"
 base="${DATABASE_URL%/*}"
 db="berth_bench_$$"
 port=$(free_port)
-run=(env DATABASE_URL="$base/$db" BERTH_LISTEN="127.0.0.1:$port" RUST_LOG=warn BERTH_DB_POOL_SIZE=32)
+run=(env DATABASE_URL="$base/$db" BERTH_LISTEN="127.0.0.1:$port" RUST_LOG=warn BERTH_DB_POOL_SIZE=64)
 "${run[@]}" "$berth" migrate >/dev/null
 echo "bench password 1234" | "${run[@]}" "$berth" admin create --email bench@example.com >/dev/null
 "${run[@]}" "$berth" serve >/dev/null 2>&1 &
@@ -39,10 +39,12 @@ p50=$(awk '$1=="50%" {print $2}' <<<"$wrk_out")
 p99=$(awk '$1=="99%" {print $2}' <<<"$wrk_out")
 errors=$(awk '/Non-2xx|Socket errors/ {print}' <<<"$wrk_out")
 loaded_rss_kb=$(ps -o rss= -p "$server" | tr -d ' ')
+# Free the server's connections before pgbench opens its 64.
+kill "$server"; wait "$server" 2>/dev/null || true
 
 psql "$base/postgres" -qc "CREATE DATABASE ${db}_pgbench" >/dev/null
 pgbench -q -i -s 10 "$base/${db}_pgbench" >/dev/null 2>&1
-pg_out=$(pgbench -S -c 64 -j 2 -T "$duration" "$base/${db}_pgbench" 2>/dev/null)
+pg_out=$(pgbench -S -c 64 -j 2 -T "$duration" "$base/${db}_pgbench")
 tps=$(awk -F'= ' '/^tps/ {split($2, a, " "); print a[1]; exit}' <<<"$pg_out")
 ratio=$(python3 -c "print(f'{$rps / $tps:.2f}')")
 wasm_gz=$(gzip -9 -c target/site/pkg/berth.wasm | wc -c)

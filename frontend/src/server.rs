@@ -397,3 +397,25 @@ pub async fn set_faults(
     };
     portal.set_faults(&parts, &csrf, &name, faults).await
 }
+
+#[server(prefix = "/fn")]
+pub async fn update_cluster(
+    csrf: String,
+    name: String,
+    display_name: String,
+    region: String,
+    environment: String,
+    layer: String,
+    dr_pair: String,
+) -> Result<Cluster, ErrorDetail> {
+    let (portal, parts) = portal()?;
+    let input = ClusterUpdate {
+        display_name: Some(display_name),
+        region: Some(region),
+        environment: Some(environment),
+        layer: Some(layer),
+        dr_pair: Some(dr_pair),
+        ..Default::default()
+    };
+    portal.update_cluster(&parts, &csrf, &name, input).await
+}

@@ -6,7 +6,7 @@ use crate::{
     components::{field_error, form_error, Authed, ErrorMessage},
     server::{
         get_cluster, list_clusters, RegisterCluster, RemoveCluster, SetClusterDisabled, SetFaults,
-        SyncCluster, SyncFleet,
+        SyncCluster, SyncFleet, UpdateCluster,
     },
 };
 
@@ -210,12 +210,14 @@ fn ClusterDetailView(me: Me) -> impl IntoView {
     let toggle = ServerAction::<SetClusterDisabled>::new();
     let remove = ServerAction::<RemoveCluster>::new();
     let faults = ServerAction::<SetFaults>::new();
+    let edit = ServerAction::<UpdateCluster>::new();
     let detail = Resource::new(
         move || {
             (
                 name(),
                 sync.version().get(),
                 toggle.version().get(),
+                edit.version().get(),
                 faults.version().get(),
             )
         },
@@ -229,6 +231,7 @@ fn ClusterDetailView(me: Me) -> impl IntoView {
     let csrf = me.csrf_token.clone().unwrap_or_default();
     let is_admin = me.user.is_admin;
     let faults_value = faults.value();
+    let edit_value = edit.value();
     view! {
         <Suspense fallback=|| view! { <p class="muted">"Loading the cluster…"</p> }>
             {move || {
@@ -244,8 +247,12 @@ fn ClusterDetailView(me: Me) -> impl IntoView {
                     let cname = c.name.clone();
                     let disabled = c.disabled;
                     let simulated = c.simulated;
-                    let (csrf1, csrf2, csrf3, csrf4) = (csrf.clone(), csrf.clone(), csrf.clone(), csrf.clone());
-                    let (n1, n2, n3, n4) = (cname.clone(), cname.clone(), cname.clone(), cname.clone());
+                    let (csrf1, csrf2, csrf3, csrf4, csrf5) = (csrf.clone(), csrf.clone(), csrf.clone(), csrf.clone(), csrf.clone());
+                    let (n1, n2, n3, n4, n5) = (cname.clone(), cname.clone(), cname.clone(), cname.clone(), cname.clone());
+                    let (e_display, e_region, e_env, e_layer, e_pair) = (
+                        c.display_name.clone(), c.region.clone(), c.environment.clone(), c.layer.clone(),
+                        c.dr_pair.clone().unwrap_or_default(),
+                    );
                     view! {
                         <h1>{c.display_name.clone()}" "<small><code>{cname.clone()}</code></small></h1>
                         <p class="tags">
@@ -328,6 +335,30 @@ fn ClusterDetailView(me: Me) -> impl IntoView {
                                 }).collect_view()}
                             </tbody>
                         </table></div>
+                        {is_admin.then(|| view! {
+                            <details class="card">
+                                <summary>"Edit cluster"</summary>
+                                {form_error(edit_value)}
+                                <ActionForm action=edit>
+                                    <input type="hidden" name="csrf" value=csrf5/>
+                                    <input type="hidden" name="name" value=n5/>
+                                    <div class="grid2">
+                                        <div><label for="e-display">"Display name"</label><input id="e-display" name="display_name" value=e_display/>{field_error(edit_value, "display_name")}</div>
+                                        <div><label for="e-region">"Region"</label><input id="e-region" name="region" value=e_region/>{field_error(edit_value, "region")}</div>
+                                        <div><label for="e-env">"Environment"</label>
+                                            <select id="e-env" name="environment">
+                                                {["prod", "staging", "dev"].map(|v| view! { <option selected=e_env == v>{v}</option> }).collect_view()}
+                                            </select>{field_error(edit_value, "environment")}</div>
+                                        <div><label for="e-layer">"Layer"</label>
+                                            <select id="e-layer" name="layer">
+                                                {["shared-infra", "online", "offline", "stateful", "secure"].map(|v| view! { <option selected=e_layer == v>{v}</option> }).collect_view()}
+                                            </select>{field_error(edit_value, "layer")}</div>
+                                        <div><label for="e-pair">"DR pair (empty: none)"</label><input id="e-pair" name="dr_pair" value=e_pair/>{field_error(edit_value, "dr_pair")}</div>
+                                    </div>
+                                    <button type="submit">"Save changes"</button>
+                                </ActionForm>
+                            </details>
+                        })}
                         {(is_admin && simulated).then(|| view! {
                             <section class="card">
                                 <h2>"Simulator faults (demo)"</h2>

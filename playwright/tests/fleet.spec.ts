@@ -1,0 +1,51 @@
+import { test, expect, Page } from '@playwright/test';
+
+const admin = {
+  email: process.env.BERTH_ADMIN_EMAIL ?? 'admin@berth.local',
+  password: process.env.BERTH_ADMIN_PASSWORD ?? '',
+};
+
+async function hydrated(page: Page) {
+  await expect(page.locator('body[data-hydrated="true"]')).toHaveCount(1);
+}
+
+async function logIn(page: Page) {
+  await page.goto('/login');
+  await hydrated(page);
+  await page.getByLabel('Email').fill(admin.email);
+  await page.getByLabel('Password').fill(admin.password);
+  await page.getByRole('button', { name: 'Log in' }).click();
+  await expect(page.getByRole('link', { name: 'Fleet' })).toBeVisible();
+}
+
+test('the fleet shows the simulated demo clusters; a fault on one fails its sync until it recovers', async ({ page }) => {
+  const errors: string[] = [];
+  page.on('pageerror', (err) => errors.push(err.message));
+  await logIn(page);
+  await page.getByRole('link', { name: 'Fleet' }).click();
+  await hydrated(page);
+  for (const name of ['Online — Shanghai', 'Offline compute — Beijing', 'Stateful — Singapore', 'Secure — compliance', 'Shared infrastructure']) {
+    await expect(page.getByRole('link', { name })).toBeVisible();
+  }
+  await expect(page.getByText('simulated').first()).toBeVisible();
+  await expect(page.getByText('reachable').first()).toBeVisible();
+
+  await page.getByRole('link', { name: 'Online — Shanghai' }).click();
+  await hydrated(page);
+  await expect(page.getByRole('cell', { name: /general/ })).toBeVisible();
+  await expect(page.getByRole('cell', { name: /high-memory/ })).toBeVisible();
+  await expect(page.getByRole('cell', { name: /high-iops-ssd/ })).toBeVisible();
+
+  await page.getByLabel('Share of 500s (0–1)').fill('1');
+  await page.getByRole('button', { name: 'Apply faults' }).click();
+  await expect(page.getByLabel('Share of 500s (0–1)')).toBeVisible();
+  await page.getByRole('button', { name: 'Sync now' }).click();
+  await expect(page.getByRole('alert')).toContainText('Sync failed');
+  await expect(page.getByText(/unreachable/).first()).toBeVisible();
+
+  await page.getByLabel('Share of 500s (0–1)').fill('0');
+  await page.getByRole('button', { name: 'Apply faults' }).click();
+  await page.getByRole('button', { name: 'Sync now' }).click();
+  await expect(page.getByRole('status')).toContainText('Synced: 18 nodes in 2 pools.');
+  expect(errors).toEqual([]);
+});

@@ -44,6 +44,8 @@ async fn main() -> anyhow::Result<()> {
             email: "bench@example.com".into(),
             display_name: "bench".into(),
             is_admin: true,
+            created_at: time::OffsetDateTime::now_utc(),
+            teams: Vec::new(),
             credential: Credential::Session {
                 id_hash: vec![],
                 csrf_token: String::new(),

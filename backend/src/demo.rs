@@ -31,7 +31,7 @@ pub async fn seed(app: &App) -> Result<Vec<String>> {
 
     // Team creation goes through the service layer, acting as the seeded admin.
     let admin = sqlx::query!(
-        "SELECT id, email, display_name FROM users WHERE email = $1",
+        "SELECT id, email, display_name, created_at FROM users WHERE email = $1",
         ADMIN_EMAIL
     )
     .fetch_one(&app.db)
@@ -42,6 +42,8 @@ pub async fn seed(app: &App) -> Result<Vec<String>> {
             email: admin.email,
             display_name: admin.display_name,
             is_admin: true,
+            created_at: admin.created_at,
+            teams: Vec::new(),
             credential: crate::auth::Credential::Session {
                 id_hash: Vec::new(),
                 csrf_token: String::new(),

@@ -1,6 +1,6 @@
 //! People: users, their emails and names, what an admin may do to them.
 
-use berth_frontend::api::{CreatedUser, Me, NewUser, Scope, TeamMembership, User};
+use berth_frontend::api::{CreatedUser, Me, NewUser, Scope, User};
 use serde_json::json;
 use uuid::Uuid;
 
@@ -123,37 +123,26 @@ async fn fetch_user(app: &App, id: Uuid) -> Result<User> {
     .ok_or(Error::NotFound("user"))
 }
 
-/// The caller, their teams, and how they are authenticated: one query, since every page
-/// and many scripts ask it first.
-pub async fn me(app: &App, ctx: &Ctx) -> Result<Me> {
+/// The caller, their teams, and how they are authenticated. Every page and many scripts ask
+/// this first, so it is answered from what authentication already read: no further query.
+pub async fn me(_app: &App, ctx: &Ctx) -> Result<Me> {
     let actor = ctx.require(Scope::Read)?;
-    let row = sqlx::query!(
-        r#"SELECT u.id, u.email, u.display_name, u.is_admin, u.disabled_at, u.created_at,
-                  coalesce((SELECT json_agg(json_build_object('team', t.name, 'display_name', t.display_name,
-                                                              'role', m.role) ORDER BY t.name)
-                            FROM team_members m JOIN teams t ON t.id = m.team_id
-                            WHERE m.user_id = u.id), '[]') AS "teams!: sqlx::types::Json<Vec<TeamMembership>>"
-           FROM users u WHERE u.id = $1"#,
-        actor.user_id
-    )
-    .fetch_optional(&app.db)
-    .await?
-    .ok_or(Error::NotFound("user"))?;
-    let user = User::from(UserRow {
-        id: row.id,
-        email: row.email,
-        display_name: row.display_name,
-        is_admin: row.is_admin,
-        disabled_at: row.disabled_at,
-        created_at: row.created_at,
-    });
+    let user = User {
+        id: actor.user_id,
+        email: actor.email.clone(),
+        display_name: actor.display_name.clone(),
+        is_admin: actor.is_admin,
+        // Authentication refuses disabled users.
+        disabled: false,
+        created_at: actor.created_at,
+    };
     let (authenticated_by, csrf_token, scopes) = match &actor.credential {
         Credential::Session { csrf_token, .. } => ("session", Some(csrf_token.clone()), None),
         Credential::Token { scopes, .. } => ("token", None, Some(scopes.clone())),
     };
     Ok(Me {
         user,
-        teams: row.teams.0,
+        teams: actor.teams.clone(),
         authenticated_by: authenticated_by.into(),
         csrf_token,
         scopes,

@@ -8,7 +8,7 @@ use uuid::Uuid;
 
 use crate::{
     audit,
-    auth::{random_secret, sha256, Actor, Credential, Ctx},
+    auth::{random_secret, sha256, Actor, Credential, Ctx, Teams},
     error::FieldErrors,
     App, Error, Result,
 };
@@ -29,9 +29,13 @@ pub async fn authenticate(app: &App, secret: &str) -> Result<Actor> {
         return Err(Error::Unauthenticated("not a Berth token"));
     }
     let row = sqlx::query!(
-        "SELECT t.id, t.scopes, t.last_used_at, u.id AS user_id, u.email, u.display_name, u.is_admin
-         FROM api_tokens t JOIN users u ON u.id = t.user_id
-         WHERE t.secret_hash = $1 AND t.revoked_at IS NULL AND t.expires_at > now() AND u.disabled_at IS NULL",
+        r#"SELECT t.id, t.scopes, t.last_used_at, u.id AS user_id, u.email, u.display_name, u.is_admin, u.created_at,
+                  coalesce((SELECT json_agg(json_build_object('team', tt.name, 'display_name', tt.display_name, 'role', tm.role)
+                                     ORDER BY tt.name)
+                            FROM team_members tm JOIN teams tt ON tt.id = tm.team_id WHERE tm.user_id = u.id), '[]')
+                     AS "teams!: Teams"
+           FROM api_tokens t JOIN users u ON u.id = t.user_id
+           WHERE t.secret_hash = $1 AND t.revoked_at IS NULL AND t.expires_at > now() AND u.disabled_at IS NULL"#,
         sha256(secret.as_bytes())
     )
     .fetch_optional(&app.db)
@@ -53,6 +57,8 @@ pub async fn authenticate(app: &App, secret: &str) -> Result<Actor> {
         email: row.email,
         display_name: row.display_name,
         is_admin: row.is_admin,
+        created_at: row.created_at,
+        teams: row.teams.0,
         credential: Credential::Token {
             id: row.id,
             scopes: parse_scopes(&row.scopes),

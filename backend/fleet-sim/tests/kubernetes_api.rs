@@ -494,3 +494,32 @@ async fn the_status_subresource_changes_only_status() {
     assert_eq!(patched.spec.unwrap().hard.unwrap()["pods"].0, "10");
     assert_eq!(patched.status.unwrap().used.unwrap()["pods"].0, "3");
 }
+
+#[tokio::test]
+async fn a_quiet_watch_receives_bookmarks_at_the_current_version() {
+    let settings = berth_fleet_sim::Settings {
+        bookmark_interval: Duration::from_millis(50),
+        ..Default::default()
+    };
+    let fleet = Fleet::start_with(FleetSpec::demo(), settings)
+        .await
+        .unwrap();
+    let client = client_for(fleet.cluster("prod-shanghai-1").unwrap()).await;
+    let namespaces = Api::<Namespace>::all(client);
+    let current = namespaces
+        .list(&Default::default())
+        .await
+        .unwrap()
+        .metadata
+        .resource_version
+        .unwrap();
+    let mut events = namespaces
+        .watch(&WatchParams::default().timeout(30), &current)
+        .await
+        .unwrap()
+        .boxed();
+    match events.try_next().await.unwrap() {
+        Some(WatchEvent::Bookmark(b)) => assert_eq!(b.metadata.resource_version, current),
+        other => panic!("expected a bookmark, got {other:?}"),
+    }
+}

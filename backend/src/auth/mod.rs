@@ -52,6 +52,9 @@ impl RequestMeta {
     }
 }
 
+/// A user's team memberships as the authentication queries read them.
+pub type Teams = sqlx::types::Json<Vec<berth_frontend::api::TeamMembership>>;
+
 /// An authenticated user acting through one credential.
 #[derive(Debug, Clone)]
 pub struct Actor {
@@ -59,6 +62,9 @@ pub struct Actor {
     pub email: String,
     pub display_name: String,
     pub is_admin: bool,
+    pub created_at: time::OffsetDateTime,
+    /// The user's teams and roles, read with the credential (one query per request).
+    pub teams: Vec<berth_frontend::api::TeamMembership>,
     pub credential: Credential,
 }
 

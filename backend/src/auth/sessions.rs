@@ -11,7 +11,9 @@ use serde_json::json;
 use time::{Duration as TimeDuration, OffsetDateTime};
 use uuid::Uuid;
 
-use super::{password, random_secret, sha256, Actor, Credential, Ctx, RequestMeta, SESSION_COOKIE};
+use super::{
+    password, random_secret, sha256, Actor, Credential, Ctx, RequestMeta, Teams, SESSION_COOKIE,
+};
 use crate::{audit, people::Email, App, Error, Result};
 
 /// How often `last_seen_at` is written back: often enough for the idle timeout, rarely
@@ -22,7 +24,11 @@ pub async fn authenticate(app: &App, cookie: &str) -> Result<Actor> {
     let id_hash = sha256(cookie.as_bytes());
     let idle_secs = app.config.session_idle().as_secs_f64();
     let row = sqlx::query!(
-        r#"SELECT s.csrf_token, s.last_seen_at, u.id AS user_id, u.email, u.display_name, u.is_admin
+        r#"SELECT s.csrf_token, s.last_seen_at, u.id AS user_id, u.email, u.display_name, u.is_admin, u.created_at,
+                  coalesce((SELECT json_agg(json_build_object('team', tt.name, 'display_name', tt.display_name, 'role', tm.role)
+                                     ORDER BY tt.name)
+                            FROM team_members tm JOIN teams tt ON tt.id = tm.team_id WHERE tm.user_id = u.id), '[]')
+                     AS "teams!: Teams"
            FROM sessions s JOIN users u ON u.id = s.user_id
            WHERE s.id_hash = $1 AND s.revoked_at IS NULL AND s.expires_at > now()
              AND s.last_seen_at > now() - make_interval(secs => $2)
@@ -47,6 +53,8 @@ pub async fn authenticate(app: &App, cookie: &str) -> Result<Actor> {
         email: row.email,
         display_name: row.display_name,
         is_admin: row.is_admin,
+        created_at: row.created_at,
+        teams: row.teams.0,
         credential: Credential::Session {
             id_hash,
             csrf_token: row.csrf_token,
@@ -195,7 +203,12 @@ async fn actor_for(
     csrf_token: String,
 ) -> Result<Actor> {
     let user = sqlx::query!(
-        "SELECT email, display_name, is_admin FROM users WHERE id = $1",
+        r#"SELECT u.email, u.display_name, u.is_admin, u.created_at,
+                  coalesce((SELECT json_agg(json_build_object('team', tt.name, 'display_name', tt.display_name, 'role', tm.role)
+                                     ORDER BY tt.name)
+                            FROM team_members tm JOIN teams tt ON tt.id = tm.team_id WHERE tm.user_id = u.id), '[]')
+                     AS "teams!: Teams"
+           FROM users u WHERE u.id = $1"#,
         user_id
     )
     .fetch_one(&mut *tx)
@@ -205,6 +218,8 @@ async fn actor_for(
         email: user.email,
         display_name: user.display_name,
         is_admin: user.is_admin,
+        created_at: user.created_at,
+        teams: user.teams.0,
         credential: Credential::Session {
             id_hash: sha256(secret.as_bytes()),
             csrf_token,

@@ -179,7 +179,12 @@ pub async fn user(app: &App, email: &str, is_admin: bool) -> uuid::Uuid {
 /// A service-layer caller acting as `email` through a browser session.
 pub async fn session_ctx(app: &App, email: &str) -> Ctx {
     let row = sqlx::query!(
-        "SELECT id, email, display_name, is_admin FROM users WHERE email = $1",
+        r#"SELECT u.id, u.email, u.display_name, u.is_admin, u.created_at,
+                  coalesce((SELECT json_agg(json_build_object('team', tt.name, 'display_name', tt.display_name,
+                                                              'role', tm.role) ORDER BY tt.name)
+                            FROM team_members tm JOIN teams tt ON tt.id = tm.team_id WHERE tm.user_id = u.id), '[]')
+                     AS "teams!: berth::auth::Teams"
+           FROM users u WHERE u.email = $1"#,
         email
     )
     .fetch_one(&app.db)
@@ -191,6 +196,8 @@ pub async fn session_ctx(app: &App, email: &str) -> Ctx {
             email: row.email,
             display_name: row.display_name,
             is_admin: row.is_admin,
+            created_at: row.created_at,
+            teams: row.teams.0,
             credential: Credential::Session {
                 id_hash: vec![0; 32],
                 csrf_token: "csrf".into(),

@@ -294,16 +294,7 @@ async fn core_op(
     headers: HeaderMap,
     request: Request,
 ) -> Response {
-    let path = request.uri().path().to_owned();
-    let body = axum::body::to_bytes(request.into_body(), 16 * 1024 * 1024)
-        .await
-        .unwrap_or_default();
-    respond(
-        operate(
-            &state, "", "v1", &rest, &path, method, params, &headers, body,
-        )
-        .await,
-    )
+    serve_op(&state, "", "v1", &rest, method, params, &headers, request).await
 }
 
 async fn group_op(
@@ -314,13 +305,30 @@ async fn group_op(
     headers: HeaderMap,
     request: Request,
 ) -> Response {
+    serve_op(
+        &state, &group, &version, &rest, method, params, &headers, request,
+    )
+    .await
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn serve_op(
+    state: &Arc<ClusterState>,
+    group: &str,
+    version: &str,
+    rest: &str,
+    method: Method,
+    params: Params,
+    headers: &HeaderMap,
+    request: Request,
+) -> Response {
     let path = request.uri().path().to_owned();
     let body = axum::body::to_bytes(request.into_body(), 16 * 1024 * 1024)
         .await
         .unwrap_or_default();
     respond(
         operate(
-            &state, &group, &version, &rest, &path, method, params, &headers, body,
+            state, group, version, rest, &path, method, params, headers, body,
         )
         .await,
     )

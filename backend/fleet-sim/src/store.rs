@@ -107,6 +107,14 @@ impl Default for Store {
 }
 
 impl Inner {
+    /// The object at `key`, or the 404 a client gets for it.
+    fn live(&self, resource: &Resource, key: &Key) -> ApiResult<Value> {
+        self.objects
+            .get(key)
+            .map(|t| parse(t))
+            .ok_or_else(|| ApiError::not_found(&resource.qualified(), &key.name))
+    }
+
     fn commit(
         &mut self,
         events: &broadcast::Sender<Arc<Event>>,
@@ -228,6 +236,21 @@ fn initialise(resource: &Resource, obj: &mut Value) {
         "ResourceQuota" => sync_quota_status(obj, None),
         "ServiceAccount" if obj.get("secrets").is_none() => {}
         _ => {}
+    }
+}
+
+/// What the API server maintains on a change: `metadata.generation` counts spec changes, and
+/// a quota's status follows its spec.
+fn derive_server_fields(resource: &Resource, live: &Value, next: &mut Value) {
+    if live.get("spec") != next.get("spec") {
+        let generation = live["metadata"]["generation"].as_i64().unwrap_or(0);
+        next["metadata"]["generation"] = json!(generation + 1);
+    } else if let Some(g) = live["metadata"].get("generation") {
+        next["metadata"]["generation"] = g.clone();
+    }
+    if resource.kind == "ResourceQuota" && live.pointer("/spec/hard") != next.pointer("/spec/hard")
+    {
+        sync_quota_status(next, Some(live));
     }
 }
 
@@ -361,11 +384,7 @@ impl Store {
         status_only: bool,
     ) -> ApiResult<Value> {
         let mut inner = self.inner.write().expect("store lock");
-        let live = inner
-            .objects
-            .get(key)
-            .map(|t| parse(t))
-            .ok_or_else(|| ApiError::not_found(&resource.qualified(), &key.name))?;
+        let live = inner.live(resource, key)?;
         if let Some(sent) = obj
             .pointer("/metadata/resourceVersion")
             .and_then(Value::as_str)
@@ -409,34 +428,17 @@ impl Store {
             }
             obj
         };
-        self.finish_update(&mut inner, resource, key, &live, &mut next, manager);
+        Self::finish_update(resource, &live, &mut next, manager);
         if comparable(&next) == comparable(&live) {
             return Ok(live);
         }
         Ok(inner.commit(&self.events, key, "MODIFIED", next))
     }
 
-    fn finish_update(
-        &self,
-        _inner: &mut Inner,
-        resource: &Resource,
-        _key: &Key,
-        live: &Value,
-        next: &mut Value,
-        manager: &str,
-    ) {
-        if live.get("spec") != next.get("spec") {
-            let generation = live["metadata"]["generation"].as_i64().unwrap_or(0);
-            next["metadata"]["generation"] = json!(generation + 1);
-        } else if let Some(g) = live["metadata"].get("generation") {
-            next["metadata"]["generation"] = g.clone();
-        }
-        if resource.kind == "ResourceQuota"
-            && live.pointer("/spec/hard") != next.pointer("/spec/hard")
-        {
-            sync_quota_status(next, Some(live));
-        }
-        // The updater takes the fields whose values it changed.
+    /// An update (PUT or patch): the server's own fields, then the updater takes the fields
+    /// whose values it changed.
+    fn finish_update(resource: &Resource, live: &Value, next: &mut Value, manager: &str) {
+        derive_server_fields(resource, live, next);
         let before = apply::leaf_paths(live);
         let after = apply::leaf_paths(next);
         let changed: FieldSet = after
@@ -565,15 +567,7 @@ impl Store {
                 object: live,
             });
         }
-        if live.get("spec") != next.get("spec") {
-            let generation = live["metadata"]["generation"].as_i64().unwrap_or(0);
-            next["metadata"]["generation"] = json!(generation + 1);
-        }
-        if resource.kind == "ResourceQuota"
-            && live.pointer("/spec/hard") != next.pointer("/spec/hard")
-        {
-            sync_quota_status(&mut next, Some(&live));
-        }
+        derive_server_fields(resource, &live, &mut next);
         write_managers(&mut next, &resource.api_version(), &entries, manager.name);
         Ok(Written {
             created: false,
@@ -584,22 +578,14 @@ impl Store {
     /// Deletes one object and answers it as it was.
     pub fn delete(&self, resource: &Resource, key: &Key) -> ApiResult<Value> {
         let mut inner = self.inner.write().expect("store lock");
-        let live = inner
-            .objects
-            .get(key)
-            .map(|t| parse(t))
-            .ok_or_else(|| ApiError::not_found(&resource.qualified(), &key.name))?;
+        let live = inner.live(resource, key)?;
         Ok(inner.commit(&self.events, key, "DELETED", live))
     }
 
     /// Marks a namespace Terminating (the first step of namespace deletion).
     pub fn mark_terminating(&self, resource: &Resource, key: &Key) -> ApiResult<Value> {
         let mut inner = self.inner.write().expect("store lock");
-        let mut live = inner
-            .objects
-            .get(key)
-            .map(|t| parse(t))
-            .ok_or_else(|| ApiError::not_found(&resource.qualified(), &key.name))?;
+        let mut live = inner.live(resource, key)?;
         if live.pointer("/metadata/deletionTimestamp").is_some() {
             return Ok(live);
         }

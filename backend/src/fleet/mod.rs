@@ -520,9 +520,7 @@ pub async fn pair_simulated(app: &App, spec: &berth_fleet_sim::FleetSpec) -> Res
 
 /// Reads one cluster inside a transaction (what was just written), for the audit row.
 async fn load_in(tx: &mut sqlx::PgConnection, app: &App, name: &str) -> Result<Cluster> {
-    let _ = tx;
-    // The pools and inventory of a cluster being written are not part of the write, so the
-    // committed view is read from the pool.
+    // Pools and inventory are not part of a registry write, so they come from the pool.
     let row = sqlx::query!(
         r#"SELECT c.id, c.display_name, c.region, c.environment, c.layer, p.name AS "dr_pair?", c.labels,
                   c.connection, c.disabled

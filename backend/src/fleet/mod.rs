@@ -225,15 +225,12 @@ async fn dr_pair_id(app: &App, own: Option<&str>, raw: &str) -> Result<Option<Uu
 /// Every cluster with its inventory and pools, in name order.
 pub async fn list(app: &App, ctx: &Ctx) -> Result<Vec<Cluster>> {
     ctx.require(Scope::Read)?;
-    load(app, None).await
+    load(&mut *app.db.acquire().await?, None).await
 }
 
 pub async fn get(app: &App, ctx: &Ctx, name: &str) -> Result<ClusterDetail> {
     ctx.require(Scope::Read)?;
-    let cluster = load(app, Some(name))
-        .await?
-        .pop()
-        .ok_or(Error::NotFound("cluster"))?;
+    let cluster = one(&mut *app.db.acquire().await?, name).await?;
     let storage_classes = sqlx::query!(
         "SELECT name, provisioner, parameters, reclaim_policy, binding_mode, allow_expansion, is_default
          FROM storage_classes WHERE cluster_id = $1 ORDER BY name",
@@ -258,7 +255,8 @@ pub async fn get(app: &App, ctx: &Ctx, name: &str) -> Result<ClusterDetail> {
     })
 }
 
-async fn load(app: &App, only: Option<&str>) -> Result<Vec<Cluster>> {
+/// Clusters (all, or the one named) as `conn` sees them — inside a transaction, its own writes.
+async fn load(conn: &mut sqlx::PgConnection, only: Option<&str>) -> Result<Vec<Cluster>> {
     let rows = sqlx::query!(
         r#"SELECT c.id, c.name, c.display_name, c.region, c.environment, c.layer, p.name AS "dr_pair?", c.labels,
                   c.connection, c.disabled,
@@ -272,7 +270,7 @@ async fn load(app: &App, only: Option<&str>) -> Result<Vec<Cluster>> {
            ORDER BY c.name"#,
         only
     )
-    .fetch_all(&app.db)
+    .fetch_all(&mut *conn)
     .await?;
     let ids: Vec<Uuid> = rows.iter().map(|r| r.id).collect();
     let pools = sqlx::query!(
@@ -289,7 +287,7 @@ async fn load(app: &App, only: Option<&str>) -> Result<Vec<Cluster>> {
            ORDER BY np.name"#,
         &ids
     )
-    .fetch_all(&app.db)
+    .fetch_all(&mut *conn)
     .await?;
     let now = OffsetDateTime::now_utc();
     Ok(rows
@@ -360,6 +358,13 @@ async fn load(app: &App, only: Option<&str>) -> Result<Vec<Cluster>> {
             }
         })
         .collect())
+}
+
+async fn one(conn: &mut sqlx::PgConnection, name: &str) -> Result<Cluster> {
+    load(conn, Some(name))
+        .await?
+        .pop()
+        .ok_or(Error::NotFound("cluster"))
 }
 
 /// What the audit trail keeps of a cluster: everything but credentials.
@@ -444,7 +449,7 @@ pub async fn create(app: &App, ctx: &Ctx, input: NewCluster) -> Result<Cluster> 
     .execute(&mut *tx)
     .await
     .map_err(|e| Error::from_unique(e, "clusters_name_key", "name", "a cluster with this name is registered"))?;
-    let cluster = load_in(&mut tx, app, name.as_str()).await?;
+    let cluster = one(&mut tx, name.as_str()).await?;
     audit::record(
         &mut tx,
         ctx,
@@ -488,7 +493,7 @@ pub async fn register_simulated(
     .rows_affected()
         == 1;
     if inserted {
-        let cluster = load_in(&mut tx, app, &spec.name).await?;
+        let cluster = one(&mut tx, &spec.name).await?;
         audit::record(
             &mut tx,
             ctx,
@@ -518,41 +523,9 @@ pub async fn pair_simulated(app: &App, spec: &berth_fleet_sim::FleetSpec) -> Res
     Ok(())
 }
 
-/// Reads one cluster inside a transaction (what was just written), for the audit row.
-async fn load_in(tx: &mut sqlx::PgConnection, app: &App, name: &str) -> Result<Cluster> {
-    // Pools and inventory are not part of a registry write, so they come from the pool.
-    let row = sqlx::query!(
-        r#"SELECT c.id, c.display_name, c.region, c.environment, c.layer, p.name AS "dr_pair?", c.labels,
-                  c.connection, c.disabled
-           FROM clusters c LEFT JOIN clusters p ON p.id = c.dr_pair_id WHERE c.name = $1"#,
-        name
-    )
-    .fetch_one(&mut *tx)
-    .await?;
-    let existing = load(app, Some(name)).await?.pop();
-    Ok(Cluster {
-        id: row.id,
-        name: name.to_owned(),
-        display_name: row.display_name,
-        region: row.region,
-        environment: row.environment,
-        layer: row.layer,
-        dr_pair: row.dr_pair,
-        labels: serde_json::from_value(row.labels).unwrap_or_default(),
-        simulated: row.connection == "simulated",
-        connection: row.connection,
-        disabled: row.disabled,
-        inventory: existing.as_ref().and_then(|c| c.inventory.clone()),
-        pools: existing.map(|c| c.pools).unwrap_or_default(),
-    })
-}
-
 pub async fn update(app: &App, ctx: &Ctx, name: &str, input: ClusterUpdate) -> Result<Cluster> {
     ctx.require_admin(Scope::Approve)?;
-    let before = load(app, Some(name))
-        .await?
-        .pop()
-        .ok_or(Error::NotFound("cluster"))?;
+    let before = one(&mut *app.db.acquire().await?, name).await?;
     let mut errors = FieldErrors::new();
     let display = input
         .display_name
@@ -630,7 +603,7 @@ pub async fn update(app: &App, ctx: &Ctx, name: &str, input: ClusterUpdate) -> R
         .execute(&mut *tx)
         .await?;
     }
-    let after = load_in(&mut tx, app, name).await?;
+    let after = one(&mut tx, name).await?;
     let mut after_view = audit_view(&after);
     if input.connection.is_some() {
         after_view["connection_changed"] = json!(true);
@@ -649,10 +622,7 @@ pub async fn update(app: &App, ctx: &Ctx, name: &str, input: ClusterUpdate) -> R
 
 pub async fn remove(app: &App, ctx: &Ctx, name: &str) -> Result<()> {
     ctx.require_admin(Scope::Approve)?;
-    let before = load(app, Some(name))
-        .await?
-        .pop()
-        .ok_or(Error::NotFound("cluster"))?;
+    let before = one(&mut *app.db.acquire().await?, name).await?;
     let mut tx = app.db.begin().await?;
     let namespaces = sqlx::query_scalar!(
         "SELECT count(*) AS \"n!\" FROM namespaces WHERE cluster_id = $1 AND state <> 'decommissioned'",
@@ -743,10 +713,7 @@ fn simulated_cluster<'a>(
 
 pub async fn faults(app: &App, ctx: &Ctx, name: &str) -> Result<SimulatorFaults> {
     ctx.require_admin(Scope::Read)?;
-    let cluster = load(app, Some(name))
-        .await?
-        .pop()
-        .ok_or(Error::NotFound("cluster"))?;
+    let cluster = one(&mut *app.db.acquire().await?, name).await?;
     let f = simulated_cluster(app, &cluster)?.faults();
     Ok(SimulatorFaults {
         latency_ms: f.latency_ms,
@@ -770,10 +737,7 @@ pub async fn set_faults(
     if input.latency_ms > 120_000 {
         return Err(Error::invalid("latency_ms", "must be at most 120000"));
     }
-    let cluster = load(app, Some(name))
-        .await?
-        .pop()
-        .ok_or(Error::NotFound("cluster"))?;
+    let cluster = one(&mut *app.db.acquire().await?, name).await?;
     let sim = simulated_cluster(app, &cluster)?;
     let before = sim.faults();
     sim.set_faults(&berth_fleet_sim::FaultSettings {

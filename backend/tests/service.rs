@@ -23,6 +23,31 @@ fn meta(addr: &str) -> berth::auth::RequestMeta {
     }
 }
 
+/// Logs `email` in through the service and answers the cookie's secret and a session caller.
+async fn logged_in(app: &berth::App, email: &str) -> (String, berth::auth::Ctx) {
+    let logged_in = sessions::login(app, meta("10.0.0.1"), login_input(email, PASSWORD))
+        .await
+        .unwrap();
+    let secret = logged_in
+        .set_cookie
+        .split(';')
+        .next()
+        .unwrap()
+        .split_once('=')
+        .unwrap()
+        .1
+        .to_owned();
+    let actor = sessions::authenticate(app, &secret).await.unwrap();
+    (
+        secret,
+        berth::auth::Ctx {
+            actor: Some(actor),
+            meta: Default::default(),
+            system: None,
+        },
+    )
+}
+
 fn team(name: &str, owner: Option<&str>) -> NewTeam {
     NewTeam {
         name: name.into(),
@@ -352,36 +377,8 @@ async fn a_token_stops_working_when_revoked_expired_or_its_owner_is_disabled(db:
 async fn changing_the_password_needs_the_current_one_and_ends_other_sessions(db: PgPool) {
     let app = app(db).await;
     user(&app, "ada@example.com", false).await;
-    let first = sessions::login(
-        &app,
-        meta("10.0.0.1"),
-        login_input("ada@example.com", PASSWORD),
-    )
-    .await
-    .unwrap();
-    let second = sessions::login(
-        &app,
-        meta("10.0.0.1"),
-        login_input("ada@example.com", PASSWORD),
-    )
-    .await
-    .unwrap();
-    let cookie = |c: &str| {
-        c.split(';')
-            .next()
-            .unwrap()
-            .split_once('=')
-            .unwrap()
-            .1
-            .to_owned()
-    };
-    let (first, second) = (cookie(&first.set_cookie), cookie(&second.set_cookie));
-    let actor = sessions::authenticate(&app, &second).await.unwrap();
-    let ctx = berth::auth::Ctx {
-        actor: Some(actor),
-        meta: Default::default(),
-        system: None,
-    };
+    let (first, _) = logged_in(&app, "ada@example.com").await;
+    let (second, ctx) = logged_in(&app, "ada@example.com").await;
 
     let wrong = PasswordChange {
         current_password: "not it".into(),
@@ -424,28 +421,7 @@ async fn changing_the_password_needs_the_current_one_and_ends_other_sessions(db:
 async fn logout_ends_the_session(db: PgPool) {
     let app = app(db).await;
     user(&app, "ada@example.com", false).await;
-    let logged_in = sessions::login(
-        &app,
-        meta("10.0.0.1"),
-        login_input("ada@example.com", PASSWORD),
-    )
-    .await
-    .unwrap();
-    let secret = logged_in
-        .set_cookie
-        .split(';')
-        .next()
-        .unwrap()
-        .split_once('=')
-        .unwrap()
-        .1
-        .to_owned();
-    let actor = sessions::authenticate(&app, &secret).await.unwrap();
-    let ctx = berth::auth::Ctx {
-        actor: Some(actor),
-        meta: Default::default(),
-        system: None,
-    };
+    let (secret, ctx) = logged_in(&app, "ada@example.com").await;
     sessions::logout(&app, &ctx).await.unwrap();
     assert!(sessions::authenticate(&app, &secret).await.is_err());
 }
@@ -454,22 +430,7 @@ async fn logout_ends_the_session(db: PgPool) {
 async fn an_idle_session_expires(db: PgPool) {
     let app = app(db).await;
     user(&app, "ada@example.com", false).await;
-    let logged_in = sessions::login(
-        &app,
-        meta("10.0.0.1"),
-        login_input("ada@example.com", PASSWORD),
-    )
-    .await
-    .unwrap();
-    let secret = logged_in
-        .set_cookie
-        .split(';')
-        .next()
-        .unwrap()
-        .split_once('=')
-        .unwrap()
-        .1
-        .to_owned();
+    let (secret, _) = logged_in(&app, "ada@example.com").await;
     sqlx::query!("UPDATE sessions SET last_seen_at = now() - interval '1 day'")
         .execute(&app.db)
         .await

@@ -94,6 +94,22 @@ pub struct Config {
     #[arg(long, env = "BERTH_SYNC_CONCURRENCY", default_value_t = 16)]
     pub sync_concurrency: usize,
 
+    /// The group bound to `edit` in each namespace; `{team}` becomes the team's name.
+    #[arg(long, env = "BERTH_TEAM_GROUP_PATTERN", default_value = "berth:{team}")]
+    pub team_group_pattern: String,
+
+    /// Job workers in this process (provisioning, reverts, decommissions, webhooks).
+    #[arg(long, env = "BERTH_JOB_WORKERS", default_value_t = 8)]
+    pub job_workers: usize,
+
+    /// Seconds a worker holds a job before another process may take it over.
+    #[arg(long, env = "BERTH_JOB_LEASE_SECONDS", default_value_t = 120)]
+    pub job_lease_seconds: u64,
+
+    /// Seconds between usage and drift checks of every namespace (0: only on demand).
+    #[arg(long, env = "BERTH_DRIFT_INTERVAL_SECONDS", default_value_t = 120)]
+    pub drift_interval_seconds: u64,
+
     /// Log as JSON lines (for log shippers) instead of text.
     #[arg(long, env = "BERTH_LOG_JSON", default_value_t = false)]
     pub log_json: bool,
@@ -154,6 +170,12 @@ impl Config {
                 );
             }
         }
+        if !self.team_group_pattern.contains("{team}") {
+            problems.push("BERTH_TEAM_GROUP_PATTERN must contain {team}");
+        }
+        if self.job_lease_seconds < 30 {
+            problems.push("BERTH_JOB_LEASE_SECONDS must be at least 30");
+        }
         if self.db_pool_size == 0 {
             problems.push("BERTH_DB_POOL_SIZE must be at least 1");
         }
@@ -178,6 +200,8 @@ impl Config {
         config.secret_key = Some(SecretString::from(crate::fleet::seal::generate_key()));
         config.sync_interval_seconds = 0;
         config.sync_timeout_seconds = 2;
+        config.drift_interval_seconds = 0;
+        config.job_workers = 0;
         config
     }
 }

@@ -14,6 +14,7 @@ pub mod fleet;
 pub mod http;
 pub mod people;
 pub mod teams;
+pub mod tenancy;
 pub mod telemetry;
 pub mod tokens;
 pub mod web;

@@ -110,6 +110,8 @@ async fn main() -> anyhow::Result<()> {
             app.migrate().await?;
             let app = start_simulator_if_needed(app).await?;
             berth::fleet::inventory::spawn_periodic_sync(app.clone());
+            berth::tenancy::jobs::spawn_workers(app.clone());
+            berth::tenancy::provision::spawn_periodic_checks(app.clone());
             let server = Server::bind(app).await?;
             tracing::info!(address = %server.local_addr(), "Berth is serving");
             server.run_until_stopped(shutdown_signal()).await?;

@@ -496,3 +496,485 @@ pub struct SimulatorFaults {
     #[serde(default)]
     pub down: bool,
 }
+
+// ---------------------------------------------------------------------------------------
+// Tenancy: namespace specs, presets, requests, namespaces, budgets, policies, webhooks.
+// ---------------------------------------------------------------------------------------
+
+/// A ResourceQuota as teams ask for it. Quantities use Kubernetes quantity syntax
+/// (`500m`, `2`, `4Gi`, `1.5e3`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(ToSchema))]
+pub struct QuotaSpec {
+    pub requests_cpu: String,
+    pub requests_memory: String,
+    pub limits_cpu: String,
+    pub limits_memory: String,
+    pub pods: i64,
+    pub services: i64,
+    pub persistentvolumeclaims: i64,
+    pub requests_storage: String,
+}
+
+/// The container defaults and bounds of the namespace's LimitRange.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(ToSchema))]
+pub struct LimitSpec {
+    pub default_request_cpu: String,
+    pub default_request_memory: String,
+    pub default_limit_cpu: String,
+    pub default_limit_memory: String,
+    pub min_cpu: String,
+    pub min_memory: String,
+    pub max_cpu: String,
+    pub max_memory: String,
+    #[serde(default)]
+    pub max_limit_request_ratio_cpu: Option<String>,
+    #[serde(default)]
+    pub max_limit_request_ratio_memory: Option<String>,
+}
+
+/// Storage a namespace may claim from one storage class.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(ToSchema))]
+pub struct ClassQuota {
+    pub name: String,
+    /// requests.storage for this class, e.g. `100Gi`.
+    pub storage: String,
+    /// How many claims of this class.
+    pub persistentvolumeclaims: i64,
+}
+
+/// Everything Berth applies to size a namespace.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(ToSchema))]
+pub struct NamespaceSpec {
+    pub quota: QuotaSpec,
+    pub limits: LimitSpec,
+    /// Allowed storage classes; every other class of the cluster gets a quota of 0.
+    #[serde(default)]
+    pub storage_classes: Vec<ClassQuota>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(ToSchema))]
+pub struct Preset {
+    /// S, M, L or XL.
+    pub name: String,
+    pub rank: i32,
+    pub quota: QuotaSpec,
+    pub limits: LimitSpec,
+}
+
+/// CPU, memory and storage in base units: what budgets and ledgers add up.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(ToSchema))]
+pub struct Amounts {
+    pub cpu_millis: i64,
+    pub memory_bytes: i64,
+    pub storage_bytes: i64,
+}
+
+/// A request for a new namespace. Give a `preset`, or `quota` and `limits`, or a preset
+/// with either of them replaced.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(ToSchema))]
+pub struct NewNamespaceRequest {
+    pub team: String,
+    pub cluster: String,
+    /// A DNS label starting with `<team>-`.
+    pub name: String,
+    pub node_pool: String,
+    /// prod | staging | dev; the cluster's environment when absent.
+    #[serde(default)]
+    pub environment: Option<String>,
+    #[serde(default)]
+    pub preset: Option<String>,
+    #[serde(default)]
+    pub quota: Option<QuotaSpec>,
+    #[serde(default)]
+    pub limits: Option<LimitSpec>,
+    #[serde(default)]
+    pub storage_classes: Vec<ClassQuota>,
+    pub purpose: String,
+    /// Sandboxes: Berth decommissions the namespace at this time (RFC 3339).
+    #[serde(default, with = "time::serde::rfc3339::option")]
+    pub expires_at: Option<OffsetDateTime>,
+}
+
+/// What an approver sees of the capacity a request takes.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(ToSchema))]
+pub struct CapacityImpact {
+    pub cluster: String,
+    pub pool: String,
+    /// The pool's allocatable CPU and memory (0 when the pool is unknown to the inventory).
+    pub allocatable: Amounts,
+    pub committed_before: Amounts,
+    pub committed_after: Amounts,
+    /// The tightest budget that applies, before and after.
+    pub budget: Option<BudgetImpact>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(ToSchema))]
+pub struct BudgetImpact {
+    /// `fleet` or the cluster's name.
+    pub scope: String,
+    pub limit: Amounts,
+    pub used_before: Amounts,
+    pub used_after: Amounts,
+    pub over_budget: bool,
+    /// What the request takes beyond the budget (0 where within it).
+    pub overrun: Amounts,
+}
+
+/// The outcome of applying one object.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(ToSchema))]
+pub struct ObjectOutcome {
+    pub kind: String,
+    pub name: String,
+    /// applied | failed | deleted
+    pub outcome: String,
+    pub error: Option<String>,
+    #[serde(with = "time::serde::rfc3339")]
+    pub at: OffsetDateTime,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(ToSchema))]
+pub struct NamespaceRequest {
+    pub id: Uuid,
+    /// create | quota_change | decommission
+    pub kind: String,
+    pub team: String,
+    pub cluster: String,
+    pub namespace: String,
+    pub node_pool: String,
+    pub environment: String,
+    pub preset: Option<String>,
+    pub purpose: String,
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub expires_at: Option<OffsetDateTime>,
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub burst_until: Option<OffsetDateTime>,
+    /// What the requester asked for.
+    pub requested_spec: NamespaceSpec,
+    /// What will be (or was) applied: the request, or an admin's amendment of it.
+    pub spec: NamespaceSpec,
+    pub amended_by: Option<String>,
+    pub amendment_note: Option<String>,
+    /// pending | approved | rejected | cancelled | provisioning | ready | failed (retrying)
+    pub state: String,
+    pub requested_by: Option<String>,
+    pub decided_by: Option<String>,
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub decided_at: Option<OffsetDateTime>,
+    pub decision_reason: Option<String>,
+    /// The approval policy that decided, or that sent the request to an admin.
+    pub matched_policy: Option<String>,
+    pub over_budget: bool,
+    pub last_error: Option<String>,
+    pub attempts: i32,
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339")]
+    pub updated_at: OffsetDateTime,
+}
+
+/// A request with what an approver needs beside it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(ToSchema))]
+pub struct RequestDetail {
+    pub request: NamespaceRequest,
+    pub impact: Option<CapacityImpact>,
+    /// The objects of the namespace and how their last apply went.
+    pub objects: Vec<ObjectOutcome>,
+    /// The caller may approve, amend or reject it.
+    pub can_decide: bool,
+    /// The caller may cancel it.
+    pub can_cancel: bool,
+}
+
+/// What a request would do, without storing anything: the wizard's live panel.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(ToSchema))]
+pub struct RequestPreview {
+    /// Field → problem; empty when the request would be accepted.
+    pub fields: BTreeMap<String, String>,
+    pub impact: Option<CapacityImpact>,
+    /// The manifests Berth would apply.
+    pub objects: Vec<serde_json::Value>,
+    /// The approval policy that would decide, and whether it would approve by itself.
+    pub matched_policy: Option<String>,
+    pub auto_approve: bool,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(ToSchema))]
+pub struct Decision {
+    /// Required to reject; optional to approve.
+    #[serde(default)]
+    pub reason: Option<String>,
+}
+
+/// An admin's change to a pending request. Absent fields stay as requested.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(ToSchema))]
+pub struct Amendment {
+    #[serde(default)]
+    pub node_pool: Option<String>,
+    #[serde(default)]
+    pub preset: Option<String>,
+    #[serde(default)]
+    pub quota: Option<QuotaSpec>,
+    #[serde(default)]
+    pub limits: Option<LimitSpec>,
+    #[serde(default)]
+    pub storage_classes: Option<Vec<ClassQuota>>,
+    /// Shown to the requester.
+    pub note: String,
+}
+
+/// Filters for listing requests.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(ToSchema, IntoParams))]
+#[cfg_attr(feature = "ssr", into_params(parameter_in = Query))]
+pub struct RequestQuery {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub team: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cluster: Option<String>,
+    /// A state, or `open` for pending, approved, provisioning and failed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub state: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kind: Option<String>,
+    /// 1–500, default 50.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub limit: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cursor: Option<String>,
+}
+
+/// ResourceQuota status as last read from the cluster.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(ToSchema))]
+pub struct QuotaUsage {
+    pub hard: BTreeMap<String, String>,
+    pub used: BTreeMap<String, String>,
+    /// used.requests.cpu etc. in base units, for bars.
+    pub used_amounts: Amounts,
+    #[serde(with = "time::serde::rfc3339")]
+    pub observed_at: OffsetDateTime,
+}
+
+/// One object that differs from what Berth applied.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(ToSchema))]
+pub struct DriftItem {
+    pub kind: String,
+    pub name: String,
+    /// `missing`, or the paths whose live value differs.
+    pub differences: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(ToSchema))]
+pub struct Namespace {
+    pub id: Uuid,
+    pub name: String,
+    pub team: String,
+    pub cluster: String,
+    pub node_pool: String,
+    pub environment: String,
+    /// provisioning | ready | failed | decommissioning | decommissioned
+    pub state: String,
+    pub purpose: String,
+    pub spec: NamespaceSpec,
+    pub quota: Amounts,
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub expires_at: Option<OffsetDateTime>,
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub burst_until: Option<OffsetDateTime>,
+    pub last_error: Option<String>,
+    pub usage: Option<QuotaUsage>,
+    /// None until the first drift check.
+    pub drift: Option<Vec<DriftItem>>,
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub drift_checked_at: Option<OffsetDateTime>,
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(ToSchema))]
+pub struct NamespaceDetail {
+    pub namespace: Namespace,
+    pub objects: Vec<ObjectOutcome>,
+    pub requests: Vec<NamespaceRequest>,
+    /// The caller may ask for changes (a team member or an admin).
+    pub can_request: bool,
+}
+
+/// Filters for listing namespaces.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(ToSchema, IntoParams))]
+#[cfg_attr(feature = "ssr", into_params(parameter_in = Query))]
+pub struct NamespaceQuery {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub team: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cluster: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub state: Option<String>,
+    /// 1–500, default 50.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub limit: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cursor: Option<String>,
+}
+
+/// A change to a namespace's quota: a preset, or a quota / limits / classes replaced.
+/// With `burst_until` it is a timed increase that Berth reverts by itself.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(ToSchema))]
+pub struct QuotaChange {
+    #[serde(default)]
+    pub preset: Option<String>,
+    #[serde(default)]
+    pub quota: Option<QuotaSpec>,
+    #[serde(default)]
+    pub limits: Option<LimitSpec>,
+    #[serde(default)]
+    pub storage_classes: Option<Vec<ClassQuota>>,
+    #[serde(default, with = "time::serde::rfc3339::option")]
+    pub burst_until: Option<OffsetDateTime>,
+    pub purpose: String,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(ToSchema))]
+pub struct Decommission {
+    /// The namespace's name, typed again.
+    pub confirm: String,
+    pub purpose: String,
+}
+
+/// A ceiling on the sum of a team's quotas, fleet-wide or on one cluster.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(ToSchema))]
+pub struct Budget {
+    pub team: String,
+    /// None: the whole fleet.
+    pub cluster: Option<String>,
+    pub limit: Amounts,
+    /// The sum of the team's quotas in this scope now.
+    pub used: Amounts,
+    #[serde(with = "time::serde::rfc3339")]
+    pub updated_at: OffsetDateTime,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(ToSchema))]
+pub struct BudgetInput {
+    /// Absent or empty: fleet-wide.
+    #[serde(default)]
+    pub cluster: Option<String>,
+    /// Quantities: `64`, `256Gi`, `2Ti`.
+    pub cpu: String,
+    pub memory: String,
+    pub storage: String,
+}
+
+/// When a policy applies. Empty lists match everything.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(ToSchema))]
+pub struct PolicyConditions {
+    /// create | quota_change | decommission
+    #[serde(default)]
+    pub kinds: Vec<String>,
+    /// prod | staging | dev
+    #[serde(default)]
+    pub environments: Vec<String>,
+    /// The quota may not exceed this preset's in any resource.
+    #[serde(default)]
+    pub max_preset: Option<String>,
+    /// The request must fit every budget of the team.
+    #[serde(default)]
+    pub within_budget: bool,
+    /// Only quota changes that lower every resource (and raise none).
+    #[serde(default)]
+    pub decrease_only: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(ToSchema))]
+pub struct Policy {
+    pub id: Uuid,
+    pub name: String,
+    pub position: i32,
+    pub enabled: bool,
+    pub conditions: PolicyConditions,
+    /// approve | manual
+    pub action: String,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(ToSchema))]
+pub struct PolicyInput {
+    pub name: String,
+    pub position: i32,
+    #[serde(default = "yes")]
+    pub enabled: bool,
+    pub conditions: PolicyConditions,
+    pub action: String,
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// The quota ledger: per team and cluster, what is allocated, used, and the pool capacity.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(ToSchema))]
+pub struct LedgerRow {
+    pub team: String,
+    pub cluster: String,
+    pub namespaces: i64,
+    pub allocated: Amounts,
+    pub used: Amounts,
+    /// Allocatable CPU and memory of the pools the team's namespaces are pinned to.
+    pub capacity: Amounts,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(ToSchema))]
+pub struct Webhook {
+    pub id: Uuid,
+    pub url: String,
+    pub events: Vec<String>,
+    pub enabled: bool,
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(ToSchema))]
+pub struct NewWebhook {
+    pub url: String,
+    /// The HMAC-SHA256 key; stored sealed, never returned.
+    pub secret: String,
+    /// request.created | request.approved | request.rejected | request.provisioned | request.failed
+    pub events: Vec<String>,
+}
+
+/// Namespaces on a cluster labelled managed-by=berth that Berth has no record of.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(ToSchema))]
+pub struct OutOfBand {
+    pub cluster: String,
+    pub namespace: String,
+    pub team_label: Option<String>,
+}

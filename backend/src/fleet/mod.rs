@@ -50,7 +50,7 @@ impl ClusterName {
     }
 }
 
-fn one_of(field: &str, raw: &str, allowed: &[&str]) -> Result<String> {
+pub(crate) fn one_of(field: &str, raw: &str, allowed: &[&str]) -> Result<String> {
     let value = raw.trim();
     if allowed.contains(&value) {
         Ok(value.to_owned())
@@ -62,7 +62,7 @@ fn one_of(field: &str, raw: &str, allowed: &[&str]) -> Result<String> {
     }
 }
 
-fn short_text(field: &str, raw: &str, max: usize) -> Result<String> {
+pub(crate) fn short_text(field: &str, raw: &str, max: usize) -> Result<String> {
     let value = raw.trim();
     if value.is_empty() {
         Err(Error::invalid(field, "is required"))
@@ -360,7 +360,7 @@ async fn load(conn: &mut sqlx::PgConnection, only: Option<&str>) -> Result<Vec<C
         .collect())
 }
 
-async fn one(conn: &mut sqlx::PgConnection, name: &str) -> Result<Cluster> {
+pub(crate) async fn one(conn: &mut sqlx::PgConnection, name: &str) -> Result<Cluster> {
     load(conn, Some(name))
         .await?
         .pop()

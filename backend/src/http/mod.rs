@@ -9,6 +9,7 @@ pub mod extract;
 mod fleet;
 mod people;
 mod teams;
+mod tenancy;
 mod tokens;
 
 use std::time::Instant;
@@ -46,6 +47,7 @@ use crate::App;
         (name = "tokens", description = "API tokens for automation"),
         (name = "audit", description = "The append-only audit trail"),
         (name = "fleet", description = "Clusters, node pools, storage classes and inventory sync"),
+        (name = "tenancy", description = "Namespace requests, approvals, namespaces, quotas, budgets, policies and webhooks"),
     )
 )]
 struct ApiDoc;
@@ -84,7 +86,8 @@ pub fn api() -> (Router<App>, utoipa::openapi::OpenApi) {
                 .merge(teams::router())
                 .merge(tokens::router())
                 .merge(audit::router())
-                .merge(fleet::router()),
+                .merge(fleet::router())
+                .merge(tenancy::router()),
         )
         .split_for_parts()
 }

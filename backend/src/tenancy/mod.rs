@@ -1,0 +1,286 @@
+//! Tenancy: namespaces requested by teams, decided by admins or approval policies, and
+//! applied to clusters by durable jobs.
+//!
+//! Rules live here and in the submodules; REST and server functions only translate.
+//! - A member of a team (or an admin) requests for that team; names carry the team prefix.
+//! - Admins approve, amend or reject; nobody approves their own request.
+//! - Approval policies may approve by themselves; the rule that matched is recorded.
+//! - Every state change and its audit row commit together, with the job that carries the
+//!   change to the cluster.
+
+pub mod jobs;
+pub mod namespaces;
+pub mod objects;
+pub mod provision;
+pub mod requests;
+pub mod settings;
+pub mod spec;
+
+use berth_frontend::api::{
+    Amounts, BudgetImpact, CapacityImpact, Cluster, NamespaceSpec, PolicyConditions,
+};
+use sqlx::PgConnection;
+use uuid::Uuid;
+
+use crate::{auth::Actor, Error, Result};
+use spec::Sized;
+
+/// A team the caller acts for.
+#[derive(Debug, Clone)]
+pub struct TeamRef {
+    pub id: Uuid,
+    pub name: String,
+}
+
+/// The team named `name`, if the caller belongs to it or is an admin.
+pub async fn acting_team(conn: &mut PgConnection, actor: &Actor, name: &str) -> Result<TeamRef> {
+    let name = name.trim();
+    let id = sqlx::query_scalar!("SELECT id FROM teams WHERE name = $1", name)
+        .fetch_optional(&mut *conn)
+        .await?
+        .ok_or_else(|| Error::invalid("team", "no such team"))?;
+    if !actor.is_admin && !is_member(actor, name) {
+        return Err(Error::forbidden("you are not a member of this team"));
+    }
+    Ok(TeamRef {
+        id,
+        name: name.to_owned(),
+    })
+}
+
+pub fn is_member(actor: &Actor, team: &str) -> bool {
+    actor.teams.iter().any(|t| t.team == team)
+}
+
+/// A cluster with the storage classes its inventory found.
+pub struct Placement {
+    pub cluster: Cluster,
+    pub classes: Vec<String>,
+}
+
+pub async fn placement(conn: &mut PgConnection, name: &str) -> Result<Placement> {
+    let cluster = match crate::fleet::one(&mut *conn, name.trim()).await {
+        Ok(c) => c,
+        Err(Error::NotFound(_)) => return Err(Error::invalid("cluster", "no such cluster")),
+        Err(e) => return Err(e),
+    };
+    let classes = sqlx::query_scalar!(
+        "SELECT name FROM storage_classes WHERE cluster_id = $1 ORDER BY name",
+        cluster.id
+    )
+    .fetch_all(&mut *conn)
+    .await?;
+    Ok(Placement { cluster, classes })
+}
+
+impl Placement {
+    /// Field errors for a pool or storage class this cluster does not have.
+    pub fn check(&self, pool: &str, spec: &NamespaceSpec, errors: &mut crate::error::FieldErrors) {
+        if self.cluster.disabled {
+            errors.insert("cluster".into(), "is disabled".into());
+        }
+        if !self.cluster.pools.iter().any(|p| p.name == pool) {
+            let known: Vec<&str> = self.cluster.pools.iter().map(|p| p.name.as_str()).collect();
+            errors.insert(
+                "node_pool".into(),
+                if known.is_empty() {
+                    "this cluster has no known node pools (is its inventory synced?)".into()
+                } else {
+                    format!("is not a pool of this cluster ({})", known.join(", "))
+                },
+            );
+        }
+        for (i, c) in spec.storage_classes.iter().enumerate() {
+            if !self.classes.iter().any(|k| k == c.name.trim()) {
+                errors.insert(
+                    format!("storage_classes[{i}].name"),
+                    format!("{} is not a storage class of this cluster", c.name.trim()),
+                );
+            }
+        }
+    }
+}
+
+fn add(a: Amounts, b: Amounts) -> Amounts {
+    Amounts {
+        cpu_millis: a.cpu_millis + b.cpu_millis,
+        memory_bytes: a.memory_bytes + b.memory_bytes,
+        storage_bytes: a.storage_bytes + b.storage_bytes,
+    }
+}
+
+fn sub(a: Amounts, b: Amounts) -> Amounts {
+    Amounts {
+        cpu_millis: a.cpu_millis - b.cpu_millis,
+        memory_bytes: a.memory_bytes - b.memory_bytes,
+        storage_bytes: a.storage_bytes - b.storage_bytes,
+    }
+}
+
+/// What a change adds to the team's and pool's commitments: the new quota, less the one it
+/// replaces (`previous`, for quota changes), moved between pools when the pool changes.
+pub struct Change<'a> {
+    pub team_id: Uuid,
+    pub placement: &'a Placement,
+    pub pool: &'a str,
+    pub after: Amounts,
+    /// The namespace's current quota and pool, for changes to an existing namespace.
+    pub previous: Option<(Amounts, String)>,
+}
+
+/// Pool committed before/after against allocatable, and the tightest budget before/after.
+pub async fn impact(conn: &mut PgConnection, change: &Change<'_>) -> Result<CapacityImpact> {
+    let cluster = &change.placement.cluster;
+    let pool = cluster.pools.iter().find(|p| p.name == change.pool);
+    let allocatable = pool.map_or(Amounts::default(), |p| Amounts {
+        cpu_millis: p.allocatable.cpu_millis,
+        memory_bytes: p.allocatable.memory_bytes,
+        storage_bytes: 0,
+    });
+    let committed_before = pool.map_or(Amounts::default(), |p| Amounts {
+        cpu_millis: p.committed.cpu_millis,
+        memory_bytes: p.committed.memory_bytes,
+        storage_bytes: 0,
+    });
+    let mut committed_after = add(committed_before, change.after);
+    let mut delta = change.after;
+    if let Some((prev, prev_pool)) = &change.previous {
+        delta = sub(change.after, *prev);
+        if prev_pool == change.pool {
+            committed_after = sub(committed_after, *prev);
+        }
+    }
+    committed_after.storage_bytes = 0;
+
+    let budgets = sqlx::query!(
+        r#"SELECT b.cluster_id, c.name AS "cluster_name?", b.cpu_millis, b.memory_bytes, b.storage_bytes,
+                  coalesce((SELECT sum(n.quota_cpu_millis) FROM namespaces n WHERE n.team_id = b.team_id
+                              AND n.state <> 'decommissioned' AND (b.cluster_id IS NULL OR n.cluster_id = b.cluster_id)), 0)::bigint AS "used_cpu!",
+                  coalesce((SELECT sum(n.quota_memory_bytes) FROM namespaces n WHERE n.team_id = b.team_id
+                              AND n.state <> 'decommissioned' AND (b.cluster_id IS NULL OR n.cluster_id = b.cluster_id)), 0)::bigint AS "used_memory!",
+                  coalesce((SELECT sum(n.quota_storage_bytes) FROM namespaces n WHERE n.team_id = b.team_id
+                              AND n.state <> 'decommissioned' AND (b.cluster_id IS NULL OR n.cluster_id = b.cluster_id)), 0)::bigint AS "used_storage!"
+           FROM team_budgets b LEFT JOIN clusters c ON c.id = b.cluster_id
+           WHERE b.team_id = $1 AND (b.cluster_id IS NULL OR b.cluster_id = $2)
+           ORDER BY b.cluster_id NULLS LAST"#,
+        change.team_id,
+        cluster.id
+    )
+    .fetch_all(&mut *conn)
+    .await?;
+    let mut tightest: Option<BudgetImpact> = None;
+    for b in budgets {
+        let limit = Amounts {
+            cpu_millis: b.cpu_millis,
+            memory_bytes: b.memory_bytes,
+            storage_bytes: b.storage_bytes,
+        };
+        let used_before = Amounts {
+            cpu_millis: b.used_cpu,
+            memory_bytes: b.used_memory,
+            storage_bytes: b.used_storage,
+        };
+        let used_after = add(used_before, delta);
+        let over = |after: i64, limit: i64| (after - limit).max(0);
+        let overrun = Amounts {
+            cpu_millis: over(used_after.cpu_millis, limit.cpu_millis),
+            memory_bytes: over(used_after.memory_bytes, limit.memory_bytes),
+            storage_bytes: over(used_after.storage_bytes, limit.storage_bytes),
+        };
+        let over_budget = overrun != Amounts::default() && delta_grows(delta);
+        let candidate = BudgetImpact {
+            scope: b.cluster_name.unwrap_or_else(|| "fleet".into()),
+            limit,
+            used_before,
+            used_after,
+            over_budget,
+            overrun,
+        };
+        let replace = match &tightest {
+            None => true,
+            Some(t) => !t.over_budget && candidate.over_budget,
+        };
+        if replace {
+            tightest = Some(candidate);
+        }
+    }
+    Ok(CapacityImpact {
+        cluster: cluster.name.clone(),
+        pool: change.pool.to_owned(),
+        allocatable,
+        committed_before,
+        committed_after,
+        budget: tightest,
+    })
+}
+
+/// A change that lowers (or keeps) every resource never counts as over budget.
+fn delta_grows(delta: Amounts) -> bool {
+    delta.cpu_millis > 0 || delta.memory_bytes > 0 || delta.storage_bytes > 0
+}
+
+/// What the approval policies need to know about a request.
+pub struct PolicyInput<'a> {
+    pub kind: &'a str,
+    pub environment: &'a str,
+    pub sized: Option<&'a Sized>,
+    /// For quota changes: the namespace's current spec.
+    pub current: Option<&'a Sized>,
+    pub is_burst: bool,
+    pub over_budget: bool,
+}
+
+/// The first enabled policy (by position) whose conditions all hold: (name, approves).
+/// No match: manual approval.
+pub async fn evaluate_policies(
+    conn: &mut PgConnection,
+    input: &PolicyInput<'_>,
+) -> Result<(Option<String>, bool)> {
+    let policies = sqlx::query!(
+        r#"SELECT name, conditions AS "conditions: sqlx::types::Json<PolicyConditions>", action
+           FROM approval_policies WHERE enabled ORDER BY position, name"#
+    )
+    .fetch_all(&mut *conn)
+    .await?;
+    let presets = settings::preset_sizes(&mut *conn).await?;
+    for p in policies {
+        let c = &p.conditions.0;
+        if !c.kinds.is_empty() && !c.kinds.iter().any(|k| k == input.kind) {
+            continue;
+        }
+        if !c.environments.is_empty() && !c.environments.iter().any(|e| e == input.environment) {
+            continue;
+        }
+        if c.within_budget && input.over_budget {
+            continue;
+        }
+        if let Some(max) = &c.max_preset {
+            let fits = match (input.sized, presets.iter().find(|(n, _)| n == max)) {
+                (Some(s), Some((_, limit))) => s.fits_within(limit),
+                (None, _) => true,
+                _ => false,
+            };
+            if !fits {
+                continue;
+            }
+        }
+        if c.decrease_only {
+            let decrease = match (input.sized, input.current) {
+                (Some(new), Some(old)) => !input.is_burst && new.fits_within(old),
+                _ => false,
+            };
+            if !decrease {
+                continue;
+            }
+        }
+        return Ok((Some(p.name), p.action == "approve"));
+    }
+    Ok((None, false))
+}
+
+/// A spec read back from the database (stored by Berth, so it parses).
+pub fn stored_sized(spec: &NamespaceSpec) -> Result<Sized> {
+    spec::parse(spec).map_err(|e| {
+        Error::Internal(anyhow::anyhow!("a stored namespace spec no longer parses: {e:?}"))
+    })
+}

@@ -1,0 +1,330 @@
+//! The namespaces Berth manages: listing, detail with live usage, the quota ledger,
+//! re-applying after drift, and namespaces found on clusters that Berth does not know.
+
+use std::collections::BTreeMap;
+
+use berth_frontend::api::{
+    Amounts, DriftItem, LedgerRow, Namespace, NamespaceDetail, NamespaceQuery, NamespaceSpec,
+    ObjectOutcome, OutOfBand, Page, QuotaUsage, RequestQuery, Scope,
+};
+use serde_json::{json, Value};
+use sqlx::{types::Json, PgConnection};
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use super::spec::Amount;
+use crate::{audit, auth::Ctx, error::FieldErrors, App, Error, Result};
+
+pub async fn objects(conn: &mut PgConnection, namespace_id: Uuid) -> Result<Vec<ObjectOutcome>> {
+    Ok(sqlx::query_as!(
+        ObjectOutcome,
+        "SELECT kind, name, outcome, error, at FROM namespace_objects WHERE namespace_id = $1
+         ORDER BY array_position(ARRAY['Namespace','ResourceQuota','LimitRange','NetworkPolicy','RoleBinding','ServiceAccount','Role'], kind), name",
+        namespace_id
+    )
+    .fetch_all(conn)
+    .await?)
+}
+
+fn usage(raw: Option<Value>, at: Option<OffsetDateTime>) -> Option<QuotaUsage> {
+    let raw = raw?;
+    let map = |key: &str| -> BTreeMap<String, String> {
+        raw.get(key)
+            .and_then(Value::as_object)
+            .map(|m| {
+                m.iter()
+                    .map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_owned()))
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let used = map("used");
+    let get = |k: &str, cpu: bool| {
+        used.get(k)
+            .and_then(|v| if cpu { Amount::cpu(k, v).ok() } else { Amount::bytes(k, v).ok() })
+            .map_or(0, |a| a.0)
+    };
+    Some(QuotaUsage {
+        hard: map("hard"),
+        used_amounts: Amounts {
+            cpu_millis: get("requests.cpu", true),
+            memory_bytes: get("requests.memory", false),
+            storage_bytes: get("requests.storage", false),
+        },
+        used,
+        observed_at: at?,
+    })
+}
+
+#[derive(sqlx::FromRow)]
+struct Row {
+    id: Uuid,
+    name: String,
+    team: String,
+    cluster: String,
+    node_pool: String,
+    environment: String,
+    state: String,
+    purpose: String,
+    spec: Json<NamespaceSpec>,
+    quota_cpu_millis: i64,
+    quota_memory_bytes: i64,
+    quota_storage_bytes: i64,
+    expires_at: Option<OffsetDateTime>,
+    burst_until: Option<OffsetDateTime>,
+    last_error: Option<String>,
+    usage: Option<Value>,
+    usage_at: Option<OffsetDateTime>,
+    drift: Option<Json<Vec<DriftItem>>>,
+    drift_checked_at: Option<OffsetDateTime>,
+    created_at: OffsetDateTime,
+}
+
+const SELECT: &str = "SELECT n.id, n.name, t.name AS team, c.name AS cluster, n.node_pool, n.environment, n.state,
+        n.purpose, n.spec, n.quota_cpu_millis, n.quota_memory_bytes, n.quota_storage_bytes, n.expires_at,
+        n.burst_until, n.last_error, n.usage, n.usage_at, n.drift, n.drift_checked_at, n.created_at
+    FROM namespaces n JOIN teams t ON t.id = n.team_id JOIN clusters c ON c.id = n.cluster_id";
+
+impl From<Row> for Namespace {
+    fn from(r: Row) -> Self {
+        Namespace {
+            id: r.id,
+            name: r.name,
+            team: r.team,
+            cluster: r.cluster,
+            node_pool: r.node_pool,
+            environment: r.environment,
+            state: r.state,
+            purpose: r.purpose,
+            spec: r.spec.0,
+            quota: Amounts {
+                cpu_millis: r.quota_cpu_millis,
+                memory_bytes: r.quota_memory_bytes,
+                storage_bytes: r.quota_storage_bytes,
+            },
+            expires_at: r.expires_at,
+            burst_until: r.burst_until,
+            last_error: r.last_error,
+            usage: usage(r.usage, r.usage_at),
+            drift: r.drift.map(|d| d.0),
+            drift_checked_at: r.drift_checked_at,
+            created_at: r.created_at,
+        }
+    }
+}
+
+/// Members see their teams' namespaces; admins see all. Ordered by name, paged by cursor.
+pub async fn list(app: &App, ctx: &Ctx, query: NamespaceQuery) -> Result<Page<Namespace>> {
+    let actor = ctx.require(Scope::Read)?;
+    let limit = audit::parse_limit(query.limit)?;
+    let mut errors = FieldErrors::new();
+    let cursor = match query.cursor.as_deref().filter(|c| !c.is_empty()) {
+        None => None,
+        Some(c) => match c.split_once('/').and_then(|(n, id)| Some((n.to_owned(), Uuid::parse_str(id).ok()?))) {
+            Some(v) => Some(v),
+            None => {
+                errors.insert("cursor".into(), "is not a cursor from a previous page".into());
+                None
+            }
+        },
+    };
+    let state = query.state.as_deref().filter(|s| !s.is_empty());
+    if let Some(s) = state {
+        let all = ["provisioning", "ready", "failed", "decommissioning", "decommissioned"];
+        if !all.contains(&s) {
+            errors.insert("state".into(), format!("must be one of {}", all.join(", ")));
+        }
+    }
+    if !errors.is_empty() {
+        return Err(Error::Invalid(errors));
+    }
+    let my_teams: Vec<String> = actor.teams.iter().map(|t| t.team.clone()).collect();
+    let rows: Vec<Row> = sqlx::query_as(&format!(
+        "{SELECT} WHERE ($1 OR t.name = ANY($2))
+           AND ($3::text IS NULL OR t.name = $3)
+           AND ($4::text IS NULL OR c.name = $4)
+           AND (CASE WHEN $5::text IS NULL THEN n.state <> 'decommissioned' ELSE n.state = $5 END)
+           AND ($6::text IS NULL OR (n.name, n.id) > ($6, $7))
+         ORDER BY n.name, n.id LIMIT $8"
+    ))
+    .bind(actor.is_admin)
+    .bind(&my_teams)
+    .bind(query.team.as_deref().filter(|t| !t.is_empty()))
+    .bind(query.cluster.as_deref().filter(|c| !c.is_empty()))
+    .bind(state)
+    .bind(cursor.as_ref().map(|c| c.0.clone()))
+    .bind(cursor.as_ref().map(|c| c.1))
+    .bind(limit + 1)
+    .fetch_all(&app.db)
+    .await?;
+    let mut items: Vec<Namespace> = rows.into_iter().map(Into::into).collect();
+    let next_cursor = if items.len() as i64 > limit {
+        items.truncate(limit as usize);
+        items.last().map(|n| format!("{}/{}", n.name, n.id))
+    } else {
+        None
+    };
+    Ok(Page { items, next_cursor })
+}
+
+/// A namespace with its objects and requests. Its quota usage is read live from the
+/// cluster (within the sync timeout); when the cluster does not answer, the last reading
+/// is shown with its time.
+pub async fn get(app: &App, ctx: &Ctx, cluster: &str, name: &str) -> Result<NamespaceDetail> {
+    let actor = ctx.require(Scope::Read)?;
+    let mut conn = app.db.acquire().await?;
+    let row: Row = sqlx::query_as(&format!(
+        "{SELECT} WHERE c.name = $1 AND n.name = $2 ORDER BY (n.state = 'decommissioned'), n.created_at DESC LIMIT 1"
+    ))
+    .bind(cluster)
+    .bind(name)
+    .fetch_optional(&mut *conn)
+    .await?
+    .ok_or(Error::NotFound("namespace"))?;
+    let member = super::is_member(actor, &row.team);
+    if !actor.is_admin && !member {
+        return Err(Error::NotFound("namespace"));
+    }
+    let id = row.id;
+    let mut namespace: Namespace = row.into();
+    if namespace.state == "ready" || namespace.state == "failed" {
+        if let Some(live) = live_usage(app, &mut conn, id, &namespace.name).await {
+            namespace.usage = Some(live);
+        }
+    }
+    let objects = objects(&mut conn, id).await?;
+    drop(conn);
+    let requests = super::requests::list(
+        app,
+        ctx,
+        RequestQuery { cluster: Some(namespace.cluster.clone()), limit: Some(500), ..Default::default() },
+    )
+    .await?
+    .items
+    .into_iter()
+    .filter(|r| r.namespace == namespace.name)
+    .collect();
+    let can_request = namespace.state != "decommissioned" && namespace.state != "decommissioning";
+    Ok(NamespaceDetail { namespace, objects, requests, can_request })
+}
+
+async fn live_usage(app: &App, conn: &mut PgConnection, id: Uuid, name: &str) -> Option<QuotaUsage> {
+    let cluster_id = sqlx::query_scalar!("SELECT cluster_id FROM namespaces WHERE id = $1", id)
+        .fetch_one(&mut *conn)
+        .await
+        .ok()?;
+    let client = crate::fleet::connect::client(app, cluster_id).await.ok()?;
+    let quotas: kube::Api<k8s_openapi::api::core::v1::ResourceQuota> = kube::Api::namespaced(client, name);
+    let rq = quotas.get_opt(super::objects::QUOTA_NAME).await.ok()??;
+    let status = serde_json::to_value(rq.status?).ok()?;
+    sqlx::query!("UPDATE namespaces SET usage = $2, usage_at = now() WHERE id = $1", id, status)
+        .execute(&mut *conn)
+        .await
+        .ok()?;
+    usage(Some(status), Some(OffsetDateTime::now_utc()))
+}
+
+/// Applies the namespace's objects again (after drift), as a job. Team members and admins.
+pub async fn reapply(app: &App, ctx: &Ctx, cluster: &str, name: &str) -> Result<NamespaceDetail> {
+    let actor = ctx.require(Scope::Request)?;
+    let mut tx = app.db.begin().await?;
+    let ns = super::requests::existing(&mut tx, actor, cluster, name).await?;
+    if ns.state == "decommissioning" {
+        return Err(Error::conflict("namespace", "this namespace is being decommissioned"));
+    }
+    let cluster_id = sqlx::query_scalar!("SELECT id FROM clusters WHERE name = $1", ns.cluster)
+        .fetch_one(&mut *tx)
+        .await?;
+    let queued = sqlx::query_scalar!(
+        r#"SELECT EXISTS (SELECT 1 FROM jobs WHERE namespace_id = $1 AND kind = 'apply' AND state IN ('queued', 'running')) AS "q!""#,
+        ns.id
+    )
+    .fetch_one(&mut *tx)
+    .await?;
+    if !queued {
+        super::jobs::enqueue(&mut tx, super::jobs::Kind::Apply, ns.id, None, cluster_id, None).await?;
+    }
+    audit::record(
+        &mut tx,
+        ctx,
+        audit::Entry::new("namespace.reapply_requested", "namespace", ns.id)
+            .team(ns.team.id)
+            .after(json!({"namespace": ns.name, "cluster": ns.cluster})),
+    )
+    .await?;
+    tx.commit().await?;
+    get(app, ctx, cluster, name).await
+}
+
+/// Reads usage and drift of one cluster's namespaces now (admins; the periodic check does
+/// the same for the whole fleet).
+pub async fn check_now(app: &App, ctx: &Ctx, cluster: &str) -> Result<()> {
+    ctx.require_admin(Scope::Approve)?;
+    let id = sqlx::query_scalar!("SELECT id FROM clusters WHERE name = $1", cluster)
+        .fetch_optional(&app.db)
+        .await?
+        .ok_or(Error::NotFound("cluster"))?;
+    super::provision::check_cluster(app, id)
+        .await
+        .map_err(|e| Error::conflict("cluster", format!("the cluster could not be checked: {e}")))
+}
+
+/// Per team and cluster: namespaces, quota allocated, usage last read, and the allocatable
+/// capacity of the pools those namespaces use. Members see their teams' rows.
+pub async fn ledger(app: &App, ctx: &Ctx) -> Result<Vec<LedgerRow>> {
+    let actor = ctx.require(Scope::Read)?;
+    let my_teams: Vec<String> = actor.teams.iter().map(|t| t.team.clone()).collect();
+    let rows = sqlx::query!(
+        r#"SELECT t.name AS team, c.name AS cluster, count(*) AS "namespaces!",
+                  sum(n.quota_cpu_millis)::bigint AS "cpu!", sum(n.quota_memory_bytes)::bigint AS "memory!",
+                  sum(n.quota_storage_bytes)::bigint AS "storage!",
+                  array_agg(n.usage) FILTER (WHERE n.usage IS NOT NULL) AS "usages: Vec<Value>",
+                  (SELECT coalesce(sum(p.cpu_millis), 0) FROM node_pools p WHERE p.cluster_id = c.id
+                     AND p.name IN (SELECT DISTINCT n2.node_pool FROM namespaces n2 WHERE n2.team_id = t.id
+                                      AND n2.cluster_id = c.id AND n2.state <> 'decommissioned'))::bigint AS "pool_cpu!",
+                  (SELECT coalesce(sum(p.memory_bytes), 0) FROM node_pools p WHERE p.cluster_id = c.id
+                     AND p.name IN (SELECT DISTINCT n2.node_pool FROM namespaces n2 WHERE n2.team_id = t.id
+                                      AND n2.cluster_id = c.id AND n2.state <> 'decommissioned'))::bigint AS "pool_memory!"
+           FROM namespaces n JOIN teams t ON t.id = n.team_id JOIN clusters c ON c.id = n.cluster_id
+           WHERE n.state <> 'decommissioned' AND ($1 OR t.name = ANY($2))
+           GROUP BY t.id, t.name, c.id, c.name ORDER BY t.name, c.name"#,
+        actor.is_admin,
+        &my_teams
+    )
+    .fetch_all(&app.db)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|r| {
+            let mut used = Amounts::default();
+            for u in r.usages.unwrap_or_default() {
+                if let Some(q) = usage(Some(u), Some(OffsetDateTime::UNIX_EPOCH)) {
+                    used.cpu_millis += q.used_amounts.cpu_millis;
+                    used.memory_bytes += q.used_amounts.memory_bytes;
+                    used.storage_bytes += q.used_amounts.storage_bytes;
+                }
+            }
+            LedgerRow {
+                team: r.team,
+                cluster: r.cluster,
+                namespaces: r.namespaces,
+                allocated: Amounts { cpu_millis: r.cpu, memory_bytes: r.memory, storage_bytes: r.storage },
+                used,
+                capacity: Amounts { cpu_millis: r.pool_cpu, memory_bytes: r.pool_memory, storage_bytes: 0 },
+            }
+        })
+        .collect())
+}
+
+/// Namespaces labelled managed-by=berth that the last check found and Berth does not know
+/// (admins).
+pub async fn out_of_band(app: &App, ctx: &Ctx) -> Result<Vec<OutOfBand>> {
+    ctx.require_admin(Scope::Read)?;
+    Ok(sqlx::query_as!(
+        OutOfBand,
+        "SELECT c.name AS cluster, o.name AS namespace, o.team_label FROM out_of_band_namespaces o
+         JOIN clusters c ON c.id = o.cluster_id ORDER BY c.name, o.name"
+    )
+    .fetch_all(&app.db)
+    .await?)
+}

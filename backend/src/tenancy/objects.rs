@@ -1,0 +1,255 @@
+//! The objects Berth applies for a namespace, as manifests for server-side apply. Pure: the
+//! same inputs give the same objects, which is what makes re-applying idempotent and lets
+//! the drift check compare them with the live ones.
+
+use berth_frontend::api::Taint;
+use serde_json::{json, Map, Value};
+
+use super::spec::Sized;
+
+/// The one field manager Berth applies with.
+pub const FIELD_MANAGER: &str = "berth";
+pub const QUOTA_NAME: &str = "berth-quota";
+pub const LIMITS_NAME: &str = "berth-limits";
+
+pub struct Inputs<'a> {
+    pub namespace: &'a str,
+    pub team: &'a str,
+    pub layer: &'a str,
+    pub environment: &'a str,
+    /// The pool's node label (empty for the fallback pool) and name.
+    pub pool_label: &'a str,
+    pub pool: &'a str,
+    pub taints: &'a [Taint],
+    /// Every storage class of the cluster; those not allowed get a quota of 0.
+    pub cluster_classes: &'a [String],
+    pub spec: &'a Sized,
+    /// The RoleBinding's group, e.g. `berth:payments`.
+    pub group: String,
+}
+
+/// `berth:{team}` → `berth:payments`.
+pub fn group_name(pattern: &str, team: &str) -> String {
+    pattern.replace("{team}", team)
+}
+
+fn labels(i: &Inputs) -> Value {
+    json!({
+        "app.kubernetes.io/managed-by": "berth",
+        "berth.dev/team": i.team,
+    })
+}
+
+fn meta(i: &Inputs, name: &str) -> Value {
+    json!({"name": name, "namespace": i.namespace, "labels": labels(i)})
+}
+
+/// (kind, name, manifest) in the order they are applied: the Namespace first.
+pub fn desired(i: &Inputs) -> Vec<(&'static str, String, Value)> {
+    let mut ns_annotations = Map::new();
+    if !i.pool_label.is_empty() {
+        ns_annotations.insert(
+            "scheduler.alpha.kubernetes.io/node-selector".into(),
+            Value::String(format!("{}={}", i.pool_label, i.pool)),
+        );
+    }
+    if !i.taints.is_empty() {
+        let tolerations: Vec<Value> = i
+            .taints
+            .iter()
+            .map(|t| match &t.value {
+                Some(v) => json!({"key": t.key, "operator": "Equal", "value": v, "effect": t.effect}),
+                None => json!({"key": t.key, "operator": "Exists", "effect": t.effect}),
+            })
+            .collect();
+        ns_annotations.insert(
+            "scheduler.alpha.kubernetes.io/defaultTolerations".into(),
+            Value::String(Value::Array(tolerations).to_string()),
+        );
+    }
+    let namespace = json!({
+        "apiVersion": "v1",
+        "kind": "Namespace",
+        "metadata": {
+            "name": i.namespace,
+            "labels": {
+                "app.kubernetes.io/managed-by": "berth",
+                "berth.dev/team": i.team,
+                "berth.dev/layer": i.layer,
+                "berth.dev/environment": i.environment,
+                "kubernetes.io/metadata.name": i.namespace,
+            },
+            "annotations": ns_annotations,
+        }
+    });
+
+    let s = &i.spec.spec;
+    let q = &s.quota;
+    let mut hard = Map::new();
+    let mut put = |k: &str, v: String| {
+        hard.insert(k.to_owned(), Value::String(v));
+    };
+    put("requests.cpu", q.requests_cpu.clone());
+    put("requests.memory", q.requests_memory.clone());
+    put("limits.cpu", q.limits_cpu.clone());
+    put("limits.memory", q.limits_memory.clone());
+    put("pods", q.pods.to_string());
+    put("services", q.services.to_string());
+    put("persistentvolumeclaims", q.persistentvolumeclaims.to_string());
+    put("requests.storage", q.requests_storage.clone());
+    for class in i.cluster_classes {
+        let allowed = s.storage_classes.iter().find(|c| &c.name == class);
+        let (storage, pvcs) = match allowed {
+            Some(c) => (c.storage.clone(), c.persistentvolumeclaims.to_string()),
+            None => ("0".to_owned(), "0".to_owned()),
+        };
+        put(&format!("{class}.storageclass.storage.k8s.io/requests.storage"), storage);
+        put(&format!("{class}.storageclass.storage.k8s.io/persistentvolumeclaims"), pvcs);
+    }
+    let quota = json!({
+        "apiVersion": "v1", "kind": "ResourceQuota",
+        "metadata": meta(i, QUOTA_NAME),
+        "spec": {"hard": hard},
+    });
+
+    let l = &s.limits;
+    let mut ratio = Map::new();
+    if let Some(r) = &l.max_limit_request_ratio_cpu {
+        ratio.insert("cpu".into(), Value::String(r.clone()));
+    }
+    if let Some(r) = &l.max_limit_request_ratio_memory {
+        ratio.insert("memory".into(), Value::String(r.clone()));
+    }
+    let mut container = json!({
+        "type": "Container",
+        "defaultRequest": {"cpu": l.default_request_cpu, "memory": l.default_request_memory},
+        "default": {"cpu": l.default_limit_cpu, "memory": l.default_limit_memory},
+        "min": {"cpu": l.min_cpu, "memory": l.min_memory},
+        "max": {"cpu": l.max_cpu, "memory": l.max_memory},
+    });
+    if !ratio.is_empty() {
+        container["maxLimitRequestRatio"] = Value::Object(ratio);
+    }
+    let limits = json!({
+        "apiVersion": "v1", "kind": "LimitRange",
+        "metadata": meta(i, LIMITS_NAME),
+        "spec": {"limits": [container]},
+    });
+
+    let deny = json!({
+        "apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",
+        "metadata": meta(i, "default-deny"),
+        "spec": {"podSelector": {}, "policyTypes": ["Ingress", "Egress"]},
+    });
+    let dns = json!({
+        "apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",
+        "metadata": meta(i, "allow-dns"),
+        "spec": {
+            "podSelector": {},
+            "policyTypes": ["Egress"],
+            "egress": [{
+                "to": [{
+                    "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "kube-system"}},
+                    "podSelector": {"matchLabels": {"k8s-app": "kube-dns"}},
+                }],
+                "ports": [{"protocol": "UDP", "port": 53}, {"protocol": "TCP", "port": 53}],
+            }],
+        },
+    });
+    let same = json!({
+        "apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",
+        "metadata": meta(i, "allow-same-namespace"),
+        "spec": {
+            "podSelector": {},
+            "policyTypes": ["Ingress", "Egress"],
+            "ingress": [{"from": [{"podSelector": {}}]}],
+            "egress": [{"to": [{"podSelector": {}}]}],
+        },
+    });
+    let team_binding = json!({
+        "apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding",
+        "metadata": meta(i, "team-edit"),
+        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "edit"},
+        "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "Group", "name": i.group}],
+    });
+    let sa = json!({
+        "apiVersion": "v1", "kind": "ServiceAccount",
+        "metadata": meta(i, "deployer"),
+    });
+    let role = json!({
+        "apiVersion": "rbac.authorization.k8s.io/v1", "kind": "Role",
+        "metadata": meta(i, "deployer"),
+        "rules": [{
+            "apiGroups": ["apps"],
+            "resources": ["deployments"],
+            "verbs": ["get", "list", "watch", "patch", "update"],
+        }],
+    });
+    let deployer_binding = json!({
+        "apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding",
+        "metadata": meta(i, "deployer"),
+        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": "deployer"},
+        "subjects": [{"kind": "ServiceAccount", "name": "deployer", "namespace": i.namespace}],
+    });
+    vec![
+        ("Namespace", i.namespace.to_owned(), namespace),
+        ("ResourceQuota", QUOTA_NAME.into(), quota),
+        ("LimitRange", LIMITS_NAME.into(), limits),
+        ("NetworkPolicy", "default-deny".into(), deny),
+        ("NetworkPolicy", "allow-dns".into(), dns),
+        ("NetworkPolicy", "allow-same-namespace".into(), same),
+        ("RoleBinding", "team-edit".into(), team_binding),
+        ("ServiceAccount", "deployer".into(), sa),
+        ("Role", "deployer".into(), role),
+        ("RoleBinding", "deployer".into(), deployer_binding),
+    ]
+}
+
+/// Paths where `live` does not carry what `desired` says (desired ⊆ live). Fields the
+/// server adds are ignored; quantities are compared as written.
+pub fn differences(desired: &Value, live: &Value) -> Vec<String> {
+    let mut out = Vec::new();
+    diff("", desired, live, &mut out);
+    out
+}
+
+fn diff(path: &str, desired: &Value, live: &Value, out: &mut Vec<String>) {
+    match (desired, live) {
+        (Value::Object(d), Value::Object(l)) => {
+            for (k, dv) in d {
+                let p = format!("{path}/{k}");
+                match l.get(k) {
+                    Some(lv) => diff(&p, dv, lv, out),
+                    None if dv.as_object().is_some_and(Map::is_empty) => {}
+                    None => out.push(p),
+                }
+            }
+        }
+        (Value::Array(d), Value::Array(l)) if d.len() == l.len() => {
+            for (n, (dv, lv)) in d.iter().zip(l).enumerate() {
+                diff(&format!("{path}/{n}"), dv, lv, out);
+            }
+        }
+        (d, l) if d == l => {}
+        _ => out.push(if path.is_empty() { "/".into() } else { path.to_owned() }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn differences_ignore_server_fields_and_name_changed_paths() {
+        let d = json!({"spec": {"hard": {"pods": "20", "services": "5"}}, "metadata": {"labels": {}}});
+        let l = json!({"spec": {"hard": {"pods": "40", "services": "5"}}, "status": {}, "metadata": {"uid": "x"}});
+        assert_eq!(differences(&d, &l), vec!["/spec/hard/pods".to_owned()]);
+        assert!(differences(&d, &json!({"spec": {"hard": {"pods": "20", "services": "5"}}})).is_empty());
+    }
+
+    #[test]
+    fn group_pattern_substitutes_the_team() {
+        assert_eq!(group_name("oidc:{team}-devs", "payments"), "oidc:payments-devs");
+    }
+}

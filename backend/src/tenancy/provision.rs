@@ -1,0 +1,544 @@
+//! Carrying jobs out against clusters: server-side apply of a namespace's objects with one
+//! field manager, deletion, webhook deliveries, and the usage and drift check.
+
+use std::time::Duration;
+
+use berth_frontend::api::{DriftItem, NamespaceSpec, Taint};
+use futures::StreamExt;
+use k8s_openapi::api::{
+    core::v1::{LimitRange, Namespace, ResourceQuota, ServiceAccount},
+    networking::v1::NetworkPolicy,
+    rbac::v1::{Role, RoleBinding},
+};
+use kube::{
+    api::{Api, DeleteParams, DynamicObject, ListParams, Patch, PatchParams},
+    discovery::ApiResource,
+    Client,
+};
+use serde_json::{json, Value};
+use sqlx::{types::Json, PgConnection};
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use super::{
+    jobs::{self, Job, Kind, Outcome},
+    objects,
+};
+use crate::{audit, auth::Ctx, fleet::connect, App, Error, Result};
+
+/// What applying a namespace needs to know about it.
+pub struct Facts {
+    pub id: Uuid,
+    pub name: String,
+    pub team_id: Uuid,
+    pub team: String,
+    pub layer: String,
+    pub environment: String,
+    pub cluster_id: Uuid,
+    pub pool: String,
+    pub pool_label: Option<String>,
+    pub taints: Option<Json<Vec<Taint>>>,
+    pub classes: Vec<String>,
+    pub spec: Json<NamespaceSpec>,
+    pub state: String,
+    pub expires_at: Option<OffsetDateTime>,
+    pub burst_until: Option<OffsetDateTime>,
+    pub base_spec: Option<Value>,
+}
+
+pub async fn facts(conn: &mut PgConnection, id: Uuid) -> Result<Facts> {
+    sqlx::query_as!(
+        Facts,
+        r#"SELECT n.id, n.name, n.team_id, t.name AS team, c.layer, n.environment, n.cluster_id, n.node_pool AS pool,
+                  p.label_key AS "pool_label?", p.taints AS "taints?: Json<Vec<Taint>>",
+                  array(SELECT s.name FROM storage_classes s WHERE s.cluster_id = n.cluster_id ORDER BY s.name) AS "classes!",
+                  n.spec AS "spec: Json<NamespaceSpec>", n.state, n.expires_at, n.burst_until, n.base_spec
+           FROM namespaces n JOIN teams t ON t.id = n.team_id JOIN clusters c ON c.id = n.cluster_id
+           LEFT JOIN node_pools p ON p.cluster_id = n.cluster_id AND p.name = n.node_pool
+           WHERE n.id = $1"#,
+        id
+    )
+    .fetch_optional(conn)
+    .await?
+    .ok_or(Error::NotFound("namespace"))
+}
+
+/// The manifests for `f`, or why they cannot be built.
+pub fn desired(app: &App, f: &Facts) -> std::result::Result<Vec<(&'static str, String, Value)>, String> {
+    let sized = super::stored_sized(&f.spec.0).map_err(|e| e.to_string())?;
+    let Some(pool_label) = &f.pool_label else {
+        return Err(format!(
+            "node pool {} is not in the cluster's inventory; sync the cluster or amend the pool",
+            f.pool
+        ));
+    };
+    let taints = f.taints.as_ref().map(|t| t.0.clone()).unwrap_or_default();
+    let inputs = objects::Inputs {
+        namespace: &f.name,
+        team: &f.team,
+        layer: &f.layer,
+        environment: &f.environment,
+        pool_label,
+        pool: &f.pool,
+        taints: &taints,
+        cluster_classes: &f.classes,
+        spec: &sized,
+        group: objects::group_name(&app.config.team_group_pattern, &f.team),
+    };
+    Ok(objects::desired(&inputs))
+}
+
+fn resource(kind: &str) -> ApiResource {
+    match kind {
+        "Namespace" => ApiResource::erase::<Namespace>(&()),
+        "ResourceQuota" => ApiResource::erase::<ResourceQuota>(&()),
+        "LimitRange" => ApiResource::erase::<LimitRange>(&()),
+        "NetworkPolicy" => ApiResource::erase::<NetworkPolicy>(&()),
+        "RoleBinding" => ApiResource::erase::<RoleBinding>(&()),
+        "Role" => ApiResource::erase::<Role>(&()),
+        _ => ApiResource::erase::<ServiceAccount>(&()),
+    }
+}
+
+fn api(client: &Client, namespace: &str, kind: &str) -> Api<DynamicObject> {
+    let ar = resource(kind);
+    if kind == "Namespace" {
+        Api::all_with(client.clone(), &ar)
+    } else {
+        Api::namespaced_with(client.clone(), namespace, &ar)
+    }
+}
+
+/// A cluster's error, said briefly and without credentials.
+pub fn describe(e: &kube::Error) -> String {
+    match e {
+        kube::Error::Api(status) => format!("{} ({})", status.message, status.code),
+        other => {
+            let text = other.to_string();
+            if text.len() > 300 {
+                format!("{}…", &text[..300])
+            } else {
+                text
+            }
+        }
+    }
+}
+
+fn not_found(e: &kube::Error) -> bool {
+    matches!(e, kube::Error::Api(s) if s.code == 404)
+}
+
+/// Applies every object in order; stops at the first failure (later objects depend on the
+/// Namespace) and records each outcome.
+async fn apply_all(app: &App, f: &Facts) -> Result<Outcome> {
+    let manifests = match desired(app, f) {
+        Ok(m) => m,
+        Err(reason) => return Ok(Outcome::Retry(reason)),
+    };
+    let client = match connect::client(app, f.cluster_id).await {
+        Ok(c) => c,
+        Err(e) => return Ok(Outcome::Retry(format!("cannot reach the cluster: {e}"))),
+    };
+    let params = PatchParams::apply(objects::FIELD_MANAGER).force();
+    let mut outcomes: Vec<(&str, String, Option<String>)> = Vec::new();
+    let mut failure = None;
+    for (kind, name, manifest) in &manifests {
+        let result = api(&client, &f.name, kind)
+            .patch(name, &params, &Patch::Apply(manifest))
+            .await;
+        match result {
+            Ok(_) => outcomes.push((kind, name.clone(), None)),
+            Err(e) => {
+                let reason = describe(&e);
+                outcomes.push((kind, name.clone(), Some(reason.clone())));
+                failure = Some(format!("{kind} {name}: {reason}"));
+                break;
+            }
+        }
+    }
+    let mut tx = app.db.begin().await?;
+    for (kind, name, error) in &outcomes {
+        sqlx::query!(
+            "INSERT INTO namespace_objects (namespace_id, kind, name, outcome, error, at)
+             VALUES ($1, $2, $3, $4, $5, now())
+             ON CONFLICT (namespace_id, kind, name) DO UPDATE SET outcome = $4, error = $5, at = now()",
+            f.id,
+            kind,
+            name,
+            if error.is_some() { "failed" } else { "applied" },
+            error.as_deref()
+        )
+        .execute(&mut *tx)
+        .await?;
+    }
+    tx.commit().await?;
+    Ok(match failure {
+        None => Outcome::Done,
+        Some(reason) => Outcome::Retry(reason),
+    })
+}
+
+/// Deletes the Namespace; done once the cluster no longer has it.
+async fn delete_namespace(app: &App, f: &Facts) -> Result<Outcome> {
+    let client = match connect::client(app, f.cluster_id).await {
+        Ok(c) => c,
+        Err(e) => return Ok(Outcome::Retry(format!("cannot reach the cluster: {e}"))),
+    };
+    let namespaces: Api<Namespace> = Api::all(client);
+    match namespaces.delete(&f.name, &DeleteParams::default()).await {
+        Ok(_) => {}
+        Err(e) if not_found(&e) => return Ok(Outcome::Done),
+        Err(e) => return Ok(Outcome::Retry(describe(&e))),
+    }
+    match namespaces.get_opt(&f.name).await {
+        Ok(None) => Ok(Outcome::Done),
+        Ok(Some(_)) => Ok(Outcome::Wait(Duration::from_secs(2))),
+        Err(e) => Ok(Outcome::Retry(describe(&e))),
+    }
+}
+
+fn hmac_hex(secret: &[u8], body: &[u8]) -> String {
+    use hmac::{Hmac, Mac};
+    let mut mac = Hmac::<sha2::Sha256>::new_from_slice(secret).expect("HMAC takes any key length");
+    mac.update(body);
+    mac.finalize()
+        .into_bytes()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// POSTs the event, signed: `X-Berth-Signature: sha256=<hex HMAC of the body>`.
+async fn deliver(app: &App, job: &Job) -> Result<Outcome> {
+    let Some(hook_id) = job.payload["webhook_id"].as_str().and_then(|s| Uuid::parse_str(s).ok()) else {
+        return Ok(Outcome::Done);
+    };
+    let Some(hook) = sqlx::query!("SELECT url, secret_sealed, enabled FROM webhooks WHERE id = $1", hook_id)
+        .fetch_optional(&app.db)
+        .await?
+    else {
+        return Ok(Outcome::Done);
+    };
+    if !hook.enabled {
+        return Ok(Outcome::Done);
+    }
+    let secret = app.sealer.open(&hook.secret_sealed)?;
+    let body = serde_json::to_vec(&job.payload["body"]).map_err(anyhow::Error::from)?;
+    use secrecy::ExposeSecret;
+    let signature = hmac_hex(secret.expose_secret().as_bytes(), &body);
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_secs(10))
+        .build()
+        .map_err(anyhow::Error::from)?;
+    let sent = client
+        .post(&hook.url)
+        .header("content-type", "application/json")
+        .header("x-berth-event", job.payload["body"]["event"].as_str().unwrap_or_default())
+        .header("x-berth-delivery", job.id.to_string())
+        .header("x-berth-signature", format!("sha256={signature}"))
+        .body(body)
+        .send()
+        .await;
+    Ok(match sent {
+        Ok(r) if r.status().is_success() => Outcome::Done,
+        Ok(r) => Outcome::Retry(format!("the webhook answered {}", r.status())),
+        Err(e) => Outcome::Retry(format!("the webhook could not be reached: {}", e.without_url())),
+    })
+}
+
+/// The part of a job that talks to the outside. State changes happen in [`conclude`].
+pub async fn execute(app: &App, _ctx: &Ctx, job: &Job) -> Result<Outcome> {
+    match job.kind {
+        Kind::Webhook => deliver(app, job).await,
+        Kind::RevertBurst | Kind::Expire => Ok(Outcome::Done),
+        Kind::Apply | Kind::Decommission => {
+            let Some(ns) = job.namespace_id else { return Ok(Outcome::Done) };
+            let f = facts(&mut *app.db.acquire().await?, ns).await?;
+            match (job.kind, f.state.as_str()) {
+                (Kind::Apply, "decommissioning" | "decommissioned") => Ok(Outcome::Done),
+                (Kind::Apply, _) => apply_all(app, &f).await,
+                (_, "decommissioned") => Ok(Outcome::Done),
+                _ => delete_namespace(app, &f).await,
+            }
+        }
+    }
+}
+
+/// Records a job's outcome — the namespace's and request's new state, the audit row, the
+/// follow-up jobs and the job's own end — in one transaction, if the lease still holds.
+pub async fn conclude(app: &App, ctx: &Ctx, job: &Job, outcome: Result<Outcome>) -> Result<()> {
+    let mut tx = app.db.begin().await?;
+    let outcome = match outcome {
+        Ok(o) => o,
+        Err(e) => Outcome::Retry(e.to_string()),
+    };
+    let held = match outcome {
+        Outcome::Wait(after) => jobs::reschedule(&mut tx, job, after, None).await?,
+        Outcome::Retry(reason) => {
+            if job.kind == Kind::Webhook && job.attempts >= 8 {
+                jobs::bury(&mut tx, job, &reason).await?
+            } else {
+                let after = Duration::from_secs(jobs::backoff(job.attempts) as u64);
+                let held = jobs::reschedule(&mut tx, job, after, Some(&reason)).await?;
+                if held && matches!(job.kind, Kind::Apply | Kind::Decommission) {
+                    failed(&mut tx, ctx, job, &reason, after).await?;
+                }
+                held
+            }
+        }
+        Outcome::Done => {
+            let held = jobs::finish(&mut tx, job).await?;
+            if held {
+                succeeded(&mut tx, ctx, job).await?;
+            }
+            held
+        }
+    };
+    if held {
+        tx.commit().await?;
+    } else {
+        tracing::warn!(job = job.id, "lost the job's lease; another worker has it");
+    }
+    Ok(())
+}
+
+async fn failed(tx: &mut PgConnection, ctx: &Ctx, job: &Job, reason: &str, after: Duration) -> Result<()> {
+    let Some(ns) = job.namespace_id else { return Ok(()) };
+    let message = format!("{reason} — retrying in {} s (attempt {})", after.as_secs(), job.attempts);
+    let before = sqlx::query!(
+        "UPDATE namespaces n SET state = CASE WHEN n.state = 'provisioning' THEN 'failed' ELSE n.state END,
+                last_error = $2, updated_at = now()
+         FROM namespaces old WHERE n.id = $1 AND old.id = n.id
+         RETURNING old.state AS old_state, n.team_id, n.name",
+        ns,
+        message
+    )
+    .fetch_one(&mut *tx)
+    .await?;
+    if let Some(request) = job.request_id {
+        let was = sqlx::query_scalar!(
+            "UPDATE namespace_requests r SET state = 'failed', last_error = $2, attempts = $3, updated_at = now()
+             FROM namespace_requests old WHERE r.id = $1 AND old.id = r.id RETURNING old.state",
+            request,
+            message,
+            job.attempts
+        )
+        .fetch_one(&mut *tx)
+        .await?;
+        if was != "failed" {
+            jobs::notify_webhooks(&mut *tx, "request.failed", request).await?;
+        }
+    }
+    // The first failure is audited; retries of the same failure are visible on the request.
+    if before.old_state != "failed" {
+        audit::record(
+            &mut *tx,
+            ctx,
+            audit::Entry::new(
+                if job.kind == Kind::Apply { "namespace.apply_failed" } else { "namespace.decommission_failed" },
+                "namespace",
+                ns,
+            )
+            .team(before.team_id)
+            .after(json!({"namespace": before.name, "error": reason, "attempt": job.attempts})),
+        )
+        .await?;
+    }
+    Ok(())
+}
+
+async fn succeeded(tx: &mut PgConnection, ctx: &Ctx, job: &Job) -> Result<()> {
+    let Some(ns) = job.namespace_id else { return Ok(()) };
+    let f = facts(&mut *tx, ns).await?;
+    let cluster_id = f.cluster_id;
+    let (action, after) = match job.kind {
+        Kind::Apply => {
+            sqlx::query!(
+                "UPDATE namespaces SET state = 'ready', last_error = NULL, updated_at = now() WHERE id = $1 AND state IN ('provisioning', 'failed', 'ready')",
+                ns
+            )
+            .execute(&mut *tx)
+            .await?;
+            ("namespace.provisioned", json!({"namespace": f.name, "spec": f.spec.0, "attempts": job.attempts}))
+        }
+        Kind::Decommission => {
+            sqlx::query!(
+                "UPDATE namespaces SET state = 'decommissioned', last_error = NULL, usage = NULL, updated_at = now() WHERE id = $1",
+                ns
+            )
+            .execute(&mut *tx)
+            .await?;
+            sqlx::query!("UPDATE namespace_objects SET outcome = 'deleted', error = NULL, at = now() WHERE namespace_id = $1", ns)
+                .execute(&mut *tx)
+                .await?;
+            sqlx::query!("UPDATE jobs SET state = 'done', finished_at = now() WHERE namespace_id = $1 AND state = 'queued' AND kind IN ('revert_burst', 'expire')", ns)
+                .execute(&mut *tx)
+                .await?;
+            ("namespace.decommissioned", json!({"namespace": f.name}))
+        }
+        Kind::RevertBurst => {
+            let due = job.payload["burst_until"].as_i64();
+            let current = f.burst_until.map(|t| t.unix_timestamp());
+            let (Some(base), true) = (f.base_spec.clone(), due.is_some() && due == current) else {
+                // The burst was replaced by a later change; nothing to revert.
+                return Ok(());
+            };
+            if f.state == "decommissioning" || f.state == "decommissioned" {
+                return Ok(());
+            }
+            let spec: NamespaceSpec = serde_json::from_value(base.clone()).map_err(anyhow::Error::from)?;
+            let amounts = super::stored_sized(&spec)?.amounts();
+            sqlx::query!(
+                "UPDATE namespaces SET spec = $2, quota_cpu_millis = $3, quota_memory_bytes = $4, quota_storage_bytes = $5,
+                        burst_until = NULL, base_spec = NULL, state = 'provisioning', updated_at = now() WHERE id = $1",
+                ns, base, amounts.cpu_millis, amounts.memory_bytes, amounts.storage_bytes
+            )
+            .execute(&mut *tx)
+            .await?;
+            jobs::enqueue(&mut *tx, Kind::Apply, ns, None, cluster_id, None).await?;
+            ("namespace.burst_reverted", json!({"namespace": f.name, "from": f.spec.0, "to": base}))
+        }
+        Kind::Expire => {
+            let due = f.expires_at.is_some_and(|t| t <= OffsetDateTime::now_utc());
+            if !due || f.state == "decommissioning" || f.state == "decommissioned" {
+                return Ok(());
+            }
+            sqlx::query!("UPDATE namespaces SET state = 'decommissioning', updated_at = now() WHERE id = $1", ns)
+                .execute(&mut *tx)
+                .await?;
+            jobs::enqueue(&mut *tx, Kind::Decommission, ns, None, cluster_id, None).await?;
+            ("namespace.expired", json!({"namespace": f.name, "expires_at": f.expires_at.map(|t| t.unix_timestamp())}))
+        }
+        Kind::Webhook => return Ok(()),
+    };
+    audit::record(&mut *tx, ctx, audit::Entry::new(action, "namespace", ns).team(f.team_id).after(after)).await?;
+    if let Some(request) = job.request_id {
+        sqlx::query!(
+            "UPDATE namespace_requests SET state = 'ready', last_error = NULL, attempts = $2, updated_at = now() WHERE id = $1",
+            request,
+            job.attempts
+        )
+        .execute(&mut *tx)
+        .await?;
+        jobs::notify_webhooks(&mut *tx, "request.provisioned", request).await?;
+    }
+    Ok(())
+}
+
+/// Reads one namespace's quota status and compares its objects with the desired ones.
+async fn check_namespace(app: &App, client: &Client, f: &Facts) -> Result<()> {
+    let manifests = desired(app, f).unwrap_or_default();
+    let mut drift = Vec::new();
+    let mut usage = None;
+    for (kind, name, manifest) in &manifests {
+        match api(client, &f.name, kind).get_opt(name).await {
+            Ok(Some(live)) => {
+                let live = serde_json::to_value(&live).map_err(anyhow::Error::from)?;
+                if *kind == "ResourceQuota" {
+                    usage = live.get("status").cloned();
+                }
+                let differences = objects::differences(manifest, &live);
+                if !differences.is_empty() {
+                    drift.push(DriftItem { kind: (*kind).into(), name: name.clone(), differences });
+                }
+            }
+            Ok(None) => drift.push(DriftItem { kind: (*kind).into(), name: name.clone(), differences: vec!["missing".into()] }),
+            Err(e) => return Err(Error::Internal(anyhow::anyhow!("{}", describe(&e)))),
+        }
+    }
+    let drift = serde_json::to_value(&drift).map_err(anyhow::Error::from)?;
+    sqlx::query!(
+        "UPDATE namespaces SET drift = $2, drift_checked_at = now(),
+                usage = coalesce($3, usage), usage_at = CASE WHEN $3::jsonb IS NULL THEN usage_at ELSE now() END
+         WHERE id = $1",
+        f.id,
+        drift,
+        usage
+    )
+    .execute(&app.db)
+    .await?;
+    Ok(())
+}
+
+/// Usage and drift of every ready namespace of one cluster, and the namespaces labelled
+/// managed-by=berth that Berth does not know.
+pub async fn check_cluster(app: &App, cluster_id: Uuid) -> Result<()> {
+    let client = connect::client(app, cluster_id).await?;
+    let ids = sqlx::query_scalar!(
+        "SELECT id FROM namespaces WHERE cluster_id = $1 AND state IN ('ready', 'failed') ORDER BY name",
+        cluster_id
+    )
+    .fetch_all(&app.db)
+    .await?;
+    for id in ids {
+        let f = facts(&mut *app.db.acquire().await?, id).await?;
+        check_namespace(app, &client, &f).await?;
+    }
+    let namespaces: Api<Namespace> = Api::all(client);
+    let labelled = namespaces
+        .list_metadata(&ListParams::default().labels("app.kubernetes.io/managed-by=berth"))
+        .await
+        .map_err(|e| Error::Internal(anyhow::anyhow!("{}", describe(&e))))?;
+    let known: Vec<String> = sqlx::query_scalar!(
+        "SELECT name FROM namespaces WHERE cluster_id = $1 AND state <> 'decommissioned'",
+        cluster_id
+    )
+    .fetch_all(&app.db)
+    .await?;
+    let mut tx = app.db.begin().await?;
+    sqlx::query!("DELETE FROM out_of_band_namespaces WHERE cluster_id = $1", cluster_id)
+        .execute(&mut *tx)
+        .await?;
+    for ns in labelled.items {
+        let Some(name) = ns.metadata.name else { continue };
+        if known.contains(&name) {
+            continue;
+        }
+        let team = ns.metadata.labels.as_ref().and_then(|l| l.get("berth.dev/team")).cloned();
+        sqlx::query!(
+            "INSERT INTO out_of_band_namespaces (cluster_id, name, team_label) VALUES ($1, $2, $3)",
+            cluster_id,
+            name,
+            team
+        )
+        .execute(&mut *tx)
+        .await?;
+    }
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Checks every enabled cluster, `sync_concurrency` at a time, each within the sync
+/// timeout per call; a failing cluster is logged and the rest go on.
+pub async fn check_fleet(app: &App) -> Result<()> {
+    let clusters = sqlx::query!("SELECT id, name FROM clusters WHERE NOT disabled")
+        .fetch_all(&app.db)
+        .await?;
+    futures::stream::iter(clusters)
+        .map(|c| async move {
+            if let Err(e) = check_cluster(app, c.id).await {
+                tracing::info!(cluster = %c.name, error = %e, "usage and drift check failed");
+            }
+        })
+        .buffer_unordered(app.config.sync_concurrency)
+        .collect::<Vec<()>>()
+        .await;
+    Ok(())
+}
+
+pub fn spawn_periodic_checks(app: App) {
+    let every = app.config.drift_interval_seconds;
+    if every == 0 {
+        return;
+    }
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(every));
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            if let Err(e) = check_fleet(&app).await {
+                tracing::warn!(error = %e, "usage and drift check failed");
+            }
+        }
+    });
+}

@@ -1,0 +1,446 @@
+//! Namespace names and specs parsed into typed values, with every consistency rule a
+//! quota and LimitRange must satisfy. Errors name the field that is wrong.
+
+use berth_frontend::api::{
+    Amounts, ClassQuota, LimitSpec, NamespaceSpec, QuotaSpec,
+};
+use kube_quantity::ParsedQuantity;
+
+use crate::{error::FieldErrors, Error, Result};
+
+/// A Kubernetes quantity in the unit Berth adds up: millicores for CPU, bytes otherwise.
+/// Parsed by `kube_quantity`; rounded up like the API server's `MilliValue`/`Value`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Amount(pub i64);
+
+fn ceil_close(v: f64) -> i64 {
+    let r = v.round();
+    if (v - r).abs() < 1e-6 {
+        r as i64
+    } else {
+        v.ceil() as i64
+    }
+}
+
+impl Amount {
+    fn parse(raw: &str, scale: f64) -> std::result::Result<Amount, String> {
+        let raw = raw.trim();
+        if raw.is_empty() {
+            return Err("is required".into());
+        }
+        let q = ParsedQuantity::try_from(raw)
+            .map_err(|_| format!("{raw:?} is not a Kubernetes quantity (e.g. 500m, 2, 4Gi)"))?;
+        let v = q
+            .to_bytes_f64()
+            .ok_or_else(|| format!("{raw:?} is out of range"))?
+            * scale;
+        if v < 0.0 {
+            return Err("must not be negative".into());
+        }
+        if v > 9.0e18 {
+            return Err(format!("{raw:?} is out of range"));
+        }
+        Ok(Amount(ceil_close(v)))
+    }
+
+    pub fn cpu(field: &str, raw: &str) -> Result<Amount> {
+        Amount::parse(raw, 1000.0).map_err(|m| Error::invalid(field, m))
+    }
+
+    pub fn bytes(field: &str, raw: &str) -> Result<Amount> {
+        Amount::parse(raw, 1.0).map_err(|m| Error::invalid(field, m))
+    }
+}
+
+/// `maxLimitRequestRatio`: a positive quantity, kept exactly as written.
+fn ratio(field: &str, raw: &Option<String>) -> Result<Option<f64>> {
+    match raw.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
+        None => Ok(None),
+        Some(r) => {
+            let v = ParsedQuantity::try_from(r)
+                .ok()
+                .and_then(|q| q.to_bytes_f64())
+                .ok_or_else(|| Error::invalid(field, format!("{r:?} is not a quantity")))?;
+            if v < 1.0 {
+                return Err(Error::invalid(field, "must be at least 1"));
+            }
+            Ok(Some(v))
+        }
+    }
+}
+
+fn count(field: &str, n: i64, max: i64) -> Result<i64> {
+    if !(0..=max).contains(&n) {
+        return Err(Error::invalid(field, format!("must be between 0 and {max}")));
+    }
+    Ok(n)
+}
+
+/// A namespace name: a DNS-1123 label of at most 63 characters that starts with `<team>-`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NamespaceName(String);
+
+impl NamespaceName {
+    pub fn parse(field: &str, raw: &str, team: &str) -> Result<Self> {
+        let name = raw.trim();
+        let dns = !name.is_empty()
+            && name.len() <= 63
+            && name
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+            && name.as_bytes()[0].is_ascii_alphanumeric()
+            && !name.ends_with('-');
+        let problem = if !dns {
+            Some("must be a DNS-1123 label: 1–63 lower-case letters, digits and '-', starting and ending with a letter or digit".to_owned())
+        } else if name == "default"
+            || name.starts_with("kube-")
+            || name.starts_with("openshift-")
+            || name == "kube-system"
+        {
+            Some("is reserved for the system".to_owned())
+        } else if !name.starts_with(&format!("{team}-")) || name.len() == team.len() + 1 {
+            Some(format!("must start with the team's prefix {team}-"))
+        } else {
+            None
+        };
+        match problem {
+            Some(message) => Err(Error::invalid(field, message)),
+            None => Ok(NamespaceName(name.to_owned())),
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClassLimit {
+    pub name: String,
+    pub storage: Amount,
+    pub pvcs: i64,
+}
+
+/// A spec whose every quantity parsed and whose every rule holds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Sized {
+    pub requests_cpu: Amount,
+    pub requests_memory: Amount,
+    pub limits_cpu: Amount,
+    pub limits_memory: Amount,
+    pub pods: i64,
+    pub services: i64,
+    pub pvcs: i64,
+    pub storage: Amount,
+    pub classes: Vec<ClassLimit>,
+    /// The spec as given (quantities in the requester's notation), for applying.
+    pub spec: NamespaceSpec,
+}
+
+impl Sized {
+    /// What budgets and pools add up.
+    pub fn amounts(&self) -> Amounts {
+        Amounts {
+            cpu_millis: self.requests_cpu.0,
+            memory_bytes: self.requests_memory.0,
+            storage_bytes: self.storage.0,
+        }
+    }
+
+    /// Every resource of `self` is at most that of `other`.
+    pub fn fits_within(&self, other: &Sized) -> bool {
+        self.requests_cpu <= other.requests_cpu
+            && self.requests_memory <= other.requests_memory
+            && self.limits_cpu <= other.limits_cpu
+            && self.limits_memory <= other.limits_memory
+            && self.pods <= other.pods
+            && self.services <= other.services
+            && self.pvcs <= other.pvcs
+            && self.storage <= other.storage
+    }
+}
+
+/// Records the error of `result` under its field and yields the value, if any.
+fn take<T>(errors: &mut FieldErrors, result: Result<T>) -> Option<T> {
+    crate::people::collect(errors, result)
+}
+
+/// Parses `spec` (fields prefixed by `prefix`, e.g. `quota.requests_cpu`) and checks:
+/// limits ≥ requests; min ≤ default request ≤ default limit ≤ max; the default limit over
+/// the default request within maxLimitRequestRatio; one pod at the defaults fits the quota;
+/// the per-class storage adds up to at most requests.storage. Storage class names are
+/// checked against the cluster by the caller.
+pub fn parse(spec: &NamespaceSpec) -> std::result::Result<Sized, FieldErrors> {
+    let mut e = FieldErrors::new();
+    let q: &QuotaSpec = &spec.quota;
+    let l: &LimitSpec = &spec.limits;
+    let rc = take(&mut e, Amount::cpu("quota.requests_cpu", &q.requests_cpu));
+    let rm = take(&mut e, Amount::bytes("quota.requests_memory", &q.requests_memory));
+    let lc = take(&mut e, Amount::cpu("quota.limits_cpu", &q.limits_cpu));
+    let lm = take(&mut e, Amount::bytes("quota.limits_memory", &q.limits_memory));
+    let pods = take(&mut e, count("quota.pods", q.pods, 100_000));
+    let services = take(&mut e, count("quota.services", q.services, 10_000));
+    let pvcs = take(&mut e, count("quota.persistentvolumeclaims", q.persistentvolumeclaims, 10_000));
+    let storage = take(&mut e, Amount::bytes("quota.requests_storage", &q.requests_storage));
+    let drc = take(&mut e, Amount::cpu("limits.default_request_cpu", &l.default_request_cpu));
+    let drm = take(&mut e, Amount::bytes("limits.default_request_memory", &l.default_request_memory));
+    let dlc = take(&mut e, Amount::cpu("limits.default_limit_cpu", &l.default_limit_cpu));
+    let dlm = take(&mut e, Amount::bytes("limits.default_limit_memory", &l.default_limit_memory));
+    let minc = take(&mut e, Amount::cpu("limits.min_cpu", &l.min_cpu));
+    let minm = take(&mut e, Amount::bytes("limits.min_memory", &l.min_memory));
+    let maxc = take(&mut e, Amount::cpu("limits.max_cpu", &l.max_cpu));
+    let maxm = take(&mut e, Amount::bytes("limits.max_memory", &l.max_memory));
+    let ratio_c = take(&mut e, ratio("limits.max_limit_request_ratio_cpu", &l.max_limit_request_ratio_cpu));
+    let ratio_m = take(&mut e, ratio("limits.max_limit_request_ratio_memory", &l.max_limit_request_ratio_memory));
+
+    let mut classes = Vec::new();
+    let mut seen = std::collections::BTreeSet::new();
+    for (i, c) in spec.storage_classes.iter().enumerate() {
+        let field = format!("storage_classes[{i}]");
+        if c.name.trim().is_empty() {
+            e.insert(format!("{field}.name"), "is required".into());
+            continue;
+        }
+        if !seen.insert(c.name.trim().to_owned()) {
+            e.insert(format!("{field}.name"), "is listed twice".into());
+            continue;
+        }
+        let s = take(&mut e, Amount::bytes(&format!("{field}.storage"), &c.storage));
+        let n = take(&mut e, count(&format!("{field}.persistentvolumeclaims"), c.persistentvolumeclaims, 10_000));
+        if let (Some(storage), Some(pvcs)) = (s, n) {
+            classes.push(ClassLimit { name: c.name.trim().to_owned(), storage, pvcs });
+        }
+    }
+
+    let mut rule = |field: &str, ok: bool, message: &str| {
+        if !ok && !e.contains_key(field) {
+            e.insert(field.to_owned(), message.to_owned());
+        }
+    };
+    if let (Some(rc), Some(lc)) = (rc, lc) {
+        rule("quota.limits_cpu", lc >= rc, "must be at least requests.cpu");
+    }
+    if let (Some(rm), Some(lm)) = (rm, lm) {
+        rule("quota.limits_memory", lm >= rm, "must be at least requests.memory");
+    }
+    for (min, dr, dl, max, res) in [(minc, drc, dlc, maxc, "cpu"), (minm, drm, dlm, maxm, "memory")] {
+        if let (Some(min), Some(dr)) = (min, dr) {
+            rule(&format!("limits.default_request_{res}"), min <= dr, "must be at least the minimum");
+        }
+        if let (Some(dr), Some(dl)) = (dr, dl) {
+            rule(&format!("limits.default_limit_{res}"), dr <= dl, "must be at least the default request");
+        }
+        if let (Some(dl), Some(max)) = (dl, max) {
+            rule(&format!("limits.max_{res}"), dl <= max, "must be at least the default limit");
+        }
+        if let (Some(min), Some(max)) = (min, max) {
+            rule(&format!("limits.min_{res}"), min <= max, "must be at most the maximum");
+        }
+    }
+    for (ratio, dr, dl, res) in [(ratio_c, drc, dlc, "cpu"), (ratio_m, drm, dlm, "memory")] {
+        if let (Some(Some(ratio)), Some(dr), Some(dl)) = (ratio, dr, dl) {
+            let ok = dr.0 > 0 && (dl.0 as f64) <= ratio * dr.0 as f64 + 1e-9;
+            rule(
+                &format!("limits.max_limit_request_ratio_{res}"),
+                ok,
+                "the default limit divided by the default request exceeds this ratio",
+            );
+        }
+    }
+    // One pod at the LimitRange defaults must fit the quota.
+    if let Some(pods) = pods {
+        rule("quota.pods", pods >= 1, "must admit at least one pod");
+    }
+    for (field, default, quota, what) in [
+        ("quota.requests_cpu", drc, rc, "the default CPU request"),
+        ("quota.requests_memory", drm, rm, "the default memory request"),
+        ("quota.limits_cpu", dlc, lc, "the default CPU limit"),
+        ("quota.limits_memory", dlm, lm, "the default memory limit"),
+    ] {
+        if let (Some(d), Some(q)) = (default, quota) {
+            rule(field, d <= q, &format!("must admit one pod at {what}"));
+        }
+    }
+    if let Some(storage) = storage {
+        let sum: i64 = classes.iter().map(|c| c.storage.0).sum();
+        rule(
+            "storage_classes",
+            sum <= storage.0,
+            "the storage of the classes adds up to more than requests.storage",
+        );
+    }
+    if let Some(pvcs) = pvcs {
+        for (i, c) in classes.iter().enumerate() {
+            rule(
+                &format!("storage_classes[{i}].persistentvolumeclaims"),
+                c.pvcs <= pvcs,
+                "must be at most the namespace's persistentvolumeclaims",
+            );
+        }
+    }
+    if !e.is_empty() {
+        return Err(e);
+    }
+    Ok(Sized {
+        requests_cpu: rc.unwrap(),
+        requests_memory: rm.unwrap(),
+        limits_cpu: lc.unwrap(),
+        limits_memory: lm.unwrap(),
+        pods: pods.unwrap(),
+        services: services.unwrap(),
+        pvcs: pvcs.unwrap(),
+        storage: storage.unwrap(),
+        classes,
+        spec: normalized(spec),
+    })
+}
+
+/// The spec with whitespace trimmed, as it is stored and applied.
+fn normalized(spec: &NamespaceSpec) -> NamespaceSpec {
+    let t = |s: &String| s.trim().to_owned();
+    let q = &spec.quota;
+    let l = &spec.limits;
+    NamespaceSpec {
+        quota: QuotaSpec {
+            requests_cpu: t(&q.requests_cpu),
+            requests_memory: t(&q.requests_memory),
+            limits_cpu: t(&q.limits_cpu),
+            limits_memory: t(&q.limits_memory),
+            pods: q.pods,
+            services: q.services,
+            persistentvolumeclaims: q.persistentvolumeclaims,
+            requests_storage: t(&q.requests_storage),
+        },
+        limits: LimitSpec {
+            default_request_cpu: t(&l.default_request_cpu),
+            default_request_memory: t(&l.default_request_memory),
+            default_limit_cpu: t(&l.default_limit_cpu),
+            default_limit_memory: t(&l.default_limit_memory),
+            min_cpu: t(&l.min_cpu),
+            min_memory: t(&l.min_memory),
+            max_cpu: t(&l.max_cpu),
+            max_memory: t(&l.max_memory),
+            max_limit_request_ratio_cpu: l
+                .max_limit_request_ratio_cpu
+                .as_ref()
+                .map(t)
+                .filter(|s| !s.is_empty()),
+            max_limit_request_ratio_memory: l
+                .max_limit_request_ratio_memory
+                .as_ref()
+                .map(t)
+                .filter(|s| !s.is_empty()),
+        },
+        storage_classes: spec
+            .storage_classes
+            .iter()
+            .map(|c| ClassQuota {
+                name: c.name.trim().to_owned(),
+                storage: c.storage.trim().to_owned(),
+                persistentvolumeclaims: c.persistentvolumeclaims,
+            })
+            .collect(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec() -> NamespaceSpec {
+        NamespaceSpec {
+            quota: QuotaSpec {
+                requests_cpu: "4".into(),
+                requests_memory: "8Gi".into(),
+                limits_cpu: "8".into(),
+                limits_memory: "16Gi".into(),
+                pods: 20,
+                services: 5,
+                persistentvolumeclaims: 4,
+                requests_storage: "100Gi".into(),
+            },
+            limits: LimitSpec {
+                default_request_cpu: "100m".into(),
+                default_request_memory: "128Mi".into(),
+                default_limit_cpu: "500m".into(),
+                default_limit_memory: "512Mi".into(),
+                min_cpu: "10m".into(),
+                min_memory: "16Mi".into(),
+                max_cpu: "2".into(),
+                max_memory: "4Gi".into(),
+                max_limit_request_ratio_cpu: Some("5".into()),
+                max_limit_request_ratio_memory: None,
+            },
+            storage_classes: vec![ClassQuota {
+                name: "gp3".into(),
+                storage: "60Gi".into(),
+                persistentvolumeclaims: 4,
+            }],
+        }
+    }
+
+    #[test]
+    fn quantities_follow_kubernetes_semantics() {
+        assert_eq!(Amount::cpu("f", "500m").unwrap(), Amount(500));
+        assert_eq!(Amount::cpu("f", "0.5").unwrap(), Amount(500));
+        assert_eq!(Amount::cpu("f", "2").unwrap(), Amount(2000));
+        assert_eq!(Amount::cpu("f", "0.1").unwrap(), Amount(100));
+        assert_eq!(Amount::cpu("f", "1e3").unwrap(), Amount(1_000_000));
+        assert_eq!(Amount::bytes("f", "1Gi").unwrap(), Amount(1 << 30));
+        assert_eq!(Amount::bytes("f", "1G").unwrap(), Amount(1_000_000_000));
+        assert_eq!(Amount::bytes("f", "1.5Ki").unwrap(), Amount(1536));
+        // the API server rounds sub-millicore CPU up
+        assert_eq!(Amount::cpu("f", "0.0001").unwrap(), Amount(1));
+        for bad in ["", "abc", "1GB", "-1", "1.2.3", "5 Gi"] {
+            assert!(Amount::bytes("f", bad).is_err(), "{bad:?} accepted");
+        }
+    }
+
+    #[test]
+    fn namespace_names_are_prefixed_dns_labels() {
+        assert!(NamespaceName::parse("name", "payments-api", "payments").is_ok());
+        for bad in [
+            "payments",
+            "payments-",
+            "api",
+            "Payments-api",
+            "payments_api",
+            "default",
+            "kube-payments",
+            &format!("payments-{}", "x".repeat(60)),
+        ] {
+            assert!(NamespaceName::parse("name", bad, "payments").is_err(), "{bad} accepted");
+        }
+        let err = NamespaceName::parse("name", "search-x", "payments").unwrap_err();
+        assert!(err.to_string().contains("invalid") || matches!(err, Error::Invalid(_)));
+    }
+
+    #[test]
+    fn a_consistent_spec_parses() {
+        let sized = parse(&spec()).unwrap();
+        assert_eq!(sized.requests_cpu, Amount(4000));
+        assert_eq!(sized.classes[0].storage, Amount(60 << 30));
+    }
+
+    fn errors(f: impl FnOnce(&mut NamespaceSpec)) -> FieldErrors {
+        let mut s = spec();
+        f(&mut s);
+        parse(&s).unwrap_err()
+    }
+
+    #[test]
+    fn inconsistent_specs_name_the_field() {
+        assert!(errors(|s| s.quota.limits_cpu = "2".into()).contains_key("quota.limits_cpu"));
+        assert!(errors(|s| s.quota.limits_memory = "1Gi".into()).contains_key("quota.limits_memory"));
+        assert!(errors(|s| s.limits.min_cpu = "200m".into()).contains_key("limits.default_request_cpu"));
+        assert!(errors(|s| s.limits.default_limit_cpu = "50m".into()).contains_key("limits.default_limit_cpu"));
+        assert!(errors(|s| s.limits.max_memory = "256Mi".into()).contains_key("limits.max_memory"));
+        assert!(errors(|s| s.limits.default_limit_cpu = "1".into()).contains_key("limits.max_limit_request_ratio_cpu"));
+        assert!(errors(|s| s.quota.pods = 0).contains_key("quota.pods"));
+        assert!(errors(|s| s.quota.requests_memory = "64Mi".into()).contains_key("quota.requests_memory"));
+        assert!(errors(|s| s.storage_classes[0].storage = "200Gi".into()).contains_key("storage_classes"));
+        assert!(errors(|s| s.quota.requests_cpu = "lots".into()).contains_key("quota.requests_cpu"));
+        assert!(errors(|s| s.quota.services = -1).contains_key("quota.services"));
+        assert!(errors(|s| s.storage_classes.push(s.storage_classes[0].clone())).contains_key("storage_classes[1].name"));
+    }
+}

@@ -1,0 +1,564 @@
+//! Tenancy through the service layer against the simulated demo fleet: every request rule,
+//! the workflow, policies and budgets, provisioning with the exact objects, retries,
+//! restarts, concurrency, quota changes, bursts, decommissions, drift and webhooks.
+
+mod common;
+
+use std::sync::{Arc, Mutex};
+
+use berth::{
+    auth::Ctx,
+    tenancy::{jobs, namespaces, provision, requests, settings},
+    App, Error,
+};
+use berth_fleet_sim::{FaultSettings, Fleet, FleetSpec};
+use berth_frontend::api::{
+    Amendment, BudgetInput, ClassQuota, Decision, Decommission, NewNamespaceRequest, NewWebhook,
+    QuotaChange, RequestDetail, RequestQuery, Scope,
+};
+use common::*;
+use serde_json::{json, Value};
+use sqlx::PgPool;
+use uuid::Uuid;
+
+struct World {
+    app: App,
+    fleet: Arc<Fleet>,
+    admin: Ctx,
+    second_admin: Ctx,
+    dev: Ctx,
+    outsider: Ctx,
+}
+
+/// The demo fleet, synced; admins; `dev` in payments, `outsider` in search.
+async fn world(db: PgPool) -> World {
+    let fleet = Arc::new(Fleet::start(FleetSpec::demo()).await.unwrap());
+    let app = common::app(db).await.with_simulator(fleet.clone());
+    user(&app, "admin@example.com", true).await;
+    user(&app, "admin2@example.com", true).await;
+    user(&app, "dev@example.com", false).await;
+    user(&app, "outsider@example.com", false).await;
+    let admin = session_ctx(&app, "admin@example.com").await;
+    for (team, owner) in [("payments", "dev@example.com"), ("search", "outsider@example.com")] {
+        berth::teams::create(
+            &app,
+            &admin,
+            berth_frontend::api::NewTeam { name: team.into(), display_name: team.into(), owner_email: Some(owner.into()) },
+        )
+        .await
+        .unwrap();
+    }
+    let system = Ctx::system("test");
+    let spec = FleetSpec::demo();
+    for c in &spec.clusters {
+        berth::fleet::register_simulated(&app, &system, c).await.unwrap();
+    }
+    berth::fleet::inventory::sync_fleet(&app).await.unwrap();
+    World {
+        admin: session_ctx(&app, "admin@example.com").await,
+        second_admin: session_ctx(&app, "admin2@example.com").await,
+        dev: session_ctx(&app, "dev@example.com").await,
+        outsider: session_ctx(&app, "outsider@example.com").await,
+        app,
+        fleet,
+    }
+}
+
+fn request(cluster: &str, name: &str, pool: &str, preset: &str) -> NewNamespaceRequest {
+    NewNamespaceRequest {
+        team: "payments".into(),
+        cluster: cluster.into(),
+        name: name.into(),
+        node_pool: pool.into(),
+        preset: Some(preset.into()),
+        purpose: "checkout service".into(),
+        ..Default::default()
+    }
+}
+
+fn fields(e: Error) -> std::collections::BTreeMap<String, String> {
+    match e {
+        Error::Invalid(f) => f,
+        other => panic!("expected field errors, got {other:?}"),
+    }
+}
+
+async fn count(app: &App, sql: &str) -> i64 {
+    sqlx::query_scalar::<_, i64>(sql).fetch_one(&app.db).await.unwrap()
+}
+
+/// Runs jobs until none is due, treating anything scheduled for later as due now.
+async fn settle(app: &App) {
+    for _ in 0..20 {
+        jobs::drain(app).await.unwrap();
+        let later = sqlx::query!("UPDATE jobs SET run_at = now() WHERE state = 'queued' AND kind IN ('apply', 'decommission', 'webhook')")
+            .execute(&app.db)
+            .await
+            .unwrap();
+        if later.rows_affected() == 0 {
+            return;
+        }
+    }
+}
+
+async fn ready(w: &World, input: NewNamespaceRequest) -> RequestDetail {
+    let created = requests::create(&w.app, &w.dev, input).await.unwrap();
+    if created.request.state == "pending" {
+        requests::approve(&w.app, &w.admin, created.request.id, Decision::default()).await.unwrap();
+    }
+    settle(&w.app).await;
+    let done = requests::get(&w.app, &w.dev, created.request.id).await.unwrap();
+    assert_eq!(done.request.state, "ready", "{:?}", done.request.last_error);
+    done
+}
+
+#[sqlx::test(migrator = "berth::app::MIGRATOR")]
+async fn bad_requests_name_each_field_and_store_nothing(db: PgPool) {
+    let w = world(db).await;
+    let mut bad = request("prod-shanghai-1", "checkout", "nowhere", "M");
+    bad.storage_classes = vec![ClassQuota { name: "floppy".into(), storage: "10Gi".into(), persistentvolumeclaims: 1 }];
+    bad.purpose = "".into();
+    let f = fields(requests::create(&w.app, &w.dev, bad).await.unwrap_err());
+    assert!(f["name"].contains("payments-"), "{f:?}");
+    assert!(f["node_pool"].contains("general"), "{f:?}");
+    assert!(f["storage_classes[0].name"].contains("floppy"), "{f:?}");
+    assert!(f.contains_key("purpose"), "{f:?}");
+
+    for name in ["default", "kube-system", "payments-", "Payments-api", &format!("payments-{}", "a".repeat(60))] {
+        let f = fields(requests::create(&w.app, &w.dev, request("prod-shanghai-1", name, "general", "S")).await.unwrap_err());
+        assert!(f.contains_key("name"), "{name}: {f:?}");
+    }
+    let mut custom = request("prod-shanghai-1", "payments-api", "general", "S");
+    custom.preset = None;
+    let f = fields(requests::create(&w.app, &w.dev, custom.clone()).await.unwrap_err());
+    assert!(f.contains_key("preset"));
+    let mut quota = settings::load_presets(&mut w.app.db.acquire().await.unwrap()).await.unwrap()[0].clone();
+    quota.quota.limits_cpu = "1".into(); // below requests.cpu 2
+    quota.limits.default_request_memory = "8Mi".into(); // below min 16Mi
+    custom.quota = Some(quota.quota);
+    custom.limits = Some(quota.limits);
+    let f = fields(requests::create(&w.app, &w.dev, custom).await.unwrap_err());
+    assert!(f.contains_key("quota.limits_cpu") && f.contains_key("limits.default_request_memory"), "{f:?}");
+    let mut unknown = request("nowhere-1", "payments-api", "general", "XXL");
+    unknown.team = "ghosts".into();
+    let f = fields(requests::create(&w.app, &w.dev, unknown).await.unwrap_err());
+    assert!(f.contains_key("cluster") && f.contains_key("team"), "{f:?}");
+
+    assert_eq!(count(&w.app, "SELECT count(*) FROM namespace_requests").await, 0);
+    assert_eq!(count(&w.app, "SELECT count(*) FROM jobs").await, 0);
+}
+
+#[sqlx::test(migrator = "berth::app::MIGRATOR")]
+async fn members_request_only_for_their_teams_and_see_only_their_requests(db: PgPool) {
+    let w = world(db).await;
+    let err = requests::create(&w.app, &w.outsider, request("prod-shanghai-1", "payments-api", "general", "S")).await.unwrap_err();
+    assert!(matches!(err, Error::Forbidden(_)), "{err:?}");
+    let mine = requests::create(&w.app, &w.dev, request("prod-shanghai-1", "payments-api", "general", "S")).await.unwrap();
+    assert!(matches!(requests::get(&w.app, &w.outsider, mine.request.id).await, Err(Error::NotFound(_))));
+    let listed = requests::list(&w.app, &w.outsider, RequestQuery::default()).await.unwrap();
+    assert!(listed.items.is_empty());
+    let token = token_ctx(&w.app, "dev@example.com", &[Scope::Read]).await;
+    assert!(matches!(
+        requests::create(&w.app, &token, request("prod-shanghai-1", "payments-b", "general", "S")).await,
+        Err(Error::Forbidden(_))
+    ));
+    // a taken name is refused while a request for it is open
+    let f = fields(requests::create(&w.app, &w.dev, request("prod-shanghai-1", "payments-api", "general", "S")).await.unwrap_err());
+    assert!(f["name"].contains("taken"));
+}
+
+#[sqlx::test(migrator = "berth::app::MIGRATOR")]
+async fn a_prod_request_is_amended_approved_and_provisioned_with_exact_objects(db: PgPool) {
+    let w = world(db).await;
+    let mut input = request("prod-shanghai-1", "payments-api", "general", "M");
+    input.storage_classes = vec![ClassQuota { name: "gp3".into(), storage: "100Gi".into(), persistentvolumeclaims: 5 }];
+    let created = requests::create(&w.app, &w.dev, input).await.unwrap();
+    assert_eq!(created.request.state, "pending");
+    assert_eq!(created.request.matched_policy, None, "prod is decided by an admin");
+    let impact = created.impact.clone().expect("pending requests show their impact");
+    assert_eq!(impact.pool, "general");
+    assert_eq!(impact.committed_after.cpu_millis - impact.committed_before.cpu_millis, 8000);
+    assert!(impact.allocatable.cpu_millis > 0);
+
+    // the requester cannot decide; an admin cannot approve their own request
+    assert!(matches!(requests::approve(&w.app, &w.dev, created.request.id, Decision::default()).await, Err(Error::Forbidden(_))));
+    let own = requests::create(&w.app, &w.admin, request("prod-shanghai-1", "payments-admin", "general", "S")).await.unwrap();
+    let err = requests::approve(&w.app, &w.admin, own.request.id, Decision::default()).await.unwrap_err();
+    assert!(err.to_string().contains("own request"), "{err}");
+    let no_scope = token_ctx(&w.app, "admin2@example.com", &[Scope::Read, Scope::Request]).await;
+    assert!(matches!(requests::approve(&w.app, &no_scope, created.request.id, Decision::default()).await, Err(Error::Forbidden(_))));
+
+    // S allows 50Gi of storage in all, so keeping 100Gi of gp3 is refused, naming the field
+    let too_much = Amendment { preset: Some("S".into()), note: "start small".into(), ..Default::default() };
+    let f = fields(requests::amend(&w.app, &w.admin, created.request.id, too_much).await.unwrap_err());
+    assert!(f.contains_key("storage_classes"), "{f:?}");
+    let amended = requests::amend(
+        &w.app,
+        &w.admin,
+        created.request.id,
+        Amendment {
+            preset: Some("S".into()),
+            storage_classes: Some(vec![ClassQuota { name: "gp3".into(), storage: "40Gi".into(), persistentvolumeclaims: 5 }]),
+            note: "start small; ask again with usage data".into(),
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    assert_eq!(amended.request.spec.quota.requests_cpu, "2");
+    assert_eq!(amended.request.requested_spec.quota.requests_cpu, "8", "the requester still sees what they asked for");
+    assert_eq!(amended.request.amended_by.as_deref(), Some("admin@example.com"));
+    assert_eq!(amended.request.requested_spec.storage_classes[0].storage, "100Gi");
+
+    let approved = requests::approve(&w.app, &w.admin, created.request.id, Decision { reason: Some("ok".into()) }).await.unwrap();
+    assert_eq!(approved.request.state, "provisioning");
+    assert!(matches!(
+        requests::approve(&w.app, &w.second_admin, created.request.id, Decision::default()).await,
+        Err(Error::Conflict { .. })
+    ));
+    settle(&w.app).await;
+    let done = requests::get(&w.app, &w.dev, created.request.id).await.unwrap();
+    assert_eq!(done.request.state, "ready");
+    assert_eq!(done.objects.len(), 10);
+    assert!(done.objects.iter().all(|o| o.outcome == "applied"));
+
+    let sim = w.fleet.cluster("prod-shanghai-1").unwrap();
+    let ns = sim.get("namespaces", None, "payments-api").expect("namespace applied");
+    let labels = &ns["metadata"]["labels"];
+    assert_eq!(labels["berth.dev/team"], "payments");
+    assert_eq!(labels["app.kubernetes.io/managed-by"], "berth");
+    assert_eq!(labels["berth.dev/layer"], "online");
+    assert_eq!(labels["berth.dev/environment"], "prod");
+    assert_eq!(ns["metadata"]["annotations"]["scheduler.alpha.kubernetes.io/node-selector"], "eks.amazonaws.com/nodegroup=general");
+    assert!(ns["metadata"]["annotations"].get("scheduler.alpha.kubernetes.io/defaultTolerations").is_none());
+    let managers: Vec<&str> = ns["metadata"]["managedFields"].as_array().unwrap().iter().map(|m| m["manager"].as_str().unwrap()).collect();
+    assert_eq!(managers, vec!["berth"]);
+
+    let hard = &sim.get("resourcequotas", Some("payments-api"), "berth-quota").unwrap()["spec"]["hard"];
+    assert_eq!(hard["requests.cpu"], "2");
+    assert_eq!(hard["limits.memory"], "8Gi");
+    assert_eq!(hard["pods"], "20");
+    assert_eq!(hard["gp3.storageclass.storage.k8s.io/requests.storage"], "40Gi");
+    assert_eq!(hard["gp3.storageclass.storage.k8s.io/persistentvolumeclaims"], "5");
+    assert_eq!(hard["high-iops-ssd.storageclass.storage.k8s.io/requests.storage"], "0");
+    assert_eq!(hard["high-iops-ssd.storageclass.storage.k8s.io/persistentvolumeclaims"], "0");
+    let lr = sim.get("limitranges", Some("payments-api"), "berth-limits").unwrap();
+    assert_eq!(lr["spec"]["limits"][0]["defaultRequest"]["cpu"], "100m");
+    assert_eq!(lr["spec"]["limits"][0]["maxLimitRequestRatio"]["cpu"], "10");
+    let deny = sim.get("networkpolicies", Some("payments-api"), "default-deny").unwrap();
+    assert_eq!(deny["spec"]["policyTypes"], json!(["Ingress", "Egress"]));
+    assert_eq!(deny["spec"]["podSelector"], json!({}));
+    let dns = sim.get("networkpolicies", Some("payments-api"), "allow-dns").unwrap();
+    assert_eq!(dns["spec"]["egress"][0]["ports"][0], json!({"protocol": "UDP", "port": 53}));
+    assert!(sim.get("networkpolicies", Some("payments-api"), "allow-same-namespace").is_some());
+    let team = sim.get("rolebindings", Some("payments-api"), "team-edit").unwrap();
+    assert_eq!(team["roleRef"]["name"], "edit");
+    assert_eq!(team["subjects"][0], json!({"apiGroup": "rbac.authorization.k8s.io", "kind": "Group", "name": "berth:payments"}));
+    let role = sim.get("roles", Some("payments-api"), "deployer").unwrap();
+    assert_eq!(role["rules"], json!([{"apiGroups": ["apps"], "resources": ["deployments"], "verbs": ["get", "list", "watch", "patch", "update"]}]));
+    assert!(sim.get("serviceaccounts", Some("payments-api"), "deployer").is_some());
+    assert_eq!(sim.get("rolebindings", Some("payments-api"), "deployer").unwrap()["subjects"][0]["name"], "deployer");
+
+    let actions = audit_actions(&w.app).await;
+    for a in ["namespace_request.created", "namespace_request.amended", "namespace_request.approved", "namespace.provisioned"] {
+        assert!(actions.iter().any(|x| x == a), "{a} missing from {actions:?}");
+    }
+    // the pool now counts the namespace's quota as committed
+    let cluster = berth::fleet::get(&w.app, &w.dev, "prod-shanghai-1").await.unwrap().cluster;
+    let general = cluster.pools.iter().find(|p| p.name == "general").unwrap();
+    assert_eq!(general.committed.cpu_millis, 2000);
+}
+
+#[sqlx::test(migrator = "berth::app::MIGRATOR")]
+async fn policies_auto_approve_within_budget_and_record_the_rule(db: PgPool) {
+    let w = world(db).await;
+    let small = requests::create(&w.app, &w.dev, request("dev-shanghai-1", "payments-sandbox", "default-pool", "S")).await.unwrap();
+    assert_eq!(small.request.state, "provisioning");
+    assert_eq!(small.request.matched_policy.as_deref(), Some("dev and staging up to L within budget"));
+    assert!(small.request.decided_by.is_none());
+    let xl = requests::create(&w.app, &w.dev, request("dev-shanghai-1", "payments-big", "default-pool", "XL")).await.unwrap();
+    assert_eq!(xl.request.state, "pending", "above L needs an admin");
+
+    settings::set_budget(&w.app, &w.admin, "payments", BudgetInput { cluster: None, cpu: "3".into(), memory: "64Gi".into(), storage: "1Ti".into() })
+        .await
+        .unwrap();
+    let over = requests::create(&w.app, &w.dev, request("dev-shanghai-1", "payments-third", "default-pool", "S")).await.unwrap();
+    assert_eq!(over.request.state, "pending", "over budget is never auto-approved");
+    assert!(over.request.over_budget);
+    let budget = over.impact.unwrap().budget.unwrap();
+    assert!(budget.over_budget);
+    assert_eq!(budget.overrun.cpu_millis, 1000, "S asks 2 cores; 2 are committed of 3");
+    assert!(matches!(
+        settings::set_budget(&w.app, &w.dev, "payments", BudgetInput { cluster: None, cpu: "99".into(), memory: "1Gi".into(), storage: "1Gi".into() }).await,
+        Err(Error::Forbidden(_))
+    ));
+    let f = fields(settings::set_budget(&w.app, &w.admin, "payments", BudgetInput { cluster: Some("nope".into()), cpu: "x".into(), memory: "1Gi".into(), storage: "1Gi".into() }).await.unwrap_err());
+    assert!(f.contains_key("cpu") && f.contains_key("cluster"), "{f:?}");
+    // the admin may still approve, with the overrun in view
+    requests::approve(&w.app, &w.admin, over.request.id, Decision::default()).await.unwrap();
+}
+
+#[sqlx::test(migrator = "berth::app::MIGRATOR")]
+async fn a_tainted_pool_gets_default_tolerations(db: PgPool) {
+    let w = world(db).await;
+    ready(&w, request("prod-beijing-1", "payments-batch", "spot", "S")).await;
+    let ns = w.fleet.cluster("prod-beijing-1").unwrap().get("namespaces", None, "payments-batch").unwrap();
+    let annotations = &ns["metadata"]["annotations"];
+    assert_eq!(annotations["scheduler.alpha.kubernetes.io/node-selector"], "karpenter.sh/nodepool=spot");
+    let tolerations: Value = serde_json::from_str(annotations["scheduler.alpha.kubernetes.io/defaultTolerations"].as_str().unwrap()).unwrap();
+    assert_eq!(tolerations[0]["effect"], "NoSchedule");
+    assert!(tolerations[0]["key"].as_str().is_some());
+}
+
+#[sqlx::test(migrator = "berth::app::MIGRATOR")]
+async fn an_unreachable_cluster_is_retried_and_others_go_on(db: PgPool) {
+    let w = world(db).await;
+    let sim = w.fleet.cluster("dev-shanghai-1").unwrap();
+    sim.set_faults(&FaultSettings { down: true, ..Default::default() }).await.unwrap();
+    let stuck = requests::create(&w.app, &w.dev, request("dev-shanghai-1", "payments-wait", "default-pool", "S")).await.unwrap();
+    let other = requests::create(&w.app, &w.dev, request("prod-beijing-1", "payments-other", "batch", "S")).await.unwrap();
+    requests::approve(&w.app, &w.admin, other.request.id, Decision::default()).await.unwrap();
+    jobs::drain(&w.app).await.unwrap();
+    let failed = requests::get(&w.app, &w.dev, stuck.request.id).await.unwrap().request;
+    assert_eq!(failed.state, "failed");
+    assert!(failed.last_error.as_deref().unwrap().contains("retrying"), "{:?}", failed.last_error);
+    assert_eq!(requests::get(&w.app, &w.dev, other.request.id).await.unwrap().request.state, "ready");
+    let audited = count(&w.app, "SELECT count(*) FROM audit_events WHERE action = 'namespace.apply_failed'").await;
+    assert_eq!(audited, 1);
+
+    sim.recover().await.unwrap();
+    settle(&w.app).await;
+    let done = requests::get(&w.app, &w.dev, stuck.request.id).await.unwrap().request;
+    assert_eq!(done.state, "ready");
+    assert!(done.attempts >= 2);
+    assert!(sim.get("namespaces", None, "payments-wait").is_some());
+}
+
+#[sqlx::test(migrator = "berth::app::MIGRATOR")]
+async fn a_job_interrupted_mid_way_completes_exactly_once(db: PgPool) {
+    let w = world(db).await;
+    let created = requests::create(&w.app, &w.dev, request("dev-shanghai-1", "payments-crash", "default-pool", "S")).await.unwrap();
+    // a worker claims the job, applies, and dies before recording anything
+    let crashed = jobs::claim(&w.app, Uuid::new_v4()).await.unwrap().expect("a due job");
+    provision::execute(&w.app, &Ctx::system("test"), &crashed).await.unwrap();
+    // while its lease holds, nobody else takes the job
+    assert!(jobs::claim(&w.app, Uuid::new_v4()).await.unwrap().is_none());
+    sqlx::query!("UPDATE jobs SET lease_until = now() - interval '1 second' WHERE id = $1", crashed.id)
+        .execute(&w.app.db)
+        .await
+        .unwrap();
+    assert_eq!(jobs::drain(&w.app).await.unwrap(), 1);
+    // the dead worker's late report is refused: its lease is gone
+    provision::conclude(&w.app, &Ctx::system("test"), &crashed, Ok(jobs::Outcome::Done)).await.unwrap();
+    assert_eq!(requests::get(&w.app, &w.dev, created.request.id).await.unwrap().request.state, "ready");
+    assert_eq!(count(&w.app, "SELECT count(*) FROM audit_events WHERE action = 'namespace.provisioned'").await, 1);
+    assert_eq!(count(&w.app, "SELECT count(*) FROM jobs WHERE state = 'done'").await, 1);
+}
+
+#[sqlx::test(migrator = "berth::app::MIGRATOR")]
+async fn two_workers_never_claim_the_same_job(db: PgPool) {
+    let w = world(db).await;
+    for i in 0..6 {
+        requests::create(&w.app, &w.dev, request("dev-shanghai-1", &format!("payments-n{i}"), "default-pool", "S")).await.unwrap();
+    }
+    // both "processes" claim until nothing is due; a cluster runs one job at a time, so
+    // release each claim after recording it
+    let (a, b) = (Uuid::new_v4(), Uuid::new_v4());
+    let mut seen = std::collections::HashSet::new();
+    loop {
+        let (x, y) = tokio::join!(jobs::claim(&w.app, a), jobs::claim(&w.app, b));
+        let claimed: Vec<_> = [x.unwrap(), y.unwrap()].into_iter().flatten().collect();
+        if claimed.is_empty() {
+            break;
+        }
+        for job in claimed {
+            assert!(seen.insert(job.id), "job {} claimed twice", job.id);
+            jobs::run(&w.app, job).await.unwrap();
+        }
+    }
+    assert_eq!(seen.len(), 6);
+    assert_eq!(count(&w.app, "SELECT count(*) FROM namespaces WHERE state = 'ready'").await, 6);
+    assert_eq!(count(&w.app, "SELECT count(*) FROM audit_events WHERE action = 'namespace.provisioned'").await, 6);
+}
+
+#[sqlx::test(migrator = "berth::app::MIGRATOR")]
+async fn concurrent_approve_and_cancel_exactly_one_wins(db: PgPool) {
+    let w = world(db).await;
+    for i in 0..5 {
+        let r = requests::create(&w.app, &w.dev, request("prod-shanghai-1", &format!("payments-race{i}"), "general", "S")).await.unwrap();
+        let (approved, cancelled) = tokio::join!(
+            requests::approve(&w.app, &w.admin, r.request.id, Decision::default()),
+            requests::cancel(&w.app, &w.dev, r.request.id)
+        );
+        assert!(approved.is_ok() ^ cancelled.is_ok(), "exactly one wins: {approved:?} / {cancelled:?}");
+        let loser = approved.err().or(cancelled.err()).unwrap();
+        assert!(matches!(loser, Error::Conflict { .. }), "{loser:?}");
+    }
+}
+
+#[sqlx::test(migrator = "berth::app::MIGRATOR")]
+async fn quota_changes_decreases_auto_approve_and_bursts_revert_by_themselves(db: PgPool) {
+    let w = world(db).await;
+    ready(&w, request("prod-shanghai-1", "payments-api", "general", "M")).await;
+    let sim = w.fleet.cluster("prod-shanghai-1").unwrap();
+
+    let down = requests::quota_change(&w.app, &w.dev, "prod-shanghai-1", "payments-api",
+        QuotaChange { preset: Some("S".into()), purpose: "less traffic".into(), ..Default::default() }).await.unwrap();
+    assert_eq!(down.request.matched_policy.as_deref(), Some("quota decreases"));
+    assert_eq!(down.request.state, "provisioning");
+    settle(&w.app).await;
+    assert_eq!(sim.get("resourcequotas", Some("payments-api"), "berth-quota").unwrap()["spec"]["hard"]["requests.cpu"], "2");
+
+    let f = fields(requests::quota_change(&w.app, &w.dev, "prod-shanghai-1", "payments-api",
+        QuotaChange { preset: Some("S".into()), purpose: "same".into(), ..Default::default() }).await.unwrap_err());
+    assert!(f.contains_key("quota"));
+    let past = time::OffsetDateTime::now_utc() - time::Duration::hours(1);
+    let f = fields(requests::quota_change(&w.app, &w.dev, "prod-shanghai-1", "payments-api",
+        QuotaChange { preset: Some("L".into()), burst_until: Some(past), purpose: "sale".into(), ..Default::default() }).await.unwrap_err());
+    assert!(f.contains_key("burst_until"));
+
+    let until = time::OffsetDateTime::now_utc() + time::Duration::hours(2);
+    let burst = requests::quota_change(&w.app, &w.dev, "prod-shanghai-1", "payments-api",
+        QuotaChange { preset: Some("L".into()), burst_until: Some(until), purpose: "flash sale".into(), ..Default::default() }).await.unwrap();
+    assert_eq!(burst.request.state, "pending", "an increase on prod needs an admin");
+    requests::approve(&w.app, &w.admin, burst.request.id, Decision::default()).await.unwrap();
+    settle(&w.app).await;
+    assert_eq!(sim.get("resourcequotas", Some("payments-api"), "berth-quota").unwrap()["spec"]["hard"]["requests.cpu"], "32");
+    let during = namespaces::get(&w.app, &w.dev, "prod-shanghai-1", "payments-api").await.unwrap().namespace;
+    assert!(during.burst_until.is_some());
+
+    // the end time comes
+    sqlx::query!("UPDATE jobs SET run_at = now() WHERE kind = 'revert_burst'").execute(&w.app.db).await.unwrap();
+    settle(&w.app).await;
+    assert_eq!(sim.get("resourcequotas", Some("payments-api"), "berth-quota").unwrap()["spec"]["hard"]["requests.cpu"], "2");
+    let after = namespaces::get(&w.app, &w.dev, "prod-shanghai-1", "payments-api").await.unwrap().namespace;
+    assert_eq!(after.state, "ready");
+    assert!(after.burst_until.is_none());
+    assert_eq!(after.quota.cpu_millis, 2000);
+    assert_eq!(count(&w.app, "SELECT count(*) FROM audit_events WHERE action = 'namespace.burst_reverted'").await, 1);
+}
+
+#[sqlx::test(migrator = "berth::app::MIGRATOR")]
+async fn decommissioning_asks_for_the_name_and_deletes_the_namespace(db: PgPool) {
+    let w = world(db).await;
+    ready(&w, request("prod-shanghai-1", "payments-old", "general", "S")).await;
+    let f = fields(requests::decommission(&w.app, &w.dev, "prod-shanghai-1", "payments-old",
+        Decommission { confirm: "payments".into(), purpose: "retired".into() }).await.unwrap_err());
+    assert!(f.contains_key("confirm"));
+    assert!(matches!(
+        requests::decommission(&w.app, &w.outsider, "prod-shanghai-1", "payments-old",
+            Decommission { confirm: "payments-old".into(), purpose: "x".into() }).await,
+        Err(Error::Forbidden(_))
+    ));
+    let r = requests::decommission(&w.app, &w.dev, "prod-shanghai-1", "payments-old",
+        Decommission { confirm: "payments-old".into(), purpose: "retired".into() }).await.unwrap();
+    assert_eq!(r.request.state, "pending");
+    let sim = w.fleet.cluster("prod-shanghai-1").unwrap();
+    sim.hold_namespace_deletion();
+    requests::approve(&w.app, &w.admin, r.request.id, Decision::default()).await.unwrap();
+    jobs::drain(&w.app).await.unwrap();
+    let terminating = namespaces::get(&w.app, &w.dev, "prod-shanghai-1", "payments-old").await.unwrap().namespace;
+    assert_eq!(terminating.state, "decommissioning", "Berth waits while the namespace terminates");
+    sim.release_namespace_deletion();
+    settle(&w.app).await;
+    assert!(sim.get("namespaces", None, "payments-old").is_none());
+    assert_eq!(requests::get(&w.app, &w.dev, r.request.id).await.unwrap().request.state, "ready");
+    assert_eq!(count(&w.app, "SELECT count(*) FROM namespaces WHERE state = 'decommissioned'").await, 1);
+    // the name is free again, and the pool no longer counts the quota
+    ready(&w, request("prod-shanghai-1", "payments-old", "general", "S")).await;
+}
+
+#[sqlx::test(migrator = "berth::app::MIGRATOR")]
+async fn usage_drift_reapply_and_out_of_band_namespaces(db: PgPool) {
+    let w = world(db).await;
+    ready(&w, request("prod-shanghai-1", "payments-api", "general", "S")).await;
+    let sim = w.fleet.cluster("prod-shanghai-1").unwrap();
+    assert!(sim.set_status("resourcequotas", Some("payments-api"), "berth-quota",
+        json!({"hard": {"requests.cpu": "2", "requests.memory": "4Gi"}, "used": {"requests.cpu": "500m", "requests.memory": "1Gi"}})));
+    let live = namespaces::get(&w.app, &w.dev, "prod-shanghai-1", "payments-api").await.unwrap().namespace;
+    let usage = live.usage.expect("usage read live");
+    assert_eq!(usage.used_amounts.cpu_millis, 500);
+    assert_eq!(usage.used_amounts.memory_bytes, 1 << 30);
+
+    // someone edits the quota by hand and deletes a policy; another tool creates a namespace
+    let mut quota = sim.get("resourcequotas", Some("payments-api"), "berth-quota").unwrap();
+    quota["spec"]["hard"]["pods"] = json!("500");
+    quota["metadata"]["managedFields"] = json!(null);
+    sim.state().store.replace(&sim.state().resource("resourcequotas"),
+        &berth_fleet_sim::store::Key::new(&sim.state().resource("resourcequotas"), Some("payments-api"), "berth-quota"),
+        quota, "kubectl", false).unwrap();
+    sim.create("namespaces", json!({"apiVersion": "v1", "kind": "Namespace",
+        "metadata": {"name": "payments-manual", "labels": {"app.kubernetes.io/managed-by": "berth", "berth.dev/team": "payments"}}})).unwrap();
+    namespaces::check_now(&w.app, &w.admin, "prod-shanghai-1").await.unwrap();
+    let drifted = namespaces::get(&w.app, &w.dev, "prod-shanghai-1", "payments-api").await.unwrap().namespace;
+    let drift = drifted.drift.unwrap();
+    assert_eq!(drift.len(), 1, "{drift:?}");
+    assert_eq!(drift[0].kind, "ResourceQuota");
+    assert_eq!(drift[0].differences, vec!["/spec/hard/pods".to_owned()]);
+    let oob = namespaces::out_of_band(&w.app, &w.admin).await.unwrap();
+    assert_eq!(oob.len(), 1);
+    assert_eq!(oob[0].namespace, "payments-manual");
+
+    namespaces::reapply(&w.app, &w.dev, "prod-shanghai-1", "payments-api").await.unwrap();
+    settle(&w.app).await;
+    namespaces::check_now(&w.app, &w.admin, "prod-shanghai-1").await.unwrap();
+    let fixed = namespaces::get(&w.app, &w.dev, "prod-shanghai-1", "payments-api").await.unwrap().namespace;
+    assert_eq!(fixed.drift.unwrap(), vec![]);
+    assert!(matches!(namespaces::reapply(&w.app, &w.outsider, "prod-shanghai-1", "payments-api").await, Err(Error::Forbidden(_))));
+
+    let ledger = namespaces::ledger(&w.app, &w.dev).await.unwrap();
+    assert_eq!(ledger.len(), 1);
+    assert_eq!(ledger[0].allocated.cpu_millis, 2000);
+    assert_eq!(ledger[0].used.cpu_millis, 500);
+    assert!(ledger[0].capacity.cpu_millis > 0);
+    assert!(namespaces::ledger(&w.app, &w.outsider).await.unwrap().is_empty());
+}
+
+#[sqlx::test(migrator = "berth::app::MIGRATOR")]
+async fn webhooks_are_signed_retried_and_never_block_the_request(db: PgPool) {
+    let w = world(db).await;
+    let received: Arc<Mutex<Vec<(String, String, Vec<u8>)>>> = Arc::default();
+    let fail_first = Arc::new(std::sync::atomic::AtomicBool::new(true));
+    let sink = received.clone();
+    let flag = fail_first.clone();
+    let hook = axum::Router::new().route(
+        "/hook",
+        axum::routing::post(move |headers: axum::http::HeaderMap, body: axum::body::Bytes| {
+            let sink = sink.clone();
+            let flag = flag.clone();
+            async move {
+                if flag.swap(false, std::sync::atomic::Ordering::SeqCst) {
+                    return axum::http::StatusCode::SERVICE_UNAVAILABLE;
+                }
+                let h = |n: &str| headers.get(n).unwrap().to_str().unwrap().to_owned();
+                sink.lock().unwrap().push((h("x-berth-event"), h("x-berth-signature"), body.to_vec()));
+                axum::http::StatusCode::NO_CONTENT
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/hook", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, hook).await.unwrap() });
+    let f = fields(settings::create_webhook(&w.app, &w.admin, NewWebhook { url: "ftp://x".into(), secret: "short".into(), events: vec!["nope".into()] }).await.unwrap_err());
+    assert!(f.contains_key("url") && f.contains_key("secret") && f.contains_key("events"));
+    let secret = "a-webhook-secret-of-some-length";
+    settings::create_webhook(&w.app, &w.admin, NewWebhook { url, secret: secret.into(), events: vec!["request.created".into(), "request.provisioned".into()] })
+        .await
+        .unwrap();
+    assert!(!serde_json::to_string(&settings::webhooks(&w.app, &w.admin).await.unwrap()).unwrap().contains(secret));
+
+    ready(&w, request("dev-shanghai-1", "payments-hooked", "default-pool", "S")).await;
+    let got = received.lock().unwrap().clone();
+    let events: Vec<&str> = got.iter().map(|g| g.0.as_str()).collect();
+    assert!(events.contains(&"request.created") && events.contains(&"request.provisioned"), "{events:?}");
+    for (_, signature, body) in &got {
+        use hmac::Mac;
+        let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(secret.as_bytes()).unwrap();
+        mac.update(body);
+        let expected: String = mac.finalize().into_bytes().iter().map(|b| format!("{b:02x}")).collect();
+        assert_eq!(signature, &format!("sha256={expected}"));
+        let body: Value = serde_json::from_slice(body).unwrap();
+        assert_eq!(body["request"]["namespace"], "payments-hooked");
+    }
+    assert!(count(&w.app, "SELECT count(*) FROM jobs WHERE kind = 'webhook' AND attempts >= 2").await >= 1, "the 503 was retried");
+}

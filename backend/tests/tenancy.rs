@@ -562,3 +562,141 @@ async fn webhooks_are_signed_retried_and_never_block_the_request(db: PgPool) {
     }
     assert!(count(&w.app, "SELECT count(*) FROM jobs WHERE kind = 'webhook' AND attempts >= 2").await >= 1, "the 503 was retried");
 }
+
+/// The REST surface: status codes, field errors and who may do what.
+#[sqlx::test(migrator = "berth::app::MIGRATOR")]
+async fn rest_requests_decisions_and_namespaces_with_authorization(db: PgPool) {
+    let w = world(db).await;
+    let server = TestServer::start_with_fleet(w.app.db.clone(), w.fleet.clone()).await;
+    let dev = server.login("dev@example.com").await;
+    let outsider = server.login("outsider@example.com").await;
+    let admin = server.login("admin@example.com").await;
+    let anonymous = server.anonymous();
+    let approver_token = server.token("admin2@example.com", &[Scope::Read, Scope::Request, Scope::Approve]).await;
+    let no_approve = server.token("admin2@example.com", &[Scope::Read, Scope::Request]).await;
+    let body = json!({"team": "payments", "cluster": "prod-shanghai-1", "name": "payments-web", "node_pool": "general",
+                      "preset": "M", "purpose": "web front end",
+                      "storage_classes": [{"name": "gp3", "storage": "50Gi", "persistentvolumeclaims": 3}]});
+
+    let (status, _) = anonymous.post("/api/v1/namespace-requests", body.clone()).await;
+    assert_eq!(status, 401);
+    let (status, preview) = dev.post("/api/v1/namespace-requests/preview", body.clone()).await;
+    assert_eq!(status, 200, "{preview}");
+    assert_eq!(preview["objects"].as_array().unwrap().len(), 10);
+    assert_eq!(preview["auto_approve"], false);
+    assert!(preview["impact"]["allocatable"]["cpu_millis"].as_i64().unwrap() > 0);
+    let (_, bad_preview) = dev.post("/api/v1/namespace-requests/preview", json!({"team": "payments", "cluster": "prod-shanghai-1",
+        "name": "web", "node_pool": "general", "preset": "M", "purpose": "x"})).await;
+    assert!(bad_preview["fields"]["name"].as_str().unwrap().contains("payments-"));
+    let (status, wrong_type) = dev.post("/api/v1/namespace-requests", json!({"team": "payments", "cluster": 7})).await;
+    assert_eq!(status, 422, "{wrong_type}");
+    let (status, wrong) = dev.post("/api/v1/namespace-requests", json!({"team": "payments", "cluster": "prod-shanghai-1",
+        "name": "payments-web", "node_pool": "general", "purpose": "x",
+        "quota": {"requests_cpu": "two", "requests_memory": "1Gi", "limits_cpu": "1", "limits_memory": "1Gi", "pods": 1,
+                  "services": 1, "persistentvolumeclaims": 0, "requests_storage": "0"},
+        "limits": {"default_request_cpu": "100m", "default_request_memory": "64Mi", "default_limit_cpu": "200m",
+                   "default_limit_memory": "128Mi", "min_cpu": "10m", "min_memory": "16Mi", "max_cpu": "1", "max_memory": "1Gi"}})).await;
+    assert_eq!(status, 422);
+    assert!(wrong["error"]["fields"]["quota.requests_cpu"].is_string(), "{wrong}");
+
+    let (status, created) = dev.post("/api/v1/namespace-requests", body.clone()).await;
+    assert_eq!(status, 201, "{created}");
+    let id = created["request"]["id"].as_str().unwrap().to_owned();
+    assert_eq!(created["request"]["state"], "pending");
+    assert_eq!(created["can_cancel"], true);
+    assert_eq!(created["can_decide"], false);
+
+    let (status, _) = outsider.get(&format!("/api/v1/namespace-requests/{id}")).await;
+    assert_eq!(status, 404, "another team's member does not see it");
+    let (status, _) = outsider.post(&format!("/api/v1/namespace-requests/{id}/approve"), json!({})).await;
+    assert_eq!(status, 403);
+    let (status, _) = dev.post(&format!("/api/v1/namespace-requests/{id}/approve"), json!({})).await;
+    assert_eq!(status, 403, "the requester does not approve");
+    let (status, _) = no_approve.post(&format!("/api/v1/namespace-requests/{id}/approve"), json!({})).await;
+    assert_eq!(status, 403, "a token without approve");
+    let (status, reject) = admin.post(&format!("/api/v1/namespace-requests/{id}/reject"), json!({})).await;
+    assert_eq!(status, 422);
+    assert!(reject["error"]["fields"]["reason"].is_string());
+    let (status, amended) = admin.post(&format!("/api/v1/namespace-requests/{id}/amend"),
+        json!({"node_pool": "high-memory", "note": "memory-heavy service"})).await;
+    assert_eq!(status, 200, "{amended}");
+    assert_eq!(amended["request"]["node_pool"], "high-memory");
+    assert_eq!(amended["impact"]["pool"], "high-memory");
+    let (status, approved) = approver_token.post(&format!("/api/v1/namespace-requests/{id}/approve"), json!({"reason": "fine"})).await;
+    assert_eq!(status, 200, "{approved}");
+    let (status, _) = admin.post(&format!("/api/v1/namespace-requests/{id}/cancel"), json!({})).await;
+    assert_eq!(status, 409, "a decided request cannot be cancelled");
+    settle(&w.app).await;
+
+    let (status, list) = dev.get("/api/v1/namespace-requests?state=ready&team=payments").await;
+    assert_eq!(status, 200);
+    assert_eq!(list["items"].as_array().unwrap().len(), 1);
+    let (status, bad) = dev.get("/api/v1/namespace-requests?state=done&limit=0").await;
+    assert_eq!(status, 422);
+    assert!(bad["error"]["fields"]["state"].is_string() && bad["error"]["fields"]["limit"].is_string());
+    let (status, ns) = dev.get("/api/v1/namespaces/prod-shanghai-1/payments-web").await;
+    assert_eq!(status, 200, "{ns}");
+    assert_eq!(ns["namespace"]["state"], "ready");
+    assert_eq!(ns["namespace"]["node_pool"], "high-memory");
+    assert_eq!(ns["requests"].as_array().unwrap().len(), 1);
+    let (status, _) = outsider.get("/api/v1/namespaces/prod-shanghai-1/payments-web").await;
+    assert_eq!(status, 404);
+    let (status, page) = outsider.get("/api/v1/namespaces").await;
+    assert_eq!(status, 200);
+    assert!(page["items"].as_array().unwrap().is_empty());
+    let (status, change) = dev.post("/api/v1/namespaces/prod-shanghai-1/payments-web/quota-change",
+        json!({"preset": "L", "purpose": "launch"})).await;
+    assert_eq!(status, 201, "{change}");
+    assert_eq!(change["request"]["kind"], "quota_change");
+    let (status, _) = dev.post("/api/v1/namespaces/prod-shanghai-1/payments-web/quota-change",
+        json!({"preset": "XL", "purpose": "again"})).await;
+    assert_eq!(status, 409, "one open change at a time");
+    let (status, gone) = dev.post("/api/v1/namespaces/prod-shanghai-1/payments-web/decommission",
+        json!({"confirm": "nope", "purpose": "x"})).await;
+    assert_eq!(status, 422);
+    assert!(gone["error"]["fields"]["confirm"].is_string());
+
+    let (status, presets) = dev.get("/api/v1/presets").await;
+    assert_eq!(status, 200);
+    assert_eq!(presets.as_array().unwrap().len(), 4);
+    let mut s = presets[0].clone();
+    let (status, _) = dev.put("/api/v1/presets/S", s.clone()).await;
+    assert_eq!(status, 403);
+    s["quota"]["pods"] = json!(25);
+    let (status, updated) = admin.put("/api/v1/presets/S", s.clone()).await;
+    assert_eq!(status, 200, "{updated}");
+    assert_eq!(updated["quota"]["pods"], 25);
+    s["limits"]["max_cpu"] = json!("1m");
+    let (status, _) = admin.put("/api/v1/presets/S", s).await;
+    assert_eq!(status, 422);
+    let (status, budgets) = admin.put("/api/v1/teams/payments/budgets", json!({"cpu": "64", "memory": "256Gi", "storage": "2Ti"})).await;
+    assert_eq!(status, 200, "{budgets}");
+    assert_eq!(budgets[0]["limit"]["cpu_millis"], 64000);
+    let (status, _) = outsider.get("/api/v1/teams/payments/budgets").await;
+    assert_eq!(status, 403);
+    let (status, _) = dev.post("/api/v1/approval-policies", json!({"name": "x", "position": 1, "conditions": {}, "action": "approve"})).await;
+    assert_eq!(status, 403);
+    let (status, policy) = admin.post("/api/v1/approval-policies",
+        json!({"name": "staging anything", "position": 5, "conditions": {"environments": ["staging"]}, "action": "approve"})).await;
+    assert_eq!(status, 201, "{policy}");
+    let (status, bad_policy) = admin.post("/api/v1/approval-policies",
+        json!({"name": "", "position": 5, "conditions": {"kinds": ["explode"], "max_preset": "XXL"}, "action": "maybe"})).await;
+    assert_eq!(status, 422);
+    for field in ["name", "conditions.kinds", "conditions.max_preset", "action"] {
+        assert!(bad_policy["error"]["fields"][field].is_string(), "{field}: {bad_policy}");
+    }
+    let (status, _) = dev.get("/api/v1/webhooks").await;
+    assert_eq!(status, 403);
+    let (status, ledger) = dev.get("/api/v1/quota-ledger").await;
+    assert_eq!(status, 200);
+    assert_eq!(ledger[0]["team"], "payments");
+    let (status, _) = dev.get("/api/v1/out-of-band-namespaces").await;
+    assert_eq!(status, 403);
+
+    let (_, spec) = anonymous.get("/api/v1/openapi.json").await;
+    for path in ["/api/v1/namespace-requests", "/api/v1/namespace-requests/{id}/approve", "/api/v1/namespace-requests/{id}/amend",
+                 "/api/v1/namespaces/{cluster}/{name}/quota-change", "/api/v1/teams/{team}/budgets", "/api/v1/approval-policies",
+                 "/api/v1/webhooks", "/api/v1/quota-ledger", "/api/v1/presets/{name}"] {
+        assert!(spec["paths"][path].is_object(), "{path} missing from the OpenAPI document");
+    }
+}

@@ -116,8 +116,8 @@ impl From<Row> for Namespace {
 /// Members see their teams' namespaces; admins see all. Ordered by name, paged by cursor.
 pub async fn list(app: &App, ctx: &Ctx, query: NamespaceQuery) -> Result<Page<Namespace>> {
     let actor = ctx.require(Scope::Read)?;
-    let limit = audit::parse_limit(query.limit)?;
     let mut errors = FieldErrors::new();
+    let limit = crate::people::collect(&mut errors, audit::parse_limit(query.limit)).unwrap_or(0);
     let cursor = match query.cursor.as_deref().filter(|c| !c.is_empty()) {
         None => None,
         Some(c) => match c.split_once('/').and_then(|(n, id)| Some((n.to_owned(), Uuid::parse_str(id).ok()?))) {

@@ -1000,8 +1000,8 @@ pub async fn get(app: &App, ctx: &Ctx, id: Uuid) -> Result<RequestDetail> {
 
 pub async fn list(app: &App, ctx: &Ctx, query: RequestQuery) -> Result<Page<NamespaceRequest>> {
     let actor = ctx.require(Scope::Read)?;
-    let limit = audit::parse_limit(query.limit)?;
     let mut errors = FieldErrors::new();
+    let limit = crate::people::collect(&mut errors, audit::parse_limit(query.limit)).unwrap_or(0);
     let state = query.state.as_deref().map(str::trim).filter(|s| !s.is_empty());
     if let Some(s) = state {
         let all = ["open", "pending", "approved", "rejected", "cancelled", "provisioning", "ready", "failed"];

@@ -978,3 +978,12 @@ pub struct OutOfBand {
     pub namespace: String,
     pub team_label: Option<String>,
 }
+
+/// What an admin decides about a pending request (and what a requester may do: cancel).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DecisionKind {
+    Approve,
+    Reject,
+    Cancel,
+}

@@ -63,6 +63,12 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/audit") view=pages::audit::Audit/>
                     <Route path=path!("/account") view=pages::account::Account/>
                     <Route path=path!("/admin/users") view=pages::users::Users/>
+                    <Route path=path!("/admin/tenancy") view=pages::settings::TenancySettings/>
+                    <Route path=path!("/requests") view=pages::requests::Requests/>
+                    <Route path=path!("/requests/new") view=pages::requests::NewRequest/>
+                    <Route path=path!("/requests/:id") view=pages::requests::RequestPage/>
+                    <Route path=path!("/namespaces") view=pages::namespaces::Namespaces/>
+                    <Route path=path!("/namespaces/:cluster/:name") view=pages::namespaces::NamespacePage/>
                 </Routes>
             </main>
         </Router>
@@ -89,11 +95,14 @@ fn Nav() -> impl IntoView {
                             view! {
                                 <nav aria-label="Main">
                                     <A href="/">"Teams"</A>
+                                    <A href="/requests">"Requests"</A>
+                                    <A href="/namespaces">"Namespaces"</A>
                                     <A href="/fleet">"Fleet"</A>
                                     <A href="/tokens">"Tokens"</A>
                                     <A href="/audit">"Audit"</A>
                                     <Show when=move || me.user.is_admin>
                                         <A href="/admin/users">"Users"</A>
+                                        <A href="/admin/tenancy">"Tenancy"</A>
                                     </Show>
                                     <A href="/account">"Account"</A>
                                 </nav>

@@ -419,3 +419,331 @@ pub async fn update_cluster(
     };
     portal.update_cluster(&parts, &csrf, &name, input).await
 }
+
+// --- Tenancy -----------------------------------------------------------------------------
+
+/// `2026-12-01T18:00` (a datetime-local field, read as UTC) or RFC 3339.
+#[cfg(feature = "ssr")]
+fn utc_time(field: &str, raw: Option<String>) -> Result<Option<time::OffsetDateTime>, ErrorDetail> {
+    use time::format_description::well_known::Rfc3339;
+    let Some(raw) = raw.map(|r| r.trim().to_owned()).filter(|r| !r.is_empty()) else {
+        return Ok(None);
+    };
+    if let Ok(t) = time::OffsetDateTime::parse(&raw, &Rfc3339) {
+        return Ok(Some(t));
+    }
+    let with_seconds = if raw.len() == 16 { format!("{raw}:00Z") } else { format!("{raw}Z") };
+    time::OffsetDateTime::parse(&with_seconds, &Rfc3339)
+        .map(Some)
+        .map_err(|_| invalid(field, "is not a date and time"))
+}
+
+#[cfg(feature = "ssr")]
+fn list(raw: &str) -> Vec<String> {
+    raw.split(',').map(str::trim).filter(|s| !s.is_empty()).map(str::to_owned).collect()
+}
+
+#[server(prefix = "/fn", input = server_fn::codec::Json)]
+pub async fn list_requests(query: RequestQuery) -> Result<Page<NamespaceRequest>, ErrorDetail> {
+    let (portal, parts) = portal()?;
+    portal.requests(&parts, query).await
+}
+
+#[server(prefix = "/fn")]
+pub async fn get_request(id: String) -> Result<RequestDetail, ErrorDetail> {
+    let id = uuid("id", &id)?;
+    let (portal, parts) = portal()?;
+    portal.request(&parts, id).await
+}
+
+#[server(prefix = "/fn", input = server_fn::codec::Json)]
+pub async fn preview_request(input: NewNamespaceRequest) -> Result<RequestPreview, ErrorDetail> {
+    let (portal, parts) = portal()?;
+    portal.preview_request(&parts, input).await
+}
+
+#[server(prefix = "/fn", input = server_fn::codec::Json)]
+pub async fn create_request(csrf: String, input: NewNamespaceRequest) -> Result<RequestDetail, ErrorDetail> {
+    let (portal, parts) = portal()?;
+    portal.create_request(&parts, &csrf, input).await
+}
+
+#[server(prefix = "/fn")]
+pub async fn decide_request(
+    csrf: String,
+    id: String,
+    decision: String,
+    reason: Option<String>,
+) -> Result<RequestDetail, ErrorDetail> {
+    let id = uuid("id", &id)?;
+    let decision = match decision.as_str() {
+        "approve" => DecisionKind::Approve,
+        "reject" => DecisionKind::Reject,
+        "cancel" => DecisionKind::Cancel,
+        _ => return Err(invalid("decision", "must be approve, reject or cancel")),
+    };
+    let (portal, parts) = portal()?;
+    let detail = portal.decide(&parts, &csrf, id, decision, reason).await?;
+    redirect_plain_form_post(&parts, &format!("/requests/{id}"));
+    Ok(detail)
+}
+
+#[server(prefix = "/fn")]
+pub async fn amend_request(
+    csrf: String,
+    id: String,
+    node_pool: String,
+    preset: String,
+    note: String,
+) -> Result<RequestDetail, ErrorDetail> {
+    let id = uuid("id", &id)?;
+    let input = Amendment {
+        node_pool: Some(node_pool).filter(|p| !p.is_empty()),
+        preset: Some(preset).filter(|p| !p.is_empty()),
+        note,
+        ..Default::default()
+    };
+    let (portal, parts) = portal()?;
+    let detail = portal.amend(&parts, &csrf, id, input).await?;
+    redirect_plain_form_post(&parts, &format!("/requests/{id}"));
+    Ok(detail)
+}
+
+#[server(prefix = "/fn", input = server_fn::codec::Json)]
+pub async fn list_namespaces(query: NamespaceQuery) -> Result<Page<Namespace>, ErrorDetail> {
+    let (portal, parts) = portal()?;
+    portal.namespaces(&parts, query).await
+}
+
+#[server(prefix = "/fn")]
+pub async fn get_namespace(cluster: String, name: String) -> Result<NamespaceDetail, ErrorDetail> {
+    let (portal, parts) = portal()?;
+    portal.namespace(&parts, &cluster, &name).await
+}
+
+#[server(prefix = "/fn")]
+pub async fn change_quota(
+    csrf: String,
+    cluster: String,
+    name: String,
+    preset: String,
+    burst_until: Option<String>,
+    purpose: String,
+) -> Result<RequestDetail, ErrorDetail> {
+    let input = QuotaChange {
+        preset: Some(preset).filter(|p| !p.is_empty()),
+        burst_until: utc_time("burst_until", burst_until)?,
+        purpose,
+        ..Default::default()
+    };
+    let (portal, parts) = portal()?;
+    let detail = portal.quota_change(&parts, &csrf, &cluster, &name, input).await?;
+    redirect_plain_form_post(&parts, &format!("/requests/{}", detail.request.id));
+    Ok(detail)
+}
+
+#[server(prefix = "/fn")]
+pub async fn decommission_namespace(
+    csrf: String,
+    cluster: String,
+    name: String,
+    confirm: String,
+    purpose: String,
+) -> Result<RequestDetail, ErrorDetail> {
+    let (portal, parts) = portal()?;
+    let detail = portal
+        .decommission(&parts, &csrf, &cluster, &name, Decommission { confirm, purpose })
+        .await?;
+    redirect_plain_form_post(&parts, &format!("/requests/{}", detail.request.id));
+    Ok(detail)
+}
+
+#[server(prefix = "/fn")]
+pub async fn reapply_namespace(csrf: String, cluster: String, name: String) -> Result<NamespaceDetail, ErrorDetail> {
+    let (portal, parts) = portal()?;
+    let detail = portal.reapply(&parts, &csrf, &cluster, &name).await?;
+    redirect_plain_form_post(&parts, &format!("/namespaces/{cluster}/{name}"));
+    Ok(detail)
+}
+
+#[server(prefix = "/fn")]
+pub async fn check_namespaces(csrf: String, cluster: String) -> Result<(), ErrorDetail> {
+    let (portal, parts) = portal()?;
+    portal.check_namespaces(&parts, &csrf, &cluster).await
+}
+
+#[server(prefix = "/fn")]
+pub async fn get_ledger() -> Result<Vec<LedgerRow>, ErrorDetail> {
+    let (portal, parts) = portal()?;
+    portal.ledger(&parts).await
+}
+
+#[server(prefix = "/fn")]
+pub async fn get_out_of_band() -> Result<Vec<OutOfBand>, ErrorDetail> {
+    let (portal, parts) = portal()?;
+    portal.out_of_band(&parts).await
+}
+
+#[server(prefix = "/fn")]
+pub async fn list_presets() -> Result<Vec<Preset>, ErrorDetail> {
+    let (portal, parts) = portal()?;
+    portal.presets(&parts).await
+}
+
+#[server(prefix = "/fn")]
+pub async fn update_preset(
+    csrf: String,
+    name: String,
+    requests_cpu: String,
+    requests_memory: String,
+    limits_cpu: String,
+    limits_memory: String,
+    pods: String,
+    services: String,
+    persistentvolumeclaims: String,
+    requests_storage: String,
+    default_request_cpu: String,
+    default_request_memory: String,
+    default_limit_cpu: String,
+    default_limit_memory: String,
+    min_cpu: String,
+    min_memory: String,
+    max_cpu: String,
+    max_memory: String,
+    max_limit_request_ratio_cpu: String,
+    max_limit_request_ratio_memory: String,
+) -> Result<Preset, ErrorDetail> {
+    let whole = |field: &str, raw: &str| -> Result<i64, ErrorDetail> {
+        raw.trim().parse().map_err(|_| invalid(&format!("quota.{field}"), "must be a whole number"))
+    };
+    let input = Preset {
+        name,
+        rank: 0,
+        quota: QuotaSpec {
+            requests_cpu,
+            requests_memory,
+            limits_cpu,
+            limits_memory,
+            pods: whole("pods", &pods)?,
+            services: whole("services", &services)?,
+            persistentvolumeclaims: whole("persistentvolumeclaims", &persistentvolumeclaims)?,
+            requests_storage,
+        },
+        limits: LimitSpec {
+            default_request_cpu,
+            default_request_memory,
+            default_limit_cpu,
+            default_limit_memory,
+            min_cpu,
+            min_memory,
+            max_cpu,
+            max_memory,
+            max_limit_request_ratio_cpu: Some(max_limit_request_ratio_cpu).filter(|r| !r.trim().is_empty()),
+            max_limit_request_ratio_memory: Some(max_limit_request_ratio_memory).filter(|r| !r.trim().is_empty()),
+        },
+    };
+    let (portal, parts) = portal()?;
+    let preset = portal.update_preset(&parts, &csrf, input).await?;
+    redirect_plain_form_post(&parts, "/admin/tenancy");
+    Ok(preset)
+}
+
+#[server(prefix = "/fn")]
+pub async fn list_budgets(team: String) -> Result<Vec<Budget>, ErrorDetail> {
+    let (portal, parts) = portal()?;
+    portal.budgets(&parts, &team).await
+}
+
+#[server(prefix = "/fn")]
+pub async fn set_budget(
+    csrf: String,
+    team: String,
+    cluster: String,
+    cpu: String,
+    memory: String,
+    storage: String,
+) -> Result<Vec<Budget>, ErrorDetail> {
+    let input = BudgetInput { cluster: Some(cluster).filter(|c| !c.is_empty()), cpu, memory, storage };
+    let (portal, parts) = portal()?;
+    let budgets = portal.set_budget(&parts, &csrf, &team, input).await?;
+    redirect_plain_form_post(&parts, "/admin/tenancy");
+    Ok(budgets)
+}
+
+#[server(prefix = "/fn")]
+pub async fn list_policies() -> Result<Vec<Policy>, ErrorDetail> {
+    let (portal, parts) = portal()?;
+    portal.policies(&parts).await
+}
+
+#[server(prefix = "/fn")]
+pub async fn save_policy(
+    csrf: String,
+    id: Option<String>,
+    name: String,
+    position: String,
+    enabled: Option<String>,
+    kinds: String,
+    environments: String,
+    max_preset: String,
+    within_budget: Option<String>,
+    decrease_only: Option<String>,
+    action: String,
+) -> Result<Policy, ErrorDetail> {
+    let id = match id.filter(|i| !i.is_empty()) {
+        Some(raw) => Some(uuid("id", &raw)?),
+        None => None,
+    };
+    let position = position.trim().parse().map_err(|_| invalid("position", "must be a whole number"))?;
+    let input = PolicyInput {
+        name,
+        position,
+        enabled: enabled.is_some(),
+        conditions: PolicyConditions {
+            kinds: list(&kinds),
+            environments: list(&environments),
+            max_preset: Some(max_preset).filter(|p| !p.is_empty()),
+            within_budget: within_budget.is_some(),
+            decrease_only: decrease_only.is_some(),
+        },
+        action,
+    };
+    let (portal, parts) = portal()?;
+    let policy = portal.save_policy(&parts, &csrf, id, input).await?;
+    redirect_plain_form_post(&parts, "/admin/tenancy");
+    Ok(policy)
+}
+
+#[server(prefix = "/fn")]
+pub async fn remove_policy(csrf: String, id: String) -> Result<(), ErrorDetail> {
+    let id = uuid("id", &id)?;
+    let (portal, parts) = portal()?;
+    portal.remove_policy(&parts, &csrf, id).await?;
+    redirect_plain_form_post(&parts, "/admin/tenancy");
+    Ok(())
+}
+
+#[server(prefix = "/fn")]
+pub async fn list_webhooks() -> Result<Vec<Webhook>, ErrorDetail> {
+    let (portal, parts) = portal()?;
+    portal.webhooks(&parts).await
+}
+
+#[server(prefix = "/fn")]
+pub async fn create_webhook(csrf: String, url: String, secret: String, events: String) -> Result<Webhook, ErrorDetail> {
+    let (portal, parts) = portal()?;
+    let hook = portal
+        .create_webhook(&parts, &csrf, NewWebhook { url, secret, events: list(&events) })
+        .await?;
+    redirect_plain_form_post(&parts, "/admin/tenancy");
+    Ok(hook)
+}
+
+#[server(prefix = "/fn")]
+pub async fn remove_webhook(csrf: String, id: String) -> Result<(), ErrorDetail> {
+    let id = uuid("id", &id)?;
+    let (portal, parts) = portal()?;
+    portal.remove_webhook(&parts, &csrf, id).await?;
+    redirect_plain_form_post(&parts, "/admin/tenancy");
+    Ok(())
+}

@@ -1,0 +1,285 @@
+//! Namespaces: usage against quota per namespace and per team, the fleet quota ledger, and
+//! one namespace's page with drift, objects, requests, quota changes and decommissioning.
+
+use std::collections::BTreeMap;
+
+use leptos::prelude::*;
+use leptos_router::{components::A, hooks::use_params_map};
+
+use crate::{
+    api::{Amounts, LedgerRow, Me, Namespace, NamespaceDetail, NamespaceQuery},
+    components::{field_error, form_error, when, Authed, ErrorMessage},
+    pages::{
+        fleet::{cores, gib, Bar},
+        requests::{state_badge, RequestTable},
+    },
+    server::{get_ledger, get_namespace, list_namespaces, ChangeQuota, DecommissionNamespace, ReapplyNamespace},
+};
+
+#[component]
+pub fn Namespaces() -> impl IntoView {
+    view! { <Authed view=|_me: Me| view! { <NamespaceList/> }/> }
+}
+
+fn used(ns: &Namespace) -> Amounts {
+    ns.usage.as_ref().map(|u| u.used_amounts).unwrap_or_default()
+}
+
+#[component]
+fn NamespaceList() -> impl IntoView {
+    let namespaces = Resource::new(|| (), |_| list_namespaces(NamespaceQuery { limit: Some(500), ..Default::default() }));
+    let ledger = Resource::new(|| (), |_| get_ledger());
+    view! {
+        <h1>"Namespaces"</h1>
+        <p><A href="/requests/new" attr:class="button">"Request a namespace"</A></p>
+        <Suspense fallback=|| view! { <p class="muted">"Loading namespaces…"</p> }>
+            {move || Suspend::new(async move {
+                match namespaces.await {
+                    Ok(page) if page.items.is_empty() => view! { <p class="muted">"No namespaces yet."</p> }.into_any(),
+                    Ok(page) => {
+                        let mut teams: BTreeMap<String, (Amounts, Amounts)> = BTreeMap::new();
+                        for n in &page.items {
+                            let e = teams.entry(n.team.clone()).or_default();
+                            e.0.cpu_millis += n.quota.cpu_millis;
+                            e.0.memory_bytes += n.quota.memory_bytes;
+                            let u = used(n);
+                            e.1.cpu_millis += u.cpu_millis;
+                            e.1.memory_bytes += u.memory_bytes;
+                        }
+                        view! {
+                            <section class="card">
+                                <h2>"Per team: used of quota"</h2>
+                                {teams.into_iter().map(|(team, (quota, u))| view! {
+                                    <div class="pool">
+                                        <strong>{team}</strong>
+                                        <Bar label="CPU".into() used=u.cpu_millis total=quota.cpu_millis
+                                            text=format!("{} of {} requested", cores(u.cpu_millis), cores(quota.cpu_millis))/>
+                                        <Bar label="Memory".into() used=u.memory_bytes total=quota.memory_bytes
+                                            text=format!("{} of {}", gib(u.memory_bytes), gib(quota.memory_bytes))/>
+                                    </div>
+                                }).collect_view()}
+                            </section>
+                            <div class="table-wrap"><table>
+                                <thead><tr><th>"Namespace"</th><th>"Cluster"</th><th>"Team"</th><th>"Pool"</th><th>"State"</th><th>"CPU used / quota"</th><th>"Drift"</th></tr></thead>
+                                <tbody>{page.items.into_iter().map(|n| {
+                                    let u = used(&n);
+                                    let drift = match &n.drift {
+                                        None => "not checked".to_owned(),
+                                        Some(d) if d.is_empty() => "none".to_owned(),
+                                        Some(d) => format!("{} object(s)", d.len()),
+                                    };
+                                    view! {
+                                        <tr>
+                                            <td><A href=format!("/namespaces/{}/{}", n.cluster, n.name)>{n.name.clone()}</A></td>
+                                            <td>{n.cluster.clone()}</td><td>{n.team.clone()}</td><td>{n.node_pool.clone()}</td>
+                                            <td>{state_badge(&n.state)}</td>
+                                            <td><Bar label="".into() used=u.cpu_millis total=n.quota.cpu_millis
+                                                text=format!("{} / {}", cores(u.cpu_millis), cores(n.quota.cpu_millis))/></td>
+                                            <td>{drift}</td>
+                                        </tr>
+                                    }
+                                }).collect_view()}</tbody>
+                            </table></div>
+                        }.into_any()
+                    }
+                    Err(error) => view! { <ErrorMessage error/> }.into_any(),
+                }
+            })}
+        </Suspense>
+        <h2>"Quota ledger"</h2>
+        <p class="muted">"Per team and cluster: quota allocated, usage last read from the clusters, and the allocatable capacity of the pools the namespaces use."</p>
+        <Suspense fallback=|| ()>
+            {move || Suspend::new(async move {
+                match ledger.await {
+                    Ok(rows) => view! { <Ledger rows/> }.into_any(),
+                    Err(error) => view! { <ErrorMessage error/> }.into_any(),
+                }
+            })}
+        </Suspense>
+    }
+}
+
+#[component]
+fn Ledger(rows: Vec<LedgerRow>) -> impl IntoView {
+    view! {
+        <div class="table-wrap"><table class="ledger">
+            <thead><tr><th>"Team"</th><th>"Cluster"</th><th>"Namespaces"</th><th>"CPU allocated"</th><th>"CPU used"</th><th>"Pool CPU"</th>
+                <th>"Memory allocated"</th><th>"Memory used"</th><th>"Pool memory"</th><th>"Storage allocated"</th></tr></thead>
+            <tbody>{rows.into_iter().map(|r| view! {
+                <tr><td>{r.team}</td><td>{r.cluster}</td><td>{r.namespaces}</td>
+                    <td>{cores(r.allocated.cpu_millis)}</td><td>{cores(r.used.cpu_millis)}</td><td>{cores(r.capacity.cpu_millis)}</td>
+                    <td>{gib(r.allocated.memory_bytes)}</td><td>{gib(r.used.memory_bytes)}</td><td>{gib(r.capacity.memory_bytes)}</td>
+                    <td>{gib(r.allocated.storage_bytes)}</td></tr>
+            }).collect_view()}</tbody>
+        </table></div>
+    }
+}
+
+#[component]
+pub fn NamespacePage() -> impl IntoView {
+    view! { <Authed view=|me: Me| view! { <NamespaceView me/> }/> }
+}
+
+#[component]
+fn NamespaceView(me: Me) -> impl IntoView {
+    let params = use_params_map();
+    let key = move || params.with(|p| (p.get("cluster").unwrap_or_default(), p.get("name").unwrap_or_default()));
+    let change = ServerAction::<ChangeQuota>::new();
+    let decommission = ServerAction::<DecommissionNamespace>::new();
+    let reapply = ServerAction::<ReapplyNamespace>::new();
+    let tick = RwSignal::new(0u32);
+    let detail = Resource::new(
+        move || (key(), change.version().get(), decommission.version().get(), reapply.version().get(), tick.get()),
+        |((cluster, name), ..)| get_namespace(cluster, name),
+    );
+    Effect::new(move |_| {
+        if let Some(Ok(d)) = detail.get() {
+            if matches!(d.namespace.state.as_str(), "provisioning" | "decommissioning" | "failed") {
+                set_timeout(move || tick.update(|t| *t += 1), std::time::Duration::from_secs(1));
+            }
+        }
+    });
+    let csrf = me.csrf_token.clone().unwrap_or_default();
+    view! {
+        <Suspense fallback=|| view! { <p class="muted">"Loading the namespace…"</p> }>
+            {move || {
+                let csrf = csrf.clone();
+                Suspend::new(async move {
+                    match detail.await {
+                        Ok(d) => view! { <NamespaceBody detail=d csrf change decommission reapply/> }.into_any(),
+                        Err(error) => view! { <h1>"Namespace"</h1><ErrorMessage error/> }.into_any(),
+                    }
+                })
+            }}
+        </Suspense>
+    }
+}
+
+fn count(map: Option<&BTreeMap<String, String>>, key: &str) -> i64 {
+    map.and_then(|m| m.get(key)).and_then(|v| v.parse().ok()).unwrap_or(0)
+}
+
+#[component]
+fn NamespaceBody(
+    detail: NamespaceDetail,
+    csrf: String,
+    change: ServerAction<ChangeQuota>,
+    decommission: ServerAction<DecommissionNamespace>,
+    reapply: ServerAction<ReapplyNamespace>,
+) -> impl IntoView {
+    let NamespaceDetail { namespace: n, objects, requests, can_request } = detail;
+    let u = used(&n);
+    let pods_used = count(n.usage.as_ref().map(|u| &u.used), "pods");
+    let typed = RwSignal::new(String::new());
+    let name_for_check = n.name.clone();
+    let change_value = change.value();
+    let decom_value = decommission.value();
+    let (c1, c2, c3) = (csrf.clone(), csrf.clone(), csrf.clone());
+    let (cluster1, cluster2, cluster3) = (n.cluster.clone(), n.cluster.clone(), n.cluster.clone());
+    let (name1, name2, name3) = (n.name.clone(), n.name.clone(), n.name.clone());
+    view! {
+        <h1><code>{n.name.clone()}</code>" on "<A href=format!("/clusters/{}", n.cluster)>{n.cluster.clone()}</A></h1>
+        <p>{state_badge(&n.state)}" "<span class="muted">{format!("team {} · pool {} · {} · since {}", n.team, n.node_pool, n.environment, when(n.created_at))}</span></p>
+        <p>"Purpose: "{n.purpose.clone()}</p>
+        {n.last_error.clone().map(|e| view! { <p class="error" role="alert">{e}</p> })}
+        {n.burst_until.map(|t| view! { <p class="warn">"Timed burst: returns to the previous quota at "{when(t)}"."</p> })}
+        {n.expires_at.map(|t| view! { <p class="warn">"Sandbox: decommissioned at "{when(t)}"."</p> })}
+        <section class="card">
+            <h2>"Usage against quota"</h2>
+            {match &n.usage {
+                Some(usage) => view! { <p class="muted">"Read from the cluster at "{when(usage.observed_at)}"."</p> }.into_any(),
+                None => view! { <p class="muted">"No usage read yet."</p> }.into_any(),
+            }}
+            <Bar label="CPU requests".into() used=u.cpu_millis total=n.quota.cpu_millis
+                text=format!("{} of {}", cores(u.cpu_millis), cores(n.quota.cpu_millis))/>
+            <Bar label="Memory requests".into() used=u.memory_bytes total=n.quota.memory_bytes
+                text=format!("{} of {}", gib(u.memory_bytes), gib(n.quota.memory_bytes))/>
+            <Bar label="Storage".into() used=u.storage_bytes total=n.quota.storage_bytes
+                text=format!("{} of {}", gib(u.storage_bytes), gib(n.quota.storage_bytes))/>
+            <Bar label="Pods".into() used=pods_used total=n.spec.quota.pods
+                text=format!("{pods_used} of {}", n.spec.quota.pods)/>
+        </section>
+        <section class="card">
+            <h2>"Drift"</h2>
+            {match (&n.drift, n.drift_checked_at) {
+                (None, _) | (_, None) => view! { <p class="muted">"Not checked yet."</p> }.into_any(),
+                (Some(d), Some(at)) if d.is_empty() => view! { <p class="ok">"No drift at "{when(at)}"."</p> }.into_any(),
+                (Some(d), Some(at)) => view! {
+                    <p class="warn">{format!("{} object(s) differ from what Berth applied (checked {})", d.len(), when(at))}</p>
+                    <ul>{d.iter().map(|i| view! { <li>{i.kind.clone()}" "<code>{i.name.clone()}</code>": "{i.differences.join(", ")}</li> }).collect_view()}</ul>
+                }.into_any(),
+            }}
+            {can_request.then(|| view! {
+                <ActionForm action=reapply attr:class="inline">
+                    <input type="hidden" name="csrf" value=c1/>
+                    <input type="hidden" name="cluster" value=cluster1/>
+                    <input type="hidden" name="name" value=name1/>
+                    <button type="submit">"Re-apply Berth's objects"</button>
+                </ActionForm>
+            })}
+            {move || reapply.value().get().map(|r| match r {
+                Ok(_) => view! { <p class="ok" role="status">"Re-apply queued."</p> }.into_any(),
+                Err(error) => view! { <ErrorMessage error/> }.into_any(),
+            })}
+        </section>
+        <section class="card">
+            <h2>"Objects"</h2>
+            <div class="table-wrap"><table>
+                <thead><tr><th>"Kind"</th><th>"Name"</th><th>"Outcome"</th><th>"When"</th></tr></thead>
+                <tbody>{objects.into_iter().map(|o| view! {
+                    <tr><td>{o.kind}</td><td><code>{o.name}</code></td><td>{o.outcome}{o.error.map(|e| format!(": {e}"))}</td><td>{when(o.at)}</td></tr>
+                }).collect_view()}</tbody>
+            </table></div>
+        </section>
+        <section class="card">
+            <h2>"Requests"</h2>
+            <RequestTable items=requests/>
+        </section>
+        {can_request.then(|| view! {
+            <section class="card">
+                <h2>"Change the quota"</h2>
+                {form_error(change_value)}
+                <ActionForm action=change>
+                    <input type="hidden" name="csrf" value=c2/>
+                    <input type="hidden" name="cluster" value=cluster2/>
+                    <input type="hidden" name="name" value=name2/>
+                    <label for="qc-preset">"New size"</label>
+                    <select id="qc-preset" name="preset">
+                        <option>"S"</option><option>"M"</option><option>"L"</option><option>"XL"</option>
+                    </select>
+                    {field_error(change_value, "quota")}{field_error(change_value, "preset")}{field_error(change_value, "storage_classes")}
+                    <label for="qc-burst">"Burst until (optional, UTC): Berth reverts by itself"</label>
+                    <input id="qc-burst" name="burst_until" type="datetime-local"/>
+                    {field_error(change_value, "burst_until")}
+                    <label for="qc-purpose">"Why"</label>
+                    <input id="qc-purpose" name="purpose" required/>
+                    {field_error(change_value, "purpose")}
+                    <button type="submit">"Request the change"</button>
+                </ActionForm>
+                {move || change_value.get().and_then(|r| r.ok()).map(|d| view! {
+                    <p class="ok" role="status">"Quota change "{d.request.state.clone()}". "<A href=format!("/requests/{}", d.request.id)>"Follow it"</A></p>
+                })}
+            </section>
+            <section class="card danger-zone">
+                <h2>"Decommission"</h2>
+                <p>"Deletes the namespace and everything in it once approved. Type "<code>{name_for_check.clone()}</code>" to confirm."</p>
+                {form_error(decom_value)}
+                <ActionForm action=decommission>
+                    <input type="hidden" name="csrf" value=c3/>
+                    <input type="hidden" name="cluster" value=cluster3/>
+                    <input type="hidden" name="name" value=name3/>
+                    <label for="dc-confirm">"Namespace name"</label>
+                    <input id="dc-confirm" name="confirm" autocomplete="off" on:input=move |ev| typed.set(event_target_value(&ev))/>
+                    {field_error(decom_value, "confirm")}
+                    <label for="dc-purpose">"Why"</label>
+                    <input id="dc-purpose" name="purpose" required/>
+                    {field_error(decom_value, "purpose")}
+                    <button type="submit" class="danger" disabled=move || typed.get() != name_for_check>"Request decommissioning"</button>
+                </ActionForm>
+                {move || decom_value.get().and_then(|r| r.ok()).map(|d| view! {
+                    <p class="ok" role="status">"Decommission "{d.request.state.clone()}". "<A href=format!("/requests/{}", d.request.id)>"Follow it"</A></p>
+                })}
+            </section>
+        })}
+    }
+}

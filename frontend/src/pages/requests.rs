@@ -1,0 +1,718 @@
+//! Namespace requests: the list, the request wizard with its live preview, and the request
+//! page where admins approve, amend or reject and requesters follow progress.
+
+use leptos::prelude::*;
+use leptos_router::{components::A, hooks::use_params_map};
+
+use crate::{
+    api::{
+        Amounts, CapacityImpact, ClassQuota, LimitSpec, Me, NamespaceRequest, NamespaceSpec,
+        NewNamespaceRequest, QuotaSpec, RequestDetail, RequestPreview, RequestQuery,
+    },
+    components::{field_error, form_error, reload_to, when, Authed, ErrorMessage},
+    pages::fleet::{cores, gib, Bar},
+    server::{
+        get_cluster, get_request, list_clusters, list_presets, list_requests, list_teams,
+        preview_request, AmendRequest, CreateRequest, DecideRequest,
+    },
+};
+
+pub fn state_badge(state: &str) -> impl IntoView {
+    let class = match state {
+        "ready" => "badge ok",
+        "failed" | "rejected" => "badge error",
+        "pending" => "badge warn",
+        _ => "badge",
+    };
+    view! { <span class=class>{state.to_owned()}</span> }
+}
+
+fn kind_label(kind: &str) -> &'static str {
+    match kind {
+        "create" => "new namespace",
+        "quota_change" => "quota change",
+        _ => "decommission",
+    }
+}
+
+fn kind_title(kind: &str) -> &'static str {
+    match kind {
+        "create" => "New namespace",
+        "quota_change" => "Quota change",
+        _ => "Decommission",
+    }
+}
+
+#[component]
+pub fn Requests() -> impl IntoView {
+    view! { <Authed view=|me: Me| view! { <RequestList me/> }/> }
+}
+
+#[component]
+fn RequestList(me: Me) -> impl IntoView {
+    let filter = RwSignal::new("open".to_owned());
+    let requests = Resource::new(
+        move || filter.get(),
+        |state| {
+            list_requests(RequestQuery {
+                state: Some(state).filter(|s| s != "all"),
+                limit: Some(200),
+                ..Default::default()
+            })
+        },
+    );
+    view! {
+        <h1>"Namespace requests"</h1>
+        <p><A href="/requests/new" attr:class="button">"Request a namespace"</A></p>
+        <label for="req-filter">"Show"</label>
+        <select id="req-filter" on:change=move |ev| filter.set(event_target_value(&ev))>
+            <option value="open" selected>"Open (pending, provisioning, failed)"</option>
+            <option value="pending">"Waiting for an admin"</option>
+            <option value="all">"All"</option>
+            <option value="ready">"Done"</option>
+            <option value="rejected">"Rejected"</option>
+            <option value="cancelled">"Cancelled"</option>
+        </select>
+        {me.user.is_admin.then(|| view! { <p class="muted">"As a platform admin you see every team's requests."</p> })}
+        <Suspense fallback=|| view! { <p class="muted">"Loading requests…"</p> }>
+            {move || Suspend::new(async move {
+                match requests.await {
+                    Ok(page) if page.items.is_empty() => view! { <p class="muted">"No requests here."</p> }.into_any(),
+                    Ok(page) => view! { <RequestTable items=page.items/> }.into_any(),
+                    Err(error) => view! { <ErrorMessage error/> }.into_any(),
+                }
+            })}
+        </Suspense>
+    }
+}
+
+#[component]
+pub fn RequestTable(items: Vec<NamespaceRequest>) -> impl IntoView {
+    view! {
+        <div class="table-wrap">
+            <table>
+                <thead><tr><th>"Namespace"</th><th>"Cluster"</th><th>"Team"</th><th>"Kind"</th><th>"State"</th><th>"Requested by"</th><th>"Created"</th></tr></thead>
+                <tbody>
+                    {items.into_iter().map(|r| view! {
+                        <tr>
+                            <td><A href=format!("/requests/{}", r.id)>{r.namespace.clone()}</A></td>
+                            <td>{r.cluster.clone()}</td>
+                            <td>{r.team.clone()}</td>
+                            <td>{kind_label(&r.kind)}</td>
+                            <td>{state_badge(&r.state)}</td>
+                            <td>{r.requested_by.clone().unwrap_or_default()}</td>
+                            <td>{when(r.created_at)}</td>
+                        </tr>
+                    }).collect_view()}
+                </tbody>
+            </table>
+        </div>
+    }
+}
+
+// --- The wizard -------------------------------------------------------------------------
+
+type QuotaLens = fn(&mut QuotaSpec) -> &mut String;
+type LimitLens = fn(&mut LimitSpec) -> &mut String;
+
+const QUOTA_FIELDS: [(&str, &str, QuotaLens); 5] = [
+    ("requests_cpu", "requests.cpu", |q| &mut q.requests_cpu),
+    ("requests_memory", "requests.memory", |q| &mut q.requests_memory),
+    ("limits_cpu", "limits.cpu", |q| &mut q.limits_cpu),
+    ("limits_memory", "limits.memory", |q| &mut q.limits_memory),
+    ("requests_storage", "requests.storage", |q| &mut q.requests_storage),
+];
+
+const LIMIT_FIELDS: [(&str, &str, LimitLens); 8] = [
+    ("default_request_cpu", "default request CPU", |l| &mut l.default_request_cpu),
+    ("default_request_memory", "default request memory", |l| &mut l.default_request_memory),
+    ("default_limit_cpu", "default limit CPU", |l| &mut l.default_limit_cpu),
+    ("default_limit_memory", "default limit memory", |l| &mut l.default_limit_memory),
+    ("min_cpu", "min CPU", |l| &mut l.min_cpu),
+    ("min_memory", "min memory", |l| &mut l.min_memory),
+    ("max_cpu", "max CPU", |l| &mut l.max_cpu),
+    ("max_memory", "max memory", |l| &mut l.max_memory),
+];
+
+#[derive(Clone, Debug, PartialEq)]
+struct ClassChoice {
+    name: String,
+    chosen: bool,
+    storage: String,
+    pvcs: i64,
+}
+
+#[component]
+pub fn NewRequest() -> impl IntoView {
+    view! { <Authed view=|me: Me| view! { <Wizard me/> }/> }
+}
+
+#[component]
+fn Wizard(me: Me) -> impl IntoView {
+    let csrf = me.csrf_token.clone().unwrap_or_default();
+    let teams = Resource::new(|| (), |_| list_teams());
+    let clusters = Resource::new(|| (), |_| list_clusters());
+    let presets = Resource::new(|| (), |_| list_presets());
+
+    let team = RwSignal::new(me.teams.first().map(|t| t.team.clone()).unwrap_or_default());
+    let cluster = RwSignal::new(String::new());
+    let name = RwSignal::new(String::new());
+    let pool = RwSignal::new(String::new());
+    let environment = RwSignal::new(String::new());
+    let preset = RwSignal::new("M".to_owned());
+    let custom = RwSignal::new(false);
+    let quota = RwSignal::new(None::<QuotaSpec>);
+    let limits = RwSignal::new(None::<LimitSpec>);
+    let classes = RwSignal::new(Vec::<ClassChoice>::new());
+    let purpose = RwSignal::new(String::new());
+    let expires = RwSignal::new(String::new());
+
+    let cluster_detail = Resource::new(
+        move || cluster.get(),
+        |name| async move {
+            if name.is_empty() {
+                None
+            } else {
+                get_cluster(name).await.ok()
+            }
+        },
+    );
+    // A new cluster: its storage classes, none chosen.
+    Effect::new(move |_| {
+        if let Some(Some(detail)) = cluster_detail.get() {
+            classes.set(
+                detail
+                    .storage_classes
+                    .iter()
+                    .map(|c| ClassChoice { name: c.name.clone(), chosen: false, storage: "20Gi".into(), pvcs: 2 })
+                    .collect(),
+            );
+        }
+    });
+    // "Customize" starts from the chosen preset's values.
+    Effect::new(move |_| {
+        if custom.get() && quota.get_untracked().is_none() {
+            if let Some(Ok(list)) = presets.get() {
+                if let Some(p) = list.iter().find(|p| p.name == preset.get_untracked()) {
+                    quota.set(Some(p.quota.clone()));
+                    limits.set(Some(p.limits.clone()));
+                }
+            }
+        }
+    });
+
+    let input = Memo::new(move |_| NewNamespaceRequest {
+        team: team.get(),
+        cluster: cluster.get(),
+        name: name.get(),
+        node_pool: pool.get(),
+        environment: Some(environment.get()).filter(|e| !e.is_empty()),
+        preset: (!custom.get()).then(|| preset.get()),
+        quota: if custom.get() { quota.get() } else { None },
+        limits: if custom.get() { limits.get() } else { None },
+        storage_classes: classes
+            .get()
+            .into_iter()
+            .filter(|c| c.chosen)
+            .map(|c| ClassQuota { name: c.name, storage: c.storage, persistentvolumeclaims: c.pvcs })
+            .collect(),
+        purpose: purpose.get(),
+        expires_at: parse_local(&expires.get()),
+    });
+    let preview = Resource::new(move || input.get(), |input| async move {
+        if input.cluster.is_empty() || input.team.is_empty() {
+            None
+        } else {
+            preview_request(input).await.ok()
+        }
+    });
+    let create = ServerAction::<CreateRequest>::new();
+    let value = create.value();
+    Effect::new(move |_| {
+        if let Some(Ok(detail)) = value.get() {
+            reload_to(&format!("/requests/{}", detail.request.id));
+        }
+    });
+    let preview_error = move |field: &'static str| {
+        move || {
+            preview.get().flatten().and_then(|p| p.fields.get(field).cloned()).map(|m| {
+                view! { <span class="field-error hint" id=format!("{}-hint", field.replace('.', "-"))>{m}</span> }
+            })
+        }
+    };
+    let submit_csrf = csrf.clone();
+
+    view! {
+        <h1>"Request a namespace"</h1>
+        <p class="muted">"Every namespace gets a ResourceQuota, a LimitRange, default-deny network policies, "
+            "your team's RoleBinding to edit and a deployer service account. The panel shows what will be created "
+            "and what it takes from the pool and your budget as you fill in the form."</p>
+        <div class="wizard">
+            <form class="card" on:submit=move |ev| {
+                ev.prevent_default();
+                create.dispatch(CreateRequest { csrf: submit_csrf.clone(), input: input.get_untracked() });
+            }>
+                {form_error(value)}
+                <fieldset>
+                    <legend>"Where"</legend>
+                    <label for="w-team">"Team"</label>
+                    <Suspense fallback=|| view! { <select id="w-team" disabled><option>"…"</option></select> }>
+                        {move || Suspend::new(async move {
+                            let list = teams.await.unwrap_or_default();
+                            view! {
+                                <select id="w-team" on:change=move |ev| team.set(event_target_value(&ev))>
+                                    <option value="">"Choose a team"</option>
+                                    {list.into_iter().map(|t| {
+                                        let selected = t.name == team.get_untracked();
+                                        let label = format!("{} ({})", t.display_name, t.name);
+                                        view! { <option value=t.name selected=selected>{label}</option> }
+                                    }).collect_view()}
+                                </select>
+                            }
+                        })}
+                    </Suspense>
+                    {field_error(value, "team")}{preview_error("team")}
+                    <label for="w-cluster">"Cluster"</label>
+                    <Suspense fallback=|| view! { <select id="w-cluster" disabled><option>"…"</option></select> }>
+                        {move || Suspend::new(async move {
+                            let list = clusters.await.unwrap_or_default();
+                            view! {
+                                <select id="w-cluster" on:change=move |ev| { cluster.set(event_target_value(&ev)); pool.set(String::new()); }>
+                                    <option value="">"Choose a cluster"</option>
+                                    {list.into_iter().filter(|c| !c.disabled).map(|c| view! {
+                                        <option value=c.name.clone()>{format!("{} — {} · {} · {}", c.name, c.layer, c.environment, c.region)}</option>
+                                    }).collect_view()}
+                                </select>
+                            }
+                        })}
+                    </Suspense>
+                    {field_error(value, "cluster")}{preview_error("cluster")}
+                    <label for="w-pool">"Node pool"</label>
+                    <select id="w-pool" on:change=move |ev| pool.set(event_target_value(&ev))>
+                        <option value="">"Choose a pool"</option>
+                        {move || cluster_detail.get().flatten().map(|d| d.cluster.pools.into_iter().map(|p| {
+                            let free = p.allocatable.cpu_millis - p.committed.cpu_millis;
+                            let tainted = if p.taints.is_empty() { "" } else { " · tainted" };
+                            view! { <option value=p.name.clone()>{format!("{} ({} free of {}{tainted})", p.name, cores(free), cores(p.allocatable.cpu_millis))}</option> }
+                        }).collect_view())}
+                    </select>
+                    {field_error(value, "node_pool")}{preview_error("node_pool")}
+                    <label for="w-env">"Environment"</label>
+                    <select id="w-env" on:change=move |ev| environment.set(event_target_value(&ev))>
+                        <option value="">"The cluster's"</option>
+                        <option value="dev">"dev"</option>
+                        <option value="staging">"staging"</option>
+                        <option value="prod">"prod"</option>
+                    </select>
+                    {field_error(value, "environment")}
+                </fieldset>
+                <fieldset>
+                    <legend>"Name and purpose"</legend>
+                    <label for="w-name">"Namespace name"</label>
+                    <input id="w-name" autocomplete="off" placeholder=move || format!("{}-api", team.get())
+                        prop:value=move || name.get() on:input=move |ev| name.set(event_target_value(&ev))/>
+                    <span class="muted small">"Lower-case letters, digits and '-', starting with your team's prefix."</span>
+                    {field_error(value, "name")}{preview_error("name")}
+                    <label for="w-purpose">"Purpose"</label>
+                    <input id="w-purpose" prop:value=move || purpose.get() on:input=move |ev| purpose.set(event_target_value(&ev))/>
+                    {field_error(value, "purpose")}{preview_error("purpose")}
+                    <label for="w-expires">"Expires (optional, for sandboxes; UTC)"</label>
+                    <input id="w-expires" type="datetime-local" on:input=move |ev| expires.set(event_target_value(&ev))/>
+                    {field_error(value, "expires_at")}{preview_error("expires_at")}
+                </fieldset>
+                <fieldset>
+                    <legend>"Size"</legend>
+                    <div class="presets" role="radiogroup" aria-label="Preset">
+                        <Suspense fallback=|| ()>
+                            {move || Suspend::new(async move {
+                                presets.await.unwrap_or_default().into_iter().map(|p| {
+                                    let n = p.name.clone();
+                                    let id = format!("w-preset-{}", p.name);
+                                    let for_id = id.clone();
+                                    view! {
+                                        <label class="preset" for=for_id>
+                                            <input type="radio" name="preset" id=id value=p.name.clone() checked=p.name == "M"
+                                                on:change=move |_| { preset.set(n.clone()); custom.set(false); quota.set(None); limits.set(None); }/>
+                                            <strong>{p.name.clone()}</strong>
+                                            <span class="muted small">{format!("{} CPU · {} memory · {} pods", p.quota.requests_cpu, p.quota.requests_memory, p.quota.pods)}</span>
+                                        </label>
+                                    }
+                                }).collect_view()
+                            })}
+                        </Suspense>
+                    </div>
+                    {field_error(value, "preset")}{preview_error("preset")}
+                    <label class="check"><input type="checkbox" id="w-custom" on:change=move |ev| custom.set(event_target_checked(&ev))/>" Customize quota and limits"</label>
+                    <Show when=move || custom.get() && quota.get().is_some()>
+                        <div class="grid2">
+                            {QUOTA_FIELDS.into_iter().map(|(field, label, lens)| {
+                                let key = format!("quota.{field}");
+                                let id = format!("w-q-{field}");
+                                view! {
+                                    <div>
+                                        <label for=id.clone()>{label}</label>
+                                        <input id=id prop:value=move || quota.get().map(|mut q| lens(&mut q).clone()).unwrap_or_default()
+                                            on:input=move |ev| quota.update(|q| if let Some(q) = q { *lens(q) = event_target_value(&ev) })/>
+                                        {move || preview.get().flatten().and_then(|p| p.fields.get(&key).cloned()).map(|m| view! { <span class="field-error hint">{m}</span> })}
+                                    </div>
+                                }
+                            }).collect_view()}
+                            <div>
+                                <label for="w-q-pods">"pods"</label>
+                                <input id="w-q-pods" type="number" min="0" prop:value=move || quota.get().map(|q| q.pods.to_string()).unwrap_or_default()
+                                    on:input=move |ev| quota.update(|q| if let Some(q) = q { q.pods = event_target_value(&ev).parse().unwrap_or(-1) })/>
+                                {preview_error("quota.pods")}
+                            </div>
+                            <div>
+                                <label for="w-q-services">"services"</label>
+                                <input id="w-q-services" type="number" min="0" prop:value=move || quota.get().map(|q| q.services.to_string()).unwrap_or_default()
+                                    on:input=move |ev| quota.update(|q| if let Some(q) = q { q.services = event_target_value(&ev).parse().unwrap_or(-1) })/>
+                                {preview_error("quota.services")}
+                            </div>
+                            <div>
+                                <label for="w-q-pvcs">"persistentvolumeclaims"</label>
+                                <input id="w-q-pvcs" type="number" min="0" prop:value=move || quota.get().map(|q| q.persistentvolumeclaims.to_string()).unwrap_or_default()
+                                    on:input=move |ev| quota.update(|q| if let Some(q) = q { q.persistentvolumeclaims = event_target_value(&ev).parse().unwrap_or(-1) })/>
+                                {preview_error("quota.persistentvolumeclaims")}
+                            </div>
+                            {LIMIT_FIELDS.into_iter().map(|(field, label, lens)| {
+                                let key = format!("limits.{field}");
+                                let id = format!("w-l-{field}");
+                                view! {
+                                    <div>
+                                        <label for=id.clone()>{label}</label>
+                                        <input id=id prop:value=move || limits.get().map(|mut l| lens(&mut l).clone()).unwrap_or_default()
+                                            on:input=move |ev| limits.update(|l| if let Some(l) = l { *lens(l) = event_target_value(&ev) })/>
+                                        {move || preview.get().flatten().and_then(|p| p.fields.get(&key).cloned()).map(|m| view! { <span class="field-error hint">{m}</span> })}
+                                    </div>
+                                }
+                            }).collect_view()}
+                        </div>
+                    </Show>
+                </fieldset>
+                <fieldset>
+                    <legend>"Storage classes"</legend>
+                    <p class="muted small">"Classes you do not choose get a quota of 0."</p>
+                    {move || {
+                        let list = classes.get();
+                        if list.is_empty() {
+                            return view! { <p class="muted">"Choose a cluster to see its storage classes."</p> }.into_any();
+                        }
+                        list.into_iter().enumerate().map(|(i, c)| {
+                            let id = format!("w-class-{}", c.name);
+                                    let for_id = id.clone();
+                            view! {
+                                <div class="class-row">
+                                    <label class="check" for=for_id>
+                                        <input type="checkbox" id=id checked=c.chosen
+                                            on:change=move |ev| classes.update(|l| l[i].chosen = event_target_checked(&ev))/>
+                                        " "{c.name.clone()}
+                                    </label>
+                                    <input aria-label=format!("{} storage", c.name) value=c.storage.clone() size="6"
+                                        on:input=move |ev| classes.update(|l| l[i].storage = event_target_value(&ev))/>
+                                    <input aria-label=format!("{} claims", c.name) type="number" min="0" value=c.pvcs.to_string() size="3"
+                                        on:input=move |ev| classes.update(|l| l[i].pvcs = event_target_value(&ev).parse().unwrap_or(-1))/>
+                                    {preview_error_owned(preview, format!("storage_classes[{i}].storage"))}
+                                </div>
+                            }
+                        }).collect_view().into_any()
+                    }}
+                    {preview_error("storage_classes")}
+                </fieldset>
+                <button type="submit" id="w-submit" disabled=move || create.pending().get()>
+                    {move || if create.pending().get() { "Submitting…" } else { "Submit request" }}
+                </button>
+            </form>
+            <aside class="card preview" aria-live="polite">
+                <h2>"What this request does"</h2>
+                {move || match preview.get().flatten() {
+                    None => view! { <p class="muted">"Choose a team and a cluster."</p> }.into_any(),
+                    Some(p) => view! { <PreviewPanel preview=p/> }.into_any(),
+                }}
+            </aside>
+        </div>
+    }
+}
+
+fn preview_error_owned(preview: Resource<Option<RequestPreview>>, key: String) -> impl IntoView {
+    move || {
+        preview
+            .get()
+            .flatten()
+            .and_then(|p| p.fields.get(&key).cloned())
+            .map(|m| view! { <span class="field-error hint">{m}</span> })
+    }
+}
+
+/// `2026-12-01T18:00` from a datetime-local field, as UTC.
+fn parse_local(raw: &str) -> Option<time::OffsetDateTime> {
+    let raw = raw.trim();
+    if raw.is_empty() {
+        return None;
+    }
+    let text = if raw.len() == 16 { format!("{raw}:00Z") } else { format!("{raw}Z") };
+    time::OffsetDateTime::parse(&text, &time::format_description::well_known::Rfc3339).ok()
+}
+
+#[component]
+fn PreviewPanel(preview: RequestPreview) -> impl IntoView {
+    let problems = preview.fields.len();
+    let verdict = if problems > 0 {
+        view! { <p class="error">{format!("{problems} field(s) to fix before submitting.")}</p> }.into_any()
+    } else if preview.auto_approve {
+        view! { <p class="ok">"Approved at once by policy “"{preview.matched_policy.clone().unwrap_or_default()}"”."</p> }.into_any()
+    } else {
+        view! { <p class="warn">"A platform admin will review this request."</p> }.into_any()
+    };
+    let objects = preview.objects.clone();
+    view! {
+        {verdict}
+        {preview.impact.map(|i| view! { <ImpactBars impact=i/> })}
+        {(!objects.is_empty()).then(|| view! {
+            <h3>{format!("{} objects will be applied", objects.len())}</h3>
+            <ul class="objects">
+                {objects.iter().map(|o| {
+                    let kind = o["kind"].as_str().unwrap_or_default().to_owned();
+                    let name = o["metadata"]["name"].as_str().unwrap_or_default().to_owned();
+                    let text = serde_json::to_string_pretty(o).unwrap_or_default();
+                    view! { <li><details><summary>{kind}" "<code>{name}</code></summary><pre>{text}</pre></details></li> }
+                }).collect_view()}
+            </ul>
+        })}
+    }
+}
+
+/// Pool committed before → after against allocatable, and the team budget before → after.
+#[component]
+pub fn ImpactBars(impact: CapacityImpact) -> impl IntoView {
+    let CapacityImpact { pool, allocatable: a, committed_before: b, committed_after: c, budget, cluster } = impact;
+    view! {
+        <h3>"Pool "<code>{pool}</code>" on "{cluster}</h3>
+        <Bar label="CPU".into() used=c.cpu_millis total=a.cpu_millis
+            text=format!("{} → {} of {} committed", cores(b.cpu_millis), cores(c.cpu_millis), cores(a.cpu_millis))/>
+        <Bar label="Memory".into() used=c.memory_bytes total=a.memory_bytes
+            text=format!("{} → {} of {} committed", gib(b.memory_bytes), gib(c.memory_bytes), gib(a.memory_bytes))/>
+        {match budget {
+            None => view! { <p class="muted">"No budget is set for this team."</p> }.into_any(),
+            Some(bi) => {
+                let Amounts { cpu_millis, memory_bytes, storage_bytes } = bi.limit;
+                let left = cpu_millis - bi.used_after.cpu_millis;
+                view! {
+                    <h3>{format!("Team budget ({})", bi.scope)}</h3>
+                    <Bar label="CPU".into() used=bi.used_after.cpu_millis total=cpu_millis
+                        text=format!("{} → {} of {}", cores(bi.used_before.cpu_millis), cores(bi.used_after.cpu_millis), cores(cpu_millis))/>
+                    <Bar label="Memory".into() used=bi.used_after.memory_bytes total=memory_bytes
+                        text=format!("{} → {} of {}", gib(bi.used_before.memory_bytes), gib(bi.used_after.memory_bytes), gib(memory_bytes))/>
+                    <Bar label="Storage".into() used=bi.used_after.storage_bytes total=storage_bytes
+                        text=format!("{} → {} of {}", gib(bi.used_before.storage_bytes), gib(bi.used_after.storage_bytes), gib(storage_bytes))/>
+                    {if bi.over_budget {
+                        view! { <p class="error" role="alert">{format!("Over budget by {} CPU, {} memory, {} storage — only an admin can approve.",
+                            cores(bi.overrun.cpu_millis), gib(bi.overrun.memory_bytes), gib(bi.overrun.storage_bytes))}</p> }.into_any()
+                    } else {
+                        view! { <p class="muted">{format!("{} of CPU budget left after this.", cores(left))}</p> }.into_any()
+                    }}
+                }.into_any()
+            }
+        }}
+    }
+}
+
+// --- One request ------------------------------------------------------------------------
+
+#[component]
+pub fn RequestPage() -> impl IntoView {
+    view! { <Authed view=|me: Me| view! { <RequestView me/> }/> }
+}
+
+#[component]
+fn RequestView(me: Me) -> impl IntoView {
+    let params = use_params_map();
+    let id = move || params.with(|p| p.get("id").unwrap_or_default());
+    let decide = ServerAction::<DecideRequest>::new();
+    let amend = ServerAction::<AmendRequest>::new();
+    let tick = RwSignal::new(0u32);
+    let detail = Resource::new(
+        move || (id(), decide.version().get(), amend.version().get(), tick.get()),
+        |(id, ..)| get_request(id),
+    );
+    // Follow provisioning live: look again every second while the cluster is being written.
+    Effect::new(move |_| {
+        if let Some(Ok(d)) = detail.get() {
+            if matches!(d.request.state.as_str(), "approved" | "provisioning" | "failed") {
+                set_timeout(move || tick.update(|t| *t += 1), std::time::Duration::from_secs(1));
+            }
+        }
+    });
+    let csrf = me.csrf_token.clone().unwrap_or_default();
+    view! {
+        <Suspense fallback=|| view! { <p class="muted">"Loading the request…"</p> }>
+            {move || {
+                let csrf = csrf.clone();
+                Suspend::new(async move {
+                    match detail.await {
+                        Ok(d) => view! { <RequestBody detail=d csrf decide amend/> }.into_any(),
+                        Err(error) => view! { <h1>"Namespace request"</h1><ErrorMessage error/> }.into_any(),
+                    }
+                })
+            }}
+        </Suspense>
+    }
+}
+
+fn spec_rows(spec: &NamespaceSpec) -> Vec<(String, String)> {
+    let q = &spec.quota;
+    let l = &spec.limits;
+    let mut rows = vec![
+        ("requests.cpu".into(), q.requests_cpu.clone()),
+        ("requests.memory".into(), q.requests_memory.clone()),
+        ("limits.cpu".into(), q.limits_cpu.clone()),
+        ("limits.memory".into(), q.limits_memory.clone()),
+        ("pods".into(), q.pods.to_string()),
+        ("services".into(), q.services.to_string()),
+        ("persistentvolumeclaims".into(), q.persistentvolumeclaims.to_string()),
+        ("requests.storage".into(), q.requests_storage.clone()),
+        ("container default request".into(), format!("{} / {}", l.default_request_cpu, l.default_request_memory)),
+        ("container default limit".into(), format!("{} / {}", l.default_limit_cpu, l.default_limit_memory)),
+        ("container min".into(), format!("{} / {}", l.min_cpu, l.min_memory)),
+        ("container max".into(), format!("{} / {}", l.max_cpu, l.max_memory)),
+        ("max limit/request ratio".into(), format!(
+            "{} / {}",
+            l.max_limit_request_ratio_cpu.clone().unwrap_or("—".into()),
+            l.max_limit_request_ratio_memory.clone().unwrap_or("—".into())
+        )),
+    ];
+    for c in &spec.storage_classes {
+        rows.push((format!("class {}", c.name), format!("{} · {} claims", c.storage, c.persistentvolumeclaims)));
+    }
+    rows
+}
+
+#[component]
+fn RequestBody(
+    detail: RequestDetail,
+    csrf: String,
+    decide: ServerAction<DecideRequest>,
+    amend: ServerAction<AmendRequest>,
+) -> impl IntoView {
+    let RequestDetail { request: r, impact, objects, can_decide, can_cancel } = detail;
+    let requested = spec_rows(&r.requested_spec);
+    let applied = spec_rows(&r.spec);
+    let amended = r.amended_by.is_some();
+    let ns_href = format!("/namespaces/{}/{}", r.cluster, r.namespace);
+    let has_namespace = r.kind != "create" || matches!(r.state.as_str(), "provisioning" | "ready" | "failed");
+    let id = r.id.to_string();
+    let decide_value = decide.value();
+    let amend_value = amend.value();
+    let cluster = r.cluster.clone();
+    let pools = Resource::new(move || cluster.clone(), get_cluster);
+    let (id2, id3, id4) = (id.clone(), id.clone(), id.clone());
+    let (c2, c3, c4) = (csrf.clone(), csrf.clone(), csrf.clone());
+    view! {
+        <h1>{format!("{}: ", kind_title(&r.kind))}<code>{r.namespace.clone()}</code>" on "{r.cluster.clone()}</h1>
+        <p>{state_badge(&r.state)}" "<span class="muted">{format!("team {} · pool {} · {} · requested by {} on {}",
+            r.team, r.node_pool, r.environment, r.requested_by.clone().unwrap_or_default(), when(r.created_at))}</span></p>
+        {has_namespace.then(|| view! { <p><A href=ns_href>"Open the namespace"</A></p> })}
+        <p>"Purpose: "{r.purpose.clone()}</p>
+        {r.burst_until.map(|t| view! { <p class="warn">"Timed burst: Berth returns to the previous quota at "{when(t)}"."</p> })}
+        {r.expires_at.map(|t| view! { <p class="warn">"Sandbox: decommissioned by Berth at "{when(t)}"."</p> })}
+        {r.matched_policy.clone().map(|p| view! { <p class="muted">"Approval policy: “"{p}"”"</p> })}
+        {r.decided_by.clone().map(|d| view! { <p class="muted">{format!("Decided by {d}")}{r.decided_at.map(|t| format!(" on {}", when(t)))}</p> })}
+        {r.decision_reason.clone().map(|d| view! { <p>"Reason: "{d}</p> })}
+        {r.over_budget.then(|| view! { <p class="error">"This request is over the team's budget."</p> })}
+        {r.last_error.clone().map(|e| view! { <p class="error" role="alert">{e}</p> })}
+        {amended.then(|| view! {
+            <div class="note" role="note">
+                <strong>{format!("Amended by {}", r.amended_by.clone().unwrap_or_default())}</strong>
+                <p>{r.amendment_note.clone().unwrap_or_default()}</p>
+            </div>
+        })}
+        <section class="card">
+            <h2>"Quota and limits"</h2>
+            <div class="table-wrap"><table class="spec">
+                <thead><tr><th>"Resource"</th>{amended.then(|| view! { <th>"Requested"</th> })}<th>{if amended { "To apply" } else { "Requested" }}</th></tr></thead>
+                <tbody>
+                    {applied.into_iter().map(|(k, v)| {
+                        let asked = requested.iter().find(|(rk, _)| *rk == k).map(|(_, v)| v.clone()).unwrap_or("—".into());
+                        let changed = amended && asked != v;
+                        view! { <tr class:changed=changed><td>{k}</td>{amended.then(|| view! { <td>{asked}</td> })}<td>{v}</td></tr> }
+                    }).collect_view()}
+                </tbody>
+            </table></div>
+        </section>
+        {impact.map(|i| view! { <section class="card"><h2>"Capacity impact"</h2><ImpactBars impact=i/></section> })}
+        {(!objects.is_empty()).then(|| view! {
+            <section class="card">
+                <h2>"Objects"</h2>
+                <div class="table-wrap"><table>
+                    <thead><tr><th>"Kind"</th><th>"Name"</th><th>"Outcome"</th><th>"When"</th></tr></thead>
+                    <tbody>{objects.into_iter().map(|o| view! {
+                        <tr><td>{o.kind}</td><td><code>{o.name}</code></td>
+                            <td>{state_badge(if o.outcome == "applied" { "ready" } else { &o.outcome })}" "{o.outcome.clone()}
+                                {o.error.map(|e| view! { <span class="error small">" "{e}</span> })}</td>
+                            <td>{when(o.at)}</td></tr>
+                    }).collect_view()}</tbody>
+                </table></div>
+            </section>
+        })}
+        {form_error(decide_value)}
+        {can_decide.then(|| view! {
+            <section class="card actions">
+                <h2>"Decide"</h2>
+                <ActionForm action=decide>
+                    <input type="hidden" name="csrf" value=c2/>
+                    <input type="hidden" name="id" value=id2/>
+                    <input type="hidden" name="decision" value="approve"/>
+                    <label for="approve-reason">"Note (optional)"</label>
+                    <input id="approve-reason" name="reason"/>
+                    <button type="submit" id="approve-submit">"Approve"</button>
+                </ActionForm>
+                <ActionForm action=decide>
+                    <input type="hidden" name="csrf" value=c3/>
+                    <input type="hidden" name="id" value=id3/>
+                    <input type="hidden" name="decision" value="reject"/>
+                    <label for="reject-reason">"Reason for rejecting"</label>
+                    <input id="reject-reason" name="reason"/>
+                    {field_error(decide_value, "reason")}
+                    <button type="submit" id="reject-submit" class="danger">"Reject"</button>
+                </ActionForm>
+                {(r.kind != "decommission").then(|| view! {
+                    <h3>"Amend"</h3>
+                    {form_error(amend_value)}
+                    <ActionForm action=amend>
+                        <input type="hidden" name="csrf" value=c4/>
+                        <input type="hidden" name="id" value=id4/>
+                        <label for="amend-pool">"Node pool"</label>
+                        <select id="amend-pool" name="node_pool">
+                            <option value="">"Keep "{r.node_pool.clone()}</option>
+                            <Suspense fallback=|| ()>
+                                {move || Suspend::new(async move {
+                                    pools.await.map(|d| d.cluster.pools.into_iter().map(|p| view! { <option value=p.name.clone()>{p.name.clone()}</option> }).collect_view()).ok()
+                                })}
+                            </Suspense>
+                        </select>
+                        {field_error(amend_value, "node_pool")}
+                        <label for="amend-preset">"Preset"</label>
+                        <select id="amend-preset" name="preset">
+                            <option value="">"Keep the quota"</option>
+                            <option>"S"</option><option>"M"</option><option>"L"</option><option>"XL"</option>
+                        </select>
+                        {field_error(amend_value, "preset")}{field_error(amend_value, "storage_classes")}
+                        <label for="amend-note">"Note to the requester"</label>
+                        <input id="amend-note" name="note" required/>
+                        {field_error(amend_value, "note")}
+                        <button type="submit" id="amend-submit" class="secondary">"Amend"</button>
+                    </ActionForm>
+                    <p class="muted small">"Custom quantities and storage classes can be amended over the REST API (POST /api/v1/namespace-requests/{id}/amend)."</p>
+                })}
+            </section>
+        })}
+        {can_cancel.then(|| view! {
+            <ActionForm action=decide attr:class="inline">
+                <input type="hidden" name="csrf" value=csrf.clone()/>
+                <input type="hidden" name="id" value=id.clone()/>
+                <input type="hidden" name="decision" value="cancel"/>
+                <button type="submit" id="cancel-submit" class="secondary">"Cancel this request"</button>
+            </ActionForm>
+        })}
+    }
+}

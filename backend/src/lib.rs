@@ -14,8 +14,8 @@ pub mod fleet;
 pub mod http;
 pub mod people;
 pub mod teams;
-pub mod tenancy;
 pub mod telemetry;
+pub mod tenancy;
 pub mod tokens;
 pub mod web;
 

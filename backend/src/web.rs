@@ -281,130 +281,257 @@ impl Portal for PortalService {
             .map_err(detail)
     }
 
-    async fn requests(&self, req: &Parts, query: RequestQuery) -> portal::Result<Page<NamespaceRequest>> {
+    async fn requests(
+        &self,
+        req: &Parts,
+        query: RequestQuery,
+    ) -> portal::Result<Page<NamespaceRequest>> {
         let ctx = self.reader(req).await?;
-        tenancy::requests::list(&self.app, &ctx, query).await.map_err(detail)
+        tenancy::requests::list(&self.app, &ctx, query)
+            .await
+            .map_err(detail)
     }
 
     async fn request(&self, req: &Parts, id: Uuid) -> portal::Result<RequestDetail> {
         let ctx = self.reader(req).await?;
-        tenancy::requests::get(&self.app, &ctx, id).await.map_err(detail)
+        tenancy::requests::get(&self.app, &ctx, id)
+            .await
+            .map_err(detail)
     }
 
-    async fn preview_request(&self, req: &Parts, input: NewNamespaceRequest) -> portal::Result<RequestPreview> {
+    async fn preview_request(
+        &self,
+        req: &Parts,
+        input: NewNamespaceRequest,
+    ) -> portal::Result<RequestPreview> {
         let ctx = self.reader(req).await?;
-        tenancy::requests::preview(&self.app, &ctx, input).await.map_err(detail)
+        tenancy::requests::preview(&self.app, &ctx, input)
+            .await
+            .map_err(detail)
     }
 
-    async fn create_request(&self, req: &Parts, csrf: &str, input: NewNamespaceRequest) -> portal::Result<RequestDetail> {
+    async fn create_request(
+        &self,
+        req: &Parts,
+        csrf: &str,
+        input: NewNamespaceRequest,
+    ) -> portal::Result<RequestDetail> {
         let ctx = self.writer(req, csrf).await?;
-        tenancy::requests::create(&self.app, &ctx, input).await.map_err(detail)
+        tenancy::requests::create(&self.app, &ctx, input)
+            .await
+            .map_err(detail)
     }
 
-    async fn decide(&self, req: &Parts, csrf: &str, id: Uuid, decision: DecisionKind, reason: Option<String>) -> portal::Result<RequestDetail> {
+    async fn decide(
+        &self,
+        req: &Parts,
+        csrf: &str,
+        id: Uuid,
+        decision: DecisionKind,
+        reason: Option<String>,
+    ) -> portal::Result<RequestDetail> {
         let ctx = self.writer(req, csrf).await?;
         let decision_input = Decision { reason };
         match decision {
-            DecisionKind::Approve => tenancy::requests::approve(&self.app, &ctx, id, decision_input).await,
-            DecisionKind::Reject => tenancy::requests::reject(&self.app, &ctx, id, decision_input).await,
+            DecisionKind::Approve => {
+                tenancy::requests::approve(&self.app, &ctx, id, decision_input).await
+            }
+            DecisionKind::Reject => {
+                tenancy::requests::reject(&self.app, &ctx, id, decision_input).await
+            }
             DecisionKind::Cancel => tenancy::requests::cancel(&self.app, &ctx, id).await,
         }
         .map_err(detail)
     }
 
-    async fn amend(&self, req: &Parts, csrf: &str, id: Uuid, input: Amendment) -> portal::Result<RequestDetail> {
+    async fn amend(
+        &self,
+        req: &Parts,
+        csrf: &str,
+        id: Uuid,
+        input: Amendment,
+    ) -> portal::Result<RequestDetail> {
         let ctx = self.writer(req, csrf).await?;
-        tenancy::requests::amend(&self.app, &ctx, id, input).await.map_err(detail)
+        tenancy::requests::amend(&self.app, &ctx, id, input)
+            .await
+            .map_err(detail)
     }
 
-    async fn namespaces(&self, req: &Parts, query: NamespaceQuery) -> portal::Result<Page<Namespace>> {
+    async fn namespaces(
+        &self,
+        req: &Parts,
+        query: NamespaceQuery,
+    ) -> portal::Result<Page<Namespace>> {
         let ctx = self.reader(req).await?;
-        tenancy::namespaces::list(&self.app, &ctx, query).await.map_err(detail)
+        tenancy::namespaces::list(&self.app, &ctx, query)
+            .await
+            .map_err(detail)
     }
 
-    async fn namespace(&self, req: &Parts, cluster: &str, name: &str) -> portal::Result<NamespaceDetail> {
+    async fn namespace(
+        &self,
+        req: &Parts,
+        cluster: &str,
+        name: &str,
+    ) -> portal::Result<NamespaceDetail> {
         let ctx = self.reader(req).await?;
-        tenancy::namespaces::get(&self.app, &ctx, cluster, name).await.map_err(detail)
+        tenancy::namespaces::get(&self.app, &ctx, cluster, name)
+            .await
+            .map_err(detail)
     }
 
-    async fn quota_change(&self, req: &Parts, csrf: &str, cluster: &str, name: &str, input: QuotaChange) -> portal::Result<RequestDetail> {
+    async fn quota_change(
+        &self,
+        req: &Parts,
+        csrf: &str,
+        cluster: &str,
+        name: &str,
+        input: QuotaChange,
+    ) -> portal::Result<RequestDetail> {
         let ctx = self.writer(req, csrf).await?;
-        tenancy::requests::quota_change(&self.app, &ctx, cluster, name, input).await.map_err(detail)
+        tenancy::requests::quota_change(&self.app, &ctx, cluster, name, input)
+            .await
+            .map_err(detail)
     }
 
-    async fn decommission(&self, req: &Parts, csrf: &str, cluster: &str, name: &str, input: Decommission) -> portal::Result<RequestDetail> {
+    async fn decommission(
+        &self,
+        req: &Parts,
+        csrf: &str,
+        cluster: &str,
+        name: &str,
+        input: Decommission,
+    ) -> portal::Result<RequestDetail> {
         let ctx = self.writer(req, csrf).await?;
-        tenancy::requests::decommission(&self.app, &ctx, cluster, name, input).await.map_err(detail)
+        tenancy::requests::decommission(&self.app, &ctx, cluster, name, input)
+            .await
+            .map_err(detail)
     }
 
-    async fn reapply(&self, req: &Parts, csrf: &str, cluster: &str, name: &str) -> portal::Result<NamespaceDetail> {
+    async fn reapply(
+        &self,
+        req: &Parts,
+        csrf: &str,
+        cluster: &str,
+        name: &str,
+    ) -> portal::Result<NamespaceDetail> {
         let ctx = self.writer(req, csrf).await?;
-        tenancy::namespaces::reapply(&self.app, &ctx, cluster, name).await.map_err(detail)
+        tenancy::namespaces::reapply(&self.app, &ctx, cluster, name)
+            .await
+            .map_err(detail)
     }
 
     async fn check_namespaces(&self, req: &Parts, csrf: &str, cluster: &str) -> portal::Result<()> {
         let ctx = self.writer(req, csrf).await?;
-        tenancy::namespaces::check_now(&self.app, &ctx, cluster).await.map_err(detail)
+        tenancy::namespaces::check_now(&self.app, &ctx, cluster)
+            .await
+            .map_err(detail)
     }
 
     async fn ledger(&self, req: &Parts) -> portal::Result<Vec<LedgerRow>> {
         let ctx = self.reader(req).await?;
-        tenancy::namespaces::ledger(&self.app, &ctx).await.map_err(detail)
+        tenancy::namespaces::ledger(&self.app, &ctx)
+            .await
+            .map_err(detail)
     }
 
     async fn out_of_band(&self, req: &Parts) -> portal::Result<Vec<OutOfBand>> {
         let ctx = self.reader(req).await?;
-        tenancy::namespaces::out_of_band(&self.app, &ctx).await.map_err(detail)
+        tenancy::namespaces::out_of_band(&self.app, &ctx)
+            .await
+            .map_err(detail)
     }
 
     async fn presets(&self, req: &Parts) -> portal::Result<Vec<Preset>> {
         let ctx = self.reader(req).await?;
-        tenancy::settings::presets(&self.app, &ctx).await.map_err(detail)
+        tenancy::settings::presets(&self.app, &ctx)
+            .await
+            .map_err(detail)
     }
 
-    async fn update_preset(&self, req: &Parts, csrf: &str, input: Preset) -> portal::Result<Preset> {
+    async fn update_preset(
+        &self,
+        req: &Parts,
+        csrf: &str,
+        input: Preset,
+    ) -> portal::Result<Preset> {
         let ctx = self.writer(req, csrf).await?;
         let name = input.name.clone();
-        tenancy::settings::update_preset(&self.app, &ctx, &name, input).await.map_err(detail)
+        tenancy::settings::update_preset(&self.app, &ctx, &name, input)
+            .await
+            .map_err(detail)
     }
 
     async fn budgets(&self, req: &Parts, team: &str) -> portal::Result<Vec<Budget>> {
         let ctx = self.reader(req).await?;
-        tenancy::settings::budgets(&self.app, &ctx, team).await.map_err(detail)
+        tenancy::settings::budgets(&self.app, &ctx, team)
+            .await
+            .map_err(detail)
     }
 
-    async fn set_budget(&self, req: &Parts, csrf: &str, team: &str, input: BudgetInput) -> portal::Result<Vec<Budget>> {
+    async fn set_budget(
+        &self,
+        req: &Parts,
+        csrf: &str,
+        team: &str,
+        input: BudgetInput,
+    ) -> portal::Result<Vec<Budget>> {
         let ctx = self.writer(req, csrf).await?;
-        tenancy::settings::set_budget(&self.app, &ctx, team, input).await.map_err(detail)
+        tenancy::settings::set_budget(&self.app, &ctx, team, input)
+            .await
+            .map_err(detail)
     }
 
     async fn policies(&self, req: &Parts) -> portal::Result<Vec<Policy>> {
         let ctx = self.reader(req).await?;
-        tenancy::settings::policies(&self.app, &ctx).await.map_err(detail)
+        tenancy::settings::policies(&self.app, &ctx)
+            .await
+            .map_err(detail)
     }
 
-    async fn save_policy(&self, req: &Parts, csrf: &str, id: Option<Uuid>, input: PolicyInput) -> portal::Result<Policy> {
+    async fn save_policy(
+        &self,
+        req: &Parts,
+        csrf: &str,
+        id: Option<Uuid>,
+        input: PolicyInput,
+    ) -> portal::Result<Policy> {
         let ctx = self.writer(req, csrf).await?;
-        tenancy::settings::save_policy(&self.app, &ctx, id, input).await.map_err(detail)
+        tenancy::settings::save_policy(&self.app, &ctx, id, input)
+            .await
+            .map_err(detail)
     }
 
     async fn remove_policy(&self, req: &Parts, csrf: &str, id: Uuid) -> portal::Result<()> {
         let ctx = self.writer(req, csrf).await?;
-        tenancy::settings::remove_policy(&self.app, &ctx, id).await.map_err(detail)
+        tenancy::settings::remove_policy(&self.app, &ctx, id)
+            .await
+            .map_err(detail)
     }
 
     async fn webhooks(&self, req: &Parts) -> portal::Result<Vec<Webhook>> {
         let ctx = self.reader(req).await?;
-        tenancy::settings::webhooks(&self.app, &ctx).await.map_err(detail)
+        tenancy::settings::webhooks(&self.app, &ctx)
+            .await
+            .map_err(detail)
     }
 
-    async fn create_webhook(&self, req: &Parts, csrf: &str, input: NewWebhook) -> portal::Result<Webhook> {
+    async fn create_webhook(
+        &self,
+        req: &Parts,
+        csrf: &str,
+        input: NewWebhook,
+    ) -> portal::Result<Webhook> {
         let ctx = self.writer(req, csrf).await?;
-        tenancy::settings::create_webhook(&self.app, &ctx, input).await.map_err(detail)
+        tenancy::settings::create_webhook(&self.app, &ctx, input)
+            .await
+            .map_err(detail)
     }
 
     async fn remove_webhook(&self, req: &Parts, csrf: &str, id: Uuid) -> portal::Result<()> {
         let ctx = self.writer(req, csrf).await?;
-        tenancy::settings::remove_webhook(&self.app, &ctx, id).await.map_err(detail)
+        tenancy::settings::remove_webhook(&self.app, &ctx, id)
+            .await
+            .map_err(detail)
     }
 }

@@ -21,6 +21,9 @@ use serde_json::{json, Value};
 use sqlx::PgPool;
 use uuid::Uuid;
 
+/// (event header, signature header, body) of each webhook delivery received.
+type Deliveries = Arc<Mutex<Vec<(String, String, Vec<u8>)>>>;
+
 struct World {
     app: App,
     fleet: Arc<Fleet>,
@@ -39,11 +42,18 @@ async fn world(db: PgPool) -> World {
     user(&app, "dev@example.com", false).await;
     user(&app, "outsider@example.com", false).await;
     let admin = session_ctx(&app, "admin@example.com").await;
-    for (team, owner) in [("payments", "dev@example.com"), ("search", "outsider@example.com")] {
+    for (team, owner) in [
+        ("payments", "dev@example.com"),
+        ("search", "outsider@example.com"),
+    ] {
         berth::teams::create(
             &app,
             &admin,
-            berth_frontend::api::NewTeam { name: team.into(), display_name: team.into(), owner_email: Some(owner.into()) },
+            berth_frontend::api::NewTeam {
+                name: team.into(),
+                display_name: team.into(),
+                owner_email: Some(owner.into()),
+            },
         )
         .await
         .unwrap();
@@ -51,7 +61,9 @@ async fn world(db: PgPool) -> World {
     let system = Ctx::system("test");
     let spec = FleetSpec::demo();
     for c in &spec.clusters {
-        berth::fleet::register_simulated(&app, &system, c).await.unwrap();
+        berth::fleet::register_simulated(&app, &system, c)
+            .await
+            .unwrap();
     }
     berth::fleet::inventory::sync_fleet(&app).await.unwrap();
     World {
@@ -84,7 +96,10 @@ fn fields(e: Error) -> std::collections::BTreeMap<String, String> {
 }
 
 async fn count(app: &App, sql: &str) -> i64 {
-    sqlx::query_scalar::<_, i64>(sql).fetch_one(&app.db).await.unwrap()
+    sqlx::query_scalar::<_, i64>(sql)
+        .fetch_one(&app.db)
+        .await
+        .unwrap()
 }
 
 /// Runs jobs until none is due, treating anything scheduled for later as due now.
@@ -104,10 +119,14 @@ async fn settle(app: &App) {
 async fn ready(w: &World, input: NewNamespaceRequest) -> RequestDetail {
     let created = requests::create(&w.app, &w.dev, input).await.unwrap();
     if created.request.state == "pending" {
-        requests::approve(&w.app, &w.admin, created.request.id, Decision::default()).await.unwrap();
+        requests::approve(&w.app, &w.admin, created.request.id, Decision::default())
+            .await
+            .unwrap();
     }
     settle(&w.app).await;
-    let done = requests::get(&w.app, &w.dev, created.request.id).await.unwrap();
+    let done = requests::get(&w.app, &w.dev, created.request.id)
+        .await
+        .unwrap();
     assert_eq!(done.request.state, "ready", "{:?}", done.request.last_error);
     done
 }
@@ -116,7 +135,11 @@ async fn ready(w: &World, input: NewNamespaceRequest) -> RequestDetail {
 async fn bad_requests_name_each_field_and_store_nothing(db: PgPool) {
     let w = world(db).await;
     let mut bad = request("prod-shanghai-1", "checkout", "nowhere", "M");
-    bad.storage_classes = vec![ClassQuota { name: "floppy".into(), storage: "10Gi".into(), persistentvolumeclaims: 1 }];
+    bad.storage_classes = vec![ClassQuota {
+        name: "floppy".into(),
+        storage: "10Gi".into(),
+        persistentvolumeclaims: 1,
+    }];
     bad.purpose = "".into();
     let f = fields(requests::create(&w.app, &w.dev, bad).await.unwrap_err());
     assert!(f["name"].contains("payments-"), "{f:?}");
@@ -124,46 +147,103 @@ async fn bad_requests_name_each_field_and_store_nothing(db: PgPool) {
     assert!(f["storage_classes[0].name"].contains("floppy"), "{f:?}");
     assert!(f.contains_key("purpose"), "{f:?}");
 
-    for name in ["default", "kube-system", "payments-", "Payments-api", &format!("payments-{}", "a".repeat(60))] {
-        let f = fields(requests::create(&w.app, &w.dev, request("prod-shanghai-1", name, "general", "S")).await.unwrap_err());
+    for name in [
+        "default",
+        "kube-system",
+        "payments-",
+        "Payments-api",
+        &format!("payments-{}", "a".repeat(60)),
+    ] {
+        let f = fields(
+            requests::create(
+                &w.app,
+                &w.dev,
+                request("prod-shanghai-1", name, "general", "S"),
+            )
+            .await
+            .unwrap_err(),
+        );
         assert!(f.contains_key("name"), "{name}: {f:?}");
     }
     let mut custom = request("prod-shanghai-1", "payments-api", "general", "S");
     custom.preset = None;
-    let f = fields(requests::create(&w.app, &w.dev, custom.clone()).await.unwrap_err());
+    let f = fields(
+        requests::create(&w.app, &w.dev, custom.clone())
+            .await
+            .unwrap_err(),
+    );
     assert!(f.contains_key("preset"));
-    let mut quota = settings::load_presets(&mut w.app.db.acquire().await.unwrap()).await.unwrap()[0].clone();
+    let mut quota = settings::load_presets(&mut w.app.db.acquire().await.unwrap())
+        .await
+        .unwrap()[0]
+        .clone();
     quota.quota.limits_cpu = "1".into(); // below requests.cpu 2
     quota.limits.default_request_memory = "8Mi".into(); // below min 16Mi
     custom.quota = Some(quota.quota);
     custom.limits = Some(quota.limits);
     let f = fields(requests::create(&w.app, &w.dev, custom).await.unwrap_err());
-    assert!(f.contains_key("quota.limits_cpu") && f.contains_key("limits.default_request_memory"), "{f:?}");
+    assert!(
+        f.contains_key("quota.limits_cpu") && f.contains_key("limits.default_request_memory"),
+        "{f:?}"
+    );
     let mut unknown = request("nowhere-1", "payments-api", "general", "XXL");
     unknown.team = "ghosts".into();
     let f = fields(requests::create(&w.app, &w.dev, unknown).await.unwrap_err());
     assert!(f.contains_key("cluster") && f.contains_key("team"), "{f:?}");
 
-    assert_eq!(count(&w.app, "SELECT count(*) FROM namespace_requests").await, 0);
+    assert_eq!(
+        count(&w.app, "SELECT count(*) FROM namespace_requests").await,
+        0
+    );
     assert_eq!(count(&w.app, "SELECT count(*) FROM jobs").await, 0);
 }
 
 #[sqlx::test(migrator = "berth::app::MIGRATOR")]
 async fn members_request_only_for_their_teams_and_see_only_their_requests(db: PgPool) {
     let w = world(db).await;
-    let err = requests::create(&w.app, &w.outsider, request("prod-shanghai-1", "payments-api", "general", "S")).await.unwrap_err();
+    let err = requests::create(
+        &w.app,
+        &w.outsider,
+        request("prod-shanghai-1", "payments-api", "general", "S"),
+    )
+    .await
+    .unwrap_err();
     assert!(matches!(err, Error::Forbidden(_)), "{err:?}");
-    let mine = requests::create(&w.app, &w.dev, request("prod-shanghai-1", "payments-api", "general", "S")).await.unwrap();
-    assert!(matches!(requests::get(&w.app, &w.outsider, mine.request.id).await, Err(Error::NotFound(_))));
-    let listed = requests::list(&w.app, &w.outsider, RequestQuery::default()).await.unwrap();
+    let mine = requests::create(
+        &w.app,
+        &w.dev,
+        request("prod-shanghai-1", "payments-api", "general", "S"),
+    )
+    .await
+    .unwrap();
+    assert!(matches!(
+        requests::get(&w.app, &w.outsider, mine.request.id).await,
+        Err(Error::NotFound(_))
+    ));
+    let listed = requests::list(&w.app, &w.outsider, RequestQuery::default())
+        .await
+        .unwrap();
     assert!(listed.items.is_empty());
     let token = token_ctx(&w.app, "dev@example.com", &[Scope::Read]).await;
     assert!(matches!(
-        requests::create(&w.app, &token, request("prod-shanghai-1", "payments-b", "general", "S")).await,
+        requests::create(
+            &w.app,
+            &token,
+            request("prod-shanghai-1", "payments-b", "general", "S")
+        )
+        .await,
         Err(Error::Forbidden(_))
     ));
     // a taken name is refused while a request for it is open
-    let f = fields(requests::create(&w.app, &w.dev, request("prod-shanghai-1", "payments-api", "general", "S")).await.unwrap_err());
+    let f = fields(
+        requests::create(
+            &w.app,
+            &w.dev,
+            request("prod-shanghai-1", "payments-api", "general", "S"),
+        )
+        .await
+        .unwrap_err(),
+    );
     assert!(f["name"].contains("taken"));
 }
 
@@ -171,26 +251,61 @@ async fn members_request_only_for_their_teams_and_see_only_their_requests(db: Pg
 async fn a_prod_request_is_amended_approved_and_provisioned_with_exact_objects(db: PgPool) {
     let w = world(db).await;
     let mut input = request("prod-shanghai-1", "payments-api", "general", "M");
-    input.storage_classes = vec![ClassQuota { name: "gp3".into(), storage: "100Gi".into(), persistentvolumeclaims: 5 }];
+    input.storage_classes = vec![ClassQuota {
+        name: "gp3".into(),
+        storage: "100Gi".into(),
+        persistentvolumeclaims: 5,
+    }];
     let created = requests::create(&w.app, &w.dev, input).await.unwrap();
     assert_eq!(created.request.state, "pending");
-    assert_eq!(created.request.matched_policy, None, "prod is decided by an admin");
-    let impact = created.impact.clone().expect("pending requests show their impact");
+    assert_eq!(
+        created.request.matched_policy, None,
+        "prod is decided by an admin"
+    );
+    let impact = created
+        .impact
+        .clone()
+        .expect("pending requests show their impact");
     assert_eq!(impact.pool, "general");
-    assert_eq!(impact.committed_after.cpu_millis - impact.committed_before.cpu_millis, 8000);
+    assert_eq!(
+        impact.committed_after.cpu_millis - impact.committed_before.cpu_millis,
+        8000
+    );
     assert!(impact.allocatable.cpu_millis > 0);
 
     // the requester cannot decide; an admin cannot approve their own request
-    assert!(matches!(requests::approve(&w.app, &w.dev, created.request.id, Decision::default()).await, Err(Error::Forbidden(_))));
-    let own = requests::create(&w.app, &w.admin, request("prod-shanghai-1", "payments-admin", "general", "S")).await.unwrap();
-    let err = requests::approve(&w.app, &w.admin, own.request.id, Decision::default()).await.unwrap_err();
+    assert!(matches!(
+        requests::approve(&w.app, &w.dev, created.request.id, Decision::default()).await,
+        Err(Error::Forbidden(_))
+    ));
+    let own = requests::create(
+        &w.app,
+        &w.admin,
+        request("prod-shanghai-1", "payments-admin", "general", "S"),
+    )
+    .await
+    .unwrap();
+    let err = requests::approve(&w.app, &w.admin, own.request.id, Decision::default())
+        .await
+        .unwrap_err();
     assert!(err.to_string().contains("own request"), "{err}");
     let no_scope = token_ctx(&w.app, "admin2@example.com", &[Scope::Read, Scope::Request]).await;
-    assert!(matches!(requests::approve(&w.app, &no_scope, created.request.id, Decision::default()).await, Err(Error::Forbidden(_))));
+    assert!(matches!(
+        requests::approve(&w.app, &no_scope, created.request.id, Decision::default()).await,
+        Err(Error::Forbidden(_))
+    ));
 
     // S allows 50Gi of storage in all, so keeping 100Gi of gp3 is refused, naming the field
-    let too_much = Amendment { preset: Some("S".into()), note: "start small".into(), ..Default::default() };
-    let f = fields(requests::amend(&w.app, &w.admin, created.request.id, too_much).await.unwrap_err());
+    let too_much = Amendment {
+        preset: Some("S".into()),
+        note: "start small".into(),
+        ..Default::default()
+    };
+    let f = fields(
+        requests::amend(&w.app, &w.admin, created.request.id, too_much)
+            .await
+            .unwrap_err(),
+    );
     assert!(f.contains_key("storage_classes"), "{f:?}");
     let amended = requests::amend(
         &w.app,
@@ -198,7 +313,11 @@ async fn a_prod_request_is_amended_approved_and_provisioned_with_exact_objects(d
         created.request.id,
         Amendment {
             preset: Some("S".into()),
-            storage_classes: Some(vec![ClassQuota { name: "gp3".into(), storage: "40Gi".into(), persistentvolumeclaims: 5 }]),
+            storage_classes: Some(vec![ClassQuota {
+                name: "gp3".into(),
+                storage: "40Gi".into(),
+                persistentvolumeclaims: 5,
+            }]),
             note: "start small; ask again with usage data".into(),
             ..Default::default()
         },
@@ -206,65 +325,157 @@ async fn a_prod_request_is_amended_approved_and_provisioned_with_exact_objects(d
     .await
     .unwrap();
     assert_eq!(amended.request.spec.quota.requests_cpu, "2");
-    assert_eq!(amended.request.requested_spec.quota.requests_cpu, "8", "the requester still sees what they asked for");
-    assert_eq!(amended.request.amended_by.as_deref(), Some("admin@example.com"));
-    assert_eq!(amended.request.requested_spec.storage_classes[0].storage, "100Gi");
+    assert_eq!(
+        amended.request.requested_spec.quota.requests_cpu, "8",
+        "the requester still sees what they asked for"
+    );
+    assert_eq!(
+        amended.request.amended_by.as_deref(),
+        Some("admin@example.com")
+    );
+    assert_eq!(
+        amended.request.requested_spec.storage_classes[0].storage,
+        "100Gi"
+    );
 
-    let approved = requests::approve(&w.app, &w.admin, created.request.id, Decision { reason: Some("ok".into()) }).await.unwrap();
+    let approved = requests::approve(
+        &w.app,
+        &w.admin,
+        created.request.id,
+        Decision {
+            reason: Some("ok".into()),
+        },
+    )
+    .await
+    .unwrap();
     assert_eq!(approved.request.state, "provisioning");
     assert!(matches!(
-        requests::approve(&w.app, &w.second_admin, created.request.id, Decision::default()).await,
+        requests::approve(
+            &w.app,
+            &w.second_admin,
+            created.request.id,
+            Decision::default()
+        )
+        .await,
         Err(Error::Conflict { .. })
     ));
     settle(&w.app).await;
-    let done = requests::get(&w.app, &w.dev, created.request.id).await.unwrap();
+    let done = requests::get(&w.app, &w.dev, created.request.id)
+        .await
+        .unwrap();
     assert_eq!(done.request.state, "ready");
     assert_eq!(done.objects.len(), 10);
     assert!(done.objects.iter().all(|o| o.outcome == "applied"));
 
     let sim = w.fleet.cluster("prod-shanghai-1").unwrap();
-    let ns = sim.get("namespaces", None, "payments-api").expect("namespace applied");
+    let ns = sim
+        .get("namespaces", None, "payments-api")
+        .expect("namespace applied");
     let labels = &ns["metadata"]["labels"];
     assert_eq!(labels["berth.dev/team"], "payments");
     assert_eq!(labels["app.kubernetes.io/managed-by"], "berth");
     assert_eq!(labels["berth.dev/layer"], "online");
     assert_eq!(labels["berth.dev/environment"], "prod");
-    assert_eq!(ns["metadata"]["annotations"]["scheduler.alpha.kubernetes.io/node-selector"], "eks.amazonaws.com/nodegroup=general");
-    assert!(ns["metadata"]["annotations"].get("scheduler.alpha.kubernetes.io/defaultTolerations").is_none());
-    let managers: Vec<&str> = ns["metadata"]["managedFields"].as_array().unwrap().iter().map(|m| m["manager"].as_str().unwrap()).collect();
+    assert_eq!(
+        ns["metadata"]["annotations"]["scheduler.alpha.kubernetes.io/node-selector"],
+        "eks.amazonaws.com/nodegroup=general"
+    );
+    assert!(ns["metadata"]["annotations"]
+        .get("scheduler.alpha.kubernetes.io/defaultTolerations")
+        .is_none());
+    let managers: Vec<&str> = ns["metadata"]["managedFields"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["manager"].as_str().unwrap())
+        .collect();
     assert_eq!(managers, vec!["berth"]);
 
-    let hard = &sim.get("resourcequotas", Some("payments-api"), "berth-quota").unwrap()["spec"]["hard"];
+    let hard = &sim
+        .get("resourcequotas", Some("payments-api"), "berth-quota")
+        .unwrap()["spec"]["hard"];
     assert_eq!(hard["requests.cpu"], "2");
     assert_eq!(hard["limits.memory"], "8Gi");
     assert_eq!(hard["pods"], "20");
-    assert_eq!(hard["gp3.storageclass.storage.k8s.io/requests.storage"], "40Gi");
-    assert_eq!(hard["gp3.storageclass.storage.k8s.io/persistentvolumeclaims"], "5");
-    assert_eq!(hard["high-iops-ssd.storageclass.storage.k8s.io/requests.storage"], "0");
-    assert_eq!(hard["high-iops-ssd.storageclass.storage.k8s.io/persistentvolumeclaims"], "0");
-    let lr = sim.get("limitranges", Some("payments-api"), "berth-limits").unwrap();
+    assert_eq!(
+        hard["gp3.storageclass.storage.k8s.io/requests.storage"],
+        "40Gi"
+    );
+    assert_eq!(
+        hard["gp3.storageclass.storage.k8s.io/persistentvolumeclaims"],
+        "5"
+    );
+    assert_eq!(
+        hard["high-iops-ssd.storageclass.storage.k8s.io/requests.storage"],
+        "0"
+    );
+    assert_eq!(
+        hard["high-iops-ssd.storageclass.storage.k8s.io/persistentvolumeclaims"],
+        "0"
+    );
+    let lr = sim
+        .get("limitranges", Some("payments-api"), "berth-limits")
+        .unwrap();
     assert_eq!(lr["spec"]["limits"][0]["defaultRequest"]["cpu"], "100m");
     assert_eq!(lr["spec"]["limits"][0]["maxLimitRequestRatio"]["cpu"], "10");
-    let deny = sim.get("networkpolicies", Some("payments-api"), "default-deny").unwrap();
+    let deny = sim
+        .get("networkpolicies", Some("payments-api"), "default-deny")
+        .unwrap();
     assert_eq!(deny["spec"]["policyTypes"], json!(["Ingress", "Egress"]));
     assert_eq!(deny["spec"]["podSelector"], json!({}));
-    let dns = sim.get("networkpolicies", Some("payments-api"), "allow-dns").unwrap();
-    assert_eq!(dns["spec"]["egress"][0]["ports"][0], json!({"protocol": "UDP", "port": 53}));
-    assert!(sim.get("networkpolicies", Some("payments-api"), "allow-same-namespace").is_some());
-    let team = sim.get("rolebindings", Some("payments-api"), "team-edit").unwrap();
+    let dns = sim
+        .get("networkpolicies", Some("payments-api"), "allow-dns")
+        .unwrap();
+    assert_eq!(
+        dns["spec"]["egress"][0]["ports"][0],
+        json!({"protocol": "UDP", "port": 53})
+    );
+    assert!(sim
+        .get(
+            "networkpolicies",
+            Some("payments-api"),
+            "allow-same-namespace"
+        )
+        .is_some());
+    let team = sim
+        .get("rolebindings", Some("payments-api"), "team-edit")
+        .unwrap();
     assert_eq!(team["roleRef"]["name"], "edit");
-    assert_eq!(team["subjects"][0], json!({"apiGroup": "rbac.authorization.k8s.io", "kind": "Group", "name": "berth:payments"}));
+    assert_eq!(
+        team["subjects"][0],
+        json!({"apiGroup": "rbac.authorization.k8s.io", "kind": "Group", "name": "berth:payments"})
+    );
     let role = sim.get("roles", Some("payments-api"), "deployer").unwrap();
-    assert_eq!(role["rules"], json!([{"apiGroups": ["apps"], "resources": ["deployments"], "verbs": ["get", "list", "watch", "patch", "update"]}]));
-    assert!(sim.get("serviceaccounts", Some("payments-api"), "deployer").is_some());
-    assert_eq!(sim.get("rolebindings", Some("payments-api"), "deployer").unwrap()["subjects"][0]["name"], "deployer");
+    assert_eq!(
+        role["rules"],
+        json!([{"apiGroups": ["apps"], "resources": ["deployments"], "verbs": ["get", "list", "watch", "patch", "update"]}])
+    );
+    assert!(sim
+        .get("serviceaccounts", Some("payments-api"), "deployer")
+        .is_some());
+    assert_eq!(
+        sim.get("rolebindings", Some("payments-api"), "deployer")
+            .unwrap()["subjects"][0]["name"],
+        "deployer"
+    );
 
     let actions = audit_actions(&w.app).await;
-    for a in ["namespace_request.created", "namespace_request.amended", "namespace_request.approved", "namespace.provisioned"] {
-        assert!(actions.iter().any(|x| x == a), "{a} missing from {actions:?}");
+    for a in [
+        "namespace_request.created",
+        "namespace_request.amended",
+        "namespace_request.approved",
+        "namespace.provisioned",
+    ] {
+        assert!(
+            actions.iter().any(|x| x == a),
+            "{a} missing from {actions:?}"
+        );
     }
     // the pool now counts the namespace's quota as committed
-    let cluster = berth::fleet::get(&w.app, &w.dev, "prod-shanghai-1").await.unwrap().cluster;
+    let cluster = berth::fleet::get(&w.app, &w.dev, "prod-shanghai-1")
+        .await
+        .unwrap()
+        .cluster;
     let general = cluster.pools.iter().find(|p| p.name == "general").unwrap();
     assert_eq!(general.committed.cpu_millis, 2000);
 }
@@ -272,40 +483,117 @@ async fn a_prod_request_is_amended_approved_and_provisioned_with_exact_objects(d
 #[sqlx::test(migrator = "berth::app::MIGRATOR")]
 async fn policies_auto_approve_within_budget_and_record_the_rule(db: PgPool) {
     let w = world(db).await;
-    let small = requests::create(&w.app, &w.dev, request("dev-shanghai-1", "payments-sandbox", "default-pool", "S")).await.unwrap();
+    let small = requests::create(
+        &w.app,
+        &w.dev,
+        request("dev-shanghai-1", "payments-sandbox", "default-pool", "S"),
+    )
+    .await
+    .unwrap();
     assert_eq!(small.request.state, "provisioning");
-    assert_eq!(small.request.matched_policy.as_deref(), Some("dev and staging up to L within budget"));
+    assert_eq!(
+        small.request.matched_policy.as_deref(),
+        Some("dev and staging up to L within budget")
+    );
     assert!(small.request.decided_by.is_none());
-    let xl = requests::create(&w.app, &w.dev, request("dev-shanghai-1", "payments-big", "default-pool", "XL")).await.unwrap();
+    let xl = requests::create(
+        &w.app,
+        &w.dev,
+        request("dev-shanghai-1", "payments-big", "default-pool", "XL"),
+    )
+    .await
+    .unwrap();
     assert_eq!(xl.request.state, "pending", "above L needs an admin");
 
-    settings::set_budget(&w.app, &w.admin, "payments", BudgetInput { cluster: None, cpu: "3".into(), memory: "64Gi".into(), storage: "1Ti".into() })
-        .await
-        .unwrap();
-    let over = requests::create(&w.app, &w.dev, request("dev-shanghai-1", "payments-third", "default-pool", "S")).await.unwrap();
-    assert_eq!(over.request.state, "pending", "over budget is never auto-approved");
+    settings::set_budget(
+        &w.app,
+        &w.admin,
+        "payments",
+        BudgetInput {
+            cluster: None,
+            cpu: "3".into(),
+            memory: "64Gi".into(),
+            storage: "1Ti".into(),
+        },
+    )
+    .await
+    .unwrap();
+    let over = requests::create(
+        &w.app,
+        &w.dev,
+        request("dev-shanghai-1", "payments-third", "default-pool", "S"),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        over.request.state, "pending",
+        "over budget is never auto-approved"
+    );
     assert!(over.request.over_budget);
     let budget = over.impact.unwrap().budget.unwrap();
     assert!(budget.over_budget);
-    assert_eq!(budget.overrun.cpu_millis, 1000, "S asks 2 cores; 2 are committed of 3");
+    assert_eq!(
+        budget.overrun.cpu_millis, 1000,
+        "S asks 2 cores; 2 are committed of 3"
+    );
     assert!(matches!(
-        settings::set_budget(&w.app, &w.dev, "payments", BudgetInput { cluster: None, cpu: "99".into(), memory: "1Gi".into(), storage: "1Gi".into() }).await,
+        settings::set_budget(
+            &w.app,
+            &w.dev,
+            "payments",
+            BudgetInput {
+                cluster: None,
+                cpu: "99".into(),
+                memory: "1Gi".into(),
+                storage: "1Gi".into()
+            }
+        )
+        .await,
         Err(Error::Forbidden(_))
     ));
-    let f = fields(settings::set_budget(&w.app, &w.admin, "payments", BudgetInput { cluster: Some("nope".into()), cpu: "x".into(), memory: "1Gi".into(), storage: "1Gi".into() }).await.unwrap_err());
+    let f = fields(
+        settings::set_budget(
+            &w.app,
+            &w.admin,
+            "payments",
+            BudgetInput {
+                cluster: Some("nope".into()),
+                cpu: "x".into(),
+                memory: "1Gi".into(),
+                storage: "1Gi".into(),
+            },
+        )
+        .await
+        .unwrap_err(),
+    );
     assert!(f.contains_key("cpu") && f.contains_key("cluster"), "{f:?}");
     // the admin may still approve, with the overrun in view
-    requests::approve(&w.app, &w.admin, over.request.id, Decision::default()).await.unwrap();
+    requests::approve(&w.app, &w.admin, over.request.id, Decision::default())
+        .await
+        .unwrap();
 }
 
 #[sqlx::test(migrator = "berth::app::MIGRATOR")]
 async fn a_tainted_pool_gets_default_tolerations(db: PgPool) {
     let w = world(db).await;
     ready(&w, request("prod-beijing-1", "payments-batch", "spot", "S")).await;
-    let ns = w.fleet.cluster("prod-beijing-1").unwrap().get("namespaces", None, "payments-batch").unwrap();
+    let ns = w
+        .fleet
+        .cluster("prod-beijing-1")
+        .unwrap()
+        .get("namespaces", None, "payments-batch")
+        .unwrap();
     let annotations = &ns["metadata"]["annotations"];
-    assert_eq!(annotations["scheduler.alpha.kubernetes.io/node-selector"], "karpenter.sh/nodepool=spot");
-    let tolerations: Value = serde_json::from_str(annotations["scheduler.alpha.kubernetes.io/defaultTolerations"].as_str().unwrap()).unwrap();
+    assert_eq!(
+        annotations["scheduler.alpha.kubernetes.io/node-selector"],
+        "karpenter.sh/nodepool=spot"
+    );
+    let tolerations: Value = serde_json::from_str(
+        annotations["scheduler.alpha.kubernetes.io/defaultTolerations"]
+            .as_str()
+            .unwrap(),
+    )
+    .unwrap();
     assert_eq!(tolerations[0]["effect"], "NoSchedule");
     assert!(tolerations[0]["key"].as_str().is_some());
 }
@@ -314,21 +602,61 @@ async fn a_tainted_pool_gets_default_tolerations(db: PgPool) {
 async fn an_unreachable_cluster_is_retried_and_others_go_on(db: PgPool) {
     let w = world(db).await;
     let sim = w.fleet.cluster("dev-shanghai-1").unwrap();
-    sim.set_faults(&FaultSettings { down: true, ..Default::default() }).await.unwrap();
-    let stuck = requests::create(&w.app, &w.dev, request("dev-shanghai-1", "payments-wait", "default-pool", "S")).await.unwrap();
-    let other = requests::create(&w.app, &w.dev, request("prod-beijing-1", "payments-other", "batch", "S")).await.unwrap();
-    requests::approve(&w.app, &w.admin, other.request.id, Decision::default()).await.unwrap();
+    sim.set_faults(&FaultSettings {
+        down: true,
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let stuck = requests::create(
+        &w.app,
+        &w.dev,
+        request("dev-shanghai-1", "payments-wait", "default-pool", "S"),
+    )
+    .await
+    .unwrap();
+    let other = requests::create(
+        &w.app,
+        &w.dev,
+        request("prod-beijing-1", "payments-other", "batch", "S"),
+    )
+    .await
+    .unwrap();
+    requests::approve(&w.app, &w.admin, other.request.id, Decision::default())
+        .await
+        .unwrap();
     jobs::drain(&w.app).await.unwrap();
-    let failed = requests::get(&w.app, &w.dev, stuck.request.id).await.unwrap().request;
+    let failed = requests::get(&w.app, &w.dev, stuck.request.id)
+        .await
+        .unwrap()
+        .request;
     assert_eq!(failed.state, "failed");
-    assert!(failed.last_error.as_deref().unwrap().contains("retrying"), "{:?}", failed.last_error);
-    assert_eq!(requests::get(&w.app, &w.dev, other.request.id).await.unwrap().request.state, "ready");
-    let audited = count(&w.app, "SELECT count(*) FROM audit_events WHERE action = 'namespace.apply_failed'").await;
+    assert!(
+        failed.last_error.as_deref().unwrap().contains("retrying"),
+        "{:?}",
+        failed.last_error
+    );
+    assert_eq!(
+        requests::get(&w.app, &w.dev, other.request.id)
+            .await
+            .unwrap()
+            .request
+            .state,
+        "ready"
+    );
+    let audited = count(
+        &w.app,
+        "SELECT count(*) FROM audit_events WHERE action = 'namespace.apply_failed'",
+    )
+    .await;
     assert_eq!(audited, 1);
 
     sim.recover().await.unwrap();
     settle(&w.app).await;
-    let done = requests::get(&w.app, &w.dev, stuck.request.id).await.unwrap().request;
+    let done = requests::get(&w.app, &w.dev, stuck.request.id)
+        .await
+        .unwrap()
+        .request;
     assert_eq!(done.state, "ready");
     assert!(done.attempts >= 2);
     assert!(sim.get("namespaces", None, "payments-wait").is_some());
@@ -337,29 +665,78 @@ async fn an_unreachable_cluster_is_retried_and_others_go_on(db: PgPool) {
 #[sqlx::test(migrator = "berth::app::MIGRATOR")]
 async fn a_job_interrupted_mid_way_completes_exactly_once(db: PgPool) {
     let w = world(db).await;
-    let created = requests::create(&w.app, &w.dev, request("dev-shanghai-1", "payments-crash", "default-pool", "S")).await.unwrap();
+    let created = requests::create(
+        &w.app,
+        &w.dev,
+        request("dev-shanghai-1", "payments-crash", "default-pool", "S"),
+    )
+    .await
+    .unwrap();
     // a worker claims the job, applies, and dies before recording anything
-    let crashed = jobs::claim(&w.app, Uuid::new_v4()).await.unwrap().expect("a due job");
-    provision::execute(&w.app, &Ctx::system("test"), &crashed).await.unwrap();
-    // while its lease holds, nobody else takes the job
-    assert!(jobs::claim(&w.app, Uuid::new_v4()).await.unwrap().is_none());
-    sqlx::query!("UPDATE jobs SET lease_until = now() - interval '1 second' WHERE id = $1", crashed.id)
-        .execute(&w.app.db)
+    let crashed = jobs::claim(&w.app, Uuid::new_v4())
+        .await
+        .unwrap()
+        .expect("a due job");
+    provision::execute(&w.app, &Ctx::system("test"), &crashed)
         .await
         .unwrap();
+    // while its lease holds, nobody else takes the job
+    assert!(jobs::claim(&w.app, Uuid::new_v4()).await.unwrap().is_none());
+    sqlx::query!(
+        "UPDATE jobs SET lease_until = now() - interval '1 second' WHERE id = $1",
+        crashed.id
+    )
+    .execute(&w.app.db)
+    .await
+    .unwrap();
     assert_eq!(jobs::drain(&w.app).await.unwrap(), 1);
     // the dead worker's late report is refused: its lease is gone
-    provision::conclude(&w.app, &Ctx::system("test"), &crashed, Ok(jobs::Outcome::Done)).await.unwrap();
-    assert_eq!(requests::get(&w.app, &w.dev, created.request.id).await.unwrap().request.state, "ready");
-    assert_eq!(count(&w.app, "SELECT count(*) FROM audit_events WHERE action = 'namespace.provisioned'").await, 1);
-    assert_eq!(count(&w.app, "SELECT count(*) FROM jobs WHERE state = 'done'").await, 1);
+    provision::conclude(
+        &w.app,
+        &Ctx::system("test"),
+        &crashed,
+        Ok(jobs::Outcome::Done),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        requests::get(&w.app, &w.dev, created.request.id)
+            .await
+            .unwrap()
+            .request
+            .state,
+        "ready"
+    );
+    assert_eq!(
+        count(
+            &w.app,
+            "SELECT count(*) FROM audit_events WHERE action = 'namespace.provisioned'"
+        )
+        .await,
+        1
+    );
+    assert_eq!(
+        count(&w.app, "SELECT count(*) FROM jobs WHERE state = 'done'").await,
+        1
+    );
 }
 
 #[sqlx::test(migrator = "berth::app::MIGRATOR")]
 async fn two_workers_never_claim_the_same_job(db: PgPool) {
     let w = world(db).await;
     for i in 0..6 {
-        requests::create(&w.app, &w.dev, request("dev-shanghai-1", &format!("payments-n{i}"), "default-pool", "S")).await.unwrap();
+        requests::create(
+            &w.app,
+            &w.dev,
+            request(
+                "dev-shanghai-1",
+                &format!("payments-n{i}"),
+                "default-pool",
+                "S",
+            ),
+        )
+        .await
+        .unwrap();
     }
     // both "processes" claim until nothing is due; a cluster runs one job at a time, so
     // release each claim after recording it
@@ -377,20 +754,48 @@ async fn two_workers_never_claim_the_same_job(db: PgPool) {
         }
     }
     assert_eq!(seen.len(), 6);
-    assert_eq!(count(&w.app, "SELECT count(*) FROM namespaces WHERE state = 'ready'").await, 6);
-    assert_eq!(count(&w.app, "SELECT count(*) FROM audit_events WHERE action = 'namespace.provisioned'").await, 6);
+    assert_eq!(
+        count(
+            &w.app,
+            "SELECT count(*) FROM namespaces WHERE state = 'ready'"
+        )
+        .await,
+        6
+    );
+    assert_eq!(
+        count(
+            &w.app,
+            "SELECT count(*) FROM audit_events WHERE action = 'namespace.provisioned'"
+        )
+        .await,
+        6
+    );
 }
 
 #[sqlx::test(migrator = "berth::app::MIGRATOR")]
 async fn concurrent_approve_and_cancel_exactly_one_wins(db: PgPool) {
     let w = world(db).await;
     for i in 0..5 {
-        let r = requests::create(&w.app, &w.dev, request("prod-shanghai-1", &format!("payments-race{i}"), "general", "S")).await.unwrap();
+        let r = requests::create(
+            &w.app,
+            &w.dev,
+            request(
+                "prod-shanghai-1",
+                &format!("payments-race{i}"),
+                "general",
+                "S",
+            ),
+        )
+        .await
+        .unwrap();
         let (approved, cancelled) = tokio::join!(
             requests::approve(&w.app, &w.admin, r.request.id, Decision::default()),
             requests::cancel(&w.app, &w.dev, r.request.id)
         );
-        assert!(approved.is_ok() ^ cancelled.is_ok(), "exactly one wins: {approved:?} / {cancelled:?}");
+        assert!(
+            approved.is_ok() ^ cancelled.is_ok(),
+            "exactly one wins: {approved:?} / {cancelled:?}"
+        );
         let loser = approved.err().or(cancelled.err()).unwrap();
         assert!(matches!(loser, Error::Conflict { .. }), "{loser:?}");
     }
@@ -399,98 +804,274 @@ async fn concurrent_approve_and_cancel_exactly_one_wins(db: PgPool) {
 #[sqlx::test(migrator = "berth::app::MIGRATOR")]
 async fn quota_changes_decreases_auto_approve_and_bursts_revert_by_themselves(db: PgPool) {
     let w = world(db).await;
-    ready(&w, request("prod-shanghai-1", "payments-api", "general", "M")).await;
+    ready(
+        &w,
+        request("prod-shanghai-1", "payments-api", "general", "M"),
+    )
+    .await;
     let sim = w.fleet.cluster("prod-shanghai-1").unwrap();
 
-    let down = requests::quota_change(&w.app, &w.dev, "prod-shanghai-1", "payments-api",
-        QuotaChange { preset: Some("S".into()), purpose: "less traffic".into(), ..Default::default() }).await.unwrap();
-    assert_eq!(down.request.matched_policy.as_deref(), Some("quota decreases"));
+    let down = requests::quota_change(
+        &w.app,
+        &w.dev,
+        "prod-shanghai-1",
+        "payments-api",
+        QuotaChange {
+            preset: Some("S".into()),
+            purpose: "less traffic".into(),
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        down.request.matched_policy.as_deref(),
+        Some("quota decreases")
+    );
     assert_eq!(down.request.state, "provisioning");
     settle(&w.app).await;
-    assert_eq!(sim.get("resourcequotas", Some("payments-api"), "berth-quota").unwrap()["spec"]["hard"]["requests.cpu"], "2");
+    assert_eq!(
+        sim.get("resourcequotas", Some("payments-api"), "berth-quota")
+            .unwrap()["spec"]["hard"]["requests.cpu"],
+        "2"
+    );
 
-    let f = fields(requests::quota_change(&w.app, &w.dev, "prod-shanghai-1", "payments-api",
-        QuotaChange { preset: Some("S".into()), purpose: "same".into(), ..Default::default() }).await.unwrap_err());
+    let f = fields(
+        requests::quota_change(
+            &w.app,
+            &w.dev,
+            "prod-shanghai-1",
+            "payments-api",
+            QuotaChange {
+                preset: Some("S".into()),
+                purpose: "same".into(),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap_err(),
+    );
     assert!(f.contains_key("quota"));
     let past = time::OffsetDateTime::now_utc() - time::Duration::hours(1);
-    let f = fields(requests::quota_change(&w.app, &w.dev, "prod-shanghai-1", "payments-api",
-        QuotaChange { preset: Some("L".into()), burst_until: Some(past), purpose: "sale".into(), ..Default::default() }).await.unwrap_err());
+    let f = fields(
+        requests::quota_change(
+            &w.app,
+            &w.dev,
+            "prod-shanghai-1",
+            "payments-api",
+            QuotaChange {
+                preset: Some("L".into()),
+                burst_until: Some(past),
+                purpose: "sale".into(),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap_err(),
+    );
     assert!(f.contains_key("burst_until"));
 
     let until = time::OffsetDateTime::now_utc() + time::Duration::hours(2);
-    let burst = requests::quota_change(&w.app, &w.dev, "prod-shanghai-1", "payments-api",
-        QuotaChange { preset: Some("L".into()), burst_until: Some(until), purpose: "flash sale".into(), ..Default::default() }).await.unwrap();
-    assert_eq!(burst.request.state, "pending", "an increase on prod needs an admin");
-    requests::approve(&w.app, &w.admin, burst.request.id, Decision::default()).await.unwrap();
+    let burst = requests::quota_change(
+        &w.app,
+        &w.dev,
+        "prod-shanghai-1",
+        "payments-api",
+        QuotaChange {
+            preset: Some("L".into()),
+            burst_until: Some(until),
+            purpose: "flash sale".into(),
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        burst.request.state, "pending",
+        "an increase on prod needs an admin"
+    );
+    requests::approve(&w.app, &w.admin, burst.request.id, Decision::default())
+        .await
+        .unwrap();
     settle(&w.app).await;
-    assert_eq!(sim.get("resourcequotas", Some("payments-api"), "berth-quota").unwrap()["spec"]["hard"]["requests.cpu"], "32");
-    let during = namespaces::get(&w.app, &w.dev, "prod-shanghai-1", "payments-api").await.unwrap().namespace;
+    assert_eq!(
+        sim.get("resourcequotas", Some("payments-api"), "berth-quota")
+            .unwrap()["spec"]["hard"]["requests.cpu"],
+        "32"
+    );
+    let during = namespaces::get(&w.app, &w.dev, "prod-shanghai-1", "payments-api")
+        .await
+        .unwrap()
+        .namespace;
     assert!(during.burst_until.is_some());
 
     // the end time comes
-    sqlx::query!("UPDATE jobs SET run_at = now() WHERE kind = 'revert_burst'").execute(&w.app.db).await.unwrap();
+    sqlx::query!("UPDATE jobs SET run_at = now() WHERE kind = 'revert_burst'")
+        .execute(&w.app.db)
+        .await
+        .unwrap();
     settle(&w.app).await;
-    assert_eq!(sim.get("resourcequotas", Some("payments-api"), "berth-quota").unwrap()["spec"]["hard"]["requests.cpu"], "2");
-    let after = namespaces::get(&w.app, &w.dev, "prod-shanghai-1", "payments-api").await.unwrap().namespace;
+    assert_eq!(
+        sim.get("resourcequotas", Some("payments-api"), "berth-quota")
+            .unwrap()["spec"]["hard"]["requests.cpu"],
+        "2"
+    );
+    let after = namespaces::get(&w.app, &w.dev, "prod-shanghai-1", "payments-api")
+        .await
+        .unwrap()
+        .namespace;
     assert_eq!(after.state, "ready");
     assert!(after.burst_until.is_none());
     assert_eq!(after.quota.cpu_millis, 2000);
-    assert_eq!(count(&w.app, "SELECT count(*) FROM audit_events WHERE action = 'namespace.burst_reverted'").await, 1);
+    assert_eq!(
+        count(
+            &w.app,
+            "SELECT count(*) FROM audit_events WHERE action = 'namespace.burst_reverted'"
+        )
+        .await,
+        1
+    );
 }
 
 #[sqlx::test(migrator = "berth::app::MIGRATOR")]
 async fn decommissioning_asks_for_the_name_and_deletes_the_namespace(db: PgPool) {
     let w = world(db).await;
-    ready(&w, request("prod-shanghai-1", "payments-old", "general", "S")).await;
-    let f = fields(requests::decommission(&w.app, &w.dev, "prod-shanghai-1", "payments-old",
-        Decommission { confirm: "payments".into(), purpose: "retired".into() }).await.unwrap_err());
+    ready(
+        &w,
+        request("prod-shanghai-1", "payments-old", "general", "S"),
+    )
+    .await;
+    let f = fields(
+        requests::decommission(
+            &w.app,
+            &w.dev,
+            "prod-shanghai-1",
+            "payments-old",
+            Decommission {
+                confirm: "payments".into(),
+                purpose: "retired".into(),
+            },
+        )
+        .await
+        .unwrap_err(),
+    );
     assert!(f.contains_key("confirm"));
     assert!(matches!(
-        requests::decommission(&w.app, &w.outsider, "prod-shanghai-1", "payments-old",
-            Decommission { confirm: "payments-old".into(), purpose: "x".into() }).await,
+        requests::decommission(
+            &w.app,
+            &w.outsider,
+            "prod-shanghai-1",
+            "payments-old",
+            Decommission {
+                confirm: "payments-old".into(),
+                purpose: "x".into()
+            }
+        )
+        .await,
         Err(Error::Forbidden(_))
     ));
-    let r = requests::decommission(&w.app, &w.dev, "prod-shanghai-1", "payments-old",
-        Decommission { confirm: "payments-old".into(), purpose: "retired".into() }).await.unwrap();
+    let r = requests::decommission(
+        &w.app,
+        &w.dev,
+        "prod-shanghai-1",
+        "payments-old",
+        Decommission {
+            confirm: "payments-old".into(),
+            purpose: "retired".into(),
+        },
+    )
+    .await
+    .unwrap();
     assert_eq!(r.request.state, "pending");
     let sim = w.fleet.cluster("prod-shanghai-1").unwrap();
     sim.hold_namespace_deletion();
-    requests::approve(&w.app, &w.admin, r.request.id, Decision::default()).await.unwrap();
+    requests::approve(&w.app, &w.admin, r.request.id, Decision::default())
+        .await
+        .unwrap();
     jobs::drain(&w.app).await.unwrap();
-    let terminating = namespaces::get(&w.app, &w.dev, "prod-shanghai-1", "payments-old").await.unwrap().namespace;
-    assert_eq!(terminating.state, "decommissioning", "Berth waits while the namespace terminates");
+    let terminating = namespaces::get(&w.app, &w.dev, "prod-shanghai-1", "payments-old")
+        .await
+        .unwrap()
+        .namespace;
+    assert_eq!(
+        terminating.state, "decommissioning",
+        "Berth waits while the namespace terminates"
+    );
     sim.release_namespace_deletion();
     settle(&w.app).await;
     assert!(sim.get("namespaces", None, "payments-old").is_none());
-    assert_eq!(requests::get(&w.app, &w.dev, r.request.id).await.unwrap().request.state, "ready");
-    assert_eq!(count(&w.app, "SELECT count(*) FROM namespaces WHERE state = 'decommissioned'").await, 1);
+    assert_eq!(
+        requests::get(&w.app, &w.dev, r.request.id)
+            .await
+            .unwrap()
+            .request
+            .state,
+        "ready"
+    );
+    assert_eq!(
+        count(
+            &w.app,
+            "SELECT count(*) FROM namespaces WHERE state = 'decommissioned'"
+        )
+        .await,
+        1
+    );
     // the name is free again, and the pool no longer counts the quota
-    ready(&w, request("prod-shanghai-1", "payments-old", "general", "S")).await;
+    ready(
+        &w,
+        request("prod-shanghai-1", "payments-old", "general", "S"),
+    )
+    .await;
 }
 
 #[sqlx::test(migrator = "berth::app::MIGRATOR")]
 async fn usage_drift_reapply_and_out_of_band_namespaces(db: PgPool) {
     let w = world(db).await;
-    ready(&w, request("prod-shanghai-1", "payments-api", "general", "S")).await;
+    ready(
+        &w,
+        request("prod-shanghai-1", "payments-api", "general", "S"),
+    )
+    .await;
     let sim = w.fleet.cluster("prod-shanghai-1").unwrap();
     assert!(sim.set_status("resourcequotas", Some("payments-api"), "berth-quota",
         json!({"hard": {"requests.cpu": "2", "requests.memory": "4Gi"}, "used": {"requests.cpu": "500m", "requests.memory": "1Gi"}})));
-    let live = namespaces::get(&w.app, &w.dev, "prod-shanghai-1", "payments-api").await.unwrap().namespace;
+    let live = namespaces::get(&w.app, &w.dev, "prod-shanghai-1", "payments-api")
+        .await
+        .unwrap()
+        .namespace;
     let usage = live.usage.expect("usage read live");
     assert_eq!(usage.used_amounts.cpu_millis, 500);
     assert_eq!(usage.used_amounts.memory_bytes, 1 << 30);
 
     // someone edits the quota by hand and deletes a policy; another tool creates a namespace
-    let mut quota = sim.get("resourcequotas", Some("payments-api"), "berth-quota").unwrap();
+    let mut quota = sim
+        .get("resourcequotas", Some("payments-api"), "berth-quota")
+        .unwrap();
     quota["spec"]["hard"]["pods"] = json!("500");
     quota["metadata"]["managedFields"] = json!(null);
-    sim.state().store.replace(&sim.state().resource("resourcequotas"),
-        &berth_fleet_sim::store::Key::new(&sim.state().resource("resourcequotas"), Some("payments-api"), "berth-quota"),
-        quota, "kubectl", false).unwrap();
+    sim.state()
+        .store
+        .replace(
+            &sim.state().resource("resourcequotas"),
+            &berth_fleet_sim::store::Key::new(
+                &sim.state().resource("resourcequotas"),
+                Some("payments-api"),
+                "berth-quota",
+            ),
+            quota,
+            "kubectl",
+            false,
+        )
+        .unwrap();
     sim.create("namespaces", json!({"apiVersion": "v1", "kind": "Namespace",
         "metadata": {"name": "payments-manual", "labels": {"app.kubernetes.io/managed-by": "berth", "berth.dev/team": "payments"}}})).unwrap();
-    namespaces::check_now(&w.app, &w.admin, "prod-shanghai-1").await.unwrap();
-    let drifted = namespaces::get(&w.app, &w.dev, "prod-shanghai-1", "payments-api").await.unwrap().namespace;
+    namespaces::check_now(&w.app, &w.admin, "prod-shanghai-1")
+        .await
+        .unwrap();
+    let drifted = namespaces::get(&w.app, &w.dev, "prod-shanghai-1", "payments-api")
+        .await
+        .unwrap()
+        .namespace;
     let drift = drifted.drift.unwrap();
     assert_eq!(drift.len(), 1, "{drift:?}");
     assert_eq!(drift[0].kind, "ResourceQuota");
@@ -499,68 +1080,131 @@ async fn usage_drift_reapply_and_out_of_band_namespaces(db: PgPool) {
     assert_eq!(oob.len(), 1);
     assert_eq!(oob[0].namespace, "payments-manual");
 
-    namespaces::reapply(&w.app, &w.dev, "prod-shanghai-1", "payments-api").await.unwrap();
+    namespaces::reapply(&w.app, &w.dev, "prod-shanghai-1", "payments-api")
+        .await
+        .unwrap();
     settle(&w.app).await;
-    namespaces::check_now(&w.app, &w.admin, "prod-shanghai-1").await.unwrap();
-    let fixed = namespaces::get(&w.app, &w.dev, "prod-shanghai-1", "payments-api").await.unwrap().namespace;
+    namespaces::check_now(&w.app, &w.admin, "prod-shanghai-1")
+        .await
+        .unwrap();
+    let fixed = namespaces::get(&w.app, &w.dev, "prod-shanghai-1", "payments-api")
+        .await
+        .unwrap()
+        .namespace;
     assert_eq!(fixed.drift.unwrap(), vec![]);
-    assert!(matches!(namespaces::reapply(&w.app, &w.outsider, "prod-shanghai-1", "payments-api").await, Err(Error::Forbidden(_))));
+    assert!(matches!(
+        namespaces::reapply(&w.app, &w.outsider, "prod-shanghai-1", "payments-api").await,
+        Err(Error::Forbidden(_))
+    ));
 
     let ledger = namespaces::ledger(&w.app, &w.dev).await.unwrap();
     assert_eq!(ledger.len(), 1);
     assert_eq!(ledger[0].allocated.cpu_millis, 2000);
     assert_eq!(ledger[0].used.cpu_millis, 500);
     assert!(ledger[0].capacity.cpu_millis > 0);
-    assert!(namespaces::ledger(&w.app, &w.outsider).await.unwrap().is_empty());
+    assert!(namespaces::ledger(&w.app, &w.outsider)
+        .await
+        .unwrap()
+        .is_empty());
 }
 
 #[sqlx::test(migrator = "berth::app::MIGRATOR")]
 async fn webhooks_are_signed_retried_and_never_block_the_request(db: PgPool) {
     let w = world(db).await;
-    let received: Arc<Mutex<Vec<(String, String, Vec<u8>)>>> = Arc::default();
+    let received: Deliveries = Arc::default();
     let fail_first = Arc::new(std::sync::atomic::AtomicBool::new(true));
     let sink = received.clone();
     let flag = fail_first.clone();
     let hook = axum::Router::new().route(
         "/hook",
-        axum::routing::post(move |headers: axum::http::HeaderMap, body: axum::body::Bytes| {
-            let sink = sink.clone();
-            let flag = flag.clone();
-            async move {
-                if flag.swap(false, std::sync::atomic::Ordering::SeqCst) {
-                    return axum::http::StatusCode::SERVICE_UNAVAILABLE;
+        axum::routing::post(
+            move |headers: axum::http::HeaderMap, body: axum::body::Bytes| {
+                let sink = sink.clone();
+                let flag = flag.clone();
+                async move {
+                    if flag.swap(false, std::sync::atomic::Ordering::SeqCst) {
+                        return axum::http::StatusCode::SERVICE_UNAVAILABLE;
+                    }
+                    let h = |n: &str| headers.get(n).unwrap().to_str().unwrap().to_owned();
+                    sink.lock().unwrap().push((
+                        h("x-berth-event"),
+                        h("x-berth-signature"),
+                        body.to_vec(),
+                    ));
+                    axum::http::StatusCode::NO_CONTENT
                 }
-                let h = |n: &str| headers.get(n).unwrap().to_str().unwrap().to_owned();
-                sink.lock().unwrap().push((h("x-berth-event"), h("x-berth-signature"), body.to_vec()));
-                axum::http::StatusCode::NO_CONTENT
-            }
-        }),
+            },
+        ),
     );
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}/hook", listener.local_addr().unwrap());
     tokio::spawn(async move { axum::serve(listener, hook).await.unwrap() });
-    let f = fields(settings::create_webhook(&w.app, &w.admin, NewWebhook { url: "ftp://x".into(), secret: "short".into(), events: vec!["nope".into()] }).await.unwrap_err());
+    let f = fields(
+        settings::create_webhook(
+            &w.app,
+            &w.admin,
+            NewWebhook {
+                url: "ftp://x".into(),
+                secret: "short".into(),
+                events: vec!["nope".into()],
+            },
+        )
+        .await
+        .unwrap_err(),
+    );
     assert!(f.contains_key("url") && f.contains_key("secret") && f.contains_key("events"));
     let secret = "a-webhook-secret-of-some-length";
-    settings::create_webhook(&w.app, &w.admin, NewWebhook { url, secret: secret.into(), events: vec!["request.created".into(), "request.provisioned".into()] })
-        .await
-        .unwrap();
-    assert!(!serde_json::to_string(&settings::webhooks(&w.app, &w.admin).await.unwrap()).unwrap().contains(secret));
+    settings::create_webhook(
+        &w.app,
+        &w.admin,
+        NewWebhook {
+            url,
+            secret: secret.into(),
+            events: vec!["request.created".into(), "request.provisioned".into()],
+        },
+    )
+    .await
+    .unwrap();
+    assert!(
+        !serde_json::to_string(&settings::webhooks(&w.app, &w.admin).await.unwrap())
+            .unwrap()
+            .contains(secret)
+    );
 
-    ready(&w, request("dev-shanghai-1", "payments-hooked", "default-pool", "S")).await;
+    ready(
+        &w,
+        request("dev-shanghai-1", "payments-hooked", "default-pool", "S"),
+    )
+    .await;
     let got = received.lock().unwrap().clone();
     let events: Vec<&str> = got.iter().map(|g| g.0.as_str()).collect();
-    assert!(events.contains(&"request.created") && events.contains(&"request.provisioned"), "{events:?}");
+    assert!(
+        events.contains(&"request.created") && events.contains(&"request.provisioned"),
+        "{events:?}"
+    );
     for (_, signature, body) in &got {
         use hmac::Mac;
         let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(secret.as_bytes()).unwrap();
         mac.update(body);
-        let expected: String = mac.finalize().into_bytes().iter().map(|b| format!("{b:02x}")).collect();
+        let expected: String = mac
+            .finalize()
+            .into_bytes()
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
         assert_eq!(signature, &format!("sha256={expected}"));
         let body: Value = serde_json::from_slice(body).unwrap();
         assert_eq!(body["request"]["namespace"], "payments-hooked");
     }
-    assert!(count(&w.app, "SELECT count(*) FROM jobs WHERE kind = 'webhook' AND attempts >= 2").await >= 1, "the 503 was retried");
+    assert!(
+        count(
+            &w.app,
+            "SELECT count(*) FROM jobs WHERE kind = 'webhook' AND attempts >= 2"
+        )
+        .await
+            >= 1,
+        "the 503 was retried"
+    );
 }
 
 /// The REST surface: status codes, field errors and who may do what.
@@ -572,23 +1216,52 @@ async fn rest_requests_decisions_and_namespaces_with_authorization(db: PgPool) {
     let outsider = server.login("outsider@example.com").await;
     let admin = server.login("admin@example.com").await;
     let anonymous = server.anonymous();
-    let approver_token = server.token("admin2@example.com", &[Scope::Read, Scope::Request, Scope::Approve]).await;
-    let no_approve = server.token("admin2@example.com", &[Scope::Read, Scope::Request]).await;
+    let approver_token = server
+        .token(
+            "admin2@example.com",
+            &[Scope::Read, Scope::Request, Scope::Approve],
+        )
+        .await;
+    let no_approve = server
+        .token("admin2@example.com", &[Scope::Read, Scope::Request])
+        .await;
     let body = json!({"team": "payments", "cluster": "prod-shanghai-1", "name": "payments-web", "node_pool": "general",
                       "preset": "M", "purpose": "web front end",
                       "storage_classes": [{"name": "gp3", "storage": "50Gi", "persistentvolumeclaims": 3}]});
 
-    let (status, _) = anonymous.post("/api/v1/namespace-requests", body.clone()).await;
+    let (status, _) = anonymous
+        .post("/api/v1/namespace-requests", body.clone())
+        .await;
     assert_eq!(status, 401);
-    let (status, preview) = dev.post("/api/v1/namespace-requests/preview", body.clone()).await;
+    let (status, preview) = dev
+        .post("/api/v1/namespace-requests/preview", body.clone())
+        .await;
     assert_eq!(status, 200, "{preview}");
     assert_eq!(preview["objects"].as_array().unwrap().len(), 10);
     assert_eq!(preview["auto_approve"], false);
-    assert!(preview["impact"]["allocatable"]["cpu_millis"].as_i64().unwrap() > 0);
-    let (_, bad_preview) = dev.post("/api/v1/namespace-requests/preview", json!({"team": "payments", "cluster": "prod-shanghai-1",
-        "name": "web", "node_pool": "general", "preset": "M", "purpose": "x"})).await;
-    assert!(bad_preview["fields"]["name"].as_str().unwrap().contains("payments-"));
-    let (status, wrong_type) = dev.post("/api/v1/namespace-requests", json!({"team": "payments", "cluster": 7})).await;
+    assert!(
+        preview["impact"]["allocatable"]["cpu_millis"]
+            .as_i64()
+            .unwrap()
+            > 0
+    );
+    let (_, bad_preview) = dev
+        .post(
+            "/api/v1/namespace-requests/preview",
+            json!({"team": "payments", "cluster": "prod-shanghai-1",
+        "name": "web", "node_pool": "general", "preset": "M", "purpose": "x"}),
+        )
+        .await;
+    assert!(bad_preview["fields"]["name"]
+        .as_str()
+        .unwrap()
+        .contains("payments-"));
+    let (status, wrong_type) = dev
+        .post(
+            "/api/v1/namespace-requests",
+            json!({"team": "payments", "cluster": 7}),
+        )
+        .await;
     assert_eq!(status, 422, "{wrong_type}");
     let (status, wrong) = dev.post("/api/v1/namespace-requests", json!({"team": "payments", "cluster": "prod-shanghai-1",
         "name": "payments-web", "node_pool": "general", "purpose": "x",
@@ -597,7 +1270,10 @@ async fn rest_requests_decisions_and_namespaces_with_authorization(db: PgPool) {
         "limits": {"default_request_cpu": "100m", "default_request_memory": "64Mi", "default_limit_cpu": "200m",
                    "default_limit_memory": "128Mi", "min_cpu": "10m", "min_memory": "16Mi", "max_cpu": "1", "max_memory": "1Gi"}})).await;
     assert_eq!(status, 422);
-    assert!(wrong["error"]["fields"]["quota.requests_cpu"].is_string(), "{wrong}");
+    assert!(
+        wrong["error"]["fields"]["quota.requests_cpu"].is_string(),
+        "{wrong}"
+    );
 
     let (status, created) = dev.post("/api/v1/namespace-requests", body.clone()).await;
     assert_eq!(status, 201, "{created}");
@@ -606,53 +1282,111 @@ async fn rest_requests_decisions_and_namespaces_with_authorization(db: PgPool) {
     assert_eq!(created["can_cancel"], true);
     assert_eq!(created["can_decide"], false);
 
-    let (status, _) = outsider.get(&format!("/api/v1/namespace-requests/{id}")).await;
+    let (status, _) = outsider
+        .get(&format!("/api/v1/namespace-requests/{id}"))
+        .await;
     assert_eq!(status, 404, "another team's member does not see it");
-    let (status, _) = outsider.post(&format!("/api/v1/namespace-requests/{id}/approve"), json!({})).await;
+    let (status, _) = outsider
+        .post(
+            &format!("/api/v1/namespace-requests/{id}/approve"),
+            json!({}),
+        )
+        .await;
     assert_eq!(status, 403);
-    let (status, _) = dev.post(&format!("/api/v1/namespace-requests/{id}/approve"), json!({})).await;
+    let (status, _) = dev
+        .post(
+            &format!("/api/v1/namespace-requests/{id}/approve"),
+            json!({}),
+        )
+        .await;
     assert_eq!(status, 403, "the requester does not approve");
-    let (status, _) = no_approve.post(&format!("/api/v1/namespace-requests/{id}/approve"), json!({})).await;
+    let (status, _) = no_approve
+        .post(
+            &format!("/api/v1/namespace-requests/{id}/approve"),
+            json!({}),
+        )
+        .await;
     assert_eq!(status, 403, "a token without approve");
-    let (status, reject) = admin.post(&format!("/api/v1/namespace-requests/{id}/reject"), json!({})).await;
+    let (status, reject) = admin
+        .post(
+            &format!("/api/v1/namespace-requests/{id}/reject"),
+            json!({}),
+        )
+        .await;
     assert_eq!(status, 422);
     assert!(reject["error"]["fields"]["reason"].is_string());
-    let (status, amended) = admin.post(&format!("/api/v1/namespace-requests/{id}/amend"),
-        json!({"node_pool": "high-memory", "note": "memory-heavy service"})).await;
+    let (status, amended) = admin
+        .post(
+            &format!("/api/v1/namespace-requests/{id}/amend"),
+            json!({"node_pool": "high-memory", "note": "memory-heavy service"}),
+        )
+        .await;
     assert_eq!(status, 200, "{amended}");
     assert_eq!(amended["request"]["node_pool"], "high-memory");
     assert_eq!(amended["impact"]["pool"], "high-memory");
-    let (status, approved) = approver_token.post(&format!("/api/v1/namespace-requests/{id}/approve"), json!({"reason": "fine"})).await;
+    let (status, approved) = approver_token
+        .post(
+            &format!("/api/v1/namespace-requests/{id}/approve"),
+            json!({"reason": "fine"}),
+        )
+        .await;
     assert_eq!(status, 200, "{approved}");
-    let (status, _) = admin.post(&format!("/api/v1/namespace-requests/{id}/cancel"), json!({})).await;
+    let (status, _) = admin
+        .post(
+            &format!("/api/v1/namespace-requests/{id}/cancel"),
+            json!({}),
+        )
+        .await;
     assert_eq!(status, 409, "a decided request cannot be cancelled");
     settle(&w.app).await;
 
-    let (status, list) = dev.get("/api/v1/namespace-requests?state=ready&team=payments").await;
+    let (status, list) = dev
+        .get("/api/v1/namespace-requests?state=ready&team=payments")
+        .await;
     assert_eq!(status, 200);
     assert_eq!(list["items"].as_array().unwrap().len(), 1);
-    let (status, bad) = dev.get("/api/v1/namespace-requests?state=done&limit=0").await;
+    let (status, bad) = dev
+        .get("/api/v1/namespace-requests?state=done&limit=0")
+        .await;
     assert_eq!(status, 422);
-    assert!(bad["error"]["fields"]["state"].is_string() && bad["error"]["fields"]["limit"].is_string());
-    let (status, ns) = dev.get("/api/v1/namespaces/prod-shanghai-1/payments-web").await;
+    assert!(
+        bad["error"]["fields"]["state"].is_string() && bad["error"]["fields"]["limit"].is_string()
+    );
+    let (status, ns) = dev
+        .get("/api/v1/namespaces/prod-shanghai-1/payments-web")
+        .await;
     assert_eq!(status, 200, "{ns}");
     assert_eq!(ns["namespace"]["state"], "ready");
     assert_eq!(ns["namespace"]["node_pool"], "high-memory");
     assert_eq!(ns["requests"].as_array().unwrap().len(), 1);
-    let (status, _) = outsider.get("/api/v1/namespaces/prod-shanghai-1/payments-web").await;
+    let (status, _) = outsider
+        .get("/api/v1/namespaces/prod-shanghai-1/payments-web")
+        .await;
     assert_eq!(status, 404);
     let (status, page) = outsider.get("/api/v1/namespaces").await;
     assert_eq!(status, 200);
     assert!(page["items"].as_array().unwrap().is_empty());
-    let (status, change) = dev.post("/api/v1/namespaces/prod-shanghai-1/payments-web/quota-change",
-        json!({"preset": "L", "purpose": "launch"})).await;
+    let (status, change) = dev
+        .post(
+            "/api/v1/namespaces/prod-shanghai-1/payments-web/quota-change",
+            json!({"preset": "L", "purpose": "launch"}),
+        )
+        .await;
     assert_eq!(status, 201, "{change}");
     assert_eq!(change["request"]["kind"], "quota_change");
-    let (status, _) = dev.post("/api/v1/namespaces/prod-shanghai-1/payments-web/quota-change",
-        json!({"preset": "XL", "purpose": "again"})).await;
+    let (status, _) = dev
+        .post(
+            "/api/v1/namespaces/prod-shanghai-1/payments-web/quota-change",
+            json!({"preset": "XL", "purpose": "again"}),
+        )
+        .await;
     assert_eq!(status, 409, "one open change at a time");
-    let (status, gone) = dev.post("/api/v1/namespaces/prod-shanghai-1/payments-web/decommission",
-        json!({"confirm": "nope", "purpose": "x"})).await;
+    let (status, gone) = dev
+        .post(
+            "/api/v1/namespaces/prod-shanghai-1/payments-web/decommission",
+            json!({"confirm": "nope", "purpose": "x"}),
+        )
+        .await;
     assert_eq!(status, 422);
     assert!(gone["error"]["fields"]["confirm"].is_string());
 
@@ -669,12 +1403,22 @@ async fn rest_requests_decisions_and_namespaces_with_authorization(db: PgPool) {
     s["limits"]["max_cpu"] = json!("1m");
     let (status, _) = admin.put("/api/v1/presets/S", s).await;
     assert_eq!(status, 422);
-    let (status, budgets) = admin.put("/api/v1/teams/payments/budgets", json!({"cpu": "64", "memory": "256Gi", "storage": "2Ti"})).await;
+    let (status, budgets) = admin
+        .put(
+            "/api/v1/teams/payments/budgets",
+            json!({"cpu": "64", "memory": "256Gi", "storage": "2Ti"}),
+        )
+        .await;
     assert_eq!(status, 200, "{budgets}");
     assert_eq!(budgets[0]["limit"]["cpu_millis"], 64000);
     let (status, _) = outsider.get("/api/v1/teams/payments/budgets").await;
     assert_eq!(status, 403);
-    let (status, _) = dev.post("/api/v1/approval-policies", json!({"name": "x", "position": 1, "conditions": {}, "action": "approve"})).await;
+    let (status, _) = dev
+        .post(
+            "/api/v1/approval-policies",
+            json!({"name": "x", "position": 1, "conditions": {}, "action": "approve"}),
+        )
+        .await;
     assert_eq!(status, 403);
     let (status, policy) = admin.post("/api/v1/approval-policies",
         json!({"name": "staging anything", "position": 5, "conditions": {"environments": ["staging"]}, "action": "approve"})).await;
@@ -682,8 +1426,16 @@ async fn rest_requests_decisions_and_namespaces_with_authorization(db: PgPool) {
     let (status, bad_policy) = admin.post("/api/v1/approval-policies",
         json!({"name": "", "position": 5, "conditions": {"kinds": ["explode"], "max_preset": "XXL"}, "action": "maybe"})).await;
     assert_eq!(status, 422);
-    for field in ["name", "conditions.kinds", "conditions.max_preset", "action"] {
-        assert!(bad_policy["error"]["fields"][field].is_string(), "{field}: {bad_policy}");
+    for field in [
+        "name",
+        "conditions.kinds",
+        "conditions.max_preset",
+        "action",
+    ] {
+        assert!(
+            bad_policy["error"]["fields"][field].is_string(),
+            "{field}: {bad_policy}"
+        );
     }
     let (status, _) = dev.get("/api/v1/webhooks").await;
     assert_eq!(status, 403);
@@ -694,9 +1446,20 @@ async fn rest_requests_decisions_and_namespaces_with_authorization(db: PgPool) {
     assert_eq!(status, 403);
 
     let (_, spec) = anonymous.get("/api/v1/openapi.json").await;
-    for path in ["/api/v1/namespace-requests", "/api/v1/namespace-requests/{id}/approve", "/api/v1/namespace-requests/{id}/amend",
-                 "/api/v1/namespaces/{cluster}/{name}/quota-change", "/api/v1/teams/{team}/budgets", "/api/v1/approval-policies",
-                 "/api/v1/webhooks", "/api/v1/quota-ledger", "/api/v1/presets/{name}"] {
-        assert!(spec["paths"][path].is_object(), "{path} missing from the OpenAPI document");
+    for path in [
+        "/api/v1/namespace-requests",
+        "/api/v1/namespace-requests/{id}/approve",
+        "/api/v1/namespace-requests/{id}/amend",
+        "/api/v1/namespaces/{cluster}/{name}/quota-change",
+        "/api/v1/teams/{team}/budgets",
+        "/api/v1/approval-policies",
+        "/api/v1/webhooks",
+        "/api/v1/quota-ledger",
+        "/api/v1/presets/{name}",
+    ] {
+        assert!(
+            spec["paths"][path].is_object(),
+            "{path} missing from the OpenAPI document"
+        );
     }
 }

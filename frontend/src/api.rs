@@ -695,6 +695,8 @@ pub struct RequestDetail {
     pub can_decide: bool,
     /// The caller may cancel it.
     pub can_cancel: bool,
+    /// While pending: the node pools of the request's cluster, for an amendment.
+    pub cluster_pools: Vec<String>,
 }
 
 /// What a request would do, without storing anything: the wizard's live panel.

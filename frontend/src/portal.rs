@@ -80,24 +80,78 @@ pub trait Portal: Send + Sync + 'static {
     // Tenancy
     async fn requests(&self, req: &Parts, query: RequestQuery) -> Result<Page<NamespaceRequest>>;
     async fn request(&self, req: &Parts, id: Uuid) -> Result<RequestDetail>;
-    async fn preview_request(&self, req: &Parts, input: NewNamespaceRequest) -> Result<RequestPreview>;
-    async fn create_request(&self, req: &Parts, csrf: &str, input: NewNamespaceRequest) -> Result<RequestDetail>;
-    async fn decide(&self, req: &Parts, csrf: &str, id: Uuid, decision: DecisionKind, reason: Option<String>) -> Result<RequestDetail>;
-    async fn amend(&self, req: &Parts, csrf: &str, id: Uuid, input: Amendment) -> Result<RequestDetail>;
+    async fn preview_request(
+        &self,
+        req: &Parts,
+        input: NewNamespaceRequest,
+    ) -> Result<RequestPreview>;
+    async fn create_request(
+        &self,
+        req: &Parts,
+        csrf: &str,
+        input: NewNamespaceRequest,
+    ) -> Result<RequestDetail>;
+    async fn decide(
+        &self,
+        req: &Parts,
+        csrf: &str,
+        id: Uuid,
+        decision: DecisionKind,
+        reason: Option<String>,
+    ) -> Result<RequestDetail>;
+    async fn amend(
+        &self,
+        req: &Parts,
+        csrf: &str,
+        id: Uuid,
+        input: Amendment,
+    ) -> Result<RequestDetail>;
     async fn namespaces(&self, req: &Parts, query: NamespaceQuery) -> Result<Page<Namespace>>;
     async fn namespace(&self, req: &Parts, cluster: &str, name: &str) -> Result<NamespaceDetail>;
-    async fn quota_change(&self, req: &Parts, csrf: &str, cluster: &str, name: &str, input: QuotaChange) -> Result<RequestDetail>;
-    async fn decommission(&self, req: &Parts, csrf: &str, cluster: &str, name: &str, input: Decommission) -> Result<RequestDetail>;
-    async fn reapply(&self, req: &Parts, csrf: &str, cluster: &str, name: &str) -> Result<NamespaceDetail>;
+    async fn quota_change(
+        &self,
+        req: &Parts,
+        csrf: &str,
+        cluster: &str,
+        name: &str,
+        input: QuotaChange,
+    ) -> Result<RequestDetail>;
+    async fn decommission(
+        &self,
+        req: &Parts,
+        csrf: &str,
+        cluster: &str,
+        name: &str,
+        input: Decommission,
+    ) -> Result<RequestDetail>;
+    async fn reapply(
+        &self,
+        req: &Parts,
+        csrf: &str,
+        cluster: &str,
+        name: &str,
+    ) -> Result<NamespaceDetail>;
     async fn check_namespaces(&self, req: &Parts, csrf: &str, cluster: &str) -> Result<()>;
     async fn ledger(&self, req: &Parts) -> Result<Vec<LedgerRow>>;
     async fn out_of_band(&self, req: &Parts) -> Result<Vec<OutOfBand>>;
     async fn presets(&self, req: &Parts) -> Result<Vec<Preset>>;
     async fn update_preset(&self, req: &Parts, csrf: &str, input: Preset) -> Result<Preset>;
     async fn budgets(&self, req: &Parts, team: &str) -> Result<Vec<Budget>>;
-    async fn set_budget(&self, req: &Parts, csrf: &str, team: &str, input: BudgetInput) -> Result<Vec<Budget>>;
+    async fn set_budget(
+        &self,
+        req: &Parts,
+        csrf: &str,
+        team: &str,
+        input: BudgetInput,
+    ) -> Result<Vec<Budget>>;
     async fn policies(&self, req: &Parts) -> Result<Vec<Policy>>;
-    async fn save_policy(&self, req: &Parts, csrf: &str, id: Option<Uuid>, input: PolicyInput) -> Result<Policy>;
+    async fn save_policy(
+        &self,
+        req: &Parts,
+        csrf: &str,
+        id: Option<Uuid>,
+        input: PolicyInput,
+    ) -> Result<Policy>;
     async fn remove_policy(&self, req: &Parts, csrf: &str, id: Uuid) -> Result<()>;
     async fn webhooks(&self, req: &Parts) -> Result<Vec<Webhook>>;
     async fn create_webhook(&self, req: &Parts, csrf: &str, input: NewWebhook) -> Result<Webhook>;

@@ -432,7 +432,11 @@ fn utc_time(field: &str, raw: Option<String>) -> Result<Option<time::OffsetDateT
     if let Ok(t) = time::OffsetDateTime::parse(&raw, &Rfc3339) {
         return Ok(Some(t));
     }
-    let with_seconds = if raw.len() == 16 { format!("{raw}:00Z") } else { format!("{raw}Z") };
+    let with_seconds = if raw.len() == 16 {
+        format!("{raw}:00Z")
+    } else {
+        format!("{raw}Z")
+    };
     time::OffsetDateTime::parse(&with_seconds, &Rfc3339)
         .map(Some)
         .map_err(|_| invalid(field, "is not a date and time"))
@@ -440,7 +444,11 @@ fn utc_time(field: &str, raw: Option<String>) -> Result<Option<time::OffsetDateT
 
 #[cfg(feature = "ssr")]
 fn list(raw: &str) -> Vec<String> {
-    raw.split(',').map(str::trim).filter(|s| !s.is_empty()).map(str::to_owned).collect()
+    raw.split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_owned)
+        .collect()
 }
 
 #[server(prefix = "/fn", input = server_fn::codec::Json)]
@@ -463,7 +471,10 @@ pub async fn preview_request(input: NewNamespaceRequest) -> Result<RequestPrevie
 }
 
 #[server(prefix = "/fn", input = server_fn::codec::Json)]
-pub async fn create_request(csrf: String, input: NewNamespaceRequest) -> Result<RequestDetail, ErrorDetail> {
+pub async fn create_request(
+    csrf: String,
+    input: NewNamespaceRequest,
+) -> Result<RequestDetail, ErrorDetail> {
     let (portal, parts) = portal()?;
     portal.create_request(&parts, &csrf, input).await
 }
@@ -537,7 +548,9 @@ pub async fn change_quota(
         ..Default::default()
     };
     let (portal, parts) = portal()?;
-    let detail = portal.quota_change(&parts, &csrf, &cluster, &name, input).await?;
+    let detail = portal
+        .quota_change(&parts, &csrf, &cluster, &name, input)
+        .await?;
     redirect_plain_form_post(&parts, &format!("/requests/{}", detail.request.id));
     Ok(detail)
 }
@@ -552,14 +565,24 @@ pub async fn decommission_namespace(
 ) -> Result<RequestDetail, ErrorDetail> {
     let (portal, parts) = portal()?;
     let detail = portal
-        .decommission(&parts, &csrf, &cluster, &name, Decommission { confirm, purpose })
+        .decommission(
+            &parts,
+            &csrf,
+            &cluster,
+            &name,
+            Decommission { confirm, purpose },
+        )
         .await?;
     redirect_plain_form_post(&parts, &format!("/requests/{}", detail.request.id));
     Ok(detail)
 }
 
 #[server(prefix = "/fn")]
-pub async fn reapply_namespace(csrf: String, cluster: String, name: String) -> Result<NamespaceDetail, ErrorDetail> {
+pub async fn reapply_namespace(
+    csrf: String,
+    cluster: String,
+    name: String,
+) -> Result<NamespaceDetail, ErrorDetail> {
     let (portal, parts) = portal()?;
     let detail = portal.reapply(&parts, &csrf, &cluster, &name).await?;
     redirect_plain_form_post(&parts, &format!("/namespaces/{cluster}/{name}"));
@@ -614,7 +637,9 @@ pub async fn update_preset(
     max_limit_request_ratio_memory: String,
 ) -> Result<Preset, ErrorDetail> {
     let whole = |field: &str, raw: &str| -> Result<i64, ErrorDetail> {
-        raw.trim().parse().map_err(|_| invalid(&format!("quota.{field}"), "must be a whole number"))
+        raw.trim()
+            .parse()
+            .map_err(|_| invalid(&format!("quota.{field}"), "must be a whole number"))
     };
     let input = Preset {
         name,
@@ -638,8 +663,10 @@ pub async fn update_preset(
             min_memory,
             max_cpu,
             max_memory,
-            max_limit_request_ratio_cpu: Some(max_limit_request_ratio_cpu).filter(|r| !r.trim().is_empty()),
-            max_limit_request_ratio_memory: Some(max_limit_request_ratio_memory).filter(|r| !r.trim().is_empty()),
+            max_limit_request_ratio_cpu: Some(max_limit_request_ratio_cpu)
+                .filter(|r| !r.trim().is_empty()),
+            max_limit_request_ratio_memory: Some(max_limit_request_ratio_memory)
+                .filter(|r| !r.trim().is_empty()),
         },
     };
     let (portal, parts) = portal()?;
@@ -663,7 +690,12 @@ pub async fn set_budget(
     memory: String,
     storage: String,
 ) -> Result<Vec<Budget>, ErrorDetail> {
-    let input = BudgetInput { cluster: Some(cluster).filter(|c| !c.is_empty()), cpu, memory, storage };
+    let input = BudgetInput {
+        cluster: Some(cluster).filter(|c| !c.is_empty()),
+        cpu,
+        memory,
+        storage,
+    };
     let (portal, parts) = portal()?;
     let budgets = portal.set_budget(&parts, &csrf, &team, input).await?;
     redirect_plain_form_post(&parts, "/admin/tenancy");
@@ -694,7 +726,10 @@ pub async fn save_policy(
         Some(raw) => Some(uuid("id", &raw)?),
         None => None,
     };
-    let position = position.trim().parse().map_err(|_| invalid("position", "must be a whole number"))?;
+    let position = position
+        .trim()
+        .parse()
+        .map_err(|_| invalid("position", "must be a whole number"))?;
     let input = PolicyInput {
         name,
         position,
@@ -730,10 +765,23 @@ pub async fn list_webhooks() -> Result<Vec<Webhook>, ErrorDetail> {
 }
 
 #[server(prefix = "/fn")]
-pub async fn create_webhook(csrf: String, url: String, secret: String, events: String) -> Result<Webhook, ErrorDetail> {
+pub async fn create_webhook(
+    csrf: String,
+    url: String,
+    secret: String,
+    events: String,
+) -> Result<Webhook, ErrorDetail> {
     let (portal, parts) = portal()?;
     let hook = portal
-        .create_webhook(&parts, &csrf, NewWebhook { url, secret, events: list(&events) })
+        .create_webhook(
+            &parts,
+            &csrf,
+            NewWebhook {
+                url,
+                secret,
+                events: list(&events),
+            },
+        )
         .await?;
     redirect_plain_form_post(&parts, "/admin/tenancy");
     Ok(hook)

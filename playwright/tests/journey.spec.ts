@@ -125,7 +125,7 @@ for (const width of [390, 1280]) {
   test(`pages fit a ${width} px wide screen without sideways scrolling`, async ({ page }) => {
     await page.setViewportSize({ width, height: 900 });
     await logIn(page, admin.email, admin.password);
-    for (const path of ['/', '/tokens', '/audit', '/account', '/admin/users', '/teams/payments']) {
+    for (const path of ['/', '/tokens', '/audit', '/account', '/admin/users', '/teams/payments', '/requests', '/requests/new', '/namespaces', '/admin/tenancy']) {
       await page.goto(path);
       await hydrated(page);
       const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);

@@ -4,9 +4,9 @@
 use axum::{extract::State, http::StatusCode, response::IntoResponse};
 use berth_frontend::api::{
     Amendment, Budget, BudgetInput, Decision, Decommission, ErrorBody, LedgerRow, Namespace,
-    NamespaceDetail, NamespaceQuery, NamespaceRequest, NewNamespaceRequest, NewWebhook,
-    OutOfBand, Page, Policy, PolicyInput, Preset, QuotaChange, RequestDetail, RequestPreview,
-    RequestQuery, Webhook,
+    NamespaceDetail, NamespaceQuery, NamespaceRequest, NewNamespaceRequest, NewWebhook, OutOfBand,
+    Page, Policy, PolicyInput, Preset, QuotaChange, RequestDetail, RequestPreview, RequestQuery,
+    Webhook,
 };
 use serde::Deserialize;
 use utoipa_axum::{router::OpenApiRouter, routes};
@@ -45,7 +45,11 @@ pub fn router() -> OpenApiRouter<App> {
 /// Namespace requests the caller may see (their teams'; admins: all), newest first.
 #[utoipa::path(get, path = "/namespace-requests", tag = "tenancy", params(RequestQuery),
     responses((status = 200, body = Page<NamespaceRequest>), (status = 401, body = ErrorBody), (status = 422, body = ErrorBody)))]
-async fn list_requests(State(app): State<App>, ctx: Ctx, Query(q): Query<RequestQuery>) -> Result<axum::Json<Page<NamespaceRequest>>> {
+async fn list_requests(
+    State(app): State<App>,
+    ctx: Ctx,
+    Query(q): Query<RequestQuery>,
+) -> Result<axum::Json<Page<NamespaceRequest>>> {
     Ok(axum::Json(tenancy::requests::list(&app, &ctx, q).await?))
 }
 
@@ -54,22 +58,39 @@ async fn list_requests(State(app): State<App>, ctx: Ctx, Query(q): Query<Request
 #[utoipa::path(post, path = "/namespace-requests", tag = "tenancy", request_body = NewNamespaceRequest,
     responses((status = 201, body = RequestDetail), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
               (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
-async fn create_request(State(app): State<App>, ctx: Ctx, Json(input): Json<NewNamespaceRequest>) -> Result<impl IntoResponse> {
-    Ok((StatusCode::CREATED, axum::Json(tenancy::requests::create(&app, &ctx, input).await?)))
+async fn create_request(
+    State(app): State<App>,
+    ctx: Ctx,
+    Json(input): Json<NewNamespaceRequest>,
+) -> Result<impl IntoResponse> {
+    Ok((
+        StatusCode::CREATED,
+        axum::Json(tenancy::requests::create(&app, &ctx, input).await?),
+    ))
 }
 
 /// What a request would do — field errors, capacity impact, manifests, deciding policy —
 /// without storing anything.
 #[utoipa::path(post, path = "/namespace-requests/preview", tag = "tenancy", request_body = NewNamespaceRequest,
     responses((status = 200, body = RequestPreview), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
-async fn preview_request(State(app): State<App>, ctx: Ctx, Json(input): Json<NewNamespaceRequest>) -> Result<axum::Json<RequestPreview>> {
-    Ok(axum::Json(tenancy::requests::preview(&app, &ctx, input).await?))
+async fn preview_request(
+    State(app): State<App>,
+    ctx: Ctx,
+    Json(input): Json<NewNamespaceRequest>,
+) -> Result<axum::Json<RequestPreview>> {
+    Ok(axum::Json(
+        tenancy::requests::preview(&app, &ctx, input).await?,
+    ))
 }
 
 /// A request with its capacity impact (while pending) and the outcome of each object.
 #[utoipa::path(get, path = "/namespace-requests/{id}", tag = "tenancy", params(("id" = Uuid, Path)),
     responses((status = 200, body = RequestDetail), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
-async fn get_request(State(app): State<App>, ctx: Ctx, Path(id): Path<Uuid>) -> Result<axum::Json<RequestDetail>> {
+async fn get_request(
+    State(app): State<App>,
+    ctx: Ctx,
+    Path(id): Path<Uuid>,
+) -> Result<axum::Json<RequestDetail>> {
     Ok(axum::Json(tenancy::requests::get(&app, &ctx, id).await?))
 }
 
@@ -78,8 +99,15 @@ async fn get_request(State(app): State<App>, ctx: Ctx, Path(id): Path<Uuid>) -> 
     request_body = Decision,
     responses((status = 200, body = RequestDetail), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
               (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
-async fn approve_request(State(app): State<App>, ctx: Ctx, Path(id): Path<Uuid>, Json(input): Json<Decision>) -> Result<axum::Json<RequestDetail>> {
-    Ok(axum::Json(tenancy::requests::approve(&app, &ctx, id, input).await?))
+async fn approve_request(
+    State(app): State<App>,
+    ctx: Ctx,
+    Path(id): Path<Uuid>,
+    Json(input): Json<Decision>,
+) -> Result<axum::Json<RequestDetail>> {
+    Ok(axum::Json(
+        tenancy::requests::approve(&app, &ctx, id, input).await?,
+    ))
 }
 
 /// Change what a pending request will apply: pool, preset, quota, limits or classes
@@ -88,8 +116,15 @@ async fn approve_request(State(app): State<App>, ctx: Ctx, Path(id): Path<Uuid>,
     request_body = Amendment,
     responses((status = 200, body = RequestDetail), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
               (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
-async fn amend_request(State(app): State<App>, ctx: Ctx, Path(id): Path<Uuid>, Json(input): Json<Amendment>) -> Result<axum::Json<RequestDetail>> {
-    Ok(axum::Json(tenancy::requests::amend(&app, &ctx, id, input).await?))
+async fn amend_request(
+    State(app): State<App>,
+    ctx: Ctx,
+    Path(id): Path<Uuid>,
+    Json(input): Json<Amendment>,
+) -> Result<axum::Json<RequestDetail>> {
+    Ok(axum::Json(
+        tenancy::requests::amend(&app, &ctx, id, input).await?,
+    ))
 }
 
 /// Reject a pending request with a reason (admins).
@@ -97,22 +132,37 @@ async fn amend_request(State(app): State<App>, ctx: Ctx, Path(id): Path<Uuid>, J
     request_body = Decision,
     responses((status = 200, body = RequestDetail), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
               (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
-async fn reject_request(State(app): State<App>, ctx: Ctx, Path(id): Path<Uuid>, Json(input): Json<Decision>) -> Result<axum::Json<RequestDetail>> {
-    Ok(axum::Json(tenancy::requests::reject(&app, &ctx, id, input).await?))
+async fn reject_request(
+    State(app): State<App>,
+    ctx: Ctx,
+    Path(id): Path<Uuid>,
+    Json(input): Json<Decision>,
+) -> Result<axum::Json<RequestDetail>> {
+    Ok(axum::Json(
+        tenancy::requests::reject(&app, &ctx, id, input).await?,
+    ))
 }
 
 /// Withdraw a pending request (the requester or an admin).
 #[utoipa::path(post, path = "/namespace-requests/{id}/cancel", tag = "tenancy", params(("id" = Uuid, Path)),
     responses((status = 200, body = RequestDetail), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
               (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
-async fn cancel_request(State(app): State<App>, ctx: Ctx, Path(id): Path<Uuid>) -> Result<axum::Json<RequestDetail>> {
+async fn cancel_request(
+    State(app): State<App>,
+    ctx: Ctx,
+    Path(id): Path<Uuid>,
+) -> Result<axum::Json<RequestDetail>> {
     Ok(axum::Json(tenancy::requests::cancel(&app, &ctx, id).await?))
 }
 
 /// Namespaces the caller may see, by name, paged.
 #[utoipa::path(get, path = "/namespaces", tag = "tenancy", params(NamespaceQuery),
     responses((status = 200, body = Page<Namespace>), (status = 401, body = ErrorBody), (status = 422, body = ErrorBody)))]
-async fn list_namespaces(State(app): State<App>, ctx: Ctx, Query(q): Query<NamespaceQuery>) -> Result<axum::Json<Page<Namespace>>> {
+async fn list_namespaces(
+    State(app): State<App>,
+    ctx: Ctx,
+    Query(q): Query<NamespaceQuery>,
+) -> Result<axum::Json<Page<Namespace>>> {
     Ok(axum::Json(tenancy::namespaces::list(&app, &ctx, q).await?))
 }
 
@@ -120,8 +170,14 @@ async fn list_namespaces(State(app): State<App>, ctx: Ctx, Query(q): Query<Names
 #[utoipa::path(get, path = "/namespaces/{cluster}/{name}", tag = "tenancy",
     params(("cluster" = String, Path), ("name" = String, Path)),
     responses((status = 200, body = NamespaceDetail), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
-async fn get_namespace(State(app): State<App>, ctx: Ctx, Path((cluster, name)): Path<(String, String)>) -> Result<axum::Json<NamespaceDetail>> {
-    Ok(axum::Json(tenancy::namespaces::get(&app, &ctx, &cluster, &name).await?))
+async fn get_namespace(
+    State(app): State<App>,
+    ctx: Ctx,
+    Path((cluster, name)): Path<(String, String)>,
+) -> Result<axum::Json<NamespaceDetail>> {
+    Ok(axum::Json(
+        tenancy::namespaces::get(&app, &ctx, &cluster, &name).await?,
+    ))
 }
 
 /// Ask for a quota change (with `burst_until`: a timed increase Berth reverts by itself).
@@ -129,8 +185,16 @@ async fn get_namespace(State(app): State<App>, ctx: Ctx, Path((cluster, name)): 
     params(("cluster" = String, Path), ("name" = String, Path)), request_body = QuotaChange,
     responses((status = 201, body = RequestDetail), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
               (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
-async fn change_quota(State(app): State<App>, ctx: Ctx, Path((cluster, name)): Path<(String, String)>, Json(input): Json<QuotaChange>) -> Result<impl IntoResponse> {
-    Ok((StatusCode::CREATED, axum::Json(tenancy::requests::quota_change(&app, &ctx, &cluster, &name, input).await?)))
+async fn change_quota(
+    State(app): State<App>,
+    ctx: Ctx,
+    Path((cluster, name)): Path<(String, String)>,
+    Json(input): Json<QuotaChange>,
+) -> Result<impl IntoResponse> {
+    Ok((
+        StatusCode::CREATED,
+        axum::Json(tenancy::requests::quota_change(&app, &ctx, &cluster, &name, input).await?),
+    ))
 }
 
 /// Ask for the namespace to be deleted; `confirm` repeats its name.
@@ -138,8 +202,16 @@ async fn change_quota(State(app): State<App>, ctx: Ctx, Path((cluster, name)): P
     params(("cluster" = String, Path), ("name" = String, Path)), request_body = Decommission,
     responses((status = 201, body = RequestDetail), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
               (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
-async fn decommission_namespace(State(app): State<App>, ctx: Ctx, Path((cluster, name)): Path<(String, String)>, Json(input): Json<Decommission>) -> Result<impl IntoResponse> {
-    Ok((StatusCode::CREATED, axum::Json(tenancy::requests::decommission(&app, &ctx, &cluster, &name, input).await?)))
+async fn decommission_namespace(
+    State(app): State<App>,
+    ctx: Ctx,
+    Path((cluster, name)): Path<(String, String)>,
+    Json(input): Json<Decommission>,
+) -> Result<impl IntoResponse> {
+    Ok((
+        StatusCode::CREATED,
+        axum::Json(tenancy::requests::decommission(&app, &ctx, &cluster, &name, input).await?),
+    ))
 }
 
 /// Apply the namespace's objects again, undoing drift.
@@ -147,15 +219,25 @@ async fn decommission_namespace(State(app): State<App>, ctx: Ctx, Path((cluster,
     params(("cluster" = String, Path), ("name" = String, Path)),
     responses((status = 200, body = NamespaceDetail), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
               (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
-async fn reapply_namespace(State(app): State<App>, ctx: Ctx, Path((cluster, name)): Path<(String, String)>) -> Result<axum::Json<NamespaceDetail>> {
-    Ok(axum::Json(tenancy::namespaces::reapply(&app, &ctx, &cluster, &name).await?))
+async fn reapply_namespace(
+    State(app): State<App>,
+    ctx: Ctx,
+    Path((cluster, name)): Path<(String, String)>,
+) -> Result<axum::Json<NamespaceDetail>> {
+    Ok(axum::Json(
+        tenancy::namespaces::reapply(&app, &ctx, &cluster, &name).await?,
+    ))
 }
 
 /// Read quota usage and drift of a cluster's namespaces now (admins).
 #[utoipa::path(post, path = "/clusters/{name}/check-namespaces", tag = "tenancy", params(("name" = String, Path)),
     responses((status = 204), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
               (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
-async fn check_cluster_namespaces(State(app): State<App>, ctx: Ctx, Path(name): Path<String>) -> Result<StatusCode> {
+async fn check_cluster_namespaces(
+    State(app): State<App>,
+    ctx: Ctx,
+    Path(name): Path<String>,
+) -> Result<StatusCode> {
     tenancy::namespaces::check_now(&app, &ctx, &name).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -164,7 +246,9 @@ async fn check_cluster_namespaces(State(app): State<App>, ctx: Ctx, Path(name): 
 #[utoipa::path(get, path = "/out-of-band-namespaces", tag = "tenancy",
     responses((status = 200, body = Vec<OutOfBand>), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
 async fn out_of_band(State(app): State<App>, ctx: Ctx) -> Result<axum::Json<Vec<OutOfBand>>> {
-    Ok(axum::Json(tenancy::namespaces::out_of_band(&app, &ctx).await?))
+    Ok(axum::Json(
+        tenancy::namespaces::out_of_band(&app, &ctx).await?,
+    ))
 }
 
 /// The quota ledger: per team and cluster, allocated, used and pool capacity.
@@ -185,23 +269,43 @@ async fn list_presets(State(app): State<App>, ctx: Ctx) -> Result<axum::Json<Vec
 #[utoipa::path(put, path = "/presets/{name}", tag = "tenancy", params(("name" = String, Path)), request_body = Preset,
     responses((status = 200, body = Preset), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
               (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
-async fn update_preset(State(app): State<App>, ctx: Ctx, Path(name): Path<String>, Json(input): Json<Preset>) -> Result<axum::Json<Preset>> {
-    Ok(axum::Json(tenancy::settings::update_preset(&app, &ctx, &name, input).await?))
+async fn update_preset(
+    State(app): State<App>,
+    ctx: Ctx,
+    Path(name): Path<String>,
+    Json(input): Json<Preset>,
+) -> Result<axum::Json<Preset>> {
+    Ok(axum::Json(
+        tenancy::settings::update_preset(&app, &ctx, &name, input).await?,
+    ))
 }
 
 /// A team's budgets with what its quotas use of them.
 #[utoipa::path(get, path = "/teams/{team}/budgets", tag = "tenancy", params(("team" = String, Path)),
     responses((status = 200, body = Vec<Budget>), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
-async fn list_budgets(State(app): State<App>, ctx: Ctx, Path(team): Path<String>) -> Result<axum::Json<Vec<Budget>>> {
-    Ok(axum::Json(tenancy::settings::budgets(&app, &ctx, &team).await?))
+async fn list_budgets(
+    State(app): State<App>,
+    ctx: Ctx,
+    Path(team): Path<String>,
+) -> Result<axum::Json<Vec<Budget>>> {
+    Ok(axum::Json(
+        tenancy::settings::budgets(&app, &ctx, &team).await?,
+    ))
 }
 
 /// Set a team's budget, fleet-wide or for one cluster (admins).
 #[utoipa::path(put, path = "/teams/{team}/budgets", tag = "tenancy", params(("team" = String, Path)), request_body = BudgetInput,
     responses((status = 200, body = Vec<Budget>), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
               (status = 422, body = ErrorBody)))]
-async fn set_budget(State(app): State<App>, ctx: Ctx, Path(team): Path<String>, Json(input): Json<BudgetInput>) -> Result<axum::Json<Vec<Budget>>> {
-    Ok(axum::Json(tenancy::settings::set_budget(&app, &ctx, &team, input).await?))
+async fn set_budget(
+    State(app): State<App>,
+    ctx: Ctx,
+    Path(team): Path<String>,
+    Json(input): Json<BudgetInput>,
+) -> Result<axum::Json<Vec<Budget>>> {
+    Ok(axum::Json(
+        tenancy::settings::set_budget(&app, &ctx, &team, input).await?,
+    ))
 }
 
 #[derive(Deserialize, utoipa::IntoParams)]
@@ -214,8 +318,19 @@ struct BudgetScope {
 /// Remove a team's budget (admins).
 #[utoipa::path(delete, path = "/teams/{team}/budgets", tag = "tenancy", params(("team" = String, Path), BudgetScope),
     responses((status = 204), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
-async fn remove_budget(State(app): State<App>, ctx: Ctx, Path(team): Path<String>, Query(scope): Query<BudgetScope>) -> Result<StatusCode> {
-    tenancy::settings::remove_budget(&app, &ctx, &team, scope.cluster.as_deref().filter(|c| !c.is_empty())).await?;
+async fn remove_budget(
+    State(app): State<App>,
+    ctx: Ctx,
+    Path(team): Path<String>,
+    Query(scope): Query<BudgetScope>,
+) -> Result<StatusCode> {
+    tenancy::settings::remove_budget(
+        &app,
+        &ctx,
+        &team,
+        scope.cluster.as_deref().filter(|c| !c.is_empty()),
+    )
+    .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -230,22 +345,40 @@ async fn list_policies(State(app): State<App>, ctx: Ctx) -> Result<axum::Json<Ve
 #[utoipa::path(post, path = "/approval-policies", tag = "tenancy", request_body = PolicyInput,
     responses((status = 201, body = Policy), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
               (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
-async fn create_policy(State(app): State<App>, ctx: Ctx, Json(input): Json<PolicyInput>) -> Result<impl IntoResponse> {
-    Ok((StatusCode::CREATED, axum::Json(tenancy::settings::save_policy(&app, &ctx, None, input).await?)))
+async fn create_policy(
+    State(app): State<App>,
+    ctx: Ctx,
+    Json(input): Json<PolicyInput>,
+) -> Result<impl IntoResponse> {
+    Ok((
+        StatusCode::CREATED,
+        axum::Json(tenancy::settings::save_policy(&app, &ctx, None, input).await?),
+    ))
 }
 
 /// Replace an approval policy (admins).
 #[utoipa::path(put, path = "/approval-policies/{id}", tag = "tenancy", params(("id" = Uuid, Path)), request_body = PolicyInput,
     responses((status = 200, body = Policy), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
               (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
-async fn update_policy(State(app): State<App>, ctx: Ctx, Path(id): Path<Uuid>, Json(input): Json<PolicyInput>) -> Result<axum::Json<Policy>> {
-    Ok(axum::Json(tenancy::settings::save_policy(&app, &ctx, Some(id), input).await?))
+async fn update_policy(
+    State(app): State<App>,
+    ctx: Ctx,
+    Path(id): Path<Uuid>,
+    Json(input): Json<PolicyInput>,
+) -> Result<axum::Json<Policy>> {
+    Ok(axum::Json(
+        tenancy::settings::save_policy(&app, &ctx, Some(id), input).await?,
+    ))
 }
 
 /// Remove an approval policy (admins).
 #[utoipa::path(delete, path = "/approval-policies/{id}", tag = "tenancy", params(("id" = Uuid, Path)),
     responses((status = 204), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
-async fn remove_policy(State(app): State<App>, ctx: Ctx, Path(id): Path<Uuid>) -> Result<StatusCode> {
+async fn remove_policy(
+    State(app): State<App>,
+    ctx: Ctx,
+    Path(id): Path<Uuid>,
+) -> Result<StatusCode> {
     tenancy::settings::remove_policy(&app, &ctx, id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -261,14 +394,25 @@ async fn list_webhooks(State(app): State<App>, ctx: Ctx) -> Result<axum::Json<Ve
 #[utoipa::path(post, path = "/webhooks", tag = "tenancy", request_body = NewWebhook,
     responses((status = 201, body = Webhook), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
               (status = 422, body = ErrorBody)))]
-async fn create_webhook(State(app): State<App>, ctx: Ctx, Json(input): Json<NewWebhook>) -> Result<impl IntoResponse> {
-    Ok((StatusCode::CREATED, axum::Json(tenancy::settings::create_webhook(&app, &ctx, input).await?)))
+async fn create_webhook(
+    State(app): State<App>,
+    ctx: Ctx,
+    Json(input): Json<NewWebhook>,
+) -> Result<impl IntoResponse> {
+    Ok((
+        StatusCode::CREATED,
+        axum::Json(tenancy::settings::create_webhook(&app, &ctx, input).await?),
+    ))
 }
 
 /// Remove a webhook (admins).
 #[utoipa::path(delete, path = "/webhooks/{id}", tag = "tenancy", params(("id" = Uuid, Path)),
     responses((status = 204), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
-async fn remove_webhook(State(app): State<App>, ctx: Ctx, Path(id): Path<Uuid>) -> Result<StatusCode> {
+async fn remove_webhook(
+    State(app): State<App>,
+    ctx: Ctx,
+    Path(id): Path<Uuid>,
+) -> Result<StatusCode> {
     tenancy::settings::remove_webhook(&app, &ctx, id).await?;
     Ok(StatusCode::NO_CONTENT)
 }

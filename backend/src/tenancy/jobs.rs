@@ -56,7 +56,16 @@ pub async fn enqueue(
     cluster_id: Uuid,
     run_at: Option<OffsetDateTime>,
 ) -> Result<()> {
-    enqueue_with(tx, kind, namespace_id, request_id, cluster_id, run_at, json!({})).await
+    enqueue_with(
+        tx,
+        kind,
+        namespace_id,
+        request_id,
+        cluster_id,
+        run_at,
+        json!({}),
+    )
+    .await
 }
 
 /// Queues a job in the caller's transaction; workers hear of it when that commits.
@@ -205,7 +214,12 @@ pub async fn finish(tx: &mut PgConnection, job: &Job) -> Result<bool> {
 }
 
 /// Puts the job back for a later attempt (in `tx`, if this worker still holds it).
-pub async fn reschedule(tx: &mut PgConnection, job: &Job, after: Duration, error: Option<&str>) -> Result<bool> {
+pub async fn reschedule(
+    tx: &mut PgConnection,
+    job: &Job,
+    after: Duration,
+    error: Option<&str>,
+) -> Result<bool> {
     let done = sqlx::query!(
         "UPDATE jobs SET state = 'queued', run_at = now() + make_interval(secs => $3), lease_owner = NULL,
                 lease_until = NULL, last_error = coalesce($4, last_error),
@@ -240,10 +254,13 @@ pub async fn run(app: &App, job: Job) -> Result<()> {
     let ctx = Ctx::system("berth-worker");
     // Finish inside the lease, so no other worker can take the job while this one runs.
     let budget = Duration::from_secs(app.config.job_lease_seconds.saturating_sub(10).max(5));
-    let outcome = match tokio::time::timeout(budget, super::provision::execute(app, &ctx, &job)).await {
-        Ok(outcome) => outcome,
-        Err(_) => Err(crate::Error::Internal(anyhow::anyhow!("the job ran out of its lease"))),
-    };
+    let outcome =
+        match tokio::time::timeout(budget, super::provision::execute(app, &ctx, &job)).await {
+            Ok(outcome) => outcome,
+            Err(_) => Err(crate::Error::Internal(anyhow::anyhow!(
+                "the job ran out of its lease"
+            ))),
+        };
     super::provision::conclude(app, &ctx, &job, outcome).await
 }
 
@@ -279,7 +296,9 @@ pub fn spawn_workers(app: App) {
                             }
                         }
                     }
-                    Err(e) => tracing::warn!(error = %e, "job listener cannot connect; polling only"),
+                    Err(e) => {
+                        tracing::warn!(error = %e, "job listener cannot connect; polling only")
+                    }
                 }
                 tokio::time::sleep(Duration::from_secs(1)).await;
             }

@@ -281,6 +281,8 @@ pub async fn evaluate_policies(
 /// A spec read back from the database (stored by Berth, so it parses).
 pub fn stored_sized(spec: &NamespaceSpec) -> Result<Sized> {
     spec::parse(spec).map_err(|e| {
-        Error::Internal(anyhow::anyhow!("a stored namespace spec no longer parses: {e:?}"))
+        Error::Internal(anyhow::anyhow!(
+            "a stored namespace spec no longer parses: {e:?}"
+        ))
     })
 }

@@ -41,7 +41,13 @@ fn usage(raw: Option<Value>, at: Option<OffsetDateTime>) -> Option<QuotaUsage> {
     let used = map("used");
     let get = |k: &str, cpu: bool| {
         used.get(k)
-            .and_then(|v| if cpu { Amount::cpu(k, v).ok() } else { Amount::bytes(k, v).ok() })
+            .and_then(|v| {
+                if cpu {
+                    Amount::cpu(k, v).ok()
+                } else {
+                    Amount::bytes(k, v).ok()
+                }
+            })
             .map_or(0, |a| a.0)
     };
     Some(QuotaUsage {
@@ -120,17 +126,29 @@ pub async fn list(app: &App, ctx: &Ctx, query: NamespaceQuery) -> Result<Page<Na
     let limit = crate::people::collect(&mut errors, audit::parse_limit(query.limit)).unwrap_or(0);
     let cursor = match query.cursor.as_deref().filter(|c| !c.is_empty()) {
         None => None,
-        Some(c) => match c.split_once('/').and_then(|(n, id)| Some((n.to_owned(), Uuid::parse_str(id).ok()?))) {
+        Some(c) => match c
+            .split_once('/')
+            .and_then(|(n, id)| Some((n.to_owned(), Uuid::parse_str(id).ok()?)))
+        {
             Some(v) => Some(v),
             None => {
-                errors.insert("cursor".into(), "is not a cursor from a previous page".into());
+                errors.insert(
+                    "cursor".into(),
+                    "is not a cursor from a previous page".into(),
+                );
                 None
             }
         },
     };
     let state = query.state.as_deref().filter(|s| !s.is_empty());
     if let Some(s) = state {
-        let all = ["provisioning", "ready", "failed", "decommissioning", "decommissioned"];
+        let all = [
+            "provisioning",
+            "ready",
+            "failed",
+            "decommissioning",
+            "decommissioned",
+        ];
         if !all.contains(&s) {
             errors.insert("state".into(), format!("must be one of {}", all.join(", ")));
         }
@@ -197,7 +215,11 @@ pub async fn get(app: &App, ctx: &Ctx, cluster: &str, name: &str) -> Result<Name
     let requests = super::requests::list(
         app,
         ctx,
-        RequestQuery { cluster: Some(namespace.cluster.clone()), limit: Some(500), ..Default::default() },
+        RequestQuery {
+            cluster: Some(namespace.cluster.clone()),
+            limit: Some(500),
+            ..Default::default()
+        },
     )
     .await?
     .items
@@ -205,22 +227,37 @@ pub async fn get(app: &App, ctx: &Ctx, cluster: &str, name: &str) -> Result<Name
     .filter(|r| r.namespace == namespace.name)
     .collect();
     let can_request = namespace.state != "decommissioned" && namespace.state != "decommissioning";
-    Ok(NamespaceDetail { namespace, objects, requests, can_request })
+    Ok(NamespaceDetail {
+        namespace,
+        objects,
+        requests,
+        can_request,
+    })
 }
 
-async fn live_usage(app: &App, conn: &mut PgConnection, id: Uuid, name: &str) -> Option<QuotaUsage> {
+async fn live_usage(
+    app: &App,
+    conn: &mut PgConnection,
+    id: Uuid,
+    name: &str,
+) -> Option<QuotaUsage> {
     let cluster_id = sqlx::query_scalar!("SELECT cluster_id FROM namespaces WHERE id = $1", id)
         .fetch_one(&mut *conn)
         .await
         .ok()?;
     let client = crate::fleet::connect::client(app, cluster_id).await.ok()?;
-    let quotas: kube::Api<k8s_openapi::api::core::v1::ResourceQuota> = kube::Api::namespaced(client, name);
+    let quotas: kube::Api<k8s_openapi::api::core::v1::ResourceQuota> =
+        kube::Api::namespaced(client, name);
     let rq = quotas.get_opt(super::objects::QUOTA_NAME).await.ok()??;
     let status = serde_json::to_value(rq.status?).ok()?;
-    sqlx::query!("UPDATE namespaces SET usage = $2, usage_at = now() WHERE id = $1", id, status)
-        .execute(&mut *conn)
-        .await
-        .ok()?;
+    sqlx::query!(
+        "UPDATE namespaces SET usage = $2, usage_at = now() WHERE id = $1",
+        id,
+        status
+    )
+    .execute(&mut *conn)
+    .await
+    .ok()?;
     usage(Some(status), Some(OffsetDateTime::now_utc()))
 }
 
@@ -230,7 +267,10 @@ pub async fn reapply(app: &App, ctx: &Ctx, cluster: &str, name: &str) -> Result<
     let mut tx = app.db.begin().await?;
     let ns = super::requests::existing(&mut tx, actor, cluster, name).await?;
     if ns.state == "decommissioning" {
-        return Err(Error::conflict("namespace", "this namespace is being decommissioned"));
+        return Err(Error::conflict(
+            "namespace",
+            "this namespace is being decommissioned",
+        ));
     }
     let cluster_id = sqlx::query_scalar!("SELECT id FROM clusters WHERE name = $1", ns.cluster)
         .fetch_one(&mut *tx)
@@ -242,7 +282,15 @@ pub async fn reapply(app: &App, ctx: &Ctx, cluster: &str, name: &str) -> Result<
     .fetch_one(&mut *tx)
     .await?;
     if !queued {
-        super::jobs::enqueue(&mut tx, super::jobs::Kind::Apply, ns.id, None, cluster_id, None).await?;
+        super::jobs::enqueue(
+            &mut tx,
+            super::jobs::Kind::Apply,
+            ns.id,
+            None,
+            cluster_id,
+            None,
+        )
+        .await?;
     }
     audit::record(
         &mut tx,
@@ -308,9 +356,17 @@ pub async fn ledger(app: &App, ctx: &Ctx) -> Result<Vec<LedgerRow>> {
                 team: r.team,
                 cluster: r.cluster,
                 namespaces: r.namespaces,
-                allocated: Amounts { cpu_millis: r.cpu, memory_bytes: r.memory, storage_bytes: r.storage },
+                allocated: Amounts {
+                    cpu_millis: r.cpu,
+                    memory_bytes: r.memory,
+                    storage_bytes: r.storage,
+                },
                 used,
-                capacity: Amounts { cpu_millis: r.pool_cpu, memory_bytes: r.pool_memory, storage_bytes: 0 },
+                capacity: Amounts {
+                    cpu_millis: r.pool_cpu,
+                    memory_bytes: r.pool_memory,
+                    storage_bytes: 0,
+                },
             }
         })
         .collect())

@@ -58,7 +58,9 @@ pub fn desired(i: &Inputs) -> Vec<(&'static str, String, Value)> {
             .taints
             .iter()
             .map(|t| match &t.value {
-                Some(v) => json!({"key": t.key, "operator": "Equal", "value": v, "effect": t.effect}),
+                Some(v) => {
+                    json!({"key": t.key, "operator": "Equal", "value": v, "effect": t.effect})
+                }
                 None => json!({"key": t.key, "operator": "Exists", "effect": t.effect}),
             })
             .collect();
@@ -95,7 +97,10 @@ pub fn desired(i: &Inputs) -> Vec<(&'static str, String, Value)> {
     put("limits.memory", q.limits_memory.clone());
     put("pods", q.pods.to_string());
     put("services", q.services.to_string());
-    put("persistentvolumeclaims", q.persistentvolumeclaims.to_string());
+    put(
+        "persistentvolumeclaims",
+        q.persistentvolumeclaims.to_string(),
+    );
     put("requests.storage", q.requests_storage.clone());
     for class in i.cluster_classes {
         let allowed = s.storage_classes.iter().find(|c| &c.name == class);
@@ -103,8 +108,14 @@ pub fn desired(i: &Inputs) -> Vec<(&'static str, String, Value)> {
             Some(c) => (c.storage.clone(), c.persistentvolumeclaims.to_string()),
             None => ("0".to_owned(), "0".to_owned()),
         };
-        put(&format!("{class}.storageclass.storage.k8s.io/requests.storage"), storage);
-        put(&format!("{class}.storageclass.storage.k8s.io/persistentvolumeclaims"), pvcs);
+        put(
+            &format!("{class}.storageclass.storage.k8s.io/requests.storage"),
+            storage,
+        );
+        put(
+            &format!("{class}.storageclass.storage.k8s.io/persistentvolumeclaims"),
+            pvcs,
+        );
     }
     let quota = json!({
         "apiVersion": "v1", "kind": "ResourceQuota",
@@ -231,7 +242,11 @@ fn diff(path: &str, desired: &Value, live: &Value, out: &mut Vec<String>) {
             }
         }
         (d, l) if d == l => {}
-        _ => out.push(if path.is_empty() { "/".into() } else { path.to_owned() }),
+        _ => out.push(if path.is_empty() {
+            "/".into()
+        } else {
+            path.to_owned()
+        }),
     }
 }
 
@@ -242,14 +257,22 @@ mod tests {
 
     #[test]
     fn differences_ignore_server_fields_and_name_changed_paths() {
-        let d = json!({"spec": {"hard": {"pods": "20", "services": "5"}}, "metadata": {"labels": {}}});
+        let d =
+            json!({"spec": {"hard": {"pods": "20", "services": "5"}}, "metadata": {"labels": {}}});
         let l = json!({"spec": {"hard": {"pods": "40", "services": "5"}}, "status": {}, "metadata": {"uid": "x"}});
         assert_eq!(differences(&d, &l), vec!["/spec/hard/pods".to_owned()]);
-        assert!(differences(&d, &json!({"spec": {"hard": {"pods": "20", "services": "5"}}})).is_empty());
+        assert!(differences(
+            &d,
+            &json!({"spec": {"hard": {"pods": "20", "services": "5"}}})
+        )
+        .is_empty());
     }
 
     #[test]
     fn group_pattern_substitutes_the_team() {
-        assert_eq!(group_name("oidc:{team}-devs", "payments"), "oidc:payments-devs");
+        assert_eq!(
+            group_name("oidc:{team}-devs", "payments"),
+            "oidc:payments-devs"
+        );
     }
 }

@@ -64,7 +64,10 @@ pub async fn facts(conn: &mut PgConnection, id: Uuid) -> Result<Facts> {
 }
 
 /// The manifests for `f`, or why they cannot be built.
-pub fn desired(app: &App, f: &Facts) -> std::result::Result<Vec<(&'static str, String, Value)>, String> {
+pub fn desired(
+    app: &App,
+    f: &Facts,
+) -> std::result::Result<Vec<(&'static str, String, Value)>, String> {
     let sized = super::stored_sized(&f.spec.0).map_err(|e| e.to_string())?;
     let Some(pool_label) = &f.pool_label else {
         return Err(format!(
@@ -210,12 +213,18 @@ fn hmac_hex(secret: &[u8], body: &[u8]) -> String {
 
 /// POSTs the event, signed: `X-Berth-Signature: sha256=<hex HMAC of the body>`.
 async fn deliver(app: &App, job: &Job) -> Result<Outcome> {
-    let Some(hook_id) = job.payload["webhook_id"].as_str().and_then(|s| Uuid::parse_str(s).ok()) else {
+    let Some(hook_id) = job.payload["webhook_id"]
+        .as_str()
+        .and_then(|s| Uuid::parse_str(s).ok())
+    else {
         return Ok(Outcome::Done);
     };
-    let Some(hook) = sqlx::query!("SELECT url, secret_sealed, enabled FROM webhooks WHERE id = $1", hook_id)
-        .fetch_optional(&app.db)
-        .await?
+    let Some(hook) = sqlx::query!(
+        "SELECT url, secret_sealed, enabled FROM webhooks WHERE id = $1",
+        hook_id
+    )
+    .fetch_optional(&app.db)
+    .await?
     else {
         return Ok(Outcome::Done);
     };
@@ -233,7 +242,10 @@ async fn deliver(app: &App, job: &Job) -> Result<Outcome> {
     let sent = client
         .post(&hook.url)
         .header("content-type", "application/json")
-        .header("x-berth-event", job.payload["body"]["event"].as_str().unwrap_or_default())
+        .header(
+            "x-berth-event",
+            job.payload["body"]["event"].as_str().unwrap_or_default(),
+        )
         .header("x-berth-delivery", job.id.to_string())
         .header("x-berth-signature", format!("sha256={signature}"))
         .body(body)
@@ -242,7 +254,10 @@ async fn deliver(app: &App, job: &Job) -> Result<Outcome> {
     Ok(match sent {
         Ok(r) if r.status().is_success() => Outcome::Done,
         Ok(r) => Outcome::Retry(format!("the webhook answered {}", r.status())),
-        Err(e) => Outcome::Retry(format!("the webhook could not be reached: {}", e.without_url())),
+        Err(e) => Outcome::Retry(format!(
+            "the webhook could not be reached: {}",
+            e.without_url()
+        )),
     })
 }
 
@@ -252,7 +267,9 @@ pub async fn execute(app: &App, _ctx: &Ctx, job: &Job) -> Result<Outcome> {
         Kind::Webhook => deliver(app, job).await,
         Kind::RevertBurst | Kind::Expire => Ok(Outcome::Done),
         Kind::Apply | Kind::Decommission => {
-            let Some(ns) = job.namespace_id else { return Ok(Outcome::Done) };
+            let Some(ns) = job.namespace_id else {
+                return Ok(Outcome::Done);
+            };
             let f = facts(&mut *app.db.acquire().await?, ns).await?;
             match (job.kind, f.state.as_str()) {
                 (Kind::Apply, "decommissioning" | "decommissioned") => Ok(Outcome::Done),
@@ -302,9 +319,21 @@ pub async fn conclude(app: &App, ctx: &Ctx, job: &Job, outcome: Result<Outcome>)
     Ok(())
 }
 
-async fn failed(tx: &mut PgConnection, ctx: &Ctx, job: &Job, reason: &str, after: Duration) -> Result<()> {
-    let Some(ns) = job.namespace_id else { return Ok(()) };
-    let message = format!("{reason} — retrying in {} s (attempt {})", after.as_secs(), job.attempts);
+async fn failed(
+    tx: &mut PgConnection,
+    ctx: &Ctx,
+    job: &Job,
+    reason: &str,
+    after: Duration,
+) -> Result<()> {
+    let Some(ns) = job.namespace_id else {
+        return Ok(());
+    };
+    let message = format!(
+        "{reason} — retrying in {} s (attempt {})",
+        after.as_secs(),
+        job.attempts
+    );
     let before = sqlx::query!(
         "UPDATE namespaces n SET state = CASE WHEN n.state = 'provisioning' THEN 'failed' ELSE n.state END,
                 last_error = $2, updated_at = now()
@@ -335,7 +364,11 @@ async fn failed(tx: &mut PgConnection, ctx: &Ctx, job: &Job, reason: &str, after
             &mut *tx,
             ctx,
             audit::Entry::new(
-                if job.kind == Kind::Apply { "namespace.apply_failed" } else { "namespace.decommission_failed" },
+                if job.kind == Kind::Apply {
+                    "namespace.apply_failed"
+                } else {
+                    "namespace.decommission_failed"
+                },
                 "namespace",
                 ns,
             )
@@ -348,7 +381,9 @@ async fn failed(tx: &mut PgConnection, ctx: &Ctx, job: &Job, reason: &str, after
 }
 
 async fn succeeded(tx: &mut PgConnection, ctx: &Ctx, job: &Job) -> Result<()> {
-    let Some(ns) = job.namespace_id else { return Ok(()) };
+    let Some(ns) = job.namespace_id else {
+        return Ok(());
+    };
     let f = facts(&mut *tx, ns).await?;
     let cluster_id = f.cluster_id;
     let (action, after) = match job.kind {
@@ -359,7 +394,10 @@ async fn succeeded(tx: &mut PgConnection, ctx: &Ctx, job: &Job) -> Result<()> {
             )
             .execute(&mut *tx)
             .await?;
-            ("namespace.provisioned", json!({"namespace": f.name, "spec": f.spec.0, "attempts": job.attempts}))
+            (
+                "namespace.provisioned",
+                json!({"namespace": f.name, "spec": f.spec.0, "attempts": job.attempts}),
+            )
         }
         Kind::Decommission => {
             sqlx::query!(
@@ -386,7 +424,8 @@ async fn succeeded(tx: &mut PgConnection, ctx: &Ctx, job: &Job) -> Result<()> {
             if f.state == "decommissioning" || f.state == "decommissioned" {
                 return Ok(());
             }
-            let spec: NamespaceSpec = serde_json::from_value(base.clone()).map_err(anyhow::Error::from)?;
+            let spec: NamespaceSpec =
+                serde_json::from_value(base.clone()).map_err(anyhow::Error::from)?;
             let amounts = super::stored_sized(&spec)?.amounts();
             sqlx::query!(
                 "UPDATE namespaces SET spec = $2, quota_cpu_millis = $3, quota_memory_bytes = $4, quota_storage_bytes = $5,
@@ -396,22 +435,38 @@ async fn succeeded(tx: &mut PgConnection, ctx: &Ctx, job: &Job) -> Result<()> {
             .execute(&mut *tx)
             .await?;
             jobs::enqueue(&mut *tx, Kind::Apply, ns, None, cluster_id, None).await?;
-            ("namespace.burst_reverted", json!({"namespace": f.name, "from": f.spec.0, "to": base}))
+            (
+                "namespace.burst_reverted",
+                json!({"namespace": f.name, "from": f.spec.0, "to": base}),
+            )
         }
         Kind::Expire => {
             let due = f.expires_at.is_some_and(|t| t <= OffsetDateTime::now_utc());
             if !due || f.state == "decommissioning" || f.state == "decommissioned" {
                 return Ok(());
             }
-            sqlx::query!("UPDATE namespaces SET state = 'decommissioning', updated_at = now() WHERE id = $1", ns)
-                .execute(&mut *tx)
-                .await?;
+            sqlx::query!(
+                "UPDATE namespaces SET state = 'decommissioning', updated_at = now() WHERE id = $1",
+                ns
+            )
+            .execute(&mut *tx)
+            .await?;
             jobs::enqueue(&mut *tx, Kind::Decommission, ns, None, cluster_id, None).await?;
-            ("namespace.expired", json!({"namespace": f.name, "expires_at": f.expires_at.map(|t| t.unix_timestamp())}))
+            (
+                "namespace.expired",
+                json!({"namespace": f.name, "expires_at": f.expires_at.map(|t| t.unix_timestamp())}),
+            )
         }
         Kind::Webhook => return Ok(()),
     };
-    audit::record(&mut *tx, ctx, audit::Entry::new(action, "namespace", ns).team(f.team_id).after(after)).await?;
+    audit::record(
+        &mut *tx,
+        ctx,
+        audit::Entry::new(action, "namespace", ns)
+            .team(f.team_id)
+            .after(after),
+    )
+    .await?;
     if let Some(request) = job.request_id {
         sqlx::query!(
             "UPDATE namespace_requests SET state = 'ready', last_error = NULL, attempts = $2, updated_at = now() WHERE id = $1",
@@ -439,10 +494,18 @@ async fn check_namespace(app: &App, client: &Client, f: &Facts) -> Result<()> {
                 }
                 let differences = objects::differences(manifest, &live);
                 if !differences.is_empty() {
-                    drift.push(DriftItem { kind: (*kind).into(), name: name.clone(), differences });
+                    drift.push(DriftItem {
+                        kind: (*kind).into(),
+                        name: name.clone(),
+                        differences,
+                    });
                 }
             }
-            Ok(None) => drift.push(DriftItem { kind: (*kind).into(), name: name.clone(), differences: vec!["missing".into()] }),
+            Ok(None) => drift.push(DriftItem {
+                kind: (*kind).into(),
+                name: name.clone(),
+                differences: vec!["missing".into()],
+            }),
             Err(e) => return Err(Error::Internal(anyhow::anyhow!("{}", describe(&e)))),
         }
     }
@@ -486,15 +549,25 @@ pub async fn check_cluster(app: &App, cluster_id: Uuid) -> Result<()> {
     .fetch_all(&app.db)
     .await?;
     let mut tx = app.db.begin().await?;
-    sqlx::query!("DELETE FROM out_of_band_namespaces WHERE cluster_id = $1", cluster_id)
-        .execute(&mut *tx)
-        .await?;
+    sqlx::query!(
+        "DELETE FROM out_of_band_namespaces WHERE cluster_id = $1",
+        cluster_id
+    )
+    .execute(&mut *tx)
+    .await?;
     for ns in labelled.items {
-        let Some(name) = ns.metadata.name else { continue };
+        let Some(name) = ns.metadata.name else {
+            continue;
+        };
         if known.contains(&name) {
             continue;
         }
-        let team = ns.metadata.labels.as_ref().and_then(|l| l.get("berth.dev/team")).cloned();
+        let team = ns
+            .metadata
+            .labels
+            .as_ref()
+            .and_then(|l| l.get("berth.dev/team"))
+            .cloned();
         sqlx::query!(
             "INSERT INTO out_of_band_namespaces (cluster_id, name, team_label) VALUES ($1, $2, $3)",
             cluster_id,

@@ -5,8 +5,8 @@
 //! transaction as the audit row; the job carries the change to the cluster.
 
 use berth_frontend::api::{
-    Amendment, Decision, Decommission, NamespaceRequest, NamespaceSpec, NewNamespaceRequest,
-    Page, QuotaChange, RequestDetail, RequestPreview, RequestQuery, Scope,
+    Amendment, Decision, Decommission, NamespaceRequest, NamespaceSpec, NewNamespaceRequest, Page,
+    QuotaChange, RequestDetail, RequestPreview, RequestQuery, Scope,
 };
 use serde_json::{json, Value};
 use sqlx::{types::Json, PgConnection};
@@ -116,10 +116,18 @@ async fn check_new(
         }
         other => Some(other?),
     };
-    let name = team
-        .as_ref()
-        .and_then(|t| collect(&mut errors, NamespaceName::parse("name", &input.name, &t.name)));
-    let environment = match input.environment.as_deref().map(str::trim).filter(|e| !e.is_empty()) {
+    let name = team.as_ref().and_then(|t| {
+        collect(
+            &mut errors,
+            NamespaceName::parse("name", &input.name, &t.name),
+        )
+    });
+    let environment = match input
+        .environment
+        .as_deref()
+        .map(str::trim)
+        .filter(|e| !e.is_empty())
+    {
         Some(e) => collect(&mut errors, one_of("environment", e, &ENVIRONMENTS)),
         None => placement.as_ref().map(|p| p.cluster.environment.clone()),
     };
@@ -166,21 +174,25 @@ async fn check_new(
         }
     }
     match (team, placement, name, environment, purpose, resolved, sized) {
-        (Some(team), Some(placement), Some(name), Some(environment), Some(purpose), Some((_, preset)), Some(sized))
-            if errors.is_empty() =>
-        {
-            Ok(Checked {
-                team,
-                placement,
-                name,
-                pool: input.node_pool.trim().to_owned(),
-                environment,
-                preset,
-                sized,
-                purpose,
-                expires_at: input.expires_at,
-            })
-        }
+        (
+            Some(team),
+            Some(placement),
+            Some(name),
+            Some(environment),
+            Some(purpose),
+            Some((_, preset)),
+            Some(sized),
+        ) if errors.is_empty() => Ok(Checked {
+            team,
+            placement,
+            name,
+            pool: input.node_pool.trim().to_owned(),
+            environment,
+            preset,
+            sized,
+            purpose,
+            expires_at: input.expires_at,
+        }),
         _ => Err(Error::Invalid(errors)),
     }
 }
@@ -199,7 +211,10 @@ fn objects_for(app: &App, c: &Checked) -> Vec<Value> {
         spec: &c.sized,
         group: objects::group_name(&app.config.team_group_pattern, &c.team.name),
     };
-    objects::desired(&inputs).into_iter().map(|(_, _, o)| o).collect()
+    objects::desired(&inputs)
+        .into_iter()
+        .map(|(_, _, o)| o)
+        .collect()
 }
 
 /// What a request would do, stored nowhere: field errors, capacity impact, manifests and
@@ -211,13 +226,26 @@ pub async fn preview(app: &App, ctx: &Ctx, input: NewNamespaceRequest) -> Result
         Ok(c) => {
             let impact = super::impact(
                 &mut conn,
-                &Change { team_id: c.team.id, placement: &c.placement, pool: &c.pool, after: c.sized.amounts(), previous: None },
+                &Change {
+                    team_id: c.team.id,
+                    placement: &c.placement,
+                    pool: &c.pool,
+                    after: c.sized.amounts(),
+                    previous: None,
+                },
             )
             .await?;
             let over = impact.budget.as_ref().is_some_and(|b| b.over_budget);
             let (policy, approve) = super::evaluate_policies(
                 &mut conn,
-                &PolicyInput { kind: "create", environment: &c.environment, sized: Some(&c.sized), current: None, is_burst: false, over_budget: over },
+                &PolicyInput {
+                    kind: "create",
+                    environment: &c.environment,
+                    sized: Some(&c.sized),
+                    current: None,
+                    is_burst: false,
+                    over_budget: over,
+                },
             )
             .await?;
             Ok(RequestPreview {
@@ -314,13 +342,26 @@ pub async fn create(app: &App, ctx: &Ctx, input: NewNamespaceRequest) -> Result<
     let c = check_new(&mut tx, actor, &input).await?;
     let impact = super::impact(
         &mut tx,
-        &Change { team_id: c.team.id, placement: &c.placement, pool: &c.pool, after: c.sized.amounts(), previous: None },
+        &Change {
+            team_id: c.team.id,
+            placement: &c.placement,
+            pool: &c.pool,
+            after: c.sized.amounts(),
+            previous: None,
+        },
     )
     .await?;
     let over_budget = impact.budget.as_ref().is_some_and(|b| b.over_budget);
     let (matched_policy, auto_approve) = super::evaluate_policies(
         &mut tx,
-        &PolicyInput { kind: "create", environment: &c.environment, sized: Some(&c.sized), current: None, is_burst: false, over_budget },
+        &PolicyInput {
+            kind: "create",
+            environment: &c.environment,
+            sized: Some(&c.sized),
+            current: None,
+            is_burst: false,
+            over_budget,
+        },
     )
     .await?;
     let id = insert_request(
@@ -361,7 +402,12 @@ pub(super) struct Existing {
     pub spec: NamespaceSpec,
 }
 
-pub(super) async fn existing(conn: &mut PgConnection, actor: &Actor, cluster: &str, name: &str) -> Result<Existing> {
+pub(super) async fn existing(
+    conn: &mut PgConnection,
+    actor: &Actor,
+    cluster: &str,
+    name: &str,
+) -> Result<Existing> {
     let row = sqlx::query!(
         r#"SELECT n.id, n.name, n.node_pool, n.environment, n.state, n.spec AS "spec: Json<NamespaceSpec>",
                   t.id AS team_id, t.name AS team, c.name AS cluster
@@ -374,11 +420,16 @@ pub(super) async fn existing(conn: &mut PgConnection, actor: &Actor, cluster: &s
     .await?
     .ok_or(Error::NotFound("namespace"))?;
     if !actor.is_admin && !super::is_member(actor, &row.team) {
-        return Err(Error::forbidden("you are not a member of this namespace's team"));
+        return Err(Error::forbidden(
+            "you are not a member of this namespace's team",
+        ));
     }
     Ok(Existing {
         id: row.id,
-        team: super::TeamRef { id: row.team_id, name: row.team },
+        team: super::TeamRef {
+            id: row.team_id,
+            name: row.team,
+        },
         cluster: row.cluster,
         name: row.name,
         node_pool: row.node_pool,
@@ -397,27 +448,46 @@ async fn refuse_if_open_change(conn: &mut PgConnection, namespace_id: Uuid) -> R
     .fetch_one(&mut *conn)
     .await?;
     if open {
-        return Err(Error::conflict("namespace", "this namespace already has an open change request"));
+        return Err(Error::conflict(
+            "namespace",
+            "this namespace already has an open change request",
+        ));
     }
     Ok(())
 }
 
 /// Asks for a new quota (a preset, or quota / limits / classes replaced), optionally as a
 /// timed burst that Berth reverts at `burst_until`.
-pub async fn quota_change(app: &App, ctx: &Ctx, cluster: &str, name: &str, input: QuotaChange) -> Result<RequestDetail> {
+pub async fn quota_change(
+    app: &App,
+    ctx: &Ctx,
+    cluster: &str,
+    name: &str,
+    input: QuotaChange,
+) -> Result<RequestDetail> {
     let actor = ctx.require(Scope::Request)?;
     let mut tx = app.db.begin().await?;
     let ns = existing(&mut tx, actor, cluster, name).await?;
     if ns.state == "decommissioning" {
-        return Err(Error::conflict("namespace", "this namespace is being decommissioned"));
+        return Err(Error::conflict(
+            "namespace",
+            "this namespace is being decommissioned",
+        ));
     }
     refuse_if_open_change(&mut tx, ns.id).await?;
     let mut errors = FieldErrors::new();
     let purpose = purpose(&mut errors, &input.purpose);
     let resolved = collect(
         &mut errors,
-        resolve_spec(&mut tx, input.preset.as_deref(), input.quota.as_ref(), input.limits.as_ref(),
-                     input.storage_classes.as_ref(), Some(&ns.spec)).await,
+        resolve_spec(
+            &mut tx,
+            input.preset.as_deref(),
+            input.quota.as_ref(),
+            input.limits.as_ref(),
+            input.storage_classes.as_ref(),
+            Some(&ns.spec),
+        )
+        .await,
     );
     let placement = super::placement(&mut tx, &ns.cluster).await?;
     let current = super::stored_sized(&ns.spec)?;
@@ -436,7 +506,10 @@ pub async fn quota_change(app: &App, ctx: &Ctx, cluster: &str, name: &str, input
         if until <= OffsetDateTime::now_utc() {
             errors.insert("burst_until".into(), "must be in the future".into());
         } else if s.fits_within(&current) {
-            errors.insert("burst_until".into(), "a burst must increase the quota".into());
+            errors.insert(
+                "burst_until".into(),
+                "a burst must increase the quota".into(),
+            );
         }
     }
     if let Some(s) = &sized {
@@ -501,20 +574,32 @@ pub async fn quota_change(app: &App, ctx: &Ctx, cluster: &str, name: &str, input
 }
 
 /// Asks for the namespace to be deleted; `confirm` must repeat its name.
-pub async fn decommission(app: &App, ctx: &Ctx, cluster: &str, name: &str, input: Decommission) -> Result<RequestDetail> {
+pub async fn decommission(
+    app: &App,
+    ctx: &Ctx,
+    cluster: &str,
+    name: &str,
+    input: Decommission,
+) -> Result<RequestDetail> {
     let actor = ctx.require(Scope::Request)?;
     let mut tx = app.db.begin().await?;
     let ns = existing(&mut tx, actor, cluster, name).await?;
     let mut errors = FieldErrors::new();
     if input.confirm.trim() != ns.name {
-        errors.insert("confirm".into(), "type the namespace's name to confirm".into());
+        errors.insert(
+            "confirm".into(),
+            "type the namespace's name to confirm".into(),
+        );
     }
     let purpose = purpose(&mut errors, &input.purpose);
     let Some(purpose) = purpose.filter(|_| errors.is_empty()) else {
         return Err(Error::Invalid(errors));
     };
     if ns.state == "decommissioning" {
-        return Err(Error::conflict("namespace", "this namespace is already being decommissioned"));
+        return Err(Error::conflict(
+            "namespace",
+            "this namespace is already being decommissioned",
+        ));
     }
     refuse_if_open_change(&mut tx, ns.id).await?;
     let cluster_id = sqlx::query_scalar!("SELECT id FROM clusters WHERE name = $1", ns.cluster)
@@ -522,7 +607,14 @@ pub async fn decommission(app: &App, ctx: &Ctx, cluster: &str, name: &str, input
         .await?;
     let (matched_policy, auto_approve) = super::evaluate_policies(
         &mut tx,
-        &PolicyInput { kind: "decommission", environment: &ns.environment, sized: None, current: None, is_burst: false, over_budget: false },
+        &PolicyInput {
+            kind: "decommission",
+            environment: &ns.environment,
+            sized: None,
+            current: None,
+            is_burst: false,
+            over_budget: false,
+        },
     )
     .await?;
     let id = insert_request(
@@ -583,7 +675,10 @@ async fn lock(tx: &mut PgConnection, id: Uuid) -> Result<Locked> {
 
 fn must_be_pending(r: &Locked) -> Result<()> {
     if r.state != "pending" {
-        return Err(Error::conflict("state", format!("this request is already {}", r.state)));
+        return Err(Error::conflict(
+            "state",
+            format!("this request is already {}", r.state),
+        ));
     }
     Ok(())
 }
@@ -615,14 +710,32 @@ async fn approve_locked(
             .execute(&mut *tx)
             .await
             .map_err(|e| Error::from_unique(e, "namespaces_live_name", "name", "a namespace of this name now exists on the cluster"))?;
-            jobs::enqueue(&mut *tx, jobs::Kind::Apply, ns_id, Some(id), r.cluster_id, None).await?;
+            jobs::enqueue(
+                &mut *tx,
+                jobs::Kind::Apply,
+                ns_id,
+                Some(id),
+                r.cluster_id,
+                None,
+            )
+            .await?;
             if let Some(at) = r.expires_at {
-                jobs::enqueue(&mut *tx, jobs::Kind::Expire, ns_id, None, r.cluster_id, Some(at)).await?;
+                jobs::enqueue(
+                    &mut *tx,
+                    jobs::Kind::Expire,
+                    ns_id,
+                    None,
+                    r.cluster_id,
+                    Some(at),
+                )
+                .await?;
             }
             ns_id
         }
         "quota_change" => {
-            let ns_id = r.namespace_id.ok_or_else(|| anyhow::anyhow!("quota change without namespace"))?;
+            let ns_id = r
+                .namespace_id
+                .ok_or_else(|| anyhow::anyhow!("quota change without namespace"))?;
             let current = sqlx::query!(
                 r#"SELECT state, spec, base_spec FROM namespaces WHERE id = $1 FOR UPDATE"#,
                 ns_id
@@ -630,7 +743,10 @@ async fn approve_locked(
             .fetch_one(&mut *tx)
             .await?;
             if current.state == "decommissioning" || current.state == "decommissioned" {
-                return Err(Error::conflict("state", "the namespace is being decommissioned"));
+                return Err(Error::conflict(
+                    "state",
+                    "the namespace is being decommissioned",
+                ));
             }
             // A burst remembers what to return to; any other change ends a running burst.
             let base = match r.burst_until {
@@ -645,22 +761,48 @@ async fn approve_locked(
             )
             .execute(&mut *tx)
             .await?;
-            jobs::enqueue(&mut *tx, jobs::Kind::Apply, ns_id, Some(id), r.cluster_id, None).await?;
+            jobs::enqueue(
+                &mut *tx,
+                jobs::Kind::Apply,
+                ns_id,
+                Some(id),
+                r.cluster_id,
+                None,
+            )
+            .await?;
             if let Some(at) = r.burst_until {
-                jobs::enqueue_with(&mut *tx, jobs::Kind::RevertBurst, ns_id, None, r.cluster_id, Some(at),
-                                   json!({"burst_until": at.unix_timestamp()})).await?;
+                jobs::enqueue_with(
+                    &mut *tx,
+                    jobs::Kind::RevertBurst,
+                    ns_id,
+                    None,
+                    r.cluster_id,
+                    Some(at),
+                    json!({"burst_until": at.unix_timestamp()}),
+                )
+                .await?;
             }
             ns_id
         }
         _ => {
-            let ns_id = r.namespace_id.ok_or_else(|| anyhow::anyhow!("decommission without namespace"))?;
+            let ns_id = r
+                .namespace_id
+                .ok_or_else(|| anyhow::anyhow!("decommission without namespace"))?;
             sqlx::query!(
                 "UPDATE namespaces SET state = 'decommissioning', updated_at = now() WHERE id = $1 AND state <> 'decommissioned'",
                 ns_id
             )
             .execute(&mut *tx)
             .await?;
-            jobs::enqueue(&mut *tx, jobs::Kind::Decommission, ns_id, Some(id), r.cluster_id, None).await?;
+            jobs::enqueue(
+                &mut *tx,
+                jobs::Kind::Decommission,
+                ns_id,
+                Some(id),
+                r.cluster_id,
+                None,
+            )
+            .await?;
             ns_id
         }
     };
@@ -754,7 +896,9 @@ pub async fn cancel(app: &App, ctx: &Ctx, id: Uuid) -> Result<RequestDetail> {
     let r = lock(&mut tx, id).await?;
     if r.requested_by != Some(actor.user_id) && !actor.is_admin {
         visible(&mut tx, actor, r.team_id).await?;
-        return Err(Error::forbidden("only the requester or an admin cancels a request"));
+        return Err(Error::forbidden(
+            "only the requester or an admin cancels a request",
+        ));
     }
     must_be_pending(&r)?;
     sqlx::query!(
@@ -784,7 +928,10 @@ pub async fn amend(app: &App, ctx: &Ctx, id: Uuid, input: Amendment) -> Result<R
     let r = lock(&mut tx, id).await?;
     must_be_pending(&r)?;
     if r.kind == "decommission" {
-        return Err(Error::conflict("kind", "a decommission request has nothing to amend"));
+        return Err(Error::conflict(
+            "kind",
+            "a decommission request has nothing to amend",
+        ));
     }
     let mut errors = FieldErrors::new();
     let note = collect(&mut errors, short_text("note", &input.note, 1000));
@@ -792,9 +939,17 @@ pub async fn amend(app: &App, ctx: &Ctx, id: Uuid, input: Amendment) -> Result<R
         .fetch_one(&mut *tx)
         .await?;
     let placement = super::placement(&mut tx, &cluster_name).await?;
-    let pool = match input.node_pool.as_deref().map(str::trim).filter(|p| !p.is_empty()) {
+    let pool = match input
+        .node_pool
+        .as_deref()
+        .map(str::trim)
+        .filter(|p| !p.is_empty())
+    {
         Some(p) if r.kind == "quota_change" && p != r.node_pool => {
-            errors.insert("node_pool".into(), "a quota change keeps the namespace's pool".into());
+            errors.insert(
+                "node_pool".into(),
+                "a quota change keeps the namespace's pool".into(),
+            );
             r.node_pool.clone()
         }
         Some(p) => p.to_owned(),
@@ -802,8 +957,15 @@ pub async fn amend(app: &App, ctx: &Ctx, id: Uuid, input: Amendment) -> Result<R
     };
     let resolved = collect(
         &mut errors,
-        resolve_spec(&mut tx, input.preset.as_deref(), input.quota.as_ref(), input.limits.as_ref(),
-                     input.storage_classes.as_ref(), Some(&r.spec.0)).await,
+        resolve_spec(
+            &mut tx,
+            input.preset.as_deref(),
+            input.quota.as_ref(),
+            input.limits.as_ref(),
+            input.storage_classes.as_ref(),
+            Some(&r.spec.0),
+        )
+        .await,
     );
     let mut sized = None;
     if let Some((spec, _)) = &resolved {
@@ -821,16 +983,25 @@ pub async fn amend(app: &App, ctx: &Ctx, id: Uuid, input: Amendment) -> Result<R
     }
     let previous = match r.namespace_id {
         Some(ns) => {
-            let spec = sqlx::query_scalar!(r#"SELECT spec AS "spec: Json<NamespaceSpec>" FROM namespaces WHERE id = $1"#, ns)
-                .fetch_one(&mut *tx)
-                .await?;
+            let spec = sqlx::query_scalar!(
+                r#"SELECT spec AS "spec: Json<NamespaceSpec>" FROM namespaces WHERE id = $1"#,
+                ns
+            )
+            .fetch_one(&mut *tx)
+            .await?;
             Some((super::stored_sized(&spec.0)?.amounts(), r.node_pool.clone()))
         }
         None => None,
     };
     let impact = super::impact(
         &mut tx,
-        &Change { team_id: r.team_id, placement: &placement, pool: &pool, after: sized.amounts(), previous },
+        &Change {
+            team_id: r.team_id,
+            placement: &placement,
+            pool: &pool,
+            after: sized.amounts(),
+            previous,
+        },
     )
     .await?;
     let over_budget = impact.budget.as_ref().is_some_and(|b| b.over_budget);
@@ -960,22 +1131,41 @@ pub async fn get(app: &App, ctx: &Ctx, id: Uuid) -> Result<RequestDetail> {
         .await?
         .ok_or(Error::NotFound("namespace request"))?;
     visible(&mut conn, actor, row.team_id).await?;
+    let mut cluster_pools = Vec::new();
     let impact = if row.state == "pending" && row.kind != "decommission" {
         let placement = super::placement(&mut conn, &row.cluster).await?;
+        cluster_pools = placement
+            .cluster
+            .pools
+            .iter()
+            .map(|p| p.name.clone())
+            .collect();
         let sized = super::stored_sized(&row.spec.0)?;
         let previous = match row.namespace_id {
             Some(ns) => {
-                let spec = sqlx::query_scalar!(r#"SELECT spec AS "spec: Json<NamespaceSpec>" FROM namespaces WHERE id = $1"#, ns)
-                    .fetch_one(&mut *conn)
-                    .await?;
-                Some((super::stored_sized(&spec.0)?.amounts(), row.node_pool.clone()))
+                let spec = sqlx::query_scalar!(
+                    r#"SELECT spec AS "spec: Json<NamespaceSpec>" FROM namespaces WHERE id = $1"#,
+                    ns
+                )
+                .fetch_one(&mut *conn)
+                .await?;
+                Some((
+                    super::stored_sized(&spec.0)?.amounts(),
+                    row.node_pool.clone(),
+                ))
             }
             None => None,
         };
         Some(
             super::impact(
                 &mut conn,
-                &Change { team_id: row.team_id, placement: &placement, pool: &row.node_pool, after: sized.amounts(), previous },
+                &Change {
+                    team_id: row.team_id,
+                    placement: &placement,
+                    pool: &row.node_pool,
+                    after: sized.amounts(),
+                    previous,
+                },
             )
             .await?,
         )
@@ -995,6 +1185,7 @@ pub async fn get(app: &App, ctx: &Ctx, id: Uuid) -> Result<RequestDetail> {
         objects,
         can_decide,
         can_cancel,
+        cluster_pools,
     })
 }
 
@@ -1002,17 +1193,37 @@ pub async fn list(app: &App, ctx: &Ctx, query: RequestQuery) -> Result<Page<Name
     let actor = ctx.require(Scope::Read)?;
     let mut errors = FieldErrors::new();
     let limit = crate::people::collect(&mut errors, audit::parse_limit(query.limit)).unwrap_or(0);
-    let state = query.state.as_deref().map(str::trim).filter(|s| !s.is_empty());
+    let state = query
+        .state
+        .as_deref()
+        .map(str::trim)
+        .filter(|s| !s.is_empty());
     if let Some(s) = state {
-        let all = ["open", "pending", "approved", "rejected", "cancelled", "provisioning", "ready", "failed"];
+        let all = [
+            "open",
+            "pending",
+            "approved",
+            "rejected",
+            "cancelled",
+            "provisioning",
+            "ready",
+            "failed",
+        ];
         if !all.contains(&s) {
             errors.insert("state".into(), format!("must be one of {}", all.join(", ")));
         }
     }
-    let kind = query.kind.as_deref().map(str::trim).filter(|s| !s.is_empty());
+    let kind = query
+        .kind
+        .as_deref()
+        .map(str::trim)
+        .filter(|s| !s.is_empty());
     if let Some(k) = kind {
         if !super::settings::KINDS.contains(&k) {
-            errors.insert("kind".into(), "must be create, quota_change or decommission".into());
+            errors.insert(
+                "kind".into(),
+                "must be create, quota_change or decommission".into(),
+            );
         }
     }
     let cursor = match query.cursor.as_deref().filter(|c| !c.is_empty()) {
@@ -1020,7 +1231,10 @@ pub async fn list(app: &App, ctx: &Ctx, query: RequestQuery) -> Result<Page<Name
         Some(c) => match parse_cursor(c) {
             Some(v) => Some(v),
             None => {
-                errors.insert("cursor".into(), "is not a cursor from a previous page".into());
+                errors.insert(
+                    "cursor".into(),
+                    "is not a cursor from a previous page".into(),
+                );
                 None
             }
         },

@@ -152,7 +152,12 @@ pub async fn budgets(app: &App, ctx: &Ctx, team: &str) -> Result<Vec<Budget>> {
 }
 
 /// Sets (creates or replaces) a team's budget, fleet-wide or for one cluster (admins).
-pub async fn set_budget(app: &App, ctx: &Ctx, team: &str, input: BudgetInput) -> Result<Vec<Budget>> {
+pub async fn set_budget(
+    app: &App,
+    ctx: &Ctx,
+    team: &str,
+    input: BudgetInput,
+) -> Result<Vec<Budget>> {
     let actor = ctx.require_admin(Scope::Approve)?;
     let mut errors = FieldErrors::new();
     let cpu = collect(&mut errors, Amount::cpu("cpu", &input.cpu));
@@ -160,7 +165,12 @@ pub async fn set_budget(app: &App, ctx: &Ctx, team: &str, input: BudgetInput) ->
     let storage = collect(&mut errors, Amount::bytes("storage", &input.storage));
     let mut tx = app.db.begin().await?;
     let team_ref = super::acting_team(&mut tx, actor, team).await?;
-    let cluster = match input.cluster.as_deref().map(str::trim).filter(|c| !c.is_empty()) {
+    let cluster = match input
+        .cluster
+        .as_deref()
+        .map(str::trim)
+        .filter(|c| !c.is_empty())
+    {
         None => None,
         Some(name) => {
             let id = sqlx::query_scalar!("SELECT id FROM clusters WHERE name = $1", name)
@@ -264,21 +274,33 @@ pub async fn policies(app: &App, ctx: &Ctx) -> Result<Vec<Policy>> {
 
 fn parse_policy(input: &PolicyInput) -> Result<(String, PolicyConditions)> {
     let mut errors = FieldErrors::new();
-    let name = collect(&mut errors, crate::fleet::short_text("name", &input.name, 100));
+    let name = collect(
+        &mut errors,
+        crate::fleet::short_text("name", &input.name, 100),
+    );
     let c = &input.conditions;
     for k in &c.kinds {
         if !KINDS.contains(&k.as_str()) {
-            errors.insert("conditions.kinds".into(), format!("{k:?} is not one of {}", KINDS.join(", ")));
+            errors.insert(
+                "conditions.kinds".into(),
+                format!("{k:?} is not one of {}", KINDS.join(", ")),
+            );
         }
     }
     for e in &c.environments {
         if !crate::fleet::ENVIRONMENTS.contains(&e.as_str()) {
-            errors.insert("conditions.environments".into(), format!("{e:?} is not one of prod, staging, dev"));
+            errors.insert(
+                "conditions.environments".into(),
+                format!("{e:?} is not one of prod, staging, dev"),
+            );
         }
     }
     if let Some(p) = &c.max_preset {
         if !PRESETS.contains(&p.as_str()) {
-            errors.insert("conditions.max_preset".into(), "must be S, M, L or XL".into());
+            errors.insert(
+                "conditions.max_preset".into(),
+                "must be S, M, L or XL".into(),
+            );
         }
     }
     if !["approve", "manual"].contains(&input.action.as_str()) {
@@ -294,7 +316,12 @@ fn parse_policy(input: &PolicyInput) -> Result<(String, PolicyConditions)> {
 }
 
 /// Creates (`id` None) or replaces a policy (admins).
-pub async fn save_policy(app: &App, ctx: &Ctx, id: Option<Uuid>, input: PolicyInput) -> Result<Policy> {
+pub async fn save_policy(
+    app: &App,
+    ctx: &Ctx,
+    id: Option<Uuid>,
+    input: PolicyInput,
+) -> Result<Policy> {
     ctx.require_admin(Scope::Approve)?;
     let (name, conditions) = parse_policy(&input)?;
     let mut tx = app.db.begin().await?;
@@ -307,12 +334,29 @@ pub async fn save_policy(app: &App, ctx: &Ctx, id: Option<Uuid>, input: PolicyIn
             sqlx::query!(
                 "INSERT INTO approval_policies (id, name, position, enabled, conditions, action)
                  VALUES ($1, $2, $3, $4, $5, $6)",
-                id, name, input.position, input.enabled, conditions_json, input.action
+                id,
+                name,
+                input.position,
+                input.enabled,
+                conditions_json,
+                input.action
             )
             .execute(&mut *tx)
             .await
-            .map_err(|e| Error::from_unique(e, "approval_policies_name_key", "name", "a policy with this name exists"))?;
-            audit::record(&mut tx, ctx, audit::Entry::new("policy.created", "policy", id).after(after)).await?;
+            .map_err(|e| {
+                Error::from_unique(
+                    e,
+                    "approval_policies_name_key",
+                    "name",
+                    "a policy with this name exists",
+                )
+            })?;
+            audit::record(
+                &mut tx,
+                ctx,
+                audit::Entry::new("policy.created", "policy", id).after(after),
+            )
+            .await?;
             id
         }
         Some(id) => {
@@ -353,11 +397,19 @@ pub async fn save_policy(app: &App, ctx: &Ctx, id: Option<Uuid>, input: PolicyIn
 pub async fn remove_policy(app: &App, ctx: &Ctx, id: Uuid) -> Result<()> {
     ctx.require_admin(Scope::Approve)?;
     let mut tx = app.db.begin().await?;
-    let name = sqlx::query_scalar!("DELETE FROM approval_policies WHERE id = $1 RETURNING name", id)
-        .fetch_optional(&mut *tx)
-        .await?
-        .ok_or(Error::NotFound("policy"))?;
-    audit::record(&mut tx, ctx, audit::Entry::new("policy.removed", "policy", id).before(json!({"name": name}))).await?;
+    let name = sqlx::query_scalar!(
+        "DELETE FROM approval_policies WHERE id = $1 RETURNING name",
+        id
+    )
+    .fetch_optional(&mut *tx)
+    .await?
+    .ok_or(Error::NotFound("policy"))?;
+    audit::record(
+        &mut tx,
+        ctx,
+        audit::Entry::new("policy.removed", "policy", id).before(json!({"name": name})),
+    )
+    .await?;
     tx.commit().await?;
     Ok(())
 }
@@ -394,7 +446,10 @@ pub async fn create_webhook(app: &App, ctx: &Ctx, input: NewWebhook) -> Result<W
     }
     for e in &input.events {
         if !EVENTS.contains(&e.as_str()) {
-            errors.insert("events".into(), format!("{e:?} is not one of {}", EVENTS.join(", ")));
+            errors.insert(
+                "events".into(),
+                format!("{e:?} is not one of {}", EVENTS.join(", ")),
+            );
         }
     }
     if !errors.is_empty() {
@@ -417,7 +472,8 @@ pub async fn create_webhook(app: &App, ctx: &Ctx, input: NewWebhook) -> Result<W
     audit::record(
         &mut tx,
         ctx,
-        audit::Entry::new("webhook.created", "webhook", id).after(json!({"url": url, "events": input.events})),
+        audit::Entry::new("webhook.created", "webhook", id)
+            .after(json!({"url": url, "events": input.events})),
     )
     .await?;
     tx.commit().await?;
@@ -431,7 +487,12 @@ pub async fn remove_webhook(app: &App, ctx: &Ctx, id: Uuid) -> Result<()> {
         .fetch_optional(&mut *tx)
         .await?
         .ok_or(Error::NotFound("webhook"))?;
-    audit::record(&mut tx, ctx, audit::Entry::new("webhook.removed", "webhook", id).before(json!({"url": url}))).await?;
+    audit::record(
+        &mut tx,
+        ctx,
+        audit::Entry::new("webhook.removed", "webhook", id).before(json!({"url": url})),
+    )
+    .await?;
     tx.commit().await?;
     Ok(())
 }

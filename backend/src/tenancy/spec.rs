@@ -1,9 +1,7 @@
 //! Namespace names and specs parsed into typed values, with every consistency rule a
 //! quota and LimitRange must satisfy. Errors name the field that is wrong.
 
-use berth_frontend::api::{
-    Amounts, ClassQuota, LimitSpec, NamespaceSpec, QuotaSpec,
-};
+use berth_frontend::api::{Amounts, ClassQuota, LimitSpec, NamespaceSpec, QuotaSpec};
 use kube_quantity::ParsedQuantity;
 
 use crate::{error::FieldErrors, Error, Result};
@@ -71,7 +69,10 @@ fn ratio(field: &str, raw: &Option<String>) -> Result<Option<f64>> {
 
 fn count(field: &str, n: i64, max: i64) -> Result<i64> {
     if !(0..=max).contains(&n) {
-        return Err(Error::invalid(field, format!("must be between 0 and {max}")));
+        return Err(Error::invalid(
+            field,
+            format!("must be between 0 and {max}"),
+        ));
     }
     Ok(n)
 }
@@ -175,23 +176,63 @@ pub fn parse(spec: &NamespaceSpec) -> std::result::Result<Sized, FieldErrors> {
     let q: &QuotaSpec = &spec.quota;
     let l: &LimitSpec = &spec.limits;
     let rc = take(&mut e, Amount::cpu("quota.requests_cpu", &q.requests_cpu));
-    let rm = take(&mut e, Amount::bytes("quota.requests_memory", &q.requests_memory));
+    let rm = take(
+        &mut e,
+        Amount::bytes("quota.requests_memory", &q.requests_memory),
+    );
     let lc = take(&mut e, Amount::cpu("quota.limits_cpu", &q.limits_cpu));
-    let lm = take(&mut e, Amount::bytes("quota.limits_memory", &q.limits_memory));
+    let lm = take(
+        &mut e,
+        Amount::bytes("quota.limits_memory", &q.limits_memory),
+    );
     let pods = take(&mut e, count("quota.pods", q.pods, 100_000));
     let services = take(&mut e, count("quota.services", q.services, 10_000));
-    let pvcs = take(&mut e, count("quota.persistentvolumeclaims", q.persistentvolumeclaims, 10_000));
-    let storage = take(&mut e, Amount::bytes("quota.requests_storage", &q.requests_storage));
-    let drc = take(&mut e, Amount::cpu("limits.default_request_cpu", &l.default_request_cpu));
-    let drm = take(&mut e, Amount::bytes("limits.default_request_memory", &l.default_request_memory));
-    let dlc = take(&mut e, Amount::cpu("limits.default_limit_cpu", &l.default_limit_cpu));
-    let dlm = take(&mut e, Amount::bytes("limits.default_limit_memory", &l.default_limit_memory));
+    let pvcs = take(
+        &mut e,
+        count(
+            "quota.persistentvolumeclaims",
+            q.persistentvolumeclaims,
+            10_000,
+        ),
+    );
+    let storage = take(
+        &mut e,
+        Amount::bytes("quota.requests_storage", &q.requests_storage),
+    );
+    let drc = take(
+        &mut e,
+        Amount::cpu("limits.default_request_cpu", &l.default_request_cpu),
+    );
+    let drm = take(
+        &mut e,
+        Amount::bytes("limits.default_request_memory", &l.default_request_memory),
+    );
+    let dlc = take(
+        &mut e,
+        Amount::cpu("limits.default_limit_cpu", &l.default_limit_cpu),
+    );
+    let dlm = take(
+        &mut e,
+        Amount::bytes("limits.default_limit_memory", &l.default_limit_memory),
+    );
     let minc = take(&mut e, Amount::cpu("limits.min_cpu", &l.min_cpu));
     let minm = take(&mut e, Amount::bytes("limits.min_memory", &l.min_memory));
     let maxc = take(&mut e, Amount::cpu("limits.max_cpu", &l.max_cpu));
     let maxm = take(&mut e, Amount::bytes("limits.max_memory", &l.max_memory));
-    let ratio_c = take(&mut e, ratio("limits.max_limit_request_ratio_cpu", &l.max_limit_request_ratio_cpu));
-    let ratio_m = take(&mut e, ratio("limits.max_limit_request_ratio_memory", &l.max_limit_request_ratio_memory));
+    let ratio_c = take(
+        &mut e,
+        ratio(
+            "limits.max_limit_request_ratio_cpu",
+            &l.max_limit_request_ratio_cpu,
+        ),
+    );
+    let ratio_m = take(
+        &mut e,
+        ratio(
+            "limits.max_limit_request_ratio_memory",
+            &l.max_limit_request_ratio_memory,
+        ),
+    );
 
     let mut classes = Vec::new();
     let mut seen = std::collections::BTreeSet::new();
@@ -205,10 +246,24 @@ pub fn parse(spec: &NamespaceSpec) -> std::result::Result<Sized, FieldErrors> {
             e.insert(format!("{field}.name"), "is listed twice".into());
             continue;
         }
-        let s = take(&mut e, Amount::bytes(&format!("{field}.storage"), &c.storage));
-        let n = take(&mut e, count(&format!("{field}.persistentvolumeclaims"), c.persistentvolumeclaims, 10_000));
+        let s = take(
+            &mut e,
+            Amount::bytes(&format!("{field}.storage"), &c.storage),
+        );
+        let n = take(
+            &mut e,
+            count(
+                &format!("{field}.persistentvolumeclaims"),
+                c.persistentvolumeclaims,
+                10_000,
+            ),
+        );
         if let (Some(storage), Some(pvcs)) = (s, n) {
-            classes.push(ClassLimit { name: c.name.trim().to_owned(), storage, pvcs });
+            classes.push(ClassLimit {
+                name: c.name.trim().to_owned(),
+                storage,
+                pvcs,
+            });
         }
     }
 
@@ -218,23 +273,50 @@ pub fn parse(spec: &NamespaceSpec) -> std::result::Result<Sized, FieldErrors> {
         }
     };
     if let (Some(rc), Some(lc)) = (rc, lc) {
-        rule("quota.limits_cpu", lc >= rc, "must be at least requests.cpu");
+        rule(
+            "quota.limits_cpu",
+            lc >= rc,
+            "must be at least requests.cpu",
+        );
     }
     if let (Some(rm), Some(lm)) = (rm, lm) {
-        rule("quota.limits_memory", lm >= rm, "must be at least requests.memory");
+        rule(
+            "quota.limits_memory",
+            lm >= rm,
+            "must be at least requests.memory",
+        );
     }
-    for (min, dr, dl, max, res) in [(minc, drc, dlc, maxc, "cpu"), (minm, drm, dlm, maxm, "memory")] {
+    for (min, dr, dl, max, res) in [
+        (minc, drc, dlc, maxc, "cpu"),
+        (minm, drm, dlm, maxm, "memory"),
+    ] {
         if let (Some(min), Some(dr)) = (min, dr) {
-            rule(&format!("limits.default_request_{res}"), min <= dr, "must be at least the minimum");
+            rule(
+                &format!("limits.default_request_{res}"),
+                min <= dr,
+                "must be at least the minimum",
+            );
         }
         if let (Some(dr), Some(dl)) = (dr, dl) {
-            rule(&format!("limits.default_limit_{res}"), dr <= dl, "must be at least the default request");
+            rule(
+                &format!("limits.default_limit_{res}"),
+                dr <= dl,
+                "must be at least the default request",
+            );
         }
         if let (Some(dl), Some(max)) = (dl, max) {
-            rule(&format!("limits.max_{res}"), dl <= max, "must be at least the default limit");
+            rule(
+                &format!("limits.max_{res}"),
+                dl <= max,
+                "must be at least the default limit",
+            );
         }
         if let (Some(min), Some(max)) = (min, max) {
-            rule(&format!("limits.min_{res}"), min <= max, "must be at most the maximum");
+            rule(
+                &format!("limits.min_{res}"),
+                min <= max,
+                "must be at most the maximum",
+            );
         }
     }
     for (ratio, dr, dl, res) in [(ratio_c, drc, dlc, "cpu"), (ratio_m, drm, dlm, "memory")] {
@@ -253,7 +335,12 @@ pub fn parse(spec: &NamespaceSpec) -> std::result::Result<Sized, FieldErrors> {
     }
     for (field, default, quota, what) in [
         ("quota.requests_cpu", drc, rc, "the default CPU request"),
-        ("quota.requests_memory", drm, rm, "the default memory request"),
+        (
+            "quota.requests_memory",
+            drm,
+            rm,
+            "the default memory request",
+        ),
         ("quota.limits_cpu", dlc, lc, "the default CPU limit"),
         ("quota.limits_memory", dlm, lm, "the default memory limit"),
     ] {
@@ -409,7 +496,10 @@ mod tests {
             "kube-payments",
             &format!("payments-{}", "x".repeat(60)),
         ] {
-            assert!(NamespaceName::parse("name", bad, "payments").is_err(), "{bad} accepted");
+            assert!(
+                NamespaceName::parse("name", bad, "payments").is_err(),
+                "{bad} accepted"
+            );
         }
         let err = NamespaceName::parse("name", "search-x", "payments").unwrap_err();
         assert!(err.to_string().contains("invalid") || matches!(err, Error::Invalid(_)));
@@ -431,16 +521,27 @@ mod tests {
     #[test]
     fn inconsistent_specs_name_the_field() {
         assert!(errors(|s| s.quota.limits_cpu = "2".into()).contains_key("quota.limits_cpu"));
-        assert!(errors(|s| s.quota.limits_memory = "1Gi".into()).contains_key("quota.limits_memory"));
-        assert!(errors(|s| s.limits.min_cpu = "200m".into()).contains_key("limits.default_request_cpu"));
-        assert!(errors(|s| s.limits.default_limit_cpu = "50m".into()).contains_key("limits.default_limit_cpu"));
+        assert!(
+            errors(|s| s.quota.limits_memory = "1Gi".into()).contains_key("quota.limits_memory")
+        );
+        assert!(
+            errors(|s| s.limits.min_cpu = "200m".into()).contains_key("limits.default_request_cpu")
+        );
+        assert!(errors(|s| s.limits.default_limit_cpu = "50m".into())
+            .contains_key("limits.default_limit_cpu"));
         assert!(errors(|s| s.limits.max_memory = "256Mi".into()).contains_key("limits.max_memory"));
-        assert!(errors(|s| s.limits.default_limit_cpu = "1".into()).contains_key("limits.max_limit_request_ratio_cpu"));
+        assert!(errors(|s| s.limits.default_limit_cpu = "1".into())
+            .contains_key("limits.max_limit_request_ratio_cpu"));
         assert!(errors(|s| s.quota.pods = 0).contains_key("quota.pods"));
-        assert!(errors(|s| s.quota.requests_memory = "64Mi".into()).contains_key("quota.requests_memory"));
-        assert!(errors(|s| s.storage_classes[0].storage = "200Gi".into()).contains_key("storage_classes"));
+        assert!(errors(|s| s.quota.requests_memory = "64Mi".into())
+            .contains_key("quota.requests_memory"));
+        assert!(errors(|s| s.storage_classes[0].storage = "200Gi".into())
+            .contains_key("storage_classes"));
         assert!(errors(|s| s.quota.requests_cpu = "lots".into()).contains_key("quota.requests_cpu"));
         assert!(errors(|s| s.quota.services = -1).contains_key("quota.services"));
-        assert!(errors(|s| s.storage_classes.push(s.storage_classes[0].clone())).contains_key("storage_classes[1].name"));
+        assert!(
+            errors(|s| s.storage_classes.push(s.storage_classes[0].clone()))
+                .contains_key("storage_classes[1].name")
+        );
     }
 }

@@ -13,7 +13,10 @@ use crate::{
         fleet::{cores, gib, Bar},
         requests::{state_badge, RequestTable},
     },
-    server::{get_ledger, get_namespace, list_namespaces, ChangeQuota, DecommissionNamespace, ReapplyNamespace},
+    server::{
+        get_ledger, get_namespace, list_namespaces, ChangeQuota, DecommissionNamespace,
+        ReapplyNamespace,
+    },
 };
 
 #[component]
@@ -22,12 +25,23 @@ pub fn Namespaces() -> impl IntoView {
 }
 
 fn used(ns: &Namespace) -> Amounts {
-    ns.usage.as_ref().map(|u| u.used_amounts).unwrap_or_default()
+    ns.usage
+        .as_ref()
+        .map(|u| u.used_amounts)
+        .unwrap_or_default()
 }
 
 #[component]
 fn NamespaceList() -> impl IntoView {
-    let namespaces = Resource::new(|| (), |_| list_namespaces(NamespaceQuery { limit: Some(500), ..Default::default() }));
+    let namespaces = Resource::new(
+        || (),
+        |_| {
+            list_namespaces(NamespaceQuery {
+                limit: Some(500),
+                ..Default::default()
+            })
+        },
+    );
     let ledger = Resource::new(|| (), |_| get_ledger());
     view! {
         <h1>"Namespaces"</h1>
@@ -123,19 +137,40 @@ pub fn NamespacePage() -> impl IntoView {
 #[component]
 fn NamespaceView(me: Me) -> impl IntoView {
     let params = use_params_map();
-    let key = move || params.with(|p| (p.get("cluster").unwrap_or_default(), p.get("name").unwrap_or_default()));
+    let key = move || {
+        params.with(|p| {
+            (
+                p.get("cluster").unwrap_or_default(),
+                p.get("name").unwrap_or_default(),
+            )
+        })
+    };
     let change = ServerAction::<ChangeQuota>::new();
     let decommission = ServerAction::<DecommissionNamespace>::new();
     let reapply = ServerAction::<ReapplyNamespace>::new();
     let tick = RwSignal::new(0u32);
     let detail = Resource::new(
-        move || (key(), change.version().get(), decommission.version().get(), reapply.version().get(), tick.get()),
+        move || {
+            (
+                key(),
+                change.version().get(),
+                decommission.version().get(),
+                reapply.version().get(),
+                tick.get(),
+            )
+        },
         |((cluster, name), ..)| get_namespace(cluster, name),
     );
     Effect::new(move |_| {
         if let Some(Ok(d)) = detail.get() {
-            if matches!(d.namespace.state.as_str(), "provisioning" | "decommissioning" | "failed") {
-                set_timeout(move || tick.update(|t| *t += 1), std::time::Duration::from_secs(1));
+            if matches!(
+                d.namespace.state.as_str(),
+                "provisioning" | "decommissioning" | "failed"
+            ) {
+                set_timeout(
+                    move || tick.update(|t| *t += 1),
+                    std::time::Duration::from_secs(1),
+                );
             }
         }
     });
@@ -156,7 +191,9 @@ fn NamespaceView(me: Me) -> impl IntoView {
 }
 
 fn count(map: Option<&BTreeMap<String, String>>, key: &str) -> i64 {
-    map.and_then(|m| m.get(key)).and_then(|v| v.parse().ok()).unwrap_or(0)
+    map.and_then(|m| m.get(key))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0)
 }
 
 #[component]
@@ -167,7 +204,12 @@ fn NamespaceBody(
     decommission: ServerAction<DecommissionNamespace>,
     reapply: ServerAction<ReapplyNamespace>,
 ) -> impl IntoView {
-    let NamespaceDetail { namespace: n, objects, requests, can_request } = detail;
+    let NamespaceDetail {
+        namespace: n,
+        objects,
+        requests,
+        can_request,
+    } = detail;
     let u = used(&n);
     let pods_used = count(n.usage.as_ref().map(|u| &u.used), "pods");
     let typed = RwSignal::new(String::new());

@@ -19,7 +19,7 @@ use crate::{
 
 pub fn state_badge(state: &str) -> impl IntoView {
     let class = match state {
-        "ready" => "badge ok",
+        "ready" | "applied" => "badge ok",
         "failed" | "rejected" => "badge error",
         "pending" => "badge warn",
         _ => "badge",
@@ -117,17 +117,29 @@ type LimitLens = fn(&mut LimitSpec) -> &mut String;
 
 const QUOTA_FIELDS: [(&str, &str, QuotaLens); 5] = [
     ("requests_cpu", "requests.cpu", |q| &mut q.requests_cpu),
-    ("requests_memory", "requests.memory", |q| &mut q.requests_memory),
+    ("requests_memory", "requests.memory", |q| {
+        &mut q.requests_memory
+    }),
     ("limits_cpu", "limits.cpu", |q| &mut q.limits_cpu),
     ("limits_memory", "limits.memory", |q| &mut q.limits_memory),
-    ("requests_storage", "requests.storage", |q| &mut q.requests_storage),
+    ("requests_storage", "requests.storage", |q| {
+        &mut q.requests_storage
+    }),
 ];
 
 const LIMIT_FIELDS: [(&str, &str, LimitLens); 8] = [
-    ("default_request_cpu", "default request CPU", |l| &mut l.default_request_cpu),
-    ("default_request_memory", "default request memory", |l| &mut l.default_request_memory),
-    ("default_limit_cpu", "default limit CPU", |l| &mut l.default_limit_cpu),
-    ("default_limit_memory", "default limit memory", |l| &mut l.default_limit_memory),
+    ("default_request_cpu", "default request CPU", |l| {
+        &mut l.default_request_cpu
+    }),
+    ("default_request_memory", "default request memory", |l| {
+        &mut l.default_request_memory
+    }),
+    ("default_limit_cpu", "default limit CPU", |l| {
+        &mut l.default_limit_cpu
+    }),
+    ("default_limit_memory", "default limit memory", |l| {
+        &mut l.default_limit_memory
+    }),
     ("min_cpu", "min CPU", |l| &mut l.min_cpu),
     ("min_memory", "min memory", |l| &mut l.min_memory),
     ("max_cpu", "max CPU", |l| &mut l.max_cpu),
@@ -184,7 +196,12 @@ fn Wizard(me: Me) -> impl IntoView {
                 detail
                     .storage_classes
                     .iter()
-                    .map(|c| ClassChoice { name: c.name.clone(), chosen: false, storage: "20Gi".into(), pvcs: 2 })
+                    .map(|c| ClassChoice {
+                        name: c.name.clone(),
+                        chosen: false,
+                        storage: "20Gi".into(),
+                        pvcs: 2,
+                    })
                     .collect(),
             );
         }
@@ -214,18 +231,25 @@ fn Wizard(me: Me) -> impl IntoView {
             .get()
             .into_iter()
             .filter(|c| c.chosen)
-            .map(|c| ClassQuota { name: c.name, storage: c.storage, persistentvolumeclaims: c.pvcs })
+            .map(|c| ClassQuota {
+                name: c.name,
+                storage: c.storage,
+                persistentvolumeclaims: c.pvcs,
+            })
             .collect(),
         purpose: purpose.get(),
         expires_at: parse_local(&expires.get()),
     });
-    let preview = Resource::new(move || input.get(), |input| async move {
-        if input.cluster.is_empty() || input.team.is_empty() {
-            None
-        } else {
-            preview_request(input).await.ok()
-        }
-    });
+    let preview = Resource::new(
+        move || input.get(),
+        |input| async move {
+            if input.cluster.is_empty() || input.team.is_empty() {
+                None
+            } else {
+                preview_request(input).await.ok()
+            }
+        },
+    );
     let create = ServerAction::<CreateRequest>::new();
     let value = create.value();
     Effect::new(move |_| {
@@ -450,7 +474,11 @@ fn parse_local(raw: &str) -> Option<time::OffsetDateTime> {
     if raw.is_empty() {
         return None;
     }
-    let text = if raw.len() == 16 { format!("{raw}:00Z") } else { format!("{raw}Z") };
+    let text = if raw.len() == 16 {
+        format!("{raw}:00Z")
+    } else {
+        format!("{raw}Z")
+    };
     time::OffsetDateTime::parse(&text, &time::format_description::well_known::Rfc3339).ok()
 }
 
@@ -458,7 +486,8 @@ fn parse_local(raw: &str) -> Option<time::OffsetDateTime> {
 fn PreviewPanel(preview: RequestPreview) -> impl IntoView {
     let problems = preview.fields.len();
     let verdict = if problems > 0 {
-        view! { <p class="error">{format!("{problems} field(s) to fix before submitting.")}</p> }.into_any()
+        view! { <p class="error">{format!("{problems} field(s) to fix before submitting.")}</p> }
+            .into_any()
     } else if preview.auto_approve {
         view! { <p class="ok">"Approved at once by policy “"{preview.matched_policy.clone().unwrap_or_default()}"”."</p> }.into_any()
     } else {
@@ -485,7 +514,14 @@ fn PreviewPanel(preview: RequestPreview) -> impl IntoView {
 /// Pool committed before → after against allocatable, and the team budget before → after.
 #[component]
 pub fn ImpactBars(impact: CapacityImpact) -> impl IntoView {
-    let CapacityImpact { pool, allocatable: a, committed_before: b, committed_after: c, budget, cluster } = impact;
+    let CapacityImpact {
+        pool,
+        allocatable: a,
+        committed_before: b,
+        committed_after: c,
+        budget,
+        cluster,
+    } = impact;
     view! {
         <h3>"Pool "<code>{pool}</code>" on "{cluster}</h3>
         <Bar label="CPU".into() used=c.cpu_millis total=a.cpu_millis
@@ -532,14 +568,27 @@ fn RequestView(me: Me) -> impl IntoView {
     let amend = ServerAction::<AmendRequest>::new();
     let tick = RwSignal::new(0u32);
     let detail = Resource::new(
-        move || (id(), decide.version().get(), amend.version().get(), tick.get()),
+        move || {
+            (
+                id(),
+                decide.version().get(),
+                amend.version().get(),
+                tick.get(),
+            )
+        },
         |(id, ..)| get_request(id),
     );
     // Follow provisioning live: look again every second while the cluster is being written.
     Effect::new(move |_| {
         if let Some(Ok(d)) = detail.get() {
-            if matches!(d.request.state.as_str(), "approved" | "provisioning" | "failed") {
-                set_timeout(move || tick.update(|t| *t += 1), std::time::Duration::from_secs(1));
+            if matches!(
+                d.request.state.as_str(),
+                "approved" | "provisioning" | "failed"
+            ) {
+                set_timeout(
+                    move || tick.update(|t| *t += 1),
+                    std::time::Duration::from_secs(1),
+                );
             }
         }
     });
@@ -569,20 +618,43 @@ fn spec_rows(spec: &NamespaceSpec) -> Vec<(String, String)> {
         ("limits.memory".into(), q.limits_memory.clone()),
         ("pods".into(), q.pods.to_string()),
         ("services".into(), q.services.to_string()),
-        ("persistentvolumeclaims".into(), q.persistentvolumeclaims.to_string()),
+        (
+            "persistentvolumeclaims".into(),
+            q.persistentvolumeclaims.to_string(),
+        ),
         ("requests.storage".into(), q.requests_storage.clone()),
-        ("container default request".into(), format!("{} / {}", l.default_request_cpu, l.default_request_memory)),
-        ("container default limit".into(), format!("{} / {}", l.default_limit_cpu, l.default_limit_memory)),
-        ("container min".into(), format!("{} / {}", l.min_cpu, l.min_memory)),
-        ("container max".into(), format!("{} / {}", l.max_cpu, l.max_memory)),
-        ("max limit/request ratio".into(), format!(
-            "{} / {}",
-            l.max_limit_request_ratio_cpu.clone().unwrap_or("—".into()),
-            l.max_limit_request_ratio_memory.clone().unwrap_or("—".into())
-        )),
+        (
+            "container default request".into(),
+            format!("{} / {}", l.default_request_cpu, l.default_request_memory),
+        ),
+        (
+            "container default limit".into(),
+            format!("{} / {}", l.default_limit_cpu, l.default_limit_memory),
+        ),
+        (
+            "container min".into(),
+            format!("{} / {}", l.min_cpu, l.min_memory),
+        ),
+        (
+            "container max".into(),
+            format!("{} / {}", l.max_cpu, l.max_memory),
+        ),
+        (
+            "max limit/request ratio".into(),
+            format!(
+                "{} / {}",
+                l.max_limit_request_ratio_cpu.clone().unwrap_or("—".into()),
+                l.max_limit_request_ratio_memory
+                    .clone()
+                    .unwrap_or("—".into())
+            ),
+        ),
     ];
     for c in &spec.storage_classes {
-        rows.push((format!("class {}", c.name), format!("{} · {} claims", c.storage, c.persistentvolumeclaims)));
+        rows.push((
+            format!("class {}", c.name),
+            format!("{} · {} claims", c.storage, c.persistentvolumeclaims),
+        ));
     }
     rows
 }
@@ -594,17 +666,24 @@ fn RequestBody(
     decide: ServerAction<DecideRequest>,
     amend: ServerAction<AmendRequest>,
 ) -> impl IntoView {
-    let RequestDetail { request: r, impact, objects, can_decide, can_cancel } = detail;
+    let RequestDetail {
+        request: r,
+        impact,
+        objects,
+        can_decide,
+        can_cancel,
+        cluster_pools,
+    } = detail;
     let requested = spec_rows(&r.requested_spec);
     let applied = spec_rows(&r.spec);
     let amended = r.amended_by.is_some();
     let ns_href = format!("/namespaces/{}/{}", r.cluster, r.namespace);
-    let has_namespace = r.kind != "create" || matches!(r.state.as_str(), "provisioning" | "ready" | "failed");
+    let has_namespace =
+        r.kind != "create" || matches!(r.state.as_str(), "provisioning" | "ready" | "failed");
     let id = r.id.to_string();
     let decide_value = decide.value();
     let amend_value = amend.value();
-    let cluster = r.cluster.clone();
-    let pools = Resource::new(move || cluster.clone(), get_cluster);
+    let current_pool = r.node_pool.clone();
     let (id2, id3, id4) = (id.clone(), id.clone(), id.clone());
     let (c2, c3, c4) = (csrf.clone(), csrf.clone(), csrf.clone());
     view! {
@@ -647,7 +726,7 @@ fn RequestBody(
                     <thead><tr><th>"Kind"</th><th>"Name"</th><th>"Outcome"</th><th>"When"</th></tr></thead>
                     <tbody>{objects.into_iter().map(|o| view! {
                         <tr><td>{o.kind}</td><td><code>{o.name}</code></td>
-                            <td>{state_badge(if o.outcome == "applied" { "ready" } else { &o.outcome })}" "{o.outcome.clone()}
+                            <td>{state_badge(&o.outcome)}
                                 {o.error.map(|e| view! { <span class="error small">" "{e}</span> })}</td>
                             <td>{when(o.at)}</td></tr>
                     }).collect_view()}</tbody>
@@ -683,12 +762,8 @@ fn RequestBody(
                         <input type="hidden" name="id" value=id4/>
                         <label for="amend-pool">"Node pool"</label>
                         <select id="amend-pool" name="node_pool">
-                            <option value="">"Keep "{r.node_pool.clone()}</option>
-                            <Suspense fallback=|| ()>
-                                {move || Suspend::new(async move {
-                                    pools.await.map(|d| d.cluster.pools.into_iter().map(|p| view! { <option value=p.name.clone()>{p.name.clone()}</option> }).collect_view()).ok()
-                                })}
-                            </Suspense>
+                            <option value="">{format!("Keep {current_pool}")}</option>
+                            {cluster_pools.into_iter().map(|n| view! { <option value=n.clone()>{n.clone()}</option> }).collect_view()}
                         </select>
                         {field_error(amend_value, "node_pool")}
                         <label for="amend-preset">"Preset"</label>

@@ -86,8 +86,21 @@ fn preset_value(p: &Preset, field: &str) -> String {
 }
 
 fn error_key(field: &str) -> String {
-    let quota = ["requests_cpu", "requests_memory", "limits_cpu", "limits_memory", "pods", "services", "persistentvolumeclaims", "requests_storage"];
-    if quota.contains(&field) { format!("quota.{field}") } else { format!("limits.{field}") }
+    let quota = [
+        "requests_cpu",
+        "requests_memory",
+        "limits_cpu",
+        "limits_memory",
+        "pods",
+        "services",
+        "persistentvolumeclaims",
+        "requests_storage",
+    ];
+    if quota.contains(&field) {
+        format!("quota.{field}")
+    } else {
+        format!("limits.{field}")
+    }
 }
 
 #[component]
@@ -95,6 +108,8 @@ fn Presets(csrf: String) -> impl IntoView {
     let update = ServerAction::<UpdatePreset>::new();
     let presets = Resource::new(move || update.version().get(), |_| list_presets());
     let value = update.value();
+    // The preset whose form was submitted last: its errors show under its fields only.
+    let editing = RwSignal::new(String::new());
     view! {
         <section class="card">
             <h2>"Presets"</h2>
@@ -108,8 +123,9 @@ fn Presets(csrf: String) -> impl IntoView {
                         match presets.await {
                             Ok(list) => list.into_iter().map(|p| {
                                 let csrf = csrf.clone();
+                                let this = p.name.clone();
                                 view! {
-                                    <details class="preset-edit">
+                                    <details class="preset-edit" on:submit=move |_| editing.set(this.clone())>
                                         <summary><strong>{p.name.clone()}</strong>" — "{format!("{} CPU, {} memory, {} pods, {} storage",
                                             p.quota.requests_cpu, p.quota.requests_memory, p.quota.pods, p.quota.requests_storage)}</summary>
                                         <ActionForm action=update>
@@ -119,11 +135,12 @@ fn Presets(csrf: String) -> impl IntoView {
                                                 {PRESET_FIELDS.into_iter().map(|(field, label)| {
                                                     let id = format!("preset-{}-{field}", p.name);
                                                     let key = error_key(field);
+                                                    let mine = p.name.clone();
                                                     view! {
                                                         <div>
                                                             <label for=id.clone()>{label}</label>
                                                             <input id=id name=field value=preset_value(&p, field)/>
-                                                            {move || value.get().and_then(|r| r.err()).and_then(|e| e.fields.get(&key).cloned())
+                                                            {move || value.get().filter(|_| editing.get() == mine).and_then(|r| r.err()).and_then(|e| e.fields.get(&key).cloned())
                                                                 .map(|m| view! { <span class="field-error">{m}</span> })}
                                                         </div>
                                                     }
@@ -187,18 +204,16 @@ fn Budgets(csrf: String) -> impl IntoView {
                 <input type="hidden" name="csrf" value=csrf/>
                 <div class="grid3">
                     <div><label for="b-team">"Team"</label>
-                        <select id="b-team" name="team">
-                            <Suspense fallback=|| ()>{move || Suspend::new(async move {
-                                teams.await.unwrap_or_default().into_iter().map(|t| view! { <option value=t.name.clone()>{t.name.clone()}</option> }).collect_view()
-                            })}</Suspense>
-                        </select></div>
+                        <Suspense fallback=|| ()>{move || Suspend::new(async move {
+                            let names: Vec<String> = teams.await.unwrap_or_default().into_iter().map(|t| t.name).collect();
+                            view! { <select id="b-team" name="team">{names.into_iter().map(|n| view! { <option value=n.clone()>{n.clone()}</option> }).collect_view()}</select> }
+                        })}</Suspense></div>
                     <div><label for="b-cluster">"Scope"</label>
-                        <select id="b-cluster" name="cluster">
-                            <option value="">"Whole fleet"</option>
-                            <Suspense fallback=|| ()>{move || Suspend::new(async move {
-                                clusters.await.unwrap_or_default().into_iter().map(|c| view! { <option value=c.name.clone()>{c.name.clone()}</option> }).collect_view()
-                            })}</Suspense>
-                        </select>{field_error(value, "cluster")}</div>
+                        <Suspense fallback=|| ()>{move || Suspend::new(async move {
+                            let names: Vec<String> = clusters.await.unwrap_or_default().into_iter().map(|c| c.name).collect();
+                            view! { <select id="b-cluster" name="cluster"><option value="">"Whole fleet"</option>
+                                {names.into_iter().map(|n| view! { <option value=n.clone()>{n.clone()}</option> }).collect_view()}</select> }
+                        })}</Suspense>{field_error(value, "cluster")}</div>
                     <div><label for="b-cpu">"CPU"</label><input id="b-cpu" name="cpu" placeholder="64" required/>{field_error(value, "cpu")}</div>
                     <div><label for="b-memory">"Memory"</label><input id="b-memory" name="memory" placeholder="256Gi" required/>{field_error(value, "memory")}</div>
                     <div><label for="b-storage">"Storage"</label><input id="b-storage" name="storage" placeholder="2Ti" required/>{field_error(value, "storage")}</div>
@@ -213,7 +228,10 @@ fn Budgets(csrf: String) -> impl IntoView {
 fn Policies(csrf: String) -> impl IntoView {
     let save = ServerAction::<SavePolicy>::new();
     let remove = ServerAction::<RemovePolicy>::new();
-    let policies = Resource::new(move || (save.version().get(), remove.version().get()), |_| list_policies());
+    let policies = Resource::new(
+        move || (save.version().get(), remove.version().get()),
+        |_| list_policies(),
+    );
     let value = save.value();
     let remove_csrf = csrf.clone();
     view! {
@@ -282,7 +300,10 @@ fn Policies(csrf: String) -> impl IntoView {
 fn Webhooks(csrf: String) -> impl IntoView {
     let create = ServerAction::<CreateWebhook>::new();
     let remove = ServerAction::<RemoveWebhook>::new();
-    let hooks = Resource::new(move || (create.version().get(), remove.version().get()), |_| list_webhooks());
+    let hooks = Resource::new(
+        move || (create.version().get(), remove.version().get()),
+        |_| list_webhooks(),
+    );
     let value = create.value();
     let remove_csrf = csrf.clone();
     view! {
@@ -351,11 +372,10 @@ fn OutOfBand(csrf: String) -> impl IntoView {
             <ActionForm action=check attr:class="inline">
                 <input type="hidden" name="csrf" value=csrf/>
                 <label for="oob-cluster">"Check a cluster now"</label>
-                <select id="oob-cluster" name="cluster">
-                    <Suspense fallback=|| ()>{move || Suspend::new(async move {
-                        clusters.await.unwrap_or_default().into_iter().map(|c| view! { <option value=c.name.clone()>{c.name.clone()}</option> }).collect_view()
-                    })}</Suspense>
-                </select>
+                <Suspense fallback=|| ()>{move || Suspend::new(async move {
+                    let names: Vec<String> = clusters.await.unwrap_or_default().into_iter().map(|c| c.name).collect();
+                    view! { <select id="oob-cluster" name="cluster">{names.into_iter().map(|n| view! { <option value=n.clone()>{n.clone()}</option> }).collect_view()}</select> }
+                })}</Suspense>
                 <button type="submit">"Check usage and drift"</button>
             </ActionForm>
             {move || check.value().get().map(|r| match r {

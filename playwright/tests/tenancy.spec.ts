@@ -1,0 +1,143 @@
+import { test, expect, Page, Browser, request as http } from '@playwright/test';
+
+const admin = {
+  email: process.env.BERTH_ADMIN_EMAIL ?? 'admin@berth.local',
+  password: process.env.BERTH_ADMIN_PASSWORD ?? '',
+};
+const base = process.env.BERTH_URL ?? 'http://127.0.0.1:3000';
+
+async function hydrated(page: Page) {
+  await expect(page.locator('body[data-hydrated="true"]')).toHaveCount(1);
+}
+
+async function logIn(page: Page, email: string, password: string) {
+  await page.goto('/login');
+  await hydrated(page);
+  await page.getByLabel('Email').fill(email);
+  await page.getByLabel('Password').fill(password);
+  await page.getByRole('button', { name: 'Log in' }).click();
+  await expect(page.getByRole('link', { name: 'Requests' })).toBeVisible();
+}
+
+/** A developer in team payments, made over the REST API with the admin's session. */
+async function developer(): Promise<{ email: string; password: string }> {
+  const api = await http.newContext({ baseURL: base });
+  const login = await api.post('/api/v1/auth/login', { data: admin });
+  expect(login.ok()).toBeTruthy();
+  const csrf = (await login.json()).csrf_token;
+  const email = `dev-${Date.now()}@example.com`;
+  const created = await api.post('/api/v1/users', { data: { email, display_name: 'Journey developer' }, headers: { 'x-csrf-token': csrf } });
+  expect(created.status()).toBe(201);
+  const password = (await created.json()).one_time_password;
+  const member = await api.post('/api/v1/teams/payments/members', { data: { email, role: 'member' }, headers: { 'x-csrf-token': csrf } });
+  expect(member.ok()).toBeTruthy();
+  await api.dispose();
+  return { email, password };
+}
+
+async function asAdmin(browser: Browser) {
+  const page = await (await browser.newContext()).newPage();
+  await logIn(page, admin.email, admin.password);
+  return page;
+}
+
+test('a developer requests a namespace, an admin amends and approves it, it is applied, then its quota grows', async ({ page, browser }) => {
+  const errors: string[] = [];
+  page.on('pageerror', (err) => errors.push(err.message));
+  const dev = await developer();
+  const name = `payments-j${Date.now() % 100000}`;
+  await logIn(page, dev.email, dev.password);
+
+  // The wizard: choices, live field errors and preview.
+  await page.getByRole('link', { name: 'Requests' }).click();
+  await page.getByRole('link', { name: 'Request a namespace' }).click();
+  await hydrated(page);
+  await page.getByLabel('Team').selectOption('payments');
+  await page.getByLabel('Cluster').selectOption('prod-shanghai-1');
+  await page.getByLabel('Node pool').selectOption('general');
+  await page.getByLabel('Namespace name').fill('checkout');
+  await expect(page.locator('#name-hint')).toContainText('payments-');
+  await page.getByLabel('Namespace name').fill(name);
+  await page.getByLabel('Purpose').fill('checkout service');
+  await page.getByLabel('gp3', { exact: true }).check();
+  const preview = page.locator('aside.preview');
+  await expect(preview).toContainText('A platform admin will review this request.');
+  await expect(preview).toContainText('10 objects will be applied');
+  await expect(preview).toContainText('Pool general on prod-shanghai-1');
+  await expect(page.locator('#name-hint')).toHaveCount(0);
+  await page.getByRole('button', { name: 'Submit request' }).click();
+  await expect(page).toHaveURL(/\/requests\/[0-9a-f-]{36}$/);
+  await hydrated(page);
+  await expect(page.getByText('pending', { exact: true })).toBeVisible();
+  const requestUrl = page.url();
+
+  // The admin amends to S with a note, then approves.
+  const adminPage = await asAdmin(browser);
+  adminPage.on('pageerror', (err) => errors.push(err.message));
+  await adminPage.goto(requestUrl);
+  await hydrated(adminPage);
+  await expect(adminPage.getByRole('heading', { name: 'Capacity impact' })).toBeVisible();
+  await adminPage.getByLabel('Preset').selectOption('S');
+  await adminPage.getByLabel('Note to the requester').fill('start with S; ask again with usage data');
+  await adminPage.getByRole('button', { name: 'Amend' }).click();
+  await expect(adminPage.getByRole('note')).toContainText('start with S');
+  await adminPage.getByRole('button', { name: 'Approve' }).click();
+  await expect(adminPage.getByText('ready', { exact: true }).first()).toBeVisible();
+  await expect(adminPage.getByRole('cell', { name: 'berth-quota' })).toBeVisible();
+
+  // The requester sees the amendment and the namespace with its objects.
+  await page.reload();
+  await hydrated(page);
+  await expect(page.getByRole('note')).toContainText('start with S; ask again with usage data');
+  await expect(page.getByRole('row', { name: /requests\.cpu\s+8\s+2/ })).toBeVisible();
+  await page.getByRole('link', { name: 'Open the namespace' }).click();
+  await hydrated(page);
+  await expect(page.getByRole('heading', { level: 1 })).toContainText(name);
+  for (const object of ['default-deny', 'allow-dns', 'team-edit', 'berth-limits']) {
+    await expect(page.getByRole('cell', { name: object })).toBeVisible();
+  }
+  await expect(page.getByRole('img', { name: '0.0 cores of 2.0 cores' })).toBeVisible();
+
+  // A quota change through the same workflow.
+  await page.getByLabel('New size').selectOption('M');
+  await page.getByLabel('Why').first().fill('launch traffic');
+  await page.getByRole('button', { name: 'Request the change' }).click();
+  await expect(page.getByRole('status')).toContainText('Quota change pending');
+  await page.getByRole('link', { name: 'Follow it' }).click();
+  await hydrated(page);
+  const changeUrl = page.url();
+  await adminPage.goto(changeUrl);
+  await hydrated(adminPage);
+  await adminPage.getByRole('button', { name: 'Approve' }).click();
+  await expect(adminPage.getByText('ready', { exact: true }).first()).toBeVisible();
+
+  // Usage bars against the new quota, per namespace and per team.
+  await page.goto(`/namespaces/prod-shanghai-1/${name}`);
+  await hydrated(page);
+  await expect(page.getByRole('img', { name: '0.0 cores of 8.0 cores' })).toBeVisible();
+  await page.getByRole('link', { name: 'Namespaces' }).click();
+  await hydrated(page);
+  await expect(page.getByRole('heading', { name: 'Per team: used of quota' })).toBeVisible();
+  await expect(page.getByRole('link', { name })).toBeVisible();
+  await expect(page.getByRole('heading', { name: 'Quota ledger' })).toBeVisible();
+  expect(errors).toEqual([]);
+});
+
+test('the admin settings page edits a preset and shows field errors', async ({ browser }) => {
+  const page = await asAdmin(browser);
+  const errors: string[] = [];
+  page.on('pageerror', (err) => errors.push(err.message));
+  await page.getByRole('link', { name: 'Tenancy' }).click();
+  await hydrated(page);
+  await expect(page.getByRole('cell', { name: 'dev and staging up to L within budget' })).toBeVisible();
+  await page.locator('summary', { hasText: 'XL' }).click();
+  await page.locator('#preset-XL-max_cpu').fill('1m');
+  await page.getByRole('button', { name: 'Save XL' }).click();
+  await expect(page.getByText('must be at least the default limit')).toHaveCount(1);
+  await page.getByLabel('CPU', { exact: true }).fill('lots');
+  await page.getByLabel('Memory', { exact: true }).fill('256Gi');
+  await page.getByLabel('Storage', { exact: true }).fill('2Ti');
+  await page.getByRole('button', { name: 'Set budget' }).click();
+  await expect(page.getByText('is not a Kubernetes quantity').first()).toBeVisible();
+  expect(errors).toEqual([]);
+});

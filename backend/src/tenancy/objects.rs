@@ -224,6 +224,12 @@ pub fn differences(desired: &Value, live: &Value) -> Vec<String> {
     out
 }
 
+/// An object whose every value is an object without leaves (`{}`, `{"labels": {}}`): what
+/// the API server drops, so its absence is no difference.
+fn leafless(v: &Value) -> bool {
+    v.as_object().is_some_and(|m| m.values().all(leafless))
+}
+
 fn diff(path: &str, desired: &Value, live: &Value, out: &mut Vec<String>) {
     match (desired, live) {
         (Value::Object(d), Value::Object(l)) => {
@@ -231,7 +237,7 @@ fn diff(path: &str, desired: &Value, live: &Value, out: &mut Vec<String>) {
                 let p = format!("{path}/{k}");
                 match l.get(k) {
                     Some(lv) => diff(&p, dv, lv, out),
-                    None if dv.as_object().is_some_and(Map::is_empty) => {}
+                    None if leafless(dv) => {}
                     None => out.push(p),
                 }
             }

@@ -33,8 +33,15 @@ fn ctx(user: &berth_frontend::api::User, admin: bool) -> Ctx {
             display_name: user.display_name.clone(),
             is_admin: admin,
             created_at: user.created_at,
-            teams: vec![TeamMembership { team: "bench".into(), display_name: "Bench".into(), role: TeamRole::Member }],
-            credential: Credential::Session { id_hash: vec![], csrf_token: String::new() },
+            teams: vec![TeamMembership {
+                team: "bench".into(),
+                display_name: "Bench".into(),
+                role: TeamRole::Member,
+            }],
+            credential: Credential::Session {
+                id_hash: vec![],
+                csrf_token: String::new(),
+            },
         }),
         meta: Default::default(),
         system: None,
@@ -76,19 +83,51 @@ async fn main() -> anyhow::Result<()> {
     }
     let mut config = Args::parse_from(["bench"]).config;
     config.drift_interval_seconds = 0;
-    let path = config.kubeconfig.clone().expect("BERTH_KUBECONFIG names the simulator's kubeconfig");
+    let path = config
+        .kubeconfig
+        .clone()
+        .expect("BERTH_KUBECONFIG names the simulator's kubeconfig");
     App::create_database_if_missing(&config).await?;
     let app = App::connect(config).await?;
     app.migrate().await?;
     let system = Ctx::system("bench");
     let password = NewPassword::parse("password", "a bench password of some length")?;
-    let admin_user = people::insert(&app, &system, &Email::parse("e", "admin@bench.local")?, &DisplayName::parse("n", "admin")?, true, &password).await?;
-    let dev_user = people::insert(&app, &system, &Email::parse("e", "dev@bench.local")?, &DisplayName::parse("n", "dev")?, false, &password).await?;
+    let admin_user = people::insert(
+        &app,
+        &system,
+        &Email::parse("e", "admin@bench.local")?,
+        &DisplayName::parse("n", "admin")?,
+        true,
+        &password,
+    )
+    .await?;
+    let dev_user = people::insert(
+        &app,
+        &system,
+        &Email::parse("e", "dev@bench.local")?,
+        &DisplayName::parse("n", "dev")?,
+        false,
+        &password,
+    )
+    .await?;
     let admin = ctx(&admin_user, true);
     let dev = ctx(&dev_user, false);
-    berth::teams::create(&app, &admin, NewTeam { name: "bench".into(), display_name: "Bench".into(), owner_email: Some("dev@bench.local".into()) }).await?;
+    berth::teams::create(
+        &app,
+        &admin,
+        NewTeam {
+            name: "bench".into(),
+            display_name: "Bench".into(),
+            owner_email: Some("dev@bench.local".into()),
+        },
+    )
+    .await?;
 
-    let clusters: Vec<String> = Kubeconfig::read_from(&path)?.contexts.into_iter().map(|c| c.name).collect();
+    let clusters: Vec<String> = Kubeconfig::read_from(&path)?
+        .contexts
+        .into_iter()
+        .map(|c| c.name)
+        .collect();
     for name in &clusters {
         let input = NewCluster {
             name: name.clone(),
@@ -98,20 +137,34 @@ async fn main() -> anyhow::Result<()> {
             layer: "online".into(),
             dr_pair: None,
             labels: Default::default(),
-            connection: Connection::Kubeconfig { context: name.clone() },
+            connection: Connection::Kubeconfig {
+                context: name.clone(),
+            },
         };
         fleet::create(&app, &admin, input).await?;
     }
     fleet::inventory::sync_fleet(&app).await?;
     jobs::spawn_workers(app.clone());
-    println!("clusters: {}, job workers: {}", clusters.len(), app.config.job_workers);
+    println!(
+        "clusters: {}, job workers: {}",
+        clusters.len(),
+        app.config.job_workers
+    );
 
     // Latency: one request at a time, created → every object applied → ready.
     let mut latencies = Vec::new();
     for i in 0..200 {
         let started = Instant::now();
-        let r = requests::create(&app, &dev, request(&clusters[i % clusters.len()], format!("bench-lat-{i}"))).await?;
-        assert_eq!(r.request.state, "provisioning", "the default policy approves S on dev clusters");
+        let r = requests::create(
+            &app,
+            &dev,
+            request(&clusters[i % clusters.len()], format!("bench-lat-{i}")),
+        )
+        .await?;
+        assert_eq!(
+            r.request.state, "provisioning",
+            "the default policy approves S on dev clusters"
+        );
         wait_ready(&app, r.request.id).await?;
         latencies.push(started.elapsed().as_secs_f64() * 1000.0);
     }
@@ -127,8 +180,16 @@ async fn main() -> anyhow::Result<()> {
     let started = Instant::now();
     let ids: Vec<uuid::Uuid> = futures::stream::iter(0..1000)
         .map(|i| {
-            let (app, dev, cluster) = (app.clone(), dev.clone(), clusters[i % clusters.len()].clone());
-            async move { requests::create(&app, &dev, request(&cluster, format!("bench-tp-{i}"))).await.map(|r| r.request.id) }
+            let (app, dev, cluster) = (
+                app.clone(),
+                dev.clone(),
+                clusters[i % clusters.len()].clone(),
+            );
+            async move {
+                requests::create(&app, &dev, request(&cluster, format!("bench-tp-{i}")))
+                    .await
+                    .map(|r| r.request.id)
+            }
         })
         .buffer_unordered(16)
         .collect::<Vec<_>>()
@@ -145,10 +206,14 @@ async fn main() -> anyhow::Result<()> {
         clusters.len(),
         1000.0 / secs
     );
-    let applied = sqlx::query_scalar!(r#"SELECT count(*) AS "n!" FROM audit_events WHERE action = 'namespace.provisioned'"#)
-        .fetch_one(&app.db)
-        .await?;
-    println!("namespace.provisioned audit rows: {applied} (1,200 expected: none lost, none doubled)");
+    let applied = sqlx::query_scalar!(
+        r#"SELECT count(*) AS "n!" FROM audit_events WHERE action = 'namespace.provisioned'"#
+    )
+    .fetch_one(&app.db)
+    .await?;
+    println!(
+        "namespace.provisioned audit rows: {applied} (1,200 expected: none lost, none doubled)"
+    );
 
     // Listing: 10,000 namespaces, 100 per page, as an admin.
     sqlx::query!(
@@ -163,7 +228,16 @@ async fn main() -> anyhow::Result<()> {
     let mut seen = 0;
     loop {
         let started = Instant::now();
-        let page = namespaces::list(&app, &admin, NamespaceQuery { limit: Some(100), cursor: cursor.clone(), ..Default::default() }).await?;
+        let page = namespaces::list(
+            &app,
+            &admin,
+            NamespaceQuery {
+                limit: Some(100),
+                cursor: cursor.clone(),
+                ..Default::default()
+            },
+        )
+        .await?;
         pages.push(started.elapsed().as_secs_f64() * 1000.0);
         seen += page.items.len();
         match page.next_cursor {

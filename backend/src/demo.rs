@@ -84,6 +84,20 @@ pub async fn seed(app: &App) -> Result<Vec<String>> {
     }
 
     // The simulated demo fleet, when no cluster is configured.
+    let budgets = sqlx::query_scalar!("SELECT count(*) AS \"n!\" FROM team_budgets")
+        .fetch_one(&app.db)
+        .await?;
+    if budgets == 0 {
+        let input = berth_frontend::api::BudgetInput {
+            cluster: None,
+            cpu: "64".into(),
+            memory: "256Gi".into(),
+            storage: "4Ti".into(),
+        };
+        crate::tenancy::settings::set_budget(app, &as_admin, "payments", input).await?;
+        said.push("budget for payments: 64 CPU, 256Gi memory, 4Ti storage fleet-wide".into());
+    }
+
     let clusters = sqlx::query_scalar!("SELECT count(*) AS \"n!\" FROM clusters")
         .fetch_one(&app.db)
         .await?;

@@ -1463,3 +1463,115 @@ async fn rest_requests_decisions_and_namespaces_with_authorization(db: PgPool) {
         );
     }
 }
+
+/// Against a real cluster, when `BERTH_TEST_KUBECONFIG` names a kubeconfig
+/// (`BERTH_TEST_CONTEXT` picks a context): a namespace is requested, approved, applied with
+/// every object, checked for drift, and decommissioned. Skipped otherwise.
+#[sqlx::test(migrator = "berth::app::MIGRATOR")]
+async fn a_real_cluster_gets_the_same_objects_when_configured(db: PgPool) {
+    let Ok(path) = std::env::var("BERTH_TEST_KUBECONFIG") else {
+        eprintln!("BERTH_TEST_KUBECONFIG is not set: no real cluster to provision");
+        return;
+    };
+    let kubeconfig = kube::config::Kubeconfig::read_from(&path).expect("a kubeconfig");
+    let context = std::env::var("BERTH_TEST_CONTEXT")
+        .ok()
+        .or(kubeconfig.current_context.clone())
+        .expect("a context");
+    let mut config = berth::config::Config::for_tests("postgres://unused");
+    config.kubeconfig = Some(path.into());
+    config.sync_timeout_seconds = 30;
+    let app = App::new(db, config).await.unwrap();
+    user(&app, "admin@example.com", true).await;
+    user(&app, "dev@example.com", false).await;
+    let admin = session_ctx(&app, "admin@example.com").await;
+    berth::teams::create(
+        &app,
+        &admin,
+        berth_frontend::api::NewTeam {
+            name: "berthtest".into(),
+            display_name: "t".into(),
+            owner_email: Some("dev@example.com".into()),
+        },
+    )
+    .await
+    .unwrap();
+    let dev = session_ctx(&app, "dev@example.com").await;
+    berth::fleet::create(
+        &app,
+        &admin,
+        berth_frontend::api::NewCluster {
+            name: "real".into(),
+            display_name: "real".into(),
+            region: "test".into(),
+            environment: "prod".into(),
+            layer: "online".into(),
+            dr_pair: None,
+            labels: Default::default(),
+            connection: berth_frontend::api::Connection::Kubeconfig { context },
+        },
+    )
+    .await
+    .unwrap();
+    berth::fleet::inventory::sync_fleet(&app).await.unwrap();
+    let cluster = berth::fleet::get(&app, &admin, "real")
+        .await
+        .unwrap()
+        .cluster;
+    let pool = cluster
+        .pools
+        .first()
+        .expect("the cluster has nodes")
+        .name
+        .clone();
+    let name = format!("berthtest-{}", &Uuid::new_v4().simple().to_string()[..8]);
+    let mut input = request("real", &name, &pool, "S");
+    input.team = "berthtest".into();
+    let created = requests::create(&app, &dev, input).await.unwrap();
+    requests::approve(&app, &admin, created.request.id, Decision::default())
+        .await
+        .unwrap();
+    settle(&app).await;
+    let done = requests::get(&app, &dev, created.request.id).await.unwrap();
+    assert_eq!(done.request.state, "ready", "{:?}", done.request.last_error);
+    assert!(done.objects.iter().all(|o| o.outcome == "applied"));
+    namespaces::check_now(&app, &admin, "real").await.unwrap();
+    let ns = namespaces::get(&app, &dev, "real", &name)
+        .await
+        .unwrap()
+        .namespace;
+    assert_eq!(
+        ns.drift,
+        Some(vec![]),
+        "a real API server returns what Berth applied"
+    );
+    let gone = requests::decommission(
+        &app,
+        &dev,
+        "real",
+        &name,
+        Decommission {
+            confirm: name.clone(),
+            purpose: "test".into(),
+        },
+    )
+    .await
+    .unwrap();
+    requests::approve(&app, &admin, gone.request.id, Decision::default())
+        .await
+        .unwrap();
+    for _ in 0..60 {
+        settle(&app).await;
+        if requests::get(&app, &dev, gone.request.id)
+            .await
+            .unwrap()
+            .request
+            .state
+            == "ready"
+        {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+    }
+    panic!("the real cluster did not finalise {name}");
+}

@@ -280,7 +280,7 @@ async fn load(conn: &mut sqlx::PgConnection, only: Option<&str>) -> Result<Vec<C
            FROM node_pools np
            LEFT JOIN (SELECT cluster_id, node_pool, sum(quota_cpu_millis)::bigint AS cpu,
                              sum(quota_memory_bytes)::bigint AS memory
-                      FROM namespaces WHERE state <> 'decommissioned'
+                      FROM namespaces WHERE state <> 'decommissioned' AND cluster_id = ANY($1)
                       GROUP BY cluster_id, node_pool) c
                   ON c.cluster_id = np.cluster_id AND c.node_pool = np.name
            WHERE np.cluster_id = ANY($1)

@@ -224,6 +224,14 @@ pub fn differences(desired: &Value, live: &Value) -> Vec<String> {
     out
 }
 
+fn same_quantity(a: &str, b: &str) -> bool {
+    use kube_quantity::ParsedQuantity;
+    match (ParsedQuantity::try_from(a), ParsedQuantity::try_from(b)) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => false,
+    }
+}
+
 /// An object whose every value is an object without leaves (`{}`, `{"labels": {}}`): what
 /// the API server drops, so its absence is no difference.
 fn leafless(v: &Value) -> bool {
@@ -248,6 +256,8 @@ fn diff(path: &str, desired: &Value, live: &Value, out: &mut Vec<String>) {
             }
         }
         (d, l) if d == l => {}
+        // The API server canonicalises quantities (`0.5` comes back as `500m`).
+        (Value::String(d), Value::String(l)) if same_quantity(d, l) => {}
         _ => out.push(if path.is_empty() {
             "/".into()
         } else {

@@ -143,22 +143,26 @@ async fn apply_all(app: &App, f: &Facts) -> Result<Outcome> {
         Err(e) => return Ok(Outcome::Retry(format!("cannot reach the cluster: {e}"))),
     };
     let params = PatchParams::apply(objects::FIELD_MANAGER).force();
-    let mut outcomes: Vec<(&str, String, Option<String>)> = Vec::new();
-    let mut failure = None;
-    for (kind, name, manifest) in &manifests {
-        let result = api(&client, &f.name, kind)
-            .patch(name, &params, &Patch::Apply(manifest))
-            .await;
-        match result {
-            Ok(_) => outcomes.push((kind, name.clone(), None)),
-            Err(e) => {
-                let reason = describe(&e);
-                outcomes.push((kind, name.clone(), Some(reason.clone())));
-                failure = Some(format!("{kind} {name}: {reason}"));
-                break;
-            }
+    let apply = |kind: &'static str, name: &String, manifest: &Value| {
+        let api = api(&client, &f.name, kind);
+        let (name, manifest, params) = (name.clone(), manifest.clone(), params.clone());
+        async move {
+            let result = api.patch(&name, &params, &Patch::Apply(&manifest)).await;
+            (kind, name, result.err().map(|e| describe(&e)))
         }
+    };
+    // The Namespace first; the objects inside it then go together.
+    let Some(((kind, name, manifest), rest)) = manifests.split_first() else {
+        return Ok(Outcome::Done);
+    };
+    let mut outcomes = vec![apply(kind, name, manifest).await];
+    if outcomes[0].2.is_none() {
+        outcomes
+            .extend(futures::future::join_all(rest.iter().map(|(k, n, m)| apply(k, n, m))).await);
     }
+    let failure = outcomes
+        .iter()
+        .find_map(|(kind, name, error)| error.as_ref().map(|e| format!("{kind} {name}: {e}")));
     let mut tx = app.db.begin().await?;
     for (kind, name, error) in &outcomes {
         sqlx::query!(
@@ -459,14 +463,6 @@ async fn succeeded(tx: &mut PgConnection, ctx: &Ctx, job: &Job) -> Result<()> {
         }
         Kind::Webhook => return Ok(()),
     };
-    audit::record(
-        &mut *tx,
-        ctx,
-        audit::Entry::new(action, "namespace", ns)
-            .team(f.team_id)
-            .after(after),
-    )
-    .await?;
     if let Some(request) = job.request_id {
         sqlx::query!(
             "UPDATE namespace_requests SET state = 'ready', last_error = NULL, attempts = $2, updated_at = now() WHERE id = $1",
@@ -477,6 +473,11 @@ async fn succeeded(tx: &mut PgConnection, ctx: &Ctx, job: &Job) -> Result<()> {
         .await?;
         jobs::notify_webhooks(&mut *tx, "request.provisioned", request).await?;
     }
+    // Last, so the audit chain's lock is held only until the commit.
+    let entry = audit::Entry::new(action, "namespace", ns)
+        .team(f.team_id)
+        .after(after);
+    audit::record(&mut *tx, ctx, entry).await?;
     Ok(())
 }
 

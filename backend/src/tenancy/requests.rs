@@ -316,22 +316,23 @@ async fn insert_request(tx: &mut PgConnection, ctx: &Ctx, row: NewRow<'_>) -> Re
     .execute(&mut *tx)
     .await
     .map_err(|e| Error::from_unique(e, "namespace_requests_open_name", "name", "is already taken on this cluster"))?;
-    audit::record(
-        &mut *tx,
-        ctx,
-        audit::Entry::new("namespace_request.created", "namespace_request", id)
-            .team(row.team_id)
-            .after(json!({
-                "kind": row.kind, "namespace": row.namespace_name, "node_pool": row.node_pool,
-                "environment": row.environment, "preset": row.preset, "spec": spec_json,
-                "burst_until": row.burst_until.map(|t| t.unix_timestamp()),
-                "over_budget": row.over_budget, "matched_policy": row.matched_policy,
-            })),
-    )
-    .await?;
+    let created = audit::Entry::new("namespace_request.created", "namespace_request", id)
+        .team(row.team_id)
+        .after(json!({
+            "kind": row.kind, "namespace": row.namespace_name, "node_pool": row.node_pool,
+            "environment": row.environment, "preset": row.preset, "spec": spec_json,
+            "burst_until": row.burst_until.map(|t| t.unix_timestamp()),
+            "over_budget": row.over_budget, "matched_policy": row.matched_policy,
+        }));
     jobs::notify_webhooks(&mut *tx, "request.created", id).await?;
-    if row.auto_approve {
-        approve_locked(&mut *tx, ctx, id, None, row.matched_policy.as_deref()).await?;
+    let approved = match row.auto_approve {
+        true => Some(approve_locked(&mut *tx, id, None, row.matched_policy.as_deref()).await?),
+        false => None,
+    };
+    // Audit rows last: the chain's lock is then held only until the commit that follows.
+    audit::record(&mut *tx, ctx, created).await?;
+    if let Some(entry) = approved {
+        audit::record(&mut *tx, ctx, entry).await?;
     }
     Ok(id)
 }
@@ -683,15 +684,14 @@ fn must_be_pending(r: &Locked) -> Result<()> {
     Ok(())
 }
 
-/// Approves a locked, pending request and starts carrying it out. `approver` is None when a
-/// policy approved it.
+/// Approves a locked, pending request and starts carrying it out; answers the audit entry
+/// for the caller to record last. `approver` is None when a policy approved it.
 async fn approve_locked(
     tx: &mut PgConnection,
-    ctx: &Ctx,
     id: Uuid,
     approver: Option<(Uuid, Option<String>)>,
     policy: Option<&str>,
-) -> Result<()> {
+) -> Result<audit::Entry> {
     let r = lock(&mut *tx, id).await?;
     must_be_pending(&r)?;
     let sized = super::stored_sized(&r.spec.0)?;
@@ -820,18 +820,12 @@ async fn approve_locked(
     )
     .execute(&mut *tx)
     .await?;
-    audit::record(
-        &mut *tx,
-        ctx,
-        audit::Entry::new("namespace_request.approved", "namespace_request", id)
-            .team(r.team_id)
-            .before(json!({"state": "pending"}))
-            .after(json!({"state": "provisioning", "namespace": r.namespace_name, "kind": r.kind,
-                          "by_policy": approver.is_none().then_some(policy).flatten(), "reason": reason})),
-    )
-    .await?;
     jobs::notify_webhooks(&mut *tx, "request.approved", id).await?;
-    Ok(())
+    Ok(audit::Entry::new("namespace_request.approved", "namespace_request", id)
+        .team(r.team_id)
+        .before(json!({"state": "pending"}))
+        .after(json!({"state": "provisioning", "namespace": r.namespace_name, "kind": r.kind,
+                      "by_policy": approver.is_none().then_some(policy).flatten(), "reason": reason})))
 }
 
 fn decider(ctx: &Ctx) -> Result<&Actor> {
@@ -855,7 +849,8 @@ pub async fn approve(app: &App, ctx: &Ctx, id: Uuid, input: Decision) -> Result<
         return Err(Error::forbidden("nobody approves their own request"));
     }
     must_be_pending(&r)?;
-    approve_locked(&mut tx, ctx, id, Some((actor.user_id, why)), None).await?;
+    let entry = approve_locked(&mut tx, id, Some((actor.user_id, why)), None).await?;
+    audit::record(&mut tx, ctx, entry).await?;
     tx.commit().await?;
     get(app, ctx, id).await
 }

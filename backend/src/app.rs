@@ -24,6 +24,8 @@ pub struct App {
     pub sealer: crate::fleet::seal::Sealer,
     /// The built-in fleet simulator, when this server runs the demo fleet (or a test's).
     pub simulator: Option<Arc<berth_fleet_sim::Fleet>>,
+    /// Kubernetes clients per cluster, reused across syncs and jobs.
+    pub clients: crate::fleet::connect::ClientCache,
 }
 
 impl FromRef<App> for LeptosOptions {
@@ -61,6 +63,7 @@ impl App {
             leptos,
             sealer: crate::fleet::seal::Sealer::new(config.secret_key.as_ref()),
             simulator: None,
+            clients: Default::default(),
             config: Arc::new(config),
         })
     }

@@ -2,6 +2,12 @@
 //! service account, an API URL with CA and token, or a cluster of the built-in simulator.
 //! Every client gets the sync timeout on connect and read.
 
+use std::{
+    collections::HashMap,
+    sync::{Arc, Mutex},
+    time::{Duration, Instant},
+};
+
 use kube::{
     config::{KubeConfigOptions, Kubeconfig},
     Client, Config,
@@ -19,22 +25,56 @@ pub struct Stored {
     pub api_url: Option<String>,
     pub ca_sealed: Option<Vec<u8>>,
     pub token_sealed: Option<Vec<u8>>,
+    pub updated_at: time::OffsetDateTime,
 }
+
+/// Clients built from a cluster's connection, reused (with their open connections) until
+/// the connection is edited or five minutes pass (kubeconfig files and tokens change).
+#[derive(Clone, Default)]
+pub struct ClientCache(Arc<Mutex<HashMap<Uuid, Cached>>>);
+
+struct Cached {
+    version: time::OffsetDateTime,
+    built: Instant,
+    client: Client,
+}
+
+const CLIENT_TTL: Duration = Duration::from_secs(300);
 
 pub async fn client(app: &App, cluster_id: Uuid) -> Result<Client> {
     let stored = sqlx::query_as!(
         Stored,
-        "SELECT name, connection, kubeconfig_context, api_url, ca_sealed, token_sealed FROM clusters WHERE id = $1",
+        "SELECT name, connection, kubeconfig_context, api_url, ca_sealed, token_sealed, updated_at FROM clusters WHERE id = $1",
         cluster_id
     )
     .fetch_optional(&app.db)
     .await?
     .ok_or(Error::NotFound("cluster"))?;
+    if let Some(hit) = app
+        .clients
+        .0
+        .lock()
+        .expect("client cache lock")
+        .get(&cluster_id)
+    {
+        if hit.version == stored.updated_at && hit.built.elapsed() < CLIENT_TTL {
+            return Ok(hit.client.clone());
+        }
+    }
     let mut config = config_for(app, &stored).await?;
     config.connect_timeout = Some(app.config.sync_timeout());
     config.read_timeout = Some(app.config.sync_timeout());
-    Client::try_from(config)
-        .map_err(|e| Error::Internal(anyhow::anyhow!("client for {}: {e}", stored.name)))
+    let client = Client::try_from(config)
+        .map_err(|e| Error::Internal(anyhow::anyhow!("client for {}: {e}", stored.name)))?;
+    app.clients.0.lock().expect("client cache lock").insert(
+        cluster_id,
+        Cached {
+            version: stored.updated_at,
+            built: Instant::now(),
+            client: client.clone(),
+        },
+    );
+    Ok(client)
 }
 
 /// PEM certificates as DER, each checked to be a certificate rustls accepts.

@@ -163,22 +163,25 @@ async fn apply_all(app: &App, f: &Facts) -> Result<Outcome> {
     let failure = outcomes
         .iter()
         .find_map(|(kind, name, error)| error.as_ref().map(|e| format!("{kind} {name}: {e}")));
-    let mut tx = app.db.begin().await?;
-    for (kind, name, error) in &outcomes {
-        sqlx::query!(
-            "INSERT INTO namespace_objects (namespace_id, kind, name, outcome, error, at)
-             VALUES ($1, $2, $3, $4, $5, now())
-             ON CONFLICT (namespace_id, kind, name) DO UPDATE SET outcome = $4, error = $5, at = now()",
-            f.id,
-            kind,
-            name,
-            if error.is_some() { "failed" } else { "applied" },
-            error.as_deref()
-        )
-        .execute(&mut *tx)
-        .await?;
-    }
-    tx.commit().await?;
+    let kinds: Vec<String> = outcomes.iter().map(|o| o.0.to_owned()).collect();
+    let names: Vec<String> = outcomes.iter().map(|o| o.1.clone()).collect();
+    let results: Vec<String> = outcomes
+        .iter()
+        .map(|o| if o.2.is_some() { "failed" } else { "applied" }.to_owned())
+        .collect();
+    let errors: Vec<Option<String>> = outcomes.iter().map(|o| o.2.clone()).collect();
+    sqlx::query!(
+        "INSERT INTO namespace_objects (namespace_id, kind, name, outcome, error, at)
+         SELECT $1, k, n, o, e, now() FROM unnest($2::text[], $3::text[], $4::text[], $5::text[]) AS t(k, n, o, e)
+         ON CONFLICT (namespace_id, kind, name) DO UPDATE SET outcome = excluded.outcome, error = excluded.error, at = now()",
+        f.id,
+        &kinds,
+        &names,
+        &results,
+        &errors as &[Option<String>]
+    )
+    .execute(&app.db)
+    .await?;
     Ok(match failure {
         None => Outcome::Done,
         Some(reason) => Outcome::Retry(reason),

@@ -99,7 +99,7 @@ pub struct Config {
     pub team_group_pattern: String,
 
     /// Job workers in this process (provisioning, reverts, decommissions, webhooks).
-    #[arg(long, env = "BERTH_JOB_WORKERS", default_value_t = 8)]
+    #[arg(long, env = "BERTH_JOB_WORKERS", default_value_t = 16)]
     pub job_workers: usize,
 
     /// Seconds a worker holds a job before another process may take it over.

@@ -442,6 +442,41 @@ fn utc_time(field: &str, raw: Option<String>) -> Result<Option<time::OffsetDateT
         .map_err(|_| invalid(field, "is not a date and time"))
 }
 
+/// `gp3=40Gi/5, standard=10Gi/2` → classes with storage and claims; empty: keep as requested;
+/// `none`: no class at all.
+#[cfg(feature = "ssr")]
+fn classes(field: &str, raw: &str) -> Result<Option<Vec<ClassQuota>>, ErrorDetail> {
+    let raw = raw.trim();
+    if raw.is_empty() {
+        return Ok(None);
+    }
+    if raw == "none" {
+        return Ok(Some(vec![]));
+    }
+    raw.split(',')
+        .map(|item| {
+            let item = item.trim();
+            let (name, rest) = item.split_once('=').ok_or_else(|| {
+                invalid(
+                    field,
+                    "write each class as name=size/claims, e.g. gp3=40Gi/5",
+                )
+            })?;
+            let (storage, claims) = rest.split_once('/').unwrap_or((rest, "1"));
+            let claims = claims
+                .trim()
+                .parse()
+                .map_err(|_| invalid(field, "claims must be a whole number, e.g. gp3=40Gi/5"))?;
+            Ok(ClassQuota {
+                name: name.trim().to_owned(),
+                storage: storage.trim().to_owned(),
+                persistentvolumeclaims: claims,
+            })
+        })
+        .collect::<Result<Vec<_>, _>>()
+        .map(Some)
+}
+
 #[cfg(feature = "ssr")]
 fn list(raw: &str) -> Vec<String> {
     raw.split(',')
@@ -505,12 +540,14 @@ pub async fn amend_request(
     id: String,
     node_pool: String,
     preset: String,
+    storage_classes: String,
     note: String,
 ) -> Result<RequestDetail, ErrorDetail> {
     let id = uuid("id", &id)?;
     let input = Amendment {
         node_pool: Some(node_pool).filter(|p| !p.is_empty()),
         preset: Some(preset).filter(|p| !p.is_empty()),
+        storage_classes: classes("storage_classes", &storage_classes)?,
         note,
         ..Default::default()
     };

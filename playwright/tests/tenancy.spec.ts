@@ -78,6 +78,7 @@ test('a developer requests a namespace, an admin amends and approves it, it is a
   await hydrated(adminPage);
   await expect(adminPage.getByRole('heading', { name: 'Capacity impact' })).toBeVisible();
   await adminPage.getByLabel('Preset').selectOption('S');
+  await adminPage.locator('#amend-classes').fill('gp3=10Gi/2');
   await adminPage.getByLabel('Note to the requester').fill('start with S; ask again with usage data');
   await adminPage.getByRole('button', { name: 'Amend' }).click();
   await expect(adminPage.getByRole('note')).toContainText('start with S');
@@ -90,6 +91,7 @@ test('a developer requests a namespace, an admin amends and approves it, it is a
   await hydrated(page);
   await expect(page.getByRole('note')).toContainText('start with S; ask again with usage data');
   await expect(page.getByRole('row', { name: /requests\.cpu\s+8\s+2/ })).toBeVisible();
+  await expect(page.getByRole('row', { name: /class gp3\s+20Gi · 2 claims\s+10Gi · 2 claims/ })).toBeVisible();
   await page.getByRole('link', { name: 'Open the namespace' }).click();
   await hydrated(page);
   await expect(page.getByRole('heading', { level: 1 })).toContainText(name);

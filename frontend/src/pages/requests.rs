@@ -684,6 +684,13 @@ fn RequestBody(
     let decide_value = decide.value();
     let amend_value = amend.value();
     let current_pool = r.node_pool.clone();
+    let class_hint = r
+        .spec
+        .storage_classes
+        .iter()
+        .map(|c| format!("{}={}/{}", c.name, c.storage, c.persistentvolumeclaims))
+        .collect::<Vec<_>>()
+        .join(", ");
     let (id2, id3, id4) = (id.clone(), id.clone(), id.clone());
     let (c2, c3, c4) = (csrf.clone(), csrf.clone(), csrf.clone());
     view! {
@@ -771,13 +778,17 @@ fn RequestBody(
                             <option value="">"Keep the quota"</option>
                             <option>"S"</option><option>"M"</option><option>"L"</option><option>"XL"</option>
                         </select>
-                        {field_error(amend_value, "preset")}{field_error(amend_value, "storage_classes")}
+                        {field_error(amend_value, "preset")}
+                        <label for="amend-classes">"Storage classes (name=size/claims, comma-separated; empty keeps them; none removes all)"</label>
+                        <input id="amend-classes" name="storage_classes" placeholder=class_hint/>
+                        {field_error(amend_value, "storage_classes")}{field_error(amend_value, "storage_classes[0].name")}
+                        {field_error(amend_value, "storage_classes[0].storage")}
                         <label for="amend-note">"Note to the requester"</label>
                         <input id="amend-note" name="note" required/>
                         {field_error(amend_value, "note")}
                         <button type="submit" id="amend-submit" class="secondary">"Amend"</button>
                     </ActionForm>
-                    <p class="muted small">"Custom quantities and storage classes can be amended over the REST API (POST /api/v1/namespace-requests/{id}/amend)."</p>
+                    <p class="muted small">"Custom quantities can be amended over the REST API (POST /api/v1/namespace-requests/{id}/amend)."</p>
                 })}
             </section>
         })}

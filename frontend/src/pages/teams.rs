@@ -93,6 +93,14 @@ fn TeamDetailView(me: Me) -> impl IntoView {
         },
         |(name, ..)| get_team(name),
     );
+    let namespaces = Resource::new(name, |team| {
+        crate::server::list_namespaces(crate::api::NamespaceQuery {
+            team: Some(team),
+            limit: Some(500),
+            ..Default::default()
+        })
+    });
+    let budgets = Resource::new(name, crate::server::list_budgets);
     let csrf = me.csrf_token.clone().unwrap_or_default();
     let add_value = add.value();
     view! {
@@ -171,5 +179,63 @@ fn TeamDetailView(me: Me) -> impl IntoView {
         </Suspense>
         {move || change.value().get().and_then(|r| r.err()).map(|error| view! { <ErrorMessage error/> })}
         {move || remove.value().get().and_then(|r| r.err()).map(|error| view! { <ErrorMessage error/> })}
+        <TeamTenancy namespaces budgets/>
+    }
+}
+
+/// The team's namespaces with usage against quota, and its budgets.
+#[component]
+fn TeamTenancy(
+    namespaces: Resource<Result<crate::api::Page<crate::api::Namespace>, crate::api::ErrorDetail>>,
+    budgets: Resource<Result<Vec<crate::api::Budget>, crate::api::ErrorDetail>>,
+) -> impl IntoView {
+    use crate::pages::fleet::{cores, gib, Bar};
+    view! {
+        <section class="card">
+            <h2>"Namespaces"</h2>
+            <Suspense fallback=|| ()>
+                {move || Suspend::new(async move {
+                    match namespaces.await {
+                        Ok(page) if page.items.is_empty() => view! {
+                            <p class="muted">"No namespaces yet. "<A href="/requests/new">"Request one"</A></p>
+                        }.into_any(),
+                        Ok(page) => page.items.into_iter().map(|n| {
+                            let used = n.usage.as_ref().map(|u| u.used_amounts).unwrap_or_default();
+                            view! {
+                                <div class="pool">
+                                    <A href=format!("/namespaces/{}/{}", n.cluster, n.name)>{format!("{} on {}", n.name, n.cluster)}</A>
+                                    " "{crate::pages::requests::state_badge(&n.state)}
+                                    <Bar label="CPU".into() used=used.cpu_millis total=n.quota.cpu_millis
+                                        text=format!("{} of {} requested", cores(used.cpu_millis), cores(n.quota.cpu_millis))/>
+                                    <Bar label="Memory".into() used=used.memory_bytes total=n.quota.memory_bytes
+                                        text=format!("{} of {}", gib(used.memory_bytes), gib(n.quota.memory_bytes))/>
+                                </div>
+                            }
+                        }).collect_view().into_any(),
+                        Err(error) => view! { <ErrorMessage error/> }.into_any(),
+                    }
+                })}
+            </Suspense>
+            <h3>"Budgets"</h3>
+            <Suspense fallback=|| ()>
+                {move || Suspend::new(async move {
+                    match budgets.await {
+                        Ok(list) if list.is_empty() => view! { <p class="muted">"No budget is set for this team."</p> }.into_any(),
+                        Ok(list) => list.into_iter().map(|b| view! {
+                            <div class="pool">
+                                <strong>{b.cluster.unwrap_or_else(|| "Whole fleet".into())}</strong>
+                                <Bar label="CPU".into() used=b.used.cpu_millis total=b.limit.cpu_millis
+                                    text=format!("{} of {} committed", cores(b.used.cpu_millis), cores(b.limit.cpu_millis))/>
+                                <Bar label="Memory".into() used=b.used.memory_bytes total=b.limit.memory_bytes
+                                    text=format!("{} of {}", gib(b.used.memory_bytes), gib(b.limit.memory_bytes))/>
+                                <Bar label="Storage".into() used=b.used.storage_bytes total=b.limit.storage_bytes
+                                    text=format!("{} of {}", gib(b.used.storage_bytes), gib(b.limit.storage_bytes))/>
+                            </div>
+                        }).collect_view().into_any(),
+                        Err(error) => view! { <ErrorMessage error/> }.into_any(),
+                    }
+                })}
+            </Suspense>
+        </section>
     }
 }

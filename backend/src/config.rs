@@ -106,6 +106,10 @@ pub struct Config {
     #[arg(long, env = "BERTH_JOB_LEASE_SECONDS", default_value_t = 120)]
     pub job_lease_seconds: u64,
 
+    /// Restore drills running at once on one target cluster; more wait, queued.
+    #[arg(long, env = "BERTH_DRILL_CONCURRENCY", default_value_t = 2)]
+    pub drill_concurrency: usize,
+
     /// Seconds between usage and drift checks of every namespace (0: only on demand).
     #[arg(long, env = "BERTH_DRIFT_INTERVAL_SECONDS", default_value_t = 120)]
     pub drift_interval_seconds: u64,

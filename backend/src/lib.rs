@@ -9,6 +9,7 @@ pub mod audit;
 pub mod auth;
 pub mod config;
 pub mod demo;
+pub mod drills;
 pub mod error;
 pub mod fleet;
 pub mod http;

@@ -989,3 +989,90 @@ pub enum DecisionKind {
     Reject,
     Cancel,
 }
+
+// ---------------------------------------------------------------------------------------
+// Disaster-recovery drills
+// ---------------------------------------------------------------------------------------
+
+/// Start a drill on a namespace.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(ToSchema))]
+pub struct NewDrill {
+    /// `restore` (Velero restore into a scratch namespace) or `readiness` (read-only checks).
+    pub kind: String,
+    /// `same` (the namespace's cluster) or `dr_pair`; restores only. Default `same`.
+    #[serde(default)]
+    pub target: Option<String>,
+    /// Keep the scratch namespace this many hours (0–168, default 0: delete at once).
+    #[serde(default)]
+    pub keep_hours: Option<i32>,
+    /// How long restored workloads may take to be ready (60–7200 s, default 600).
+    #[serde(default)]
+    pub ready_timeout_seconds: Option<i32>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(ToSchema))]
+pub struct DrillStep {
+    pub step: String,
+    #[serde(with = "time::serde::rfc3339")]
+    pub at: OffsetDateTime,
+    pub detail: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(ToSchema))]
+pub struct ReadinessCheck {
+    pub name: String,
+    pub ok: bool,
+    pub detail: String,
+}
+
+/// A drill and its evidence.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(ToSchema))]
+pub struct Drill {
+    pub id: Uuid,
+    pub namespace: String,
+    pub cluster: String,
+    pub team: String,
+    pub kind: String,
+    pub target_cluster: Option<String>,
+    /// queued | running | passed | failed | cancelled
+    pub state: String,
+    pub step: String,
+    pub requested_by: Option<String>,
+    pub rto_objective_seconds: i32,
+    pub rpo_objective_seconds: i32,
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub started_at: Option<OffsetDateTime>,
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub finished_at: Option<OffsetDateTime>,
+    pub backup_name: Option<String>,
+    pub restore_name: Option<String>,
+    pub scratch_namespace: Option<String>,
+    /// Drill start → restored workloads ready.
+    pub rto_seconds: Option<f64>,
+    /// The restore's own duration.
+    pub restore_seconds: Option<f64>,
+    /// Drill start − backup start.
+    pub rpo_seconds: Option<f64>,
+    pub items_restored: Option<i32>,
+    pub items_total: Option<i32>,
+    pub warnings: Option<i32>,
+    pub errors: Option<i32>,
+    pub verdict: Option<String>,
+    pub verdict_reason: Option<String>,
+    pub checks: Vec<ReadinessCheck>,
+    pub steps: Vec<DrillStep>,
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+}
+
+/// RTO / RPO objectives of a namespace.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(ToSchema))]
+pub struct DrillObjectives {
+    pub rto_seconds: i32,
+    pub rpo_seconds: i32,
+}

@@ -271,11 +271,17 @@ impl ClusterSpec {
         }
     }
 
-    /// The objects a new simulated cluster holds: system namespaces, nodes, storage classes
+    /// The objects a new simulated cluster holds: system namespaces (and `velero` where Velero
+    /// runs), nodes, storage classes
     /// and the load pods. Nodes are named `<cluster>-<pool>-<n>`.
     pub fn initial_objects(&self) -> Vec<(&'static str, Value)> {
         let mut objects = Vec::new();
-        for ns in ["default", "kube-system", "kube-public", "kube-node-lease"] {
+        // A cluster with Velero has its namespace, where Backups and Restores live.
+        let velero = self.velero.then_some("velero");
+        for ns in ["default", "kube-system", "kube-public", "kube-node-lease"]
+            .into_iter()
+            .chain(velero)
+        {
             objects.push((
                 "namespaces",
                 json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}}),

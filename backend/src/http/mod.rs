@@ -5,6 +5,7 @@
 
 mod audit;
 mod docs;
+mod drills;
 pub mod extract;
 mod fleet;
 mod people;
@@ -47,6 +48,7 @@ use crate::App;
         (name = "tokens", description = "API tokens for automation"),
         (name = "audit", description = "The append-only audit trail"),
         (name = "fleet", description = "Clusters, node pools, storage classes and inventory sync"),
+        (name = "drills", description = "Disaster-recovery drills: Velero restores into scratch namespaces and failover-readiness checks"),
         (name = "tenancy", description = "Namespace requests, approvals, namespaces, quotas, budgets, policies and webhooks"),
     )
 )]
@@ -87,7 +89,8 @@ pub fn api() -> (Router<App>, utoipa::openapi::OpenApi) {
                 .merge(tokens::router())
                 .merge(audit::router())
                 .merge(fleet::router())
-                .merge(tenancy::router()),
+                .merge(tenancy::router())
+                .merge(drills::router()),
         )
         .split_for_parts()
 }

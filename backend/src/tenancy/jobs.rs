@@ -23,6 +23,7 @@ pub enum Kind {
     Expire,
     Decommission,
     Webhook,
+    Drill,
 }
 
 impl Kind {
@@ -33,6 +34,7 @@ impl Kind {
             Kind::Expire => "expire",
             Kind::Decommission => "decommission",
             Kind::Webhook => "webhook",
+            Kind::Drill => "drill",
         }
     }
 
@@ -43,6 +45,7 @@ impl Kind {
             "expire" => Kind::Expire,
             "decommission" => Kind::Decommission,
             "webhook" => Kind::Webhook,
+            "drill" => Kind::Drill,
             _ => return None,
         })
     }
@@ -148,6 +151,7 @@ pub struct Job {
     pub payload: Value,
     pub attempts: i32,
     pub lease_owner: Uuid,
+    pub drill_id: Option<Uuid>,
 }
 
 /// What running a job came to.
@@ -174,7 +178,7 @@ pub async fn claim(app: &App, owner: Uuid) -> Result<Option<Job>> {
                        AND r.lease_until >= now() AND r.id <> j.id))
              ORDER BY j.run_at, j.id
              FOR UPDATE SKIP LOCKED LIMIT 1)
-           RETURNING id, kind, namespace_id, request_id, cluster_id, payload, attempts"#,
+           RETURNING id, kind, namespace_id, request_id, cluster_id, payload, attempts, drill_id"#,
         owner,
         lease
     )
@@ -190,6 +194,7 @@ pub async fn claim(app: &App, owner: Uuid) -> Result<Option<Job>> {
             payload: r.payload,
             attempts: r.attempts,
             lease_owner: owner,
+            drill_id: r.drill_id,
         })
     }))
 }

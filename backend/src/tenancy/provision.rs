@@ -272,6 +272,7 @@ async fn deliver(app: &App, job: &Job) -> Result<Outcome> {
 pub async fn execute(app: &App, _ctx: &Ctx, job: &Job) -> Result<Outcome> {
     match job.kind {
         Kind::Webhook => deliver(app, job).await,
+        Kind::Drill => crate::drills::execute(app, job).await,
         Kind::RevertBurst | Kind::Expire => Ok(Outcome::Done),
         Kind::Apply | Kind::Decommission => {
             let Some(ns) = job.namespace_id else {
@@ -464,7 +465,7 @@ async fn succeeded(tx: &mut PgConnection, ctx: &Ctx, job: &Job) -> Result<()> {
                 json!({"namespace": f.name, "expires_at": f.expires_at.map(|t| t.unix_timestamp())}),
             )
         }
-        Kind::Webhook => return Ok(()),
+        Kind::Webhook | Kind::Drill => return Ok(()),
     };
     if let Some(request) = job.request_id {
         sqlx::query!(

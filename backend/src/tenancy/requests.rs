@@ -392,7 +392,7 @@ pub async fn create(app: &App, ctx: &Ctx, input: NewNamespaceRequest) -> Result<
 }
 
 /// The namespace a change request is about, if the caller may ask for changes to it.
-pub(super) struct Existing {
+pub(crate) struct Existing {
     pub id: Uuid,
     pub team: super::TeamRef,
     pub cluster: String,
@@ -403,7 +403,7 @@ pub(super) struct Existing {
     pub spec: NamespaceSpec,
 }
 
-pub(super) async fn existing(
+pub(crate) async fn existing(
     conn: &mut PgConnection,
     actor: &Actor,
     cluster: &str,

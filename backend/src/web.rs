@@ -534,4 +534,39 @@ impl Portal for PortalService {
             .await
             .map_err(detail)
     }
+
+    async fn drills(&self, req: &Parts, cluster: &str, name: &str) -> portal::Result<Vec<Drill>> {
+        let ctx = self.reader(req).await?;
+        crate::drills::history(&self.app, &ctx, cluster, name)
+            .await
+            .map_err(detail)
+    }
+
+    async fn drill(&self, req: &Parts, id: Uuid) -> portal::Result<Drill> {
+        let ctx = self.reader(req).await?;
+        crate::drills::get(&self.app, &ctx, id)
+            .await
+            .map_err(detail)
+    }
+
+    async fn start_drill(
+        &self,
+        req: &Parts,
+        csrf: &str,
+        cluster: &str,
+        name: &str,
+        input: NewDrill,
+    ) -> portal::Result<Drill> {
+        let ctx = self.writer(req, csrf).await?;
+        crate::drills::start(&self.app, &ctx, cluster, name, input)
+            .await
+            .map_err(detail)
+    }
+
+    async fn cancel_drill(&self, req: &Parts, csrf: &str, id: Uuid) -> portal::Result<Drill> {
+        let ctx = self.writer(req, csrf).await?;
+        crate::drills::cancel(&self.app, &ctx, id)
+            .await
+            .map_err(detail)
+    }
 }

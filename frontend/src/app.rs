@@ -69,6 +69,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/requests/:id") view=pages::requests::RequestPage/>
                     <Route path=path!("/namespaces") view=pages::namespaces::Namespaces/>
                     <Route path=path!("/namespaces/:cluster/:name") view=pages::namespaces::NamespacePage/>
+                    <Route path=path!("/drills/:id") view=pages::drills::DrillPage/>
                 </Routes>
             </main>
         </Router>

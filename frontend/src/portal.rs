@@ -156,4 +156,16 @@ pub trait Portal: Send + Sync + 'static {
     async fn webhooks(&self, req: &Parts) -> Result<Vec<Webhook>>;
     async fn create_webhook(&self, req: &Parts, csrf: &str, input: NewWebhook) -> Result<Webhook>;
     async fn remove_webhook(&self, req: &Parts, csrf: &str, id: Uuid) -> Result<()>;
+    // Drills
+    async fn drills(&self, req: &Parts, cluster: &str, name: &str) -> Result<Vec<Drill>>;
+    async fn drill(&self, req: &Parts, id: Uuid) -> Result<Drill>;
+    async fn start_drill(
+        &self,
+        req: &Parts,
+        csrf: &str,
+        cluster: &str,
+        name: &str,
+        input: NewDrill,
+    ) -> Result<Drill>;
+    async fn cancel_drill(&self, req: &Parts, csrf: &str, id: Uuid) -> Result<Drill>;
 }

@@ -832,3 +832,57 @@ pub async fn remove_webhook(csrf: String, id: String) -> Result<(), ErrorDetail>
     redirect_plain_form_post(&parts, "/admin/tenancy");
     Ok(())
 }
+
+// --- Drills ------------------------------------------------------------------------------
+
+#[server(prefix = "/fn")]
+pub async fn list_drills(cluster: String, name: String) -> Result<Vec<Drill>, ErrorDetail> {
+    let (portal, parts) = portal()?;
+    portal.drills(&parts, &cluster, &name).await
+}
+
+#[server(prefix = "/fn")]
+pub async fn get_drill(id: String) -> Result<Drill, ErrorDetail> {
+    let id = uuid("id", &id)?;
+    let (portal, parts) = portal()?;
+    portal.drill(&parts, id).await
+}
+
+#[server(prefix = "/fn")]
+pub async fn start_drill(
+    csrf: String,
+    cluster: String,
+    name: String,
+    kind: String,
+    target: String,
+    keep_hours: String,
+) -> Result<Drill, ErrorDetail> {
+    let keep_hours = match keep_hours.trim() {
+        "" => None,
+        raw => Some(
+            raw.parse()
+                .map_err(|_| invalid("keep_hours", "must be a whole number of hours"))?,
+        ),
+    };
+    let input = NewDrill {
+        kind,
+        target: Some(target),
+        keep_hours,
+        ready_timeout_seconds: None,
+    };
+    let (portal, parts) = portal()?;
+    let drill = portal
+        .start_drill(&parts, &csrf, &cluster, &name, input)
+        .await?;
+    redirect_plain_form_post(&parts, &format!("/drills/{}", drill.id));
+    Ok(drill)
+}
+
+#[server(prefix = "/fn")]
+pub async fn cancel_drill(csrf: String, id: String) -> Result<Drill, ErrorDetail> {
+    let id = uuid("id", &id)?;
+    let (portal, parts) = portal()?;
+    let drill = portal.cancel_drill(&parts, &csrf, id).await?;
+    redirect_plain_form_post(&parts, &format!("/drills/{id}"));
+    Ok(drill)
+}

@@ -122,6 +122,17 @@ test('a developer requests a namespace, an admin amends and approves it, it is a
   await expect(page.getByRole('heading', { name: 'Per team: used of quota' })).toBeVisible();
   await expect(page.getByRole('link', { name })).toBeVisible();
   await expect(page.getByRole('heading', { name: 'Quota ledger' })).toBeVisible();
+
+  // A failover-readiness drill from the namespace's page, followed live to its verdict.
+  await page.goto(`/namespaces/prod-shanghai-1/${name}`);
+  await hydrated(page);
+  await page.getByLabel('Kind').selectOption('readiness');
+  await page.getByRole('button', { name: 'Start the drill' }).click();
+  await page.getByRole('link', { name: 'Follow it' }).click();
+  await hydrated(page);
+  await expect(page.getByRole('heading', { name: 'Readiness checks' })).toBeVisible();
+  await expect(page.getByRole('cell', { name: 'DR pair: prod-singapore-1' })).toBeVisible();
+  await expect(page.getByRole('link', { name: 'Evidence as JSON' })).toBeVisible();
   expect(errors).toEqual([]);
 });
 

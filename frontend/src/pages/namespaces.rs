@@ -175,6 +175,13 @@ fn NamespaceView(me: Me) -> impl IntoView {
         }
     });
     let csrf = me.csrf_token.clone().unwrap_or_default();
+    let (cluster, name) = params.with_untracked(|p| {
+        (
+            p.get("cluster").unwrap_or_default(),
+            p.get("name").unwrap_or_default(),
+        )
+    });
+    let drill_csrf = csrf.clone();
     view! {
         <Suspense fallback=|| view! { <p class="muted">"Loading the namespace…"</p> }>
             {move || {
@@ -187,6 +194,7 @@ fn NamespaceView(me: Me) -> impl IntoView {
                 })
             }}
         </Suspense>
+        <crate::pages::drills::NamespaceDrills cluster name csrf=drill_csrf/>
     }
 }
 

@@ -1,0 +1,236 @@
+//! Disaster-recovery drills: the namespace's drill section (start, history, RTO/RPO trend,
+//! pass rate) and one drill's page (live steps, evidence, readiness checks), printable.
+
+use leptos::prelude::*;
+use leptos_router::{components::A, hooks::use_params_map};
+
+use crate::{
+    api::{Drill, Me},
+    components::{field_error, form_error, when, Authed, ErrorMessage},
+    pages::requests::state_badge,
+    server::{get_drill, list_drills, CancelDrill, StartDrill},
+};
+
+fn seconds(s: Option<f64>) -> String {
+    match s {
+        None => "—".into(),
+        Some(s) if s < 120.0 => format!("{s:.0} s"),
+        Some(s) if s < 7200.0 => format!("{:.1} min", s / 60.0),
+        Some(s) => format!("{:.1} h", s / 3600.0),
+    }
+}
+
+fn verdict_badge(d: &Drill) -> impl IntoView {
+    let state = match d.state.as_str() {
+        "passed" => "ready",
+        "failed" => "failed",
+        other => other,
+    };
+    state_badge(state).into_view()
+}
+
+/// RTO of each finished restore drill against the objective, oldest first, as bars.
+#[component]
+fn Trend(drills: Vec<Drill>) -> impl IntoView {
+    let points: Vec<(f64, f64, bool)> = drills
+        .iter()
+        .rev()
+        .filter(|d| d.kind == "restore")
+        .filter_map(|d| {
+            Some((
+                d.rto_seconds?,
+                f64::from(d.rto_objective_seconds),
+                d.state == "passed",
+            ))
+        })
+        .collect();
+    if points.is_empty() {
+        return view! { <p class="muted">"No restore drill has measured an RTO yet."</p> }
+            .into_any();
+    }
+    let max = points.iter().map(|p| p.0.max(p.1)).fold(1.0, f64::max);
+    let width = 24 * points.len().max(1);
+    let label = format!(
+        "RTO of the last {} restore drills against the objective",
+        points.len()
+    );
+    view! {
+        <svg class="trend" viewBox=format!("0 0 {width} 100") role="img" aria-label=label preserveAspectRatio="none">
+            {points.iter().enumerate().map(|(i, (rto, objective, passed))| {
+                let h = rto / max * 95.0;
+                let line = 100.0 - objective / max * 95.0;
+                view! {
+                    <rect x=(i * 24 + 4).to_string() y=format!("{:.1}", 100.0 - h) width="16" height=format!("{h:.1}")
+                        class=if *passed { "pass" } else { "fail" }/>
+                    <line x1=(i * 24).to_string() x2=(i * 24 + 24).to_string() y1=format!("{line:.1}") y2=format!("{line:.1}") class="objective"/>
+                }
+            }).collect_view()}
+        </svg>
+    }
+    .into_any()
+}
+
+/// The drill section of a namespace's page.
+#[component]
+pub fn NamespaceDrills(cluster: String, name: String, csrf: String) -> impl IntoView {
+    let start = ServerAction::<StartDrill>::new();
+    let (c, n) = (cluster.clone(), name.clone());
+    let drills = Resource::new(
+        move || start.version().get(),
+        move |_| list_drills(c.clone(), n.clone()),
+    );
+    let value = start.value();
+    view! {
+        <section class="card">
+            <h2>"Disaster-recovery drills"</h2>
+            <Suspense fallback=|| ()>
+                {move || Suspend::new(async move {
+                    match drills.await {
+                        Ok(list) => {
+                            let finished = list.iter().filter(|d| matches!(d.state.as_str(), "passed" | "failed")).count();
+                            let passed = list.iter().filter(|d| d.state == "passed").count();
+                            let rate = if finished > 0 { format!("{passed} of {finished} finished drills passed ({:.0}%)", passed as f64 * 100.0 / finished as f64) } else { "No finished drill yet.".into() };
+                            view! {
+                                <p>{rate}</p>
+                                <Trend drills=list.clone()/>
+                                {(!list.is_empty()).then(|| view! {
+                                    <div class="table-wrap"><table>
+                                        <thead><tr><th>"Started"</th><th>"Kind"</th><th>"Target"</th><th>"State"</th><th>"RTO"</th><th>"RPO"</th><th>"Verdict"</th></tr></thead>
+                                        <tbody>{list.into_iter().map(|d| view! {
+                                            <tr>
+                                                <td><A href=format!("/drills/{}", d.id)>{when(d.started_at.unwrap_or(d.created_at))}</A></td>
+                                                <td>{d.kind.clone()}</td>
+                                                <td>{d.target_cluster.clone().unwrap_or_else(|| "—".into())}</td>
+                                                <td>{verdict_badge(&d)}" "{d.state.clone()}</td>
+                                                <td>{seconds(d.rto_seconds)}</td>
+                                                <td>{seconds(d.rpo_seconds)}</td>
+                                                <td>{d.verdict_reason.clone().unwrap_or_default()}</td>
+                                            </tr>
+                                        }).collect_view()}</tbody>
+                                    </table></div>
+                                })}
+                            }.into_any()
+                        }
+                        Err(error) => view! { <ErrorMessage error/> }.into_any(),
+                    }
+                })}
+            </Suspense>
+            <h3>"Run a drill"</h3>
+            {form_error(value)}
+            <ActionForm action=start>
+                <input type="hidden" name="csrf" value=csrf/>
+                <input type="hidden" name="cluster" value=cluster/>
+                <input type="hidden" name="name" value=name/>
+                <div class="grid3">
+                    <div><label for="drill-kind">"Kind"</label>
+                        <select id="drill-kind" name="kind">
+                            <option value="restore">"Restore the newest backup into a scratch namespace"</option>
+                            <option value="readiness">"Failover-readiness check (reads only)"</option>
+                        </select>{field_error(value, "kind")}</div>
+                    <div><label for="drill-target">"Where"</label>
+                        <select id="drill-target" name="target">
+                            <option value="same">"This cluster"</option>
+                            <option value="dr_pair">"Its DR pair"</option>
+                        </select>{field_error(value, "target")}</div>
+                    <div><label for="drill-keep">"Keep the scratch namespace (hours)"</label>
+                        <input id="drill-keep" name="keep_hours" type="number" min="0" max="168" value="0"/>{field_error(value, "keep_hours")}</div>
+                </div>
+                <button type="submit" id="drill-submit">"Start the drill"</button>
+            </ActionForm>
+            {move || value.get().and_then(|r| r.ok()).map(|d| view! {
+                <p class="ok" role="status">"Drill started. "<A href=format!("/drills/{}", d.id)>"Follow it"</A></p>
+            })}
+        </section>
+    }
+}
+
+#[component]
+pub fn DrillPage() -> impl IntoView {
+    view! { <Authed view=|me: Me| view! { <DrillView me/> }/> }
+}
+
+#[component]
+fn DrillView(me: Me) -> impl IntoView {
+    let params = use_params_map();
+    let id = move || params.with(|p| p.get("id").unwrap_or_default());
+    let cancel = ServerAction::<CancelDrill>::new();
+    let tick = RwSignal::new(0u32);
+    let drill = Resource::new(
+        move || (id(), cancel.version().get(), tick.get()),
+        |(id, ..)| get_drill(id),
+    );
+    // Live progress: look again every second while the drill runs.
+    Effect::new(move |_| {
+        if let Some(Ok(d)) = drill.get() {
+            if matches!(d.state.as_str(), "queued" | "running") {
+                set_timeout(
+                    move || tick.update(|t| *t += 1),
+                    std::time::Duration::from_secs(1),
+                );
+            }
+        }
+    });
+    let csrf = me.csrf_token.clone().unwrap_or_default();
+    view! {
+        <Suspense fallback=|| view! { <p class="muted">"Loading the drill…"</p> }>
+            {move || {
+                let csrf = csrf.clone();
+                Suspend::new(async move {
+                    match drill.await {
+                        Ok(d) => view! { <DrillBody drill=d csrf cancel/> }.into_any(),
+                        Err(error) => view! { <h1>"Drill"</h1><ErrorMessage error/> }.into_any(),
+                    }
+                })
+            }}
+        </Suspense>
+    }
+}
+
+#[component]
+fn DrillBody(drill: Drill, csrf: String, cancel: ServerAction<CancelDrill>) -> impl IntoView {
+    let d = drill;
+    let running = matches!(d.state.as_str(), "queued" | "running");
+    let evidence = format!("/api/v1/drills/{}", d.id);
+    view! {
+        <h1>{format!("{} drill: ", if d.kind == "restore" { "Restore" } else { "Readiness" })}<code>{d.namespace.clone()}</code>" on "{d.cluster.clone()}</h1>
+        <p>{verdict_badge(&d)}" "<strong>{d.state.clone()}</strong>" "<span class="muted">{format!("team {} · step {} · requested by {}", d.team, d.step, d.requested_by.clone().unwrap_or_default())}</span></p>
+        {d.verdict_reason.clone().map(|r| view! { <p class=if d.verdict.as_deref() == Some("pass") { "ok" } else { "error" }>{r}</p> })}
+        <dl class="facts">
+            <dt>"Target cluster"</dt><dd>{d.target_cluster.clone().unwrap_or_else(|| "—".into())}</dd>
+            <dt>"Objectives"</dt><dd>{format!("RTO {} · RPO {}", seconds(Some(d.rto_objective_seconds.into())), seconds(Some(d.rpo_objective_seconds.into())))}</dd>
+            <dt>"RTO (start → workloads ready)"</dt><dd>{seconds(d.rto_seconds)}</dd>
+            <dt>"Restore duration"</dt><dd>{seconds(d.restore_seconds)}</dd>
+            <dt>"RPO (start − backup start)"</dt><dd>{seconds(d.rpo_seconds)}</dd>
+            <dt>"Backup"</dt><dd>{d.backup_name.clone().unwrap_or_else(|| "—".into())}</dd>
+            <dt>"Restore / scratch namespace"</dt><dd>{format!("{} / {}", d.restore_name.clone().unwrap_or("—".into()), d.scratch_namespace.clone().unwrap_or("—".into()))}</dd>
+            <dt>"Items restored"</dt><dd>{match (d.items_restored, d.items_total) { (Some(a), Some(b)) => format!("{a} of {b}"), _ => "—".into() }}</dd>
+            <dt>"Warnings / errors"</dt><dd>{format!("{} / {}", d.warnings.map_or("—".into(), |w| w.to_string()), d.errors.map_or("—".into(), |e| e.to_string()))}</dd>
+            <dt>"Started / finished"</dt><dd>{format!("{} / {}", d.started_at.map_or("—".into(), when), d.finished_at.map_or("—".into(), when))}</dd>
+        </dl>
+        {(!d.checks.is_empty()).then(|| view! {
+            <section class="card">
+                <h2>"Readiness checks"</h2>
+                <div class="table-wrap"><table>
+                    <thead><tr><th>"Check"</th><th>"Result"</th><th>"Detail"</th></tr></thead>
+                    <tbody>{d.checks.iter().map(|c| view! {
+                        <tr><td>{c.name.clone()}</td><td>{state_badge(if c.ok { "ready" } else { "failed" })}{if c.ok { " ok" } else { " failed" }}</td><td>{c.detail.clone()}</td></tr>
+                    }).collect_view()}</tbody>
+                </table></div>
+            </section>
+        })}
+        <section class="card">
+            <h2>"Steps"</h2>
+            <ol class="steps">
+                {d.steps.iter().map(|s| view! { <li><strong>{s.step.clone()}</strong>" — "{when(s.at)}": "{s.detail.clone()}</li> }).collect_view()}
+            </ol>
+        </section>
+        <p class="no-print"><a href=evidence>"Evidence as JSON"</a>" · "<a href="javascript:window.print()">"Print this page"</a></p>
+        {running.then(|| view! {
+            <ActionForm action=cancel attr:class="inline no-print">
+                <input type="hidden" name="csrf" value=csrf/>
+                <input type="hidden" name="id" value=d.id.to_string()/>
+                <button type="submit" class="danger" id="drill-cancel">"Cancel the drill"</button>
+            </ActionForm>
+        })}
+    }
+}

@@ -111,6 +111,7 @@ async fn main() -> anyhow::Result<()> {
             let app = start_simulator_if_needed(app).await?;
             berth::fleet::inventory::spawn_periodic_sync(app.clone());
             berth::tenancy::jobs::spawn_workers(app.clone());
+            berth::drills::spawn_scheduler(app.clone());
             berth::tenancy::provision::spawn_periodic_checks(app.clone());
             let server = Server::bind(app).await?;
             tracing::info!(address = %server.local_addr(), "Berth is serving");

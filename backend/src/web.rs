@@ -569,4 +569,43 @@ impl Portal for PortalService {
             .await
             .map_err(detail)
     }
+
+    async fn drill_schedule(
+        &self,
+        req: &Parts,
+        cluster: &str,
+        name: &str,
+    ) -> portal::Result<Option<DrillSchedule>> {
+        let ctx = self.reader(req).await?;
+        crate::drills::schedule(&self.app, &ctx, cluster, name)
+            .await
+            .map_err(detail)
+    }
+
+    async fn set_drill_schedule(
+        &self,
+        req: &Parts,
+        csrf: &str,
+        cluster: &str,
+        name: &str,
+        input: DrillScheduleInput,
+    ) -> portal::Result<DrillSchedule> {
+        let ctx = self.writer(req, csrf).await?;
+        crate::drills::set_schedule(&self.app, &ctx, cluster, name, input)
+            .await
+            .map_err(detail)
+    }
+
+    async fn remove_drill_schedule(
+        &self,
+        req: &Parts,
+        csrf: &str,
+        cluster: &str,
+        name: &str,
+    ) -> portal::Result<()> {
+        let ctx = self.writer(req, csrf).await?;
+        crate::drills::remove_schedule(&self.app, &ctx, cluster, name)
+            .await
+            .map_err(detail)
+    }
 }

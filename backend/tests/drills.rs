@@ -593,3 +593,90 @@ async fn drills_over_rest(db: PgPool) {
     assert!(spec["paths"]["/api/v1/drills/{id}/cancel"].is_object());
     let _ = w.admin;
 }
+
+#[sqlx::test(migrator = "berth::app::MIGRATOR")]
+async fn schedules_start_drills_once_in_their_time_zone(db: PgPool) {
+    let w = world(db).await;
+    // 03:00 in Shanghai is 19:00 UTC the day before
+    let from = OffsetDateTime::parse("2026-11-28T12:00:00Z", &Rfc3339).unwrap();
+    let next = drills::next_run("cron", "0 3 * * *", "Asia/Shanghai", from).unwrap();
+    assert_eq!(
+        next,
+        OffsetDateTime::parse("2026-11-28T19:00:00Z", &Rfc3339).unwrap()
+    );
+    let bad = berth_frontend::api::DrillScheduleInput {
+        cron: "61 * * *".into(),
+        timezone: Some("Mars/Olympus".into()),
+        kind: "nap".into(),
+        target: None,
+    };
+    let Err(Error::Invalid(f)) =
+        drills::set_schedule(&w.app, &w.dev, "prod-shanghai-1", "payments-api", bad).await
+    else {
+        panic!()
+    };
+    assert!(
+        f.contains_key("cron") || f.contains_key("timezone"),
+        "{f:?}"
+    );
+    assert!(f.contains_key("kind"));
+    let good = berth_frontend::api::DrillScheduleInput {
+        cron: "0 3 * * 1".into(),
+        timezone: Some("Asia/Shanghai".into()),
+        kind: "readiness".into(),
+        target: None,
+    };
+    assert!(matches!(
+        drills::set_schedule(
+            &w.app,
+            &w.outsider,
+            "prod-shanghai-1",
+            "payments-api",
+            good.clone()
+        )
+        .await,
+        Err(Error::Forbidden(_))
+    ));
+    let set = drills::set_schedule(&w.app, &w.dev, "prod-shanghai-1", "payments-api", good)
+        .await
+        .unwrap();
+    assert!(set.next_run_at > OffsetDateTime::now_utc());
+    assert_eq!(
+        drills::run_due_schedules(&w.app).await.unwrap(),
+        0,
+        "not due yet"
+    );
+    sqlx::query!("UPDATE drill_schedules SET next_run_at = now() - interval '1 second'")
+        .execute(&w.app.db)
+        .await
+        .unwrap();
+    let (a, b) = tokio::join!(
+        drills::run_due_schedules(&w.app),
+        drills::run_due_schedules(&w.app)
+    );
+    assert_eq!(
+        a.unwrap() + b.unwrap(),
+        1,
+        "two schedulers start the drill once"
+    );
+    let history = drills::history(&w.app, &w.dev, "prod-shanghai-1", "payments-api")
+        .await
+        .unwrap();
+    assert_eq!(history.len(), 1);
+    assert_eq!(history[0].requested_by, None);
+    let after = drills::schedule(&w.app, &w.dev, "prod-shanghai-1", "payments-api")
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(after.next_run_at > OffsetDateTime::now_utc());
+    assert!(after.last_outcome.unwrap().starts_with("started drill"));
+    drills::remove_schedule(&w.app, &w.dev, "prod-shanghai-1", "payments-api")
+        .await
+        .unwrap();
+    assert!(
+        drills::schedule(&w.app, &w.dev, "prod-shanghai-1", "payments-api")
+            .await
+            .unwrap()
+            .is_none()
+    );
+}

@@ -1076,3 +1076,34 @@ pub struct DrillObjectives {
     pub rto_seconds: i32,
     pub rpo_seconds: i32,
 }
+
+/// A namespace's drill schedule: a cron expression (5 fields, or 6 with seconds) read in an
+/// IANA time zone.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(ToSchema))]
+pub struct DrillScheduleInput {
+    /// e.g. `0 3 * * 1` (Mondays at 03:00).
+    pub cron: String,
+    /// e.g. `Asia/Shanghai`; `UTC` when absent.
+    #[serde(default)]
+    pub timezone: Option<String>,
+    /// restore | readiness
+    pub kind: String,
+    /// same | dr_pair (default same)
+    #[serde(default)]
+    pub target: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(ToSchema))]
+pub struct DrillSchedule {
+    pub cron: String,
+    pub timezone: String,
+    pub kind: String,
+    pub target: String,
+    #[serde(with = "time::serde::rfc3339")]
+    pub next_run_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub last_run_at: Option<OffsetDateTime>,
+    pub last_outcome: Option<String>,
+}

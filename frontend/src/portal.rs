@@ -168,4 +168,25 @@ pub trait Portal: Send + Sync + 'static {
         input: NewDrill,
     ) -> Result<Drill>;
     async fn cancel_drill(&self, req: &Parts, csrf: &str, id: Uuid) -> Result<Drill>;
+    async fn drill_schedule(
+        &self,
+        req: &Parts,
+        cluster: &str,
+        name: &str,
+    ) -> Result<Option<DrillSchedule>>;
+    async fn set_drill_schedule(
+        &self,
+        req: &Parts,
+        csrf: &str,
+        cluster: &str,
+        name: &str,
+        input: DrillScheduleInput,
+    ) -> Result<DrillSchedule>;
+    async fn remove_drill_schedule(
+        &self,
+        req: &Parts,
+        csrf: &str,
+        cluster: &str,
+        name: &str,
+    ) -> Result<()>;
 }

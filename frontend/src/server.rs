@@ -886,3 +886,50 @@ pub async fn cancel_drill(csrf: String, id: String) -> Result<Drill, ErrorDetail
     redirect_plain_form_post(&parts, &format!("/drills/{id}"));
     Ok(drill)
 }
+
+#[server(prefix = "/fn")]
+pub async fn get_drill_schedule(
+    cluster: String,
+    name: String,
+) -> Result<Option<DrillSchedule>, ErrorDetail> {
+    let (portal, parts) = portal()?;
+    portal.drill_schedule(&parts, &cluster, &name).await
+}
+
+#[server(prefix = "/fn")]
+pub async fn set_drill_schedule(
+    csrf: String,
+    cluster: String,
+    name: String,
+    cron: String,
+    timezone: String,
+    kind: String,
+    target: String,
+) -> Result<DrillSchedule, ErrorDetail> {
+    let input = DrillScheduleInput {
+        cron,
+        timezone: Some(timezone),
+        kind,
+        target: Some(target),
+    };
+    let (portal, parts) = portal()?;
+    let schedule = portal
+        .set_drill_schedule(&parts, &csrf, &cluster, &name, input)
+        .await?;
+    redirect_plain_form_post(&parts, &format!("/namespaces/{cluster}/{name}"));
+    Ok(schedule)
+}
+
+#[server(prefix = "/fn")]
+pub async fn remove_drill_schedule(
+    csrf: String,
+    cluster: String,
+    name: String,
+) -> Result<(), ErrorDetail> {
+    let (portal, parts) = portal()?;
+    portal
+        .remove_drill_schedule(&parts, &csrf, &cluster, &name)
+        .await?;
+    redirect_plain_form_post(&parts, &format!("/namespaces/{cluster}/{name}"));
+    Ok(())
+}

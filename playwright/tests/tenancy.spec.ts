@@ -126,13 +126,24 @@ test('a developer requests a namespace, an admin amends and approves it, it is a
   // A failover-readiness drill from the namespace's page, followed live to its verdict.
   await page.goto(`/namespaces/prod-shanghai-1/${name}`);
   await hydrated(page);
-  await page.getByLabel('Kind').selectOption('readiness');
+  await page.getByLabel('Kind', { exact: true }).selectOption('readiness');
   await page.getByRole('button', { name: 'Start the drill' }).click();
   await page.getByRole('link', { name: 'Follow it' }).click();
   await hydrated(page);
   await expect(page.getByRole('heading', { name: 'Readiness checks' })).toBeVisible();
   await expect(page.getByRole('cell', { name: 'DR pair: prod-singapore-1' })).toBeVisible();
   await expect(page.getByRole('link', { name: 'Evidence as JSON' })).toBeVisible();
+
+  // A weekly schedule in the team's time zone; a bad expression is named.
+  await page.goto(`/namespaces/prod-shanghai-1/${name}`);
+  await hydrated(page);
+  await page.getByLabel('Cron (minute hour day month weekday)').fill('99 * * *');
+  await page.getByRole('button', { name: 'Save the schedule' }).click();
+  await expect(page.getByText('is not a cron expression')).toBeVisible();
+  await page.getByLabel('Cron (minute hour day month weekday)').fill('0 3 * * 1');
+  await page.getByLabel('Time zone').fill('Asia/Shanghai');
+  await page.getByRole('button', { name: 'Save the schedule' }).click();
+  await expect(page.getByText(/restore drill on `0 3 \* \* 1` \(Asia\/Shanghai\)/)).toBeVisible();
   expect(errors).toEqual([]);
 });
 

@@ -1,7 +1,9 @@
 //! REST for disaster-recovery drills: start, follow, cancel, history, objectives.
 
 use axum::{extract::State, http::StatusCode, response::IntoResponse};
-use berth_frontend::api::{Drill, DrillObjectives, ErrorBody, NewDrill};
+use berth_frontend::api::{
+    Drill, DrillObjectives, DrillSchedule, DrillScheduleInput, ErrorBody, NewDrill,
+};
 use utoipa_axum::{router::OpenApiRouter, routes};
 use uuid::Uuid;
 
@@ -14,6 +16,50 @@ pub fn router() -> OpenApiRouter<App> {
         .routes(routes!(get_drill))
         .routes(routes!(cancel_drill))
         .routes(routes!(set_objectives))
+        .routes(routes!(get_schedule, set_schedule, remove_schedule))
+}
+
+/// A namespace's drill schedule, if it has one.
+#[utoipa::path(get, path = "/namespaces/{cluster}/{name}/drill-schedule", tag = "drills",
+    params(("cluster" = String, Path), ("name" = String, Path)),
+    responses((status = 200, body = Option<DrillSchedule>), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
+async fn get_schedule(
+    State(app): State<App>,
+    ctx: Ctx,
+    Path((cluster, name)): Path<(String, String)>,
+) -> Result<axum::Json<Option<DrillSchedule>>> {
+    Ok(axum::Json(
+        drills::schedule(&app, &ctx, &cluster, &name).await?,
+    ))
+}
+
+/// Schedule drills with a cron expression read in a time zone (team members and admins).
+#[utoipa::path(put, path = "/namespaces/{cluster}/{name}/drill-schedule", tag = "drills",
+    params(("cluster" = String, Path), ("name" = String, Path)), request_body = DrillScheduleInput,
+    responses((status = 200, body = DrillSchedule), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+              (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+async fn set_schedule(
+    State(app): State<App>,
+    ctx: Ctx,
+    Path((cluster, name)): Path<(String, String)>,
+    Json(input): Json<DrillScheduleInput>,
+) -> Result<axum::Json<DrillSchedule>> {
+    Ok(axum::Json(
+        drills::set_schedule(&app, &ctx, &cluster, &name, input).await?,
+    ))
+}
+
+/// Stop scheduled drills of a namespace.
+#[utoipa::path(delete, path = "/namespaces/{cluster}/{name}/drill-schedule", tag = "drills",
+    params(("cluster" = String, Path), ("name" = String, Path)),
+    responses((status = 204), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+async fn remove_schedule(
+    State(app): State<App>,
+    ctx: Ctx,
+    Path((cluster, name)): Path<(String, String)>,
+) -> Result<StatusCode> {
+    drills::remove_schedule(&app, &ctx, &cluster, &name).await?;
+    Ok(StatusCode::NO_CONTENT)
 }
 
 /// A namespace's drills, newest first, each with its evidence.

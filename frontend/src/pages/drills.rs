@@ -8,7 +8,10 @@ use crate::{
     api::{Drill, Me},
     components::{field_error, form_error, when, Authed, ErrorMessage},
     pages::requests::state_badge,
-    server::{get_drill, list_drills, CancelDrill, StartDrill},
+    server::{
+        get_drill, get_drill_schedule, list_drills, CancelDrill, RemoveDrillSchedule,
+        SetDrillSchedule, StartDrill,
+    },
 };
 
 fn seconds(s: Option<f64>) -> String {
@@ -74,12 +77,22 @@ fn Trend(drills: Vec<Drill>) -> impl IntoView {
 #[component]
 pub fn NamespaceDrills(cluster: String, name: String, csrf: String) -> impl IntoView {
     let start = ServerAction::<StartDrill>::new();
+    let set = ServerAction::<SetDrillSchedule>::new();
+    let remove = ServerAction::<RemoveDrillSchedule>::new();
     let (c, n) = (cluster.clone(), name.clone());
     let drills = Resource::new(
         move || start.version().get(),
         move |_| list_drills(c.clone(), n.clone()),
     );
+    let (c2, n2) = (cluster.clone(), name.clone());
+    let schedule = Resource::new(
+        move || (set.version().get(), remove.version().get()),
+        move |_| get_drill_schedule(c2.clone(), n2.clone()),
+    );
     let value = start.value();
+    let set_value = set.value();
+    let (sched_csrf, sched_cluster, sched_name) = (csrf.clone(), cluster.clone(), name.clone());
+    let (rm_csrf, rm_cluster, rm_name) = (csrf.clone(), cluster.clone(), name.clone());
     view! {
         <section class="card">
             <h2>"Disaster-recovery drills"</h2>
@@ -140,6 +153,47 @@ pub fn NamespaceDrills(cluster: String, name: String, csrf: String) -> impl Into
             {move || value.get().and_then(|r| r.ok()).map(|d| view! {
                 <p class="ok" role="status">"Drill started. "<A href=format!("/drills/{}", d.id)>"Follow it"</A></p>
             })}
+            <h3>"Schedule"</h3>
+            <Suspense fallback=|| ()>
+                {move || {
+                    let (csrf, cluster, name) = (rm_csrf.clone(), rm_cluster.clone(), rm_name.clone());
+                    Suspend::new(async move {
+                        match schedule.await {
+                            Ok(Some(s)) => view! {
+                                <p>{format!("{} drill on `{}` ({}), target {}; next {}", s.kind, s.cron, s.timezone, s.target, when(s.next_run_at))}
+                                    {s.last_outcome.map(|o| format!(" · last: {o}"))}" "
+                                    <ActionForm action=remove attr:class="inline">
+                                        <input type="hidden" name="csrf" value=csrf/>
+                                        <input type="hidden" name="cluster" value=cluster/>
+                                        <input type="hidden" name="name" value=name/>
+                                        <button type="submit" class="link">"Remove the schedule"</button>
+                                    </ActionForm>
+                                </p>
+                            }.into_any(),
+                            Ok(None) => view! { <p class="muted">"No schedule."</p> }.into_any(),
+                            Err(error) => view! { <ErrorMessage error/> }.into_any(),
+                        }
+                    })
+                }}
+            </Suspense>
+            {form_error(set_value)}
+            <ActionForm action=set>
+                <input type="hidden" name="csrf" value=sched_csrf/>
+                <input type="hidden" name="cluster" value=sched_cluster/>
+                <input type="hidden" name="name" value=sched_name/>
+                <div class="grid3">
+                    <div><label for="sched-cron">"Cron (minute hour day month weekday)"</label>
+                        <input id="sched-cron" name="cron" placeholder="0 3 * * 1" required/>{field_error(set_value, "cron")}</div>
+                    <div><label for="sched-tz">"Time zone"</label>
+                        <input id="sched-tz" name="timezone" value="UTC"/>{field_error(set_value, "timezone")}</div>
+                    <div><label for="sched-kind">"Scheduled kind"</label>
+                        <select id="sched-kind" name="kind"><option value="restore">"restore"</option><option value="readiness">"readiness"</option></select></div>
+                    <div><label for="sched-target">"Scheduled target"</label>
+                        <select id="sched-target" name="target"><option value="same">"This cluster"</option><option value="dr_pair">"Its DR pair"</option></select>
+                        {field_error(set_value, "target")}</div>
+                </div>
+                <button type="submit" class="secondary">"Save the schedule"</button>
+            </ActionForm>
         </section>
     }
 }

@@ -401,6 +401,25 @@ pub async fn get(app: &App, ctx: &Ctx, id: Uuid) -> Result<Drill> {
     Ok(row.into())
 }
 
+/// Every drill the caller may see (admins: the fleet; members: their teams'), newest first.
+pub async fn fleet_history(app: &App, ctx: &Ctx) -> Result<Vec<Drill>> {
+    let actor = ctx.require(Scope::Read)?;
+    let rows: Vec<Row> = sqlx::query_as(&format!(
+        "{SELECT} WHERE ($1 OR t.name = ANY($2)) ORDER BY d.created_at DESC LIMIT 500"
+    ))
+    .bind(actor.is_admin)
+    .bind(
+        actor
+            .teams
+            .iter()
+            .map(|t| t.team.clone())
+            .collect::<Vec<_>>(),
+    )
+    .fetch_all(&app.db)
+    .await?;
+    Ok(rows.into_iter().map(Into::into).collect())
+}
+
 /// A namespace's drills, newest first.
 pub async fn history(app: &App, ctx: &Ctx, cluster: &str, name: &str) -> Result<Vec<Drill>> {
     let actor = ctx.require(Scope::Read)?;
@@ -1201,13 +1220,16 @@ async fn record(app: &App, d: &State, p: Progress) -> Result<Outcome> {
     let mut tx = app.db.begin().await?;
     let step_entry =
         json!([{"step": p.next_step.unwrap_or(&d.step), "at": now_text(), "detail": p.detail}]);
+    // A wait that reports what the last entry already says adds nothing to the evidence.
     sqlx::query!(
-        "UPDATE drills SET steps = steps || $2, step = coalesce($3, step),
+        "UPDATE drills SET steps = CASE WHEN $3::text IS NULL AND steps->-1->>'detail' = $4 THEN steps ELSE steps || $2 END,
+                step = coalesce($3, step),
                 state = CASE WHEN state = 'queued' AND $3::text IS NOT NULL THEN 'running' ELSE state END
          WHERE id = $1",
         d.id,
         step_entry,
-        p.next_step
+        p.next_step,
+        p.detail
     )
     .execute(&mut *tx)
     .await?;

@@ -608,4 +608,11 @@ impl Portal for PortalService {
             .await
             .map_err(detail)
     }
+
+    async fn fleet_drills(&self, req: &Parts) -> portal::Result<Vec<Drill>> {
+        let ctx = self.reader(req).await?;
+        crate::drills::fleet_history(&self.app, &ctx)
+            .await
+            .map_err(detail)
+    }
 }

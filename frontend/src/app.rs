@@ -69,6 +69,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/requests/:id") view=pages::requests::RequestPage/>
                     <Route path=path!("/namespaces") view=pages::namespaces::Namespaces/>
                     <Route path=path!("/namespaces/:cluster/:name") view=pages::namespaces::NamespacePage/>
+                    <Route path=path!("/drills") view=pages::drills::FleetDrills/>
                     <Route path=path!("/drills/:id") view=pages::drills::DrillPage/>
                 </Routes>
             </main>
@@ -98,6 +99,7 @@ fn Nav() -> impl IntoView {
                                     <A href="/">"Teams"</A>
                                     <A href="/requests">"Requests"</A>
                                     <A href="/namespaces">"Namespaces"</A>
+                                    <A href="/drills">"Drills"</A>
                                     <A href="/fleet">"Fleet"</A>
                                     <A href="/tokens">"Tokens"</A>
                                     <A href="/audit">"Audit"</A>

@@ -189,4 +189,5 @@ pub trait Portal: Send + Sync + 'static {
         cluster: &str,
         name: &str,
     ) -> Result<()>;
+    async fn fleet_drills(&self, req: &Parts) -> Result<Vec<Drill>>;
 }

@@ -933,3 +933,9 @@ pub async fn remove_drill_schedule(
     redirect_plain_form_post(&parts, &format!("/namespaces/{cluster}/{name}"));
     Ok(())
 }
+
+#[server(prefix = "/fn")]
+pub async fn list_fleet_drills() -> Result<Vec<Drill>, ErrorDetail> {
+    let (portal, parts) = portal()?;
+    portal.fleet_drills(&parts).await
+}

@@ -14,6 +14,7 @@ pub fn router() -> OpenApiRouter<App> {
     OpenApiRouter::new()
         .routes(routes!(list_drills, start_drill))
         .routes(routes!(get_drill))
+        .routes(routes!(list_fleet_drills))
         .routes(routes!(cancel_drill))
         .routes(routes!(set_objectives))
         .routes(routes!(get_schedule, set_schedule, remove_schedule))
@@ -131,4 +132,11 @@ async fn set_objectives(
     Ok(axum::Json(
         drills::set_objectives(&app, &ctx, &cluster, &name, input).await?,
     ))
+}
+
+/// Drills across the fleet (admins) or the caller's teams, newest first (the latest 500).
+#[utoipa::path(get, path = "/drills", tag = "drills",
+    responses((status = 200, body = Vec<Drill>), (status = 401, body = ErrorBody)))]
+async fn list_fleet_drills(State(app): State<App>, ctx: Ctx) -> Result<axum::Json<Vec<Drill>>> {
+    Ok(axum::Json(drills::fleet_history(&app, &ctx).await?))
 }

@@ -9,8 +9,8 @@ use crate::{
     components::{field_error, form_error, when, Authed, ErrorMessage},
     pages::requests::state_badge,
     server::{
-        get_drill, get_drill_schedule, list_drills, CancelDrill, RemoveDrillSchedule,
-        SetDrillSchedule, StartDrill,
+        get_drill, get_drill_schedule, list_drills, list_fleet_drills, CancelDrill,
+        RemoveDrillSchedule, SetDrillSchedule, StartDrill,
     },
 };
 
@@ -286,5 +286,51 @@ fn DrillBody(drill: Drill, csrf: String, cancel: ServerAction<CancelDrill>) -> i
                 <button type="submit" class="danger" id="drill-cancel">"Cancel the drill"</button>
             </ActionForm>
         })}
+    }
+}
+
+/// Drills across the fleet (or the caller's teams): pass rate, RTO trend, the latest runs.
+#[component]
+pub fn FleetDrills() -> impl IntoView {
+    view! { <Authed view=|_me: Me| view! { <FleetDrillList/> }/> }
+}
+
+#[component]
+fn FleetDrillList() -> impl IntoView {
+    let drills = Resource::new(|| (), |_| list_fleet_drills());
+    view! {
+        <h1>"Disaster-recovery drills"</h1>
+        <Suspense fallback=|| view! { <p class="muted">"Loading drills…"</p> }>
+            {move || Suspend::new(async move {
+                match drills.await {
+                    Ok(list) if list.is_empty() => view! { <p class="muted">"No drills yet. Start one from a namespace's page."</p> }.into_any(),
+                    Ok(list) => {
+                        let finished = list.iter().filter(|d| matches!(d.state.as_str(), "passed" | "failed")).count();
+                        let passed = list.iter().filter(|d| d.state == "passed").count();
+                        view! {
+                            <p>{format!("{passed} of {finished} finished drills passed ({:.0}%).", if finished > 0 { passed as f64 * 100.0 / finished as f64 } else { 0.0 })}</p>
+                            <h2>"RTO of restore drills against their objectives"</h2>
+                            <Trend drills=list.clone()/>
+                            <div class="table-wrap"><table>
+                                <thead><tr><th>"Started"</th><th>"Namespace"</th><th>"Cluster"</th><th>"Kind"</th><th>"State"</th><th>"RTO"</th><th>"RPO"</th></tr></thead>
+                                <tbody>{list.into_iter().map(|d| {
+                                    let badge = verdict_badge(&d);
+                                    let ns_href = format!("/namespaces/{}/{}", d.cluster, d.namespace);
+                                    view! {
+                                    <tr>
+                                        <td><A href=format!("/drills/{}", d.id)>{when(d.started_at.unwrap_or(d.created_at))}</A></td>
+                                        <td><A href=ns_href>{d.namespace.clone()}</A></td>
+                                        <td>{d.cluster.clone()}</td><td>{d.kind.clone()}</td>
+                                        <td>{badge}" "{d.state.clone()}</td>
+                                        <td>{seconds(d.rto_seconds)}</td><td>{seconds(d.rpo_seconds)}</td>
+                                    </tr>
+                                }}).collect_view()}</tbody>
+                            </table></div>
+                        }.into_any()
+                    }
+                    Err(error) => view! { <ErrorMessage error/> }.into_any(),
+                }
+            })}
+        </Suspense>
     }
 }

@@ -218,8 +218,8 @@ async fn begin(
     let id = Uuid::new_v4();
     sqlx::query!(
         "INSERT INTO drills (id, namespace_id, kind, target_cluster_id, state, requested_by, rto_seconds, rpo_seconds,
-                             keep_hours, ready_timeout_seconds, steps)
-         VALUES ($1, $2, $3, $4, 'queued', $5, $6, $7, $8, $9, $10)",
+                             keep_hours, ready_timeout_seconds, steps, create_backup)
+         VALUES ($1, $2, $3, $4, 'queued', $5, $6, $7, $8, $9, $10, $11)",
         id,
         s.namespace_id,
         kind,
@@ -229,7 +229,8 @@ async fn begin(
         s.objectives.rpo_seconds,
         keep_hours,
         timeout,
-        json!([{"step": "queued", "at": now_text(), "detail": format!("{kind} drill requested by {requester}")}])
+        json!([{"step": "queued", "at": now_text(), "detail": format!("{kind} drill requested by {requester}")}]),
+        input.create_backup && kind == "restore"
     )
     .execute(&mut *tx)
     .await
@@ -506,6 +507,8 @@ struct State {
     restore_completed_at: Option<OffsetDateTime>,
     verdict: Option<String>,
     cancel_requested: bool,
+    create_backup: bool,
+    backup_name: Option<String>,
 }
 
 async fn load(conn: &mut PgConnection, id: Uuid) -> Result<State> {
@@ -514,7 +517,7 @@ async fn load(conn: &mut PgConnection, id: Uuid) -> Result<State> {
         r#"SELECT d.id, d.kind, d.state, d.step, d.namespace_id, n.name AS namespace, n.team_id, n.cluster_id AS source_cluster,
                   d.target_cluster_id AS target_cluster, d.rto_seconds, d.rpo_seconds, d.keep_hours, d.ready_timeout_seconds,
                   d.started_at, d.backup_started_at, d.restore_name, d.scratch_namespace, d.restore_completed_at,
-                  d.verdict, d.cancel_requested
+                  d.verdict, d.cancel_requested, d.create_backup, d.backup_name
            FROM drills d JOIN namespaces n ON n.id = d.namespace_id WHERE d.id = $1"#,
         id
     )
@@ -635,8 +638,81 @@ async fn step(app: &App, d: &State) -> std::result::Result<Progress, StepError> 
                     Duration::from_secs(5),
                 ));
             }
-            Ok(Progress::to("find_backup", "restore drill started")
-                .with("started_at", json!(now_text())))
+            let next = if d.create_backup {
+                "backup"
+            } else {
+                "find_backup"
+            };
+            Ok(Progress::to(next, "restore drill started").with("started_at", json!(now_text())))
+        }
+        "backup" => {
+            // A fresh backup, taken where the namespace runs; Velero syncs it to the target.
+            let client = client_for(app, d.source_cluster).await?;
+            let name = format!("{}-drill-{}", d.namespace, &d.id.simple().to_string()[..8]);
+            let backup = json!({
+                "apiVersion": "velero.io/v1", "kind": "Backup",
+                "metadata": {"name": name, "namespace": VELERO_NAMESPACE,
+                             "labels": {"app.kubernetes.io/managed-by": "berth", "berth.dev/drill": d.id.to_string()}},
+                "spec": {"includedNamespaces": [d.namespace], "ttl": "72h0m0s"},
+            });
+            velero(&client, "Backup")
+                .patch(
+                    &name,
+                    &PatchParams::apply(crate::tenancy::objects::FIELD_MANAGER).force(),
+                    &Patch::Apply(&backup),
+                )
+                .await
+                .map_err(unreachable)?;
+            Ok(
+                Progress::to("wait_backup", format!("Backup {name} created"))
+                    .with("backup_name", json!(name)),
+            )
+        }
+        "wait_backup" => {
+            let client = client_for(app, target).await?;
+            let name = d.backup_name.clone().unwrap_or_default();
+            let backup = velero(&client, "Backup")
+                .get_opt(&name)
+                .await
+                .map_err(unreachable)?;
+            let status = |pointer: &str| {
+                backup
+                    .as_ref()
+                    .and_then(|b| b.data.pointer(pointer).and_then(Value::as_str))
+                    .map(str::to_owned)
+            };
+            let phase = status("/status/phase").unwrap_or_else(|| "New".into());
+            match phase.as_str() {
+                "Completed" => {
+                    let started = status("/status/startTimestamp").unwrap_or_else(now_text);
+                    let scratch =
+                        format!("{}-drill-{}", d.namespace, &d.id.simple().to_string()[..6]);
+                    let scratch = if scratch.len() > 63 {
+                        format!("drill-{}", &d.id.simple().to_string()[..12])
+                    } else {
+                        scratch
+                    };
+                    Ok(Progress::to("restore", format!("backup {name} Completed"))
+                        .with("backup_started_at", json!(started))
+                        .with("restore_name", json!(scratch.clone()))
+                        .with("scratch_namespace", json!(scratch)))
+                }
+                "Failed" | "PartiallyFailed" | "FailedValidation" => {
+                    Ok(Progress::fail(format!("the backup ended {phase}")))
+                }
+                other => {
+                    if timed_out(d.started_at, d.ready_timeout_seconds * 2) {
+                        return Ok(Progress::fail(format!(
+                            "the backup was still {other} after {} s",
+                            d.ready_timeout_seconds * 2
+                        )));
+                    }
+                    Ok(Progress::waiting(
+                        format!("backup {other}"),
+                        Duration::from_secs(2),
+                    ))
+                }
+            }
         }
         "find_backup" => {
             let client = client_for(app, target).await?;
@@ -1490,6 +1566,7 @@ pub async fn run_due_schedules(app: &App) -> Result<usize> {
             target: Some(row.target.clone()),
             keep_hours: None,
             ready_timeout_seconds: None,
+            create_backup: false,
         };
         let outcome = if running {
             "skipped: a drill of this namespace was still running".to_owned()

@@ -483,6 +483,7 @@ async fn bad_drill_requests_are_refused_with_clear_errors(db: PgPool) {
             target: Some("moon".into()),
             keep_hours: Some(1000),
             ready_timeout_seconds: Some(1),
+            create_backup: true,
         },
     )
     .await
@@ -678,5 +679,102 @@ async fn schedules_start_drills_once_in_their_time_zone(db: PgPool) {
             .await
             .unwrap()
             .is_none()
+    );
+}
+
+#[sqlx::test(migrator = "berth::app::MIGRATOR")]
+async fn a_drill_can_take_a_fresh_backup_first_and_restores_wait_their_turn(db: PgPool) {
+    let w = world(db).await;
+    let sim = w.fleet.cluster("prod-shanghai-1").unwrap();
+    let d = drills::start(
+        &w.app,
+        &w.dev,
+        "prod-shanghai-1",
+        "payments-api",
+        NewDrill {
+            kind: "restore".into(),
+            create_backup: true,
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    advance(&w.app).await;
+    let waiting = drill(&w, d.id).await;
+    assert_eq!(
+        waiting.step, "wait_backup",
+        "{:?} {:?}",
+        waiting.verdict_reason, waiting.steps
+    );
+    let backup_name = waiting.backup_name.clone().unwrap();
+    let created = sim
+        .get("backups", Some("velero"), &backup_name)
+        .expect("Berth created a Backup");
+    assert_eq!(
+        created["spec"]["includedNamespaces"],
+        json!(["payments-api"])
+    );
+    // Velero completes it a minute after the drill began
+    assert!(sim.set_status(
+        "backups",
+        Some("velero"),
+        &backup_name,
+        json!({"phase": "Completed", "startTimestamp": at(Duration::seconds(1))})
+    ));
+    advance(&w.app).await;
+    restore_ends(sim, &drill(&w, d.id).await, "Completed", true);
+    advance(&w.app).await;
+    let done = drill(&w, d.id).await;
+    assert_eq!(done.state, "passed", "{:?}", done.verdict_reason);
+    assert_eq!(done.backup_name.as_deref(), Some(backup_name.as_str()));
+
+    // BERTH_DRILL_CONCURRENCY (2 in tests) restores per target cluster; a third waits, queued.
+    for name in ["payments-two", "payments-three", "payments-four"] {
+        let r = requests::create(
+            &w.app,
+            &w.dev,
+            NewNamespaceRequest {
+                team: "payments".into(),
+                cluster: "prod-shanghai-1".into(),
+                name: name.into(),
+                node_pool: "general".into(),
+                preset: Some("S".into()),
+                purpose: "drills".into(),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+        requests::approve(&w.app, &w.admin, r.request.id, Decision::default())
+            .await
+            .unwrap();
+        backup(sim, &format!("{name}-daily"), name, Duration::hours(1));
+    }
+    advance(&w.app).await;
+    for name in ["payments-two", "payments-three", "payments-four"] {
+        drills::start(
+            &w.app,
+            &w.dev,
+            "prod-shanghai-1",
+            name,
+            NewDrill {
+                kind: "restore".into(),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    }
+    jobs::drain(&w.app).await.unwrap();
+    let states: Vec<String> = sqlx::query_scalar!(
+        "SELECT state FROM drills WHERE state IN ('queued', 'running') ORDER BY state"
+    )
+    .fetch_all(&w.app.db)
+    .await
+    .unwrap();
+    assert_eq!(
+        states,
+        vec!["queued", "running", "running"],
+        "two run, the third waits its turn"
     );
 }

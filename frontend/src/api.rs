@@ -1009,6 +1009,9 @@ pub struct NewDrill {
     /// How long restored workloads may take to be ready (60–7200 s, default 600).
     #[serde(default)]
     pub ready_timeout_seconds: Option<i32>,
+    /// Restore drills: first take a fresh Velero backup of the namespace, and restore that.
+    #[serde(default)]
+    pub create_backup: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -856,6 +856,7 @@ pub async fn start_drill(
     kind: String,
     target: String,
     keep_hours: String,
+    create_backup: Option<String>,
 ) -> Result<Drill, ErrorDetail> {
     let keep_hours = match keep_hours.trim() {
         "" => None,
@@ -869,6 +870,7 @@ pub async fn start_drill(
         target: Some(target),
         keep_hours,
         ready_timeout_seconds: None,
+        create_backup: create_backup.is_some(),
     };
     let (portal, parts) = portal()?;
     let drill = portal

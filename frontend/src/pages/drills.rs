@@ -148,6 +148,7 @@ pub fn NamespaceDrills(cluster: String, name: String, csrf: String) -> impl Into
                     <div><label for="drill-keep">"Keep the scratch namespace (hours)"</label>
                         <input id="drill-keep" name="keep_hours" type="number" min="0" max="168" value="0"/>{field_error(value, "keep_hours")}</div>
                 </div>
+                <label class="check"><input type="checkbox" name="create_backup"/>" Take a fresh backup first (restore drills)"</label>
                 <button type="submit" id="drill-submit">"Start the drill"</button>
             </ActionForm>
             {move || value.get().and_then(|r| r.ok()).map(|d| view! {

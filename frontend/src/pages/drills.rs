@@ -32,32 +32,46 @@ fn verdict_badge(d: &Drill) -> impl IntoView {
     state_badge(state).into_view()
 }
 
-/// RTO of each finished restore drill against the objective, oldest first, as bars.
+/// RTO and RPO of each finished restore drill against the objectives, oldest first.
 #[component]
 fn Trend(drills: Vec<Drill>) -> impl IntoView {
+    view! {
+        <div class="trends">
+            <TrendChart drills=drills.clone() rpo=false/>
+            <TrendChart drills rpo=true/>
+        </div>
+    }
+}
+
+/// One metric as bars (green within the objective), the objective as a dashed line.
+#[component]
+fn TrendChart(drills: Vec<Drill>, rpo: bool) -> impl IntoView {
+    let metric = if rpo { "RPO" } else { "RTO" };
     let points: Vec<(f64, f64, bool)> = drills
         .iter()
         .rev()
         .filter(|d| d.kind == "restore")
         .filter_map(|d| {
-            Some((
-                d.rto_seconds?,
-                f64::from(d.rto_objective_seconds),
-                d.state == "passed",
-            ))
+            let (value, objective) = if rpo {
+                (d.rpo_seconds?, f64::from(d.rpo_objective_seconds))
+            } else {
+                (d.rto_seconds?, f64::from(d.rto_objective_seconds))
+            };
+            Some((value, objective, value <= objective))
         })
         .collect();
     if points.is_empty() {
-        return view! { <p class="muted">"No restore drill has measured an RTO yet."</p> }
+        return view! { <p class="muted">{format!("No restore drill has measured an {metric} yet.")}</p> }
             .into_any();
     }
     let max = points.iter().map(|p| p.0.max(p.1)).fold(1.0, f64::max);
     let width = 24 * points.len().max(1);
     let label = format!(
-        "RTO of the last {} restore drills against the objective",
+        "{metric} of the last {} restore drills against the objective",
         points.len()
     );
     view! {
+        <h3 class="small">{format!("{metric} against its objective")}</h3>
         <svg class="trend" viewBox=format!("0 0 {width} 100") role="img" aria-label=label preserveAspectRatio="none">
             {points.iter().enumerate().map(|(i, (rto, objective, passed))| {
                 let h = rto / max * 95.0;
@@ -310,7 +324,7 @@ fn FleetDrillList() -> impl IntoView {
                         let passed = list.iter().filter(|d| d.state == "passed").count();
                         view! {
                             <p>{format!("{passed} of {finished} finished drills passed ({:.0}%).", if finished > 0 { passed as f64 * 100.0 / finished as f64 } else { 0.0 })}</p>
-                            <h2>"RTO of restore drills against their objectives"</h2>
+                            <h2>"RTO and RPO of restore drills against their objectives"</h2>
                             <Trend drills=list.clone()/>
                             <div class="table-wrap"><table>
                                 <thead><tr><th>"Started"</th><th>"Namespace"</th><th>"Cluster"</th><th>"Kind"</th><th>"State"</th><th>"RTO"</th><th>"RPO"</th></tr></thead>

@@ -266,6 +266,7 @@ fn now_text() -> String {
 
 /// Asks a running drill to stop; its job cleans up what it created and ends it `cancelled`.
 pub async fn cancel(app: &App, ctx: &Ctx, id: Uuid) -> Result<Drill> {
+    ctx.require(Scope::Request)?;
     let drill = get(app, ctx, id).await?;
     let mut tx = app.db.begin().await?;
     let updated = sqlx::query!(

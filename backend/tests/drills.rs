@@ -361,6 +361,19 @@ async fn a_drill_cancelled_mid_way_leaves_nothing_behind(db: PgPool) {
         drills::cancel(&w.app, &w.outsider, d.id).await,
         Err(Error::NotFound(_))
     ));
+    let read_only = token_ctx(
+        &w.app,
+        "dev@example.com",
+        &[berth_frontend::api::Scope::Read],
+    )
+    .await;
+    assert!(
+        matches!(
+            drills::cancel(&w.app, &read_only, d.id).await,
+            Err(Error::Forbidden(_))
+        ),
+        "a read-only token cannot cancel"
+    );
     drills::cancel(&w.app, &w.dev, d.id).await.unwrap();
     advance(&w.app).await;
     let done = drill(&w, d.id).await;

@@ -405,33 +405,31 @@ pub async fn get(app: &App, ctx: &Ctx, id: Uuid) -> Result<Drill> {
 
 /// Every drill the caller may see (admins: the fleet; members: their teams'), newest first.
 pub async fn fleet_history(app: &App, ctx: &Ctx) -> Result<Vec<Drill>> {
-    let actor = ctx.require(Scope::Read)?;
-    let rows: Vec<Row> = sqlx::query_as(&format!(
-        "{SELECT} WHERE ($1 OR t.name = ANY($2)) ORDER BY d.created_at DESC LIMIT 500"
-    ))
-    .bind(actor.is_admin)
-    .bind(
-        actor
-            .teams
-            .iter()
-            .map(|t| t.team.clone())
-            .collect::<Vec<_>>(),
-    )
-    .fetch_all(&app.db)
-    .await?;
-    Ok(rows.into_iter().map(Into::into).collect())
+    visible(app, ctx, None, 500).await
 }
 
 /// A namespace's drills, newest first.
 pub async fn history(app: &App, ctx: &Ctx, cluster: &str, name: &str) -> Result<Vec<Drill>> {
+    visible(app, ctx, Some((cluster, name)), 200).await
+}
+
+/// The drills the caller may see, of one namespace or all, newest first.
+async fn visible(
+    app: &App,
+    ctx: &Ctx,
+    namespace: Option<(&str, &str)>,
+    limit: i64,
+) -> Result<Vec<Drill>> {
     let actor = ctx.require(Scope::Read)?;
     let rows: Vec<Row> = sqlx::query_as(&format!(
-        "{SELECT} WHERE c.name = $1 AND n.name = $2 AND ($3 OR t.name = ANY($4)) ORDER BY d.created_at DESC LIMIT 200"
+        "{SELECT} WHERE ($1::text IS NULL OR (c.name = $1 AND n.name = $2)) AND ($3 OR t.name = ANY($4))
+         ORDER BY d.created_at DESC LIMIT $5"
     ))
-    .bind(cluster)
-    .bind(name)
+    .bind(namespace.map(|n| n.0))
+    .bind(namespace.map(|n| n.1))
     .bind(actor.is_admin)
     .bind(actor.teams.iter().map(|t| t.team.clone()).collect::<Vec<_>>())
+    .bind(limit)
     .fetch_all(&app.db)
     .await?;
     Ok(rows.into_iter().map(Into::into).collect())
@@ -686,13 +684,7 @@ async fn step(app: &App, d: &State) -> std::result::Result<Progress, StepError> 
             match phase.as_str() {
                 "Completed" => {
                     let started = status("/status/startTimestamp").unwrap_or_else(now_text);
-                    let scratch =
-                        format!("{}-drill-{}", d.namespace, &d.id.simple().to_string()[..6]);
-                    let scratch = if scratch.len() > 63 {
-                        format!("drill-{}", &d.id.simple().to_string()[..12])
-                    } else {
-                        scratch
-                    };
+                    let scratch = scratch_name(app, d).await?;
                     Ok(Progress::to("restore", format!("backup {name} Completed"))
                         .with("backup_started_at", json!(started))
                         .with("restore_name", json!(scratch.clone()))
@@ -717,60 +709,16 @@ async fn step(app: &App, d: &State) -> std::result::Result<Progress, StepError> 
         }
         "find_backup" => {
             let client = client_for(app, target).await?;
-            let backups = velero(&client, "Backup")
-                .list(&ListParams::default())
+            let newest = newest_backup(&client, &d.namespace)
                 .await
                 .map_err(unreachable)?;
-            let newest = backups
-                .items
-                .iter()
-                .filter(|b| {
-                    b.data.pointer("/status/phase").and_then(Value::as_str) == Some("Completed")
-                })
-                .filter(|b| {
-                    let included = b
-                        .data
-                        .pointer("/spec/includedNamespaces")
-                        .and_then(Value::as_array);
-                    included.is_none_or(|list| {
-                        list.is_empty()
-                            || list.iter().any(|n| {
-                                n.as_str() == Some(&d.namespace) || n.as_str() == Some("*")
-                            })
-                    })
-                })
-                .filter_map(|b| {
-                    let start = b
-                        .data
-                        .pointer("/status/startTimestamp")
-                        .and_then(Value::as_str)?;
-                    let at = OffsetDateTime::parse(
-                        start,
-                        &time::format_description::well_known::Rfc3339,
-                    )
-                    .ok()?;
-                    Some((at, b.metadata.name.clone()?))
-                })
-                .max();
             match newest {
                 None => Ok(Progress::fail(format!(
                     "no Completed Velero backup covers {}",
                     d.namespace
                 ))),
                 Some((at, name)) => {
-                    let n = sqlx::query_scalar!(
-                        r#"SELECT count(*) AS "n!" FROM drills WHERE namespace_id = $1"#,
-                        d.namespace_id
-                    )
-                    .fetch_one(&app.db)
-                    .await
-                    .map_err(Error::from)?;
-                    let scratch = format!("{}-drill-{n}", d.namespace);
-                    let scratch = if scratch.len() > 63 {
-                        format!("drill-{}", &d.id.simple().to_string()[..12])
-                    } else {
-                        scratch
-                    };
+                    let scratch = scratch_name(app, d).await?;
                     Ok(
                         Progress::to("restore", format!("newest completed backup: {name}"))
                             .with("backup_name", json!(name))
@@ -994,6 +942,59 @@ async fn step(app: &App, d: &State) -> std::result::Result<Progress, StepError> 
             Ok(finish(d, format!("deleted {scratch} and its Restore")))
         }
     }
+}
+
+/// The newest Completed Velero backup that covers `namespace`: (start time, name).
+async fn newest_backup(
+    client: &Client,
+    namespace: &str,
+) -> std::result::Result<Option<(OffsetDateTime, String)>, kube::Error> {
+    let backups = velero(client, "Backup")
+        .list(&ListParams::default())
+        .await?;
+    Ok(backups
+        .items
+        .iter()
+        .filter(|b| b.data.pointer("/status/phase").and_then(Value::as_str) == Some("Completed"))
+        .filter(|b| {
+            let included = b
+                .data
+                .pointer("/spec/includedNamespaces")
+                .and_then(Value::as_array);
+            included.is_none_or(|list| {
+                list.is_empty()
+                    || list
+                        .iter()
+                        .any(|n| n.as_str() == Some(namespace) || n.as_str() == Some("*"))
+            })
+        })
+        .filter_map(|b| {
+            let start = b
+                .data
+                .pointer("/status/startTimestamp")
+                .and_then(Value::as_str)?;
+            let at = OffsetDateTime::parse(start, &time::format_description::well_known::Rfc3339)
+                .ok()?;
+            Some((at, b.metadata.name.clone()?))
+        })
+        .max())
+}
+
+/// `<namespace>-drill-<n>`, n counting the namespace's drills; shortened past 63 characters.
+async fn scratch_name(app: &App, d: &State) -> std::result::Result<String, StepError> {
+    let n = sqlx::query_scalar!(
+        r#"SELECT count(*) AS "n!" FROM drills WHERE namespace_id = $1"#,
+        d.namespace_id
+    )
+    .fetch_one(&app.db)
+    .await
+    .map_err(Error::from)?;
+    let name = format!("{}-drill-{n}", d.namespace);
+    Ok(if name.len() > 63 {
+        format!("drill-{}", &d.id.simple().to_string()[..12])
+    } else {
+        name
+    })
 }
 
 fn finish(d: &State, detail: impl Into<String>) -> Progress {
@@ -1248,25 +1249,10 @@ async fn readiness(app: &App, d: &State) -> std::result::Result<Vec<ReadinessChe
     )
     .await?;
     if installed {
-        let backups = velero(&client, "Backup")
-            .list(&ListParams::default())
+        let newest = newest_backup(&client, &d.namespace)
             .await
-            .map_err(unreachable)?;
-        let newest = backups
-            .items
-            .iter()
-            .filter(|b| {
-                b.data.pointer("/status/phase").and_then(Value::as_str) == Some("Completed")
-            })
-            .filter_map(|b| {
-                b.data
-                    .pointer("/status/startTimestamp")
-                    .and_then(Value::as_str)
-            })
-            .filter_map(|s| {
-                OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339).ok()
-            })
-            .max();
+            .map_err(unreachable)?
+            .map(|(at, _)| at);
         match newest {
             None => check("backup_age", false, "no completed backup".into()),
             Some(at) => {

@@ -13,7 +13,7 @@ use berth::{
     tenancy::{jobs, provision, requests},
     App, Error,
 };
-use berth_fleet_sim::{Fleet, FleetSpec, SimCluster};
+use berth_fleet_sim::{Fleet, SimCluster};
 use berth_frontend::api::{Decision, Drill, DrillObjectives, NewDrill, NewNamespaceRequest};
 use common::*;
 use serde_json::json;
@@ -32,37 +32,8 @@ struct World {
 /// The demo fleet with `payments-api` ready on prod-shanghai-1 (Velero, DR pair
 /// prod-singapore-1) and `payments-batch` on prod-beijing-1 (no Velero).
 async fn world(db: PgPool) -> World {
-    let fleet = Arc::new(Fleet::start(FleetSpec::demo()).await.unwrap());
-    let app = common::app(db).await.with_simulator(fleet.clone());
-    user(&app, "admin@example.com", true).await;
-    user(&app, "dev@example.com", false).await;
-    user(&app, "outsider@example.com", false).await;
+    let (app, fleet) = demo_world(db).await;
     let admin = session_ctx(&app, "admin@example.com").await;
-    for (team, owner) in [
-        ("payments", "dev@example.com"),
-        ("search", "outsider@example.com"),
-    ] {
-        berth::teams::create(
-            &app,
-            &admin,
-            berth_frontend::api::NewTeam {
-                name: team.into(),
-                display_name: team.into(),
-                owner_email: Some(owner.into()),
-            },
-        )
-        .await
-        .unwrap();
-    }
-    for c in &FleetSpec::demo().clusters {
-        berth::fleet::register_simulated(&app, &Ctx::system("test"), c)
-            .await
-            .unwrap();
-    }
-    berth::fleet::pair_simulated(&app, &FleetSpec::demo())
-        .await
-        .unwrap();
-    berth::fleet::inventory::sync_fleet(&app).await.unwrap();
     let dev = session_ctx(&app, "dev@example.com").await;
     for (cluster, name, pool) in [
         ("prod-shanghai-1", "payments-api", "general"),

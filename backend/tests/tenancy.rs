@@ -11,7 +11,7 @@ use berth::{
     tenancy::{jobs, namespaces, provision, requests, settings},
     App, Error,
 };
-use berth_fleet_sim::{FaultSettings, Fleet, FleetSpec};
+use berth_fleet_sim::{FaultSettings, Fleet};
 use berth_frontend::api::{
     Amendment, BudgetInput, ClassQuota, Decision, Decommission, NewNamespaceRequest, NewWebhook,
     QuotaChange, RequestDetail, RequestQuery, Scope,
@@ -35,37 +35,8 @@ struct World {
 
 /// The demo fleet, synced; admins; `dev` in payments, `outsider` in search.
 async fn world(db: PgPool) -> World {
-    let fleet = Arc::new(Fleet::start(FleetSpec::demo()).await.unwrap());
-    let app = common::app(db).await.with_simulator(fleet.clone());
-    user(&app, "admin@example.com", true).await;
+    let (app, fleet) = demo_world(db).await;
     user(&app, "admin2@example.com", true).await;
-    user(&app, "dev@example.com", false).await;
-    user(&app, "outsider@example.com", false).await;
-    let admin = session_ctx(&app, "admin@example.com").await;
-    for (team, owner) in [
-        ("payments", "dev@example.com"),
-        ("search", "outsider@example.com"),
-    ] {
-        berth::teams::create(
-            &app,
-            &admin,
-            berth_frontend::api::NewTeam {
-                name: team.into(),
-                display_name: team.into(),
-                owner_email: Some(owner.into()),
-            },
-        )
-        .await
-        .unwrap();
-    }
-    let system = Ctx::system("test");
-    let spec = FleetSpec::demo();
-    for c in &spec.clusters {
-        berth::fleet::register_simulated(&app, &system, c)
-            .await
-            .unwrap();
-    }
-    berth::fleet::inventory::sync_fleet(&app).await.unwrap();
     World {
         admin: session_ctx(&app, "admin@example.com").await,
         second_admin: session_ctx(&app, "admin2@example.com").await,

@@ -217,6 +217,65 @@ fn objects_for(app: &App, c: &Checked) -> Vec<Value> {
         .collect()
 }
 
+/// A new namespace's capacity impact, whether it is over budget, and the policy that
+/// decides it (and whether that policy approves).
+async fn assess_new(
+    conn: &mut PgConnection,
+    c: &Checked,
+) -> Result<(
+    berth_frontend::api::CapacityImpact,
+    bool,
+    Option<String>,
+    bool,
+)> {
+    let impact = super::impact(
+        &mut *conn,
+        &Change {
+            team_id: c.team.id,
+            placement: &c.placement,
+            pool: &c.pool,
+            after: c.sized.amounts(),
+            previous: None,
+        },
+    )
+    .await?;
+    let over_budget = impact.budget.as_ref().is_some_and(|b| b.over_budget);
+    let (policy, approve) = super::evaluate_policies(
+        conn,
+        &PolicyInput {
+            kind: "create",
+            environment: &c.environment,
+            sized: Some(&c.sized),
+            current: None,
+            is_burst: false,
+            over_budget,
+        },
+    )
+    .await?;
+    Ok((impact, over_budget, policy, approve))
+}
+
+/// The quota and pool a change to an existing namespace replaces (None for a new one).
+async fn previous_quota(
+    conn: &mut PgConnection,
+    namespace_id: Option<Uuid>,
+    pool: &str,
+) -> Result<Option<(berth_frontend::api::Amounts, String)>> {
+    let Some(ns) = namespace_id else {
+        return Ok(None);
+    };
+    let spec = sqlx::query_scalar!(
+        r#"SELECT spec AS "spec: Json<NamespaceSpec>" FROM namespaces WHERE id = $1"#,
+        ns
+    )
+    .fetch_one(conn)
+    .await?;
+    Ok(Some((
+        super::stored_sized(&spec.0)?.amounts(),
+        pool.to_owned(),
+    )))
+}
+
 /// What a request would do, stored nowhere: field errors, capacity impact, manifests and
 /// the policy that would decide. The wizard calls it as the form changes.
 pub async fn preview(app: &App, ctx: &Ctx, input: NewNamespaceRequest) -> Result<RequestPreview> {
@@ -224,30 +283,7 @@ pub async fn preview(app: &App, ctx: &Ctx, input: NewNamespaceRequest) -> Result
     let mut conn = app.db.acquire().await?;
     match check_new(&mut conn, actor, &input).await {
         Ok(c) => {
-            let impact = super::impact(
-                &mut conn,
-                &Change {
-                    team_id: c.team.id,
-                    placement: &c.placement,
-                    pool: &c.pool,
-                    after: c.sized.amounts(),
-                    previous: None,
-                },
-            )
-            .await?;
-            let over = impact.budget.as_ref().is_some_and(|b| b.over_budget);
-            let (policy, approve) = super::evaluate_policies(
-                &mut conn,
-                &PolicyInput {
-                    kind: "create",
-                    environment: &c.environment,
-                    sized: Some(&c.sized),
-                    current: None,
-                    is_burst: false,
-                    over_budget: over,
-                },
-            )
-            .await?;
+            let (impact, _, policy, approve) = assess_new(&mut conn, &c).await?;
             Ok(RequestPreview {
                 fields: Default::default(),
                 objects: objects_for(app, &c),
@@ -341,30 +377,7 @@ pub async fn create(app: &App, ctx: &Ctx, input: NewNamespaceRequest) -> Result<
     let actor = ctx.require(Scope::Request)?;
     let mut tx = app.db.begin().await?;
     let c = check_new(&mut tx, actor, &input).await?;
-    let impact = super::impact(
-        &mut tx,
-        &Change {
-            team_id: c.team.id,
-            placement: &c.placement,
-            pool: &c.pool,
-            after: c.sized.amounts(),
-            previous: None,
-        },
-    )
-    .await?;
-    let over_budget = impact.budget.as_ref().is_some_and(|b| b.over_budget);
-    let (matched_policy, auto_approve) = super::evaluate_policies(
-        &mut tx,
-        &PolicyInput {
-            kind: "create",
-            environment: &c.environment,
-            sized: Some(&c.sized),
-            current: None,
-            is_burst: false,
-            over_budget,
-        },
-    )
-    .await?;
+    let (_, over_budget, matched_policy, auto_approve) = assess_new(&mut tx, &c).await?;
     let id = insert_request(
         &mut tx,
         ctx,
@@ -976,18 +989,7 @@ pub async fn amend(app: &App, ctx: &Ctx, id: Uuid, input: Amendment) -> Result<R
     if !errors.is_empty() {
         return Err(Error::Invalid(errors));
     }
-    let previous = match r.namespace_id {
-        Some(ns) => {
-            let spec = sqlx::query_scalar!(
-                r#"SELECT spec AS "spec: Json<NamespaceSpec>" FROM namespaces WHERE id = $1"#,
-                ns
-            )
-            .fetch_one(&mut *tx)
-            .await?;
-            Some((super::stored_sized(&spec.0)?.amounts(), r.node_pool.clone()))
-        }
-        None => None,
-    };
+    let previous = previous_quota(&mut tx, r.namespace_id, &r.node_pool).await?;
     let impact = super::impact(
         &mut tx,
         &Change {
@@ -1136,21 +1138,7 @@ pub async fn get(app: &App, ctx: &Ctx, id: Uuid) -> Result<RequestDetail> {
             .map(|p| p.name.clone())
             .collect();
         let sized = super::stored_sized(&row.spec.0)?;
-        let previous = match row.namespace_id {
-            Some(ns) => {
-                let spec = sqlx::query_scalar!(
-                    r#"SELECT spec AS "spec: Json<NamespaceSpec>" FROM namespaces WHERE id = $1"#,
-                    ns
-                )
-                .fetch_one(&mut *conn)
-                .await?;
-                Some((
-                    super::stored_sized(&spec.0)?.amounts(),
-                    row.node_pool.clone(),
-                ))
-            }
-            None => None,
-        };
+        let previous = previous_quota(&mut conn, row.namespace_id, &row.node_pool).await?;
         Some(
             super::impact(
                 &mut conn,

@@ -226,3 +226,36 @@ pub async fn audit_actions(app: &App) -> Vec<String> {
         .await
         .unwrap()
 }
+
+/// Berth with the simulated demo fleet running inside it, registered, paired and synced;
+/// `admin@example.com` (admin), `dev@example.com` owning team payments and
+/// `outsider@example.com` owning team search.
+pub async fn demo_world(db: PgPool) -> (App, std::sync::Arc<berth_fleet_sim::Fleet>) {
+    use berth_fleet_sim::{Fleet, FleetSpec};
+    let fleet = std::sync::Arc::new(Fleet::start(FleetSpec::demo()).await.unwrap());
+    let app = app(db).await.with_simulator(fleet.clone());
+    user(&app, "admin@example.com", true).await;
+    user(&app, "dev@example.com", false).await;
+    user(&app, "outsider@example.com", false).await;
+    let admin = session_ctx(&app, "admin@example.com").await;
+    for (team, owner) in [
+        ("payments", "dev@example.com"),
+        ("search", "outsider@example.com"),
+    ] {
+        let input = berth_frontend::api::NewTeam {
+            name: team.into(),
+            display_name: team.into(),
+            owner_email: Some(owner.into()),
+        };
+        berth::teams::create(&app, &admin, input).await.unwrap();
+    }
+    let spec = FleetSpec::demo();
+    for c in &spec.clusters {
+        berth::fleet::register_simulated(&app, &Ctx::system("test"), c)
+            .await
+            .unwrap();
+    }
+    berth::fleet::pair_simulated(&app, &spec).await.unwrap();
+    berth::fleet::inventory::sync_fleet(&app).await.unwrap();
+    (app, fleet)
+}

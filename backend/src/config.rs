@@ -114,6 +114,36 @@ pub struct Config {
     #[arg(long, env = "BERTH_DRIFT_INTERVAL_SECONDS", default_value_t = 120)]
     pub drift_interval_seconds: u64,
 
+    /// Central Prometheus for capacity recommendations; series are told apart by
+    /// `BERTH_PROMETHEUS_CLUSTER_LABEL`. A cluster's own `prometheus_url` wins over it.
+    #[arg(long, env = "BERTH_PROMETHEUS_URL")]
+    pub prometheus_url: Option<String>,
+
+    /// The label naming the cluster on series of the central Prometheus.
+    #[arg(
+        long,
+        env = "BERTH_PROMETHEUS_CLUSTER_LABEL",
+        default_value = "cluster"
+    )]
+    pub prometheus_cluster_label: String,
+
+    /// Seconds Berth waits for one Prometheus query.
+    #[arg(long, env = "BERTH_PROMETHEUS_TIMEOUT_SECONDS", default_value_t = 10)]
+    pub prometheus_timeout_seconds: u64,
+
+    /// Sent as the `Authorization` header to Prometheus (for example `Bearer …`); never logged.
+    #[arg(long, env = "BERTH_PROMETHEUS_AUTHORIZATION", hide_env_values = true)]
+    pub prometheus_authorization: Option<SecretString>,
+
+    /// Hours of usage history recommendations read (KRR's default: 14 days).
+    #[arg(long, env = "BERTH_CAPACITY_HISTORY_HOURS", default_value_t = 336)]
+    pub capacity_history_hours: u64,
+
+    /// Seconds between the usage points recommendations read (KRR's default: 75 s); CPU rates
+    /// are taken over the same window, as KRR does.
+    #[arg(long, env = "BERTH_CAPACITY_STEP_SECONDS", default_value_t = 75)]
+    pub capacity_step_seconds: u64,
+
     /// Log as JSON lines (for log shippers) instead of text.
     #[arg(long, env = "BERTH_LOG_JSON", default_value_t = false)]
     pub log_json: bool,
@@ -179,6 +209,20 @@ impl Config {
         }
         if self.job_lease_seconds < 30 {
             problems.push("BERTH_JOB_LEASE_SECONDS must be at least 30");
+        }
+        if let Some(url) = &self.prometheus_url {
+            if reqwest::Url::parse(url)
+                .map(|u| !matches!(u.scheme(), "http" | "https"))
+                .unwrap_or(true)
+            {
+                problems.push("BERTH_PROMETHEUS_URL must be an http(s) URL");
+            }
+        }
+        if self.prometheus_timeout_seconds == 0 {
+            problems.push("BERTH_PROMETHEUS_TIMEOUT_SECONDS must be at least 1");
+        }
+        if self.capacity_history_hours == 0 || self.capacity_step_seconds < 15 {
+            problems.push("BERTH_CAPACITY_HISTORY_HOURS must be at least 1 and BERTH_CAPACITY_STEP_SECONDS at least 15");
         }
         if self.db_pool_size == 0 {
             problems.push("BERTH_DB_POOL_SIZE must be at least 1");

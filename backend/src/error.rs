@@ -37,6 +37,10 @@ pub enum Error {
     PayloadTooLarge(usize),
     #[error("too many attempts; retry in {retry_after_secs} s")]
     Throttled { retry_after_secs: u64 },
+    /// A system Berth depends on (Prometheus, say) did not answer usefully; the message says
+    /// which and why, and carries no secret.
+    #[error("{0}")]
+    Unavailable(String),
     #[error("database error")]
     Database(#[from] sqlx::Error),
     #[error("internal error")]
@@ -70,6 +74,7 @@ impl Error {
             Error::BadRequest(_) => StatusCode::BAD_REQUEST,
             Error::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             Error::Throttled { .. } => StatusCode::TOO_MANY_REQUESTS,
+            Error::Unavailable(_) => StatusCode::BAD_GATEWAY,
             Error::Database(_) | Error::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -84,6 +89,7 @@ impl Error {
             Error::BadRequest(_) => "bad_request",
             Error::PayloadTooLarge(_) => "payload_too_large",
             Error::Throttled { .. } => "throttled",
+            Error::Unavailable(_) => "unavailable",
             Error::Database(_) | Error::Internal(_) => "internal",
         }
     }

@@ -615,4 +615,67 @@ impl Portal for PortalService {
             .await
             .map_err(detail)
     }
+
+    async fn recommendations(
+        &self,
+        req: &Parts,
+        cluster: &str,
+        name: &str,
+        query: RecommendationQuery,
+    ) -> portal::Result<NamespaceRecommendations> {
+        let ctx = self.reader(req).await?;
+        crate::capacity::recommendations(&self.app, &ctx, cluster, name, query)
+            .await
+            .map_err(detail)
+    }
+
+    async fn team_sizing(&self, req: &Parts, team: &str) -> portal::Result<TeamSizing> {
+        let ctx = self.reader(req).await?;
+        crate::capacity::team_sizing(&self.app, &ctx, team, RecommendationQuery::default())
+            .await
+            .map_err(detail)
+    }
+
+    async fn quota_suggestion(
+        &self,
+        req: &Parts,
+        cluster: &str,
+        name: &str,
+    ) -> portal::Result<QuotaSuggestion> {
+        let ctx = self.reader(req).await?;
+        crate::capacity::quota_suggestion(&self.app, &ctx, cluster, name)
+            .await
+            .map_err(detail)
+    }
+
+    async fn right_size(
+        &self,
+        req: &Parts,
+        csrf: &str,
+        cluster: &str,
+        name: &str,
+        input: RightSizeInput,
+    ) -> portal::Result<RequestDetail> {
+        let ctx = self.writer(req, csrf).await?;
+        crate::capacity::request_right_size(&self.app, &ctx, cluster, name, input)
+            .await
+            .map_err(detail)
+    }
+
+    async fn plan(&self, req: &Parts, input: PlanInput) -> portal::Result<PlanOutput> {
+        let ctx = self.reader(req).await?;
+        crate::capacity::plan(&ctx, &input).map_err(detail)
+    }
+
+    async fn headroom(
+        &self,
+        req: &Parts,
+        cluster: &str,
+        shape: ShapeQuery,
+    ) -> portal::Result<ClusterHeadroom> {
+        let ctx = self.reader(req).await?;
+        crate::capacity::headroom(&self.app, &ctx, cluster, shape)
+            .await
+            .map_err(detail)
+    }
 }

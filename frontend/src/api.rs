@@ -339,6 +339,9 @@ pub struct Cluster {
     /// A cluster of Berth's built-in simulator (the demo fleet).
     pub simulated: bool,
     pub disabled: bool,
+    /// This cluster's own Prometheus, for capacity; without one Berth asks the central
+    /// `BERTH_PROMETHEUS_URL` with a cluster label.
+    pub prometheus_url: Option<String>,
     pub inventory: Option<InventoryState>,
     pub pools: Vec<NodePool>,
 }
@@ -469,6 +472,9 @@ pub struct ClusterUpdate {
     pub disabled: Option<bool>,
     #[serde(default)]
     pub connection: Option<Connection>,
+    /// An http(s) URL; empty clears it.
+    #[serde(default)]
+    pub prometheus_url: Option<String>,
 }
 
 /// The outcome of syncing one cluster.
@@ -697,6 +703,8 @@ pub struct RequestDetail {
     pub can_cancel: bool,
     /// While pending: the node pools of the request's cluster, for an amendment.
     pub cluster_pools: Vec<String>,
+    /// A right-sizing quota change: the capacity evidence Berth gathered when it was filed.
+    pub evidence: Option<QuotaSuggestion>,
 }
 
 /// What a request would do, without storing anything: the wizard's live panel.
@@ -711,6 +719,9 @@ pub struct RequestPreview {
     /// The approval policy that would decide, and whether it would approve by itself.
     pub matched_policy: Option<String>,
     pub auto_approve: bool,
+    /// Cluster × pool choices ranked by headroom after this quota (the placement advisor).
+    #[serde(default)]
+    pub placement: Vec<PlacementOption>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -1109,4 +1120,276 @@ pub struct DrillSchedule {
     #[serde(with = "time::serde::rfc3339::option")]
     pub last_run_at: Option<OffsetDateTime>,
     pub last_outcome: Option<String>,
+}
+
+// ---------------------------------------------------------------------------------------
+// Capacity: right-sizing, quota suggestions, planning, headroom and placement.
+
+/// `simple` follows KRR's defaults; `decaying` the VPA recommender's histograms.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(ToSchema))]
+#[serde(rename_all = "lowercase")]
+pub enum Strategy {
+    #[default]
+    Simple,
+    Decaying,
+}
+
+impl Strategy {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Strategy::Simple => "simple",
+            Strategy::Decaying => "decaying",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(IntoParams))]
+pub struct RecommendationQuery {
+    #[serde(default)]
+    pub strategy: Option<Strategy>,
+    /// Recommend a resource even when an HPA scales on it (KRR's `--allow-hpa`).
+    #[serde(default)]
+    pub allow_hpa: Option<bool>,
+}
+
+/// How one container used CPU (millicores) and memory (bytes) over the history: the
+/// highest of its pods at each statistic.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(ToSchema))]
+pub struct UsageSummary {
+    pub cpu_p50: Option<f64>,
+    pub cpu_p95: Option<f64>,
+    pub cpu_p99: Option<f64>,
+    pub cpu_max: Option<f64>,
+    pub memory_p50: Option<f64>,
+    pub memory_max: Option<f64>,
+    /// Usage points read, over all pods.
+    pub cpu_points: u64,
+    pub memory_points: u64,
+}
+
+/// Requests and limits in millicores and bytes; `None` where unset.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(ToSchema))]
+pub struct ContainerResources {
+    pub cpu_request_millis: Option<i64>,
+    pub cpu_limit_millis: Option<i64>,
+    pub memory_request_bytes: Option<i64>,
+    pub memory_limit_bytes: Option<i64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(ToSchema))]
+pub struct ContainerRecommendation {
+    /// Deployment, StatefulSet, DaemonSet, Job, CronJob or Pod (no owner).
+    pub workload_kind: String,
+    pub workload: String,
+    pub container: String,
+    /// Pods of the workload seen over the history, and those still running at its end.
+    pub pods_seen: u32,
+    pub replicas: u32,
+    pub current: ContainerResources,
+    pub recommended: ContainerResources,
+    /// Decaying strategy: the VPA's lower and upper bounds.
+    pub cpu_bounds_millis: Option<(i64, i64)>,
+    pub memory_bounds_bytes: Option<(i64, i64)>,
+    /// Why a resource has no recommendation ("Not enough data", "HPA detected", "No data").
+    pub cpu_info: Option<String>,
+    pub memory_info: Option<String>,
+    /// recommended − current request, per pod.
+    pub cpu_delta_millis: Option<i64>,
+    pub memory_delta_bytes: Option<i64>,
+    pub hpa: Option<String>,
+    pub usage: UsageSummary,
+}
+
+/// Requests over all running replicas, in cores and GiB, now and as recommended (a resource
+/// without a recommendation counts at its current request).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(ToSchema))]
+pub struct SizingTotals {
+    pub current_cpu_cores: f64,
+    pub recommended_cpu_cores: f64,
+    pub current_memory_gib: f64,
+    pub recommended_memory_gib: f64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(ToSchema))]
+pub struct NamespaceRecommendations {
+    pub cluster: String,
+    pub namespace: String,
+    pub team: String,
+    pub strategy: Strategy,
+    pub history_hours: u64,
+    pub step_seconds: u64,
+    #[serde(with = "time::serde::rfc3339")]
+    pub generated_at: OffsetDateTime,
+    /// Prometheus queries this answer took.
+    pub queries: u32,
+    pub containers: Vec<ContainerRecommendation>,
+    pub totals: SizingTotals,
+    /// The namespace's peak usage over the history, summed over its pods.
+    pub peak_cpu_cores: Option<f64>,
+    pub peak_memory_bytes: Option<f64>,
+}
+
+/// One namespace's line in a team roll-up; `error` when its Prometheus did not answer.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(ToSchema))]
+pub struct NamespaceSizing {
+    pub cluster: String,
+    pub namespace: String,
+    pub containers: u32,
+    pub totals: SizingTotals,
+    pub error: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(ToSchema))]
+pub struct TeamSizing {
+    pub team: String,
+    pub strategy: Strategy,
+    pub namespaces: Vec<NamespaceSizing>,
+    pub totals: SizingTotals,
+}
+
+/// A suggested quota for a namespace and the evidence behind it. It goes to the approver
+/// with the quota change it prefills.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(ToSchema))]
+pub struct QuotaSuggestion {
+    pub cluster: String,
+    pub namespace: String,
+    pub current: QuotaSpec,
+    pub suggested: QuotaSpec,
+    /// ResourceQuota `used` as last read.
+    pub used: Option<Amounts>,
+    pub peak_cpu_cores: Option<f64>,
+    pub peak_memory_bytes: Option<f64>,
+    pub recommended_cpu_cores: f64,
+    pub recommended_memory_gib: f64,
+    /// How the figures were reached, line by line.
+    pub reasoning: Vec<String>,
+    pub strategy: Strategy,
+    pub history_hours: u64,
+    #[serde(with = "time::serde::rfc3339")]
+    pub generated_at: OffsetDateTime,
+}
+
+/// A quota change prefilled from a suggestion; Berth attaches its own evidence.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(ToSchema))]
+pub struct RightSizeInput {
+    pub requests_cpu: String,
+    pub requests_memory: String,
+    pub limits_cpu: String,
+    pub limits_memory: String,
+    pub purpose: String,
+}
+
+/// The capacity model's inputs: traffic in requests per second (or any unit, used alike).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(ToSchema))]
+pub struct PlanInput {
+    pub peak_traffic: f64,
+    #[serde(default)]
+    pub baseline_traffic: f64,
+    /// What one pod serves steadily.
+    pub pod_capacity: f64,
+    /// At least 1.
+    pub safety_factor: f64,
+    pub pod_startup_seconds: f64,
+    pub node_ready_seconds: f64,
+    /// Pods of this workload one node holds.
+    pub pods_per_node: f64,
+    /// How fast traffic climbs at the peak, per second.
+    #[serde(default)]
+    pub peak_increment: f64,
+    /// A known event (a flash sale): the pre-scale plan is timed against it.
+    #[serde(default, with = "time::serde::rfc3339::option")]
+    pub event_at: Option<OffsetDateTime>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(ToSchema))]
+pub struct PreScaleStep {
+    #[serde(with = "time::serde::rfc3339")]
+    pub at: OffsetDateTime,
+    pub min_replicas: u32,
+    pub note: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(ToSchema))]
+pub struct PlanOutput {
+    pub target_replicas: u32,
+    pub hpa_min_replicas: u32,
+    pub hpa_max_replicas: u32,
+    /// The HPA's utilization target that holds the safety factor (100 / safety factor).
+    pub hpa_target_utilization_percent: u32,
+    /// Pod start-up plus node ready time.
+    pub scale_up_seconds: f64,
+    /// Traffic one node serves: pod capacity × pods per node.
+    pub node_capacity: f64,
+    /// peak_increment × scale_up_time / node_capacity.
+    pub reserve_nodes: f64,
+    pub reserve_nodes_rounded: u32,
+    pub pre_scale: Vec<PreScaleStep>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(IntoParams))]
+pub struct ShapeQuery {
+    /// The pod's CPU request, a Kubernetes quantity (default `500m`).
+    #[serde(default)]
+    pub cpu: Option<String>,
+    /// The pod's memory request (default `1Gi`).
+    #[serde(default)]
+    pub memory: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(ToSchema))]
+pub struct PoolHeadroom {
+    pub pool: String,
+    pub nodes: u32,
+    pub allocatable: Amounts,
+    /// Allocatable minus the requests of the pods running there.
+    pub free: Amounts,
+    /// More pods of the shape that fit now.
+    pub fits: i64,
+    /// Free capacity on nodes once no further pod of the shape fits.
+    pub stranded: Amounts,
+    pub pods_per_node: Vec<i64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(ToSchema))]
+pub struct ClusterHeadroom {
+    pub cluster: String,
+    pub shape_cpu_millis: i64,
+    pub shape_memory_bytes: i64,
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub observed_at: Option<OffsetDateTime>,
+    pub pools: Vec<PoolHeadroom>,
+}
+
+/// A cluster and pool a new namespace could go to, ranked by what is left after its quota.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(ToSchema))]
+pub struct PlacementOption {
+    pub cluster: String,
+    pub pool: String,
+    pub environment: String,
+    /// Share of allocatable CPU and memory still uncommitted after this quota (the smaller).
+    pub headroom_after: f64,
+    pub cpu_left_millis: i64,
+    pub memory_left_bytes: i64,
+    /// Pods at the LimitRange's default request that fit on the pool's nodes now.
+    pub default_pods_fit: i64,
+    pub fits: bool,
+    pub reason: Option<String>,
 }

@@ -70,6 +70,8 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/namespaces") view=pages::namespaces::Namespaces/>
                     <Route path=path!("/namespaces/:cluster/:name") view=pages::namespaces::NamespacePage/>
                     <Route path=path!("/drills") view=pages::drills::FleetDrills/>
+                    <Route path=path!("/capacity") view=pages::capacity::Capacity/>
+                    <Route path=path!("/capacity/:cluster/:name") view=pages::capacity::NamespaceCapacity/>
                     <Route path=path!("/drills/:id") view=pages::drills::DrillPage/>
                 </Routes>
             </main>
@@ -100,6 +102,7 @@ fn Nav() -> impl IntoView {
                                     <A href="/requests">"Requests"</A>
                                     <A href="/namespaces">"Namespaces"</A>
                                     <A href="/drills">"Drills"</A>
+                                    <A href="/capacity">"Capacity"</A>
                                     <A href="/fleet">"Fleet"</A>
                                     <A href="/tokens">"Tokens"</A>
                                     <A href="/audit">"Audit"</A>

@@ -190,4 +190,34 @@ pub trait Portal: Send + Sync + 'static {
         name: &str,
     ) -> Result<()>;
     async fn fleet_drills(&self, req: &Parts) -> Result<Vec<Drill>>;
+    // Capacity
+    async fn recommendations(
+        &self,
+        req: &Parts,
+        cluster: &str,
+        name: &str,
+        query: RecommendationQuery,
+    ) -> Result<NamespaceRecommendations>;
+    async fn team_sizing(&self, req: &Parts, team: &str) -> Result<TeamSizing>;
+    async fn quota_suggestion(
+        &self,
+        req: &Parts,
+        cluster: &str,
+        name: &str,
+    ) -> Result<QuotaSuggestion>;
+    async fn right_size(
+        &self,
+        req: &Parts,
+        csrf: &str,
+        cluster: &str,
+        name: &str,
+        input: RightSizeInput,
+    ) -> Result<RequestDetail>;
+    async fn plan(&self, req: &Parts, input: PlanInput) -> Result<PlanOutput>;
+    async fn headroom(
+        &self,
+        req: &Parts,
+        cluster: &str,
+        shape: ShapeQuery,
+    ) -> Result<ClusterHeadroom>;
 }

@@ -941,3 +941,110 @@ pub async fn list_fleet_drills() -> Result<Vec<Drill>, ErrorDetail> {
     let (portal, parts) = portal()?;
     portal.fleet_drills(&parts).await
 }
+
+// Capacity
+
+#[server(prefix = "/fn")]
+pub async fn get_recommendations(
+    cluster: String,
+    name: String,
+    strategy: Strategy,
+    allow_hpa: bool,
+) -> Result<NamespaceRecommendations, ErrorDetail> {
+    let (portal, parts) = portal()?;
+    let query = RecommendationQuery {
+        strategy: Some(strategy),
+        allow_hpa: Some(allow_hpa),
+    };
+    portal.recommendations(&parts, &cluster, &name, query).await
+}
+
+#[server(prefix = "/fn")]
+pub async fn get_team_sizing(team: String) -> Result<TeamSizing, ErrorDetail> {
+    let (portal, parts) = portal()?;
+    portal.team_sizing(&parts, &team).await
+}
+
+#[server(prefix = "/fn")]
+pub async fn get_quota_suggestion(
+    cluster: String,
+    name: String,
+) -> Result<QuotaSuggestion, ErrorDetail> {
+    let (portal, parts) = portal()?;
+    portal.quota_suggestion(&parts, &cluster, &name).await
+}
+
+#[server(prefix = "/fn")]
+pub async fn right_size_quota(
+    csrf: String,
+    cluster: String,
+    name: String,
+    requests_cpu: String,
+    requests_memory: String,
+    limits_cpu: String,
+    limits_memory: String,
+    purpose: String,
+) -> Result<RequestDetail, ErrorDetail> {
+    let input = RightSizeInput {
+        requests_cpu,
+        requests_memory,
+        limits_cpu,
+        limits_memory,
+        purpose,
+    };
+    let (portal, parts) = portal()?;
+    let detail = portal
+        .right_size(&parts, &csrf, &cluster, &name, input)
+        .await?;
+    redirect_plain_form_post(&parts, &format!("/requests/{}", detail.request.id));
+    Ok(detail)
+}
+
+#[cfg(feature = "ssr")]
+fn number(field: &str, raw: &str) -> Result<f64, ErrorDetail> {
+    match raw.trim() {
+        "" => Ok(0.0),
+        v => v.parse().map_err(|_| invalid(field, "must be a number")),
+    }
+}
+
+#[server(prefix = "/fn")]
+pub async fn plan_capacity(
+    peak_traffic: String,
+    baseline_traffic: String,
+    pod_capacity: String,
+    safety_factor: String,
+    pod_startup_seconds: String,
+    node_ready_seconds: String,
+    pods_per_node: String,
+    peak_increment: String,
+    event_at: Option<String>,
+) -> Result<PlanOutput, ErrorDetail> {
+    let input = PlanInput {
+        peak_traffic: number("peak_traffic", &peak_traffic)?,
+        baseline_traffic: number("baseline_traffic", &baseline_traffic)?,
+        pod_capacity: number("pod_capacity", &pod_capacity)?,
+        safety_factor: number("safety_factor", &safety_factor)?,
+        pod_startup_seconds: number("pod_startup_seconds", &pod_startup_seconds)?,
+        node_ready_seconds: number("node_ready_seconds", &node_ready_seconds)?,
+        pods_per_node: number("pods_per_node", &pods_per_node)?,
+        peak_increment: number("peak_increment", &peak_increment)?,
+        event_at: utc_time("event_at", event_at)?,
+    };
+    let (portal, parts) = portal()?;
+    portal.plan(&parts, input).await
+}
+
+#[server(prefix = "/fn")]
+pub async fn get_headroom(
+    cluster: String,
+    cpu: String,
+    memory: String,
+) -> Result<ClusterHeadroom, ErrorDetail> {
+    let (portal, parts) = portal()?;
+    let shape = ShapeQuery {
+        cpu: Some(cpu),
+        memory: Some(memory),
+    };
+    portal.headroom(&parts, &cluster, shape).await
+}

@@ -9,7 +9,10 @@ use std::{
 
 use berth_frontend::api::{Resources, SyncOutcome, Taint};
 use futures::StreamExt;
-use k8s_openapi::api::{core::v1::Node, storage::v1::StorageClass};
+use k8s_openapi::api::{
+    core::v1::{Node, Pod},
+    storage::v1::StorageClass,
+};
 use kube::{
     api::{Api, ListParams},
     Client,
@@ -63,17 +66,26 @@ fn ready(node: &Node) -> bool {
         .is_some_and(|cs| cs.iter().any(|c| c.type_ == "Ready" && c.status == "True"))
 }
 
+/// The pool of a node and the label that named it: the first of `label_keys` it carries, or
+/// `default` (named by no label).
+pub fn pool_of(node: &Node, label_keys: &[String]) -> (String, String) {
+    node.metadata
+        .labels
+        .as_ref()
+        .and_then(|labels| {
+            label_keys
+                .iter()
+                .find_map(|k| labels.get(k).map(|v| (k.clone(), v.clone())))
+        })
+        .unwrap_or_else(|| (String::new(), "default".to_owned()))
+}
+
 /// Groups nodes into pools by the first of `label_keys` each node carries; nodes with none
 /// go to `default`. Pools come back in name order.
 pub fn group_pools(nodes: &[Node], label_keys: &[String]) -> Vec<Pool> {
     let mut groups: BTreeMap<String, (String, Vec<&Node>)> = BTreeMap::new();
     for node in nodes {
-        let found = node.metadata.labels.as_ref().and_then(|labels| {
-            label_keys
-                .iter()
-                .find_map(|k| labels.get(k).map(|v| (k.clone(), v.clone())))
-        });
-        let (key, name) = found.unwrap_or_else(|| (String::new(), "default".to_owned()));
+        let (key, name) = pool_of(node, label_keys);
         groups
             .entry(name)
             .or_insert_with(|| (key, Vec::new()))
@@ -164,23 +176,41 @@ pub fn group_pools(nodes: &[Node], label_keys: &[String]) -> Vec<Pool> {
 struct Inventory {
     version: String,
     nodes: Vec<Node>,
+    /// Pods bound to a node and not finished.
+    pods: Vec<Pod>,
     classes: Vec<StorageClass>,
     velero: bool,
 }
 
-async fn read(client: Client) -> Result<Inventory, kube::Error> {
-    let version = client.apiserver_version().await?.git_version;
-    let mut nodes = Vec::new();
-    let api = Api::<Node>::all(client.clone());
-    let mut params = ListParams::default().limit(500);
+/// Every object of a list, page by page.
+async fn list_all<K>(api: Api<K>, params: ListParams) -> Result<Vec<K>, kube::Error>
+where
+    K: kube::Resource + Clone + serde::de::DeserializeOwned + std::fmt::Debug,
+{
+    let mut items = Vec::new();
+    let mut params = params.limit(500);
     loop {
         let page = api.list(&params).await?;
-        nodes.extend(page.items);
+        items.extend(page.items);
         match page.metadata.continue_.filter(|c| !c.is_empty()) {
             Some(token) => params = params.continue_token(&token),
             None => break,
         }
     }
+    Ok(items)
+}
+
+async fn read(client: Client) -> Result<Inventory, kube::Error> {
+    let version = client.apiserver_version().await?.git_version;
+    let nodes = list_all(Api::<Node>::all(client.clone()), ListParams::default()).await?;
+    let pods = list_all(
+        Api::<Pod>::all(client.clone()),
+        ListParams::default().fields("status.phase!=Succeeded,status.phase!=Failed"),
+    )
+    .await?
+    .into_iter()
+    .filter(|p| p.spec.as_ref().is_some_and(|s| s.node_name.is_some()))
+    .collect();
     let classes = Api::<StorageClass>::all(client.clone())
         .list(&ListParams::default())
         .await?
@@ -194,6 +224,7 @@ async fn read(client: Client) -> Result<Inventory, kube::Error> {
     Ok(Inventory {
         version,
         nodes,
+        pods,
         classes,
         velero,
     })
@@ -329,6 +360,7 @@ async fn record_success(
         .execute(&mut *tx)
         .await?;
     }
+    record_nodes(&mut tx, cluster_id, &inventory, &app.config.pool_label_keys).await?;
     tx.commit().await?;
     Ok(SyncOutcome {
         cluster: name.to_owned(),
@@ -337,6 +369,83 @@ async fn record_success(
         node_count: inventory.nodes.len() as i32,
         pool_count: pools.len() as i32,
     })
+}
+
+/// What a pod asks the scheduler for: its containers' requests added up, or its largest
+/// init container's where that is more (as the scheduler counts them).
+pub fn pod_requests(pod: &Pod) -> (i64, i64) {
+    let Some(spec) = &pod.spec else { return (0, 0) };
+    let request = |c: &k8s_openapi::api::core::v1::Container, key: &str| {
+        c.resources
+            .as_ref()
+            .and_then(|r| r.requests.as_ref())
+            .and_then(|r| r.get(key))
+            .and_then(|q| {
+                if key == "cpu" {
+                    cpu_millis(&q.0)
+                } else {
+                    amount(&q.0)
+                }
+            })
+            .unwrap_or(0)
+    };
+    let (mut cpu, mut memory) = spec.containers.iter().fold((0, 0), |(c, m), k| {
+        (c + request(k, "cpu"), m + request(k, "memory"))
+    });
+    for init in spec.init_containers.iter().flatten() {
+        cpu = cpu.max(request(init, "cpu"));
+        memory = memory.max(request(init, "memory"));
+    }
+    (cpu, memory)
+}
+
+/// One row per node: allocatable and what its pods request, for headroom and placement.
+async fn record_nodes(
+    tx: &mut sqlx::PgConnection,
+    cluster_id: Uuid,
+    inventory: &Inventory,
+    label_keys: &[String],
+) -> Result<()> {
+    let mut requested: BTreeMap<&str, (i64, i64, i64)> = BTreeMap::new();
+    for pod in &inventory.pods {
+        let Some(node) = pod.spec.as_ref().and_then(|s| s.node_name.as_deref()) else {
+            continue;
+        };
+        let (cpu, memory) = pod_requests(pod);
+        let e = requested.entry(node).or_default();
+        *e = (e.0 + cpu, e.1 + memory, e.2 + 1);
+    }
+    sqlx::query!(
+        "DELETE FROM cluster_nodes WHERE cluster_id = $1",
+        cluster_id
+    )
+    .execute(&mut *tx)
+    .await?;
+    for node in &inventory.nodes {
+        let name = node.metadata.name.clone().unwrap_or_default();
+        let a = node.status.as_ref().and_then(|s| s.allocatable.as_ref());
+        let get = |k: &str| a.and_then(|a| a.get(k)).map(|q| q.0.as_str());
+        let (cpu, memory, pods) = requested.get(name.as_str()).copied().unwrap_or_default();
+        sqlx::query!(
+            "INSERT INTO cluster_nodes (cluster_id, name, pool, ready, unschedulable, cpu_millis, memory_bytes, pods,
+                                        requested_cpu_millis, requested_memory_bytes, running_pods, observed_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, now())",
+            cluster_id,
+            name,
+            pool_of(node, label_keys).1,
+            ready(node),
+            node.spec.as_ref().and_then(|s| s.unschedulable).unwrap_or(false),
+            get("cpu").and_then(cpu_millis).unwrap_or(0),
+            get("memory").and_then(amount).unwrap_or(0),
+            get("pods").and_then(amount).unwrap_or(0),
+            cpu,
+            memory,
+            pods
+        )
+        .execute(&mut *tx)
+        .await?;
+    }
+    Ok(())
 }
 
 /// Syncs every enabled cluster, `sync_concurrency` at a time; outcomes come back in the

@@ -256,10 +256,15 @@ pub async fn get(app: &App, ctx: &Ctx, name: &str) -> Result<ClusterDetail> {
 }
 
 /// Clusters (all, or the one named) as `conn` sees them — inside a transaction, its own writes.
+/// Every cluster with its pools, for the service layer's own use (no permission check).
+pub async fn load_all(conn: &mut sqlx::PgConnection) -> Result<Vec<Cluster>> {
+    load(conn, None).await
+}
+
 async fn load(conn: &mut sqlx::PgConnection, only: Option<&str>) -> Result<Vec<Cluster>> {
     let rows = sqlx::query!(
         r#"SELECT c.id, c.name, c.display_name, c.region, c.environment, c.layer, p.name AS "dr_pair?", c.labels,
-                  c.connection, c.disabled,
+                  c.connection, c.disabled, c.prometheus_url,
                   i.reachable AS "reachable?", i.last_error, i.last_attempt_at AS "last_attempt_at?", i.last_success_at,
                   i.kubernetes_version, i.node_count AS "node_count?", i.ready_node_count AS "ready_node_count?",
                   i.velero_installed AS "velero_installed?"
@@ -353,6 +358,7 @@ async fn load(conn: &mut sqlx::PgConnection, only: Option<&str>) -> Result<Vec<C
                 simulated: r.connection == "simulated",
                 connection: r.connection,
                 disabled: r.disabled,
+                prometheus_url: r.prometheus_url,
                 inventory,
                 pools: cluster_pools,
             }
@@ -370,7 +376,8 @@ pub(crate) async fn one(conn: &mut sqlx::PgConnection, name: &str) -> Result<Clu
 /// What the audit trail keeps of a cluster: everything but credentials.
 fn audit_view(c: &Cluster) -> serde_json::Value {
     json!({"name": c.name, "display_name": c.display_name, "region": c.region, "environment": c.environment,
-           "layer": c.layer, "dr_pair": c.dr_pair, "labels": c.labels, "connection": c.connection, "disabled": c.disabled})
+           "layer": c.layer, "dr_pair": c.dr_pair, "labels": c.labels, "connection": c.connection, "disabled": c.disabled,
+           "prometheus_url": c.prometheus_url})
 }
 
 pub async fn create(app: &App, ctx: &Ctx, input: NewCluster) -> Result<Cluster> {
@@ -550,6 +557,20 @@ pub async fn update(app: &App, ctx: &Ctx, name: &str, input: ClusterUpdate) -> R
         Some(raw) => collect(&mut errors, dr_pair_id(app, Some(name), raw).await).map(Some),
         None => Some(None),
     };
+    let prometheus_url = input.prometheus_url.as_deref().map(str::trim).map(|url| {
+        if url.is_empty() {
+            return None;
+        }
+        let ok = reqwest::Url::parse(url)
+            .is_ok_and(|u| matches!(u.scheme(), "http" | "https") && u.host().is_some());
+        if !ok {
+            errors.insert(
+                "prometheus_url".into(),
+                "must be an http(s) URL such as http://prometheus.monitoring:9090".into(),
+            );
+        }
+        Some(url.to_owned())
+    });
     if !errors.is_empty() {
         return Err(Error::Invalid(errors));
     }
@@ -569,7 +590,8 @@ pub async fn update(app: &App, ctx: &Ctx, name: &str, input: ClusterUpdate) -> R
             display_name = coalesce($2, display_name), region = coalesce($3, region),
             environment = coalesce($4, environment), layer = coalesce($5, layer),
             dr_pair_id = CASE WHEN $6 THEN $7 ELSE dr_pair_id END,
-            labels = coalesce($8, labels), disabled = coalesce($9, disabled), updated_at = now()
+            labels = coalesce($8, labels), disabled = coalesce($9, disabled),
+            prometheus_url = CASE WHEN $10 THEN $11 ELSE prometheus_url END, updated_at = now()
          WHERE name = $1",
         name,
         display.flatten(),
@@ -579,7 +601,9 @@ pub async fn update(app: &App, ctx: &Ctx, name: &str, input: ClusterUpdate) -> R
         input.dr_pair.is_some(),
         dr_pair.flatten().flatten(),
         input.labels.as_ref().map(|l| json!(l)),
-        input.disabled
+        input.disabled,
+        prometheus_url.is_some(),
+        prometheus_url.flatten()
     )
     .execute(&mut *tx)
     .await?;

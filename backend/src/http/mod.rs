@@ -4,6 +4,7 @@
 //! (`?limit=&cursor=`), `X-Request-Id` echoed or generated, a body limit.
 
 mod audit;
+mod capacity;
 mod docs;
 mod drills;
 pub mod extract;
@@ -49,6 +50,7 @@ use crate::App;
         (name = "audit", description = "The append-only audit trail"),
         (name = "fleet", description = "Clusters, node pools, storage classes and inventory sync"),
         (name = "drills", description = "Disaster-recovery drills: Velero restores into scratch namespaces and failover-readiness checks"),
+        (name = "capacity", description = "Right-sizing from Prometheus (KRR simple, VPA-style decaying), quota suggestions, the replica planner, pool headroom"),
         (name = "tenancy", description = "Namespace requests, approvals, namespaces, quotas, budgets, policies and webhooks"),
     )
 )]
@@ -90,7 +92,8 @@ pub fn api() -> (Router<App>, utoipa::openapi::OpenApi) {
                 .merge(audit::router())
                 .merge(fleet::router())
                 .merge(tenancy::router())
-                .merge(drills::router()),
+                .merge(drills::router())
+                .merge(capacity::router()),
         )
         .split_for_parts()
 }

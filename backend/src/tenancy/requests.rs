@@ -6,7 +6,7 @@
 
 use berth_frontend::api::{
     Amendment, Decision, Decommission, NamespaceRequest, NamespaceSpec, NewNamespaceRequest, Page,
-    QuotaChange, RequestDetail, RequestPreview, RequestQuery, Scope,
+    QuotaChange, QuotaSuggestion, RequestDetail, RequestPreview, RequestQuery, Scope,
 };
 use serde_json::{json, Value};
 use sqlx::{types::Json, PgConnection};
@@ -290,6 +290,7 @@ pub async fn preview(app: &App, ctx: &Ctx, input: NewNamespaceRequest) -> Result
                 impact: Some(impact),
                 matched_policy: policy,
                 auto_approve: approve,
+                placement: placement_advice(&mut conn, &input).await?,
             })
         }
         Err(Error::Invalid(fields)) => Ok(RequestPreview {
@@ -298,9 +299,45 @@ pub async fn preview(app: &App, ctx: &Ctx, input: NewNamespaceRequest) -> Result
             objects: vec![],
             matched_policy: None,
             auto_approve: false,
+            placement: placement_advice(&mut conn, &input).await?,
         }),
         Err(e) => Err(e),
     }
+}
+
+/// Where the requested quota would fit best, as soon as the size parses (before a cluster is
+/// chosen): every cluster of the environment (or of any, when none is given yet).
+async fn placement_advice(
+    conn: &mut PgConnection,
+    input: &NewNamespaceRequest,
+) -> Result<Vec<berth_frontend::api::PlacementOption>> {
+    let resolved = resolve_spec(
+        &mut *conn,
+        input.preset.as_deref(),
+        input.quota.as_ref(),
+        input.limits.as_ref(),
+        Some(&input.storage_classes),
+        None,
+    )
+    .await;
+    let Ok((spec, _)) = resolved else {
+        return Ok(vec![]);
+    };
+    let Ok(sized) = spec::parse(&spec) else {
+        return Ok(vec![]);
+    };
+    let shape = crate::capacity::headroom::Shape {
+        cpu_millis: crate::fleet::inventory::cpu_millis(&sized.spec.limits.default_request_cpu)
+            .unwrap_or(0),
+        memory_bytes: crate::fleet::inventory::amount(&sized.spec.limits.default_request_memory)
+            .unwrap_or(0),
+    };
+    let environment = input
+        .environment
+        .as_deref()
+        .map(str::trim)
+        .filter(|e| !e.is_empty());
+    crate::capacity::placement_options(conn, environment, sized.amounts(), shape).await
 }
 
 /// Inserts a request row and its audit entry; auto-approves it when a policy says so.
@@ -479,6 +516,18 @@ pub async fn quota_change(
     name: &str,
     input: QuotaChange,
 ) -> Result<RequestDetail> {
+    quota_change_with_evidence(app, ctx, cluster, name, input, None).await
+}
+
+/// A quota change carrying capacity evidence for its approver, stored with it.
+pub async fn quota_change_with_evidence(
+    app: &App,
+    ctx: &Ctx,
+    cluster: &str,
+    name: &str,
+    input: QuotaChange,
+    evidence: Option<QuotaSuggestion>,
+) -> Result<RequestDetail> {
     let actor = ctx.require(Scope::Request)?;
     let mut tx = app.db.begin().await?;
     let ns = existing(&mut tx, actor, cluster, name).await?;
@@ -583,6 +632,15 @@ pub async fn quota_change(
         },
     )
     .await?;
+    if let Some(evidence) = evidence {
+        sqlx::query!(
+            "UPDATE namespace_requests SET evidence = $2 WHERE id = $1",
+            id,
+            serde_json::to_value(evidence).map_err(anyhow::Error::from)?
+        )
+        .execute(&mut *tx)
+        .await?;
+    }
     tx.commit().await?;
     get(app, ctx, id).await
 }
@@ -1162,6 +1220,10 @@ pub async fn get(app: &App, ctx: &Ctx, id: Uuid) -> Result<RequestDetail> {
     let pending = row.state == "pending";
     let can_decide = pending && actor.is_admin && row.requested_by_id != Some(actor.user_id);
     let can_cancel = pending && (actor.is_admin || row.requested_by_id == Some(actor.user_id));
+    let evidence = sqlx::query_scalar!("SELECT evidence FROM namespace_requests WHERE id = $1", id)
+        .fetch_one(&mut *conn)
+        .await?
+        .and_then(|e| serde_json::from_value(e).ok());
     Ok(RequestDetail {
         request: row.into(),
         impact,
@@ -1169,6 +1231,7 @@ pub async fn get(app: &App, ctx: &Ctx, id: Uuid) -> Result<RequestDetail> {
         can_decide,
         can_cancel,
         cluster_pools,
+        evidence,
     })
 }
 

@@ -27,7 +27,7 @@ pub struct TestServer {
 
 impl TestServer {
     pub async fn start(db: PgPool) -> TestServer {
-        TestServer::serve(app(db).await).await
+        TestServer::serve_app(app(db).await).await
     }
 
     /// The server with a simulated fleet running inside it, as `berth serve` runs the demo.
@@ -35,10 +35,10 @@ impl TestServer {
         db: PgPool,
         fleet: std::sync::Arc<berth_fleet_sim::Fleet>,
     ) -> TestServer {
-        TestServer::serve(app(db).await.with_simulator(fleet)).await
+        TestServer::serve_app(app(db).await.with_simulator(fleet)).await
     }
 
-    async fn serve(app: App) -> TestServer {
+    pub async fn serve_app(app: App) -> TestServer {
         let server = Server::bind(app.clone()).await.expect("binds port 0");
         let base = format!("http://{}", server.local_addr());
         tokio::spawn(server.run_until_stopped(std::future::pending()));
@@ -231,9 +231,22 @@ pub async fn audit_actions(app: &App) -> Vec<String> {
 /// `admin@example.com` (admin), `dev@example.com` owning team payments and
 /// `outsider@example.com` owning team search.
 pub async fn demo_world(db: PgPool) -> (App, std::sync::Arc<berth_fleet_sim::Fleet>) {
+    demo_world_configured(db, |_| {}).await
+}
+
+/// The demo world with configuration changed first (a Prometheus URL, say).
+pub async fn demo_world_configured(
+    db: PgPool,
+    configure: impl FnOnce(&mut Config),
+) -> (App, std::sync::Arc<berth_fleet_sim::Fleet>) {
     use berth_fleet_sim::{Fleet, FleetSpec};
     let fleet = std::sync::Arc::new(Fleet::start(FleetSpec::demo()).await.unwrap());
-    let app = app(db).await.with_simulator(fleet.clone());
+    let mut config = Config::for_tests("postgres://unused");
+    configure(&mut config);
+    let app = App::new(db, config)
+        .await
+        .expect("app builds")
+        .with_simulator(fleet.clone());
     user(&app, "admin@example.com", true).await;
     user(&app, "dev@example.com", false).await;
     user(&app, "outsider@example.com", false).await;

@@ -2,6 +2,7 @@
 
 pub mod account;
 pub mod audit;
+pub mod capacity;
 pub mod drills;
 pub mod fleet;
 pub mod login;

@@ -227,6 +227,7 @@ fn NamespaceBody(
     let (c1, c2, c3) = (csrf.clone(), csrf.clone(), csrf.clone());
     let (cluster1, cluster2, cluster3) = (n.cluster.clone(), n.cluster.clone(), n.cluster.clone());
     let (name1, name2, name3) = (n.name.clone(), n.name.clone(), n.name.clone());
+    let capacity_href = format!("/capacity/{}/{}", n.cluster, n.name);
     view! {
         <h1><code>{n.name.clone()}</code>" on "<A href=format!("/clusters/{}", n.cluster)>{n.cluster.clone()}</A></h1>
         <p>{state_badge(&n.state)}" "<span class="muted">{format!("team {} · pool {} · {} · since {}", n.team, n.node_pool, n.environment, when(n.created_at))}</span></p>
@@ -236,6 +237,7 @@ fn NamespaceBody(
         {n.expires_at.map(|t| view! { <p class="warn">"Sandbox: decommissioned at "{when(t)}"."</p> })}
         <section class="card">
             <h2>"Usage against quota"</h2>
+            <p><A href=capacity_href>"Right-sizing and a suggested quota"</A></p>
             {match &n.usage {
                 Some(usage) => view! { <p class="muted">"Read from the cluster at "{when(usage.observed_at)}"."</p> }.into_any(),
                 None => view! { <p class="muted">"No usage read yet."</p> }.into_any(),

@@ -673,6 +673,7 @@ fn RequestBody(
         can_decide,
         can_cancel,
         cluster_pools,
+        evidence,
     } = detail;
     let requested = spec_rows(&r.requested_spec);
     let applied = spec_rows(&r.spec);
@@ -726,6 +727,7 @@ fn RequestBody(
             </table></div>
         </section>
         {impact.map(|i| view! { <section class="card"><h2>"Capacity impact"</h2><ImpactBars impact=i/></section> })}
+        {evidence.map(|suggestion| view! { <crate::pages::capacity::Evidence suggestion/> })}
         {(!objects.is_empty()).then(|| view! {
             <section class="card">
                 <h2>"Objects"</h2>

@@ -46,6 +46,32 @@ ensure_playwright() {
     || { say "installing Playwright (no browser download)"; (cd playwright && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund --silent); }
 }
 
+# Debian's prometheus and promtool: capacity tests and the demo's usage history.
+ensure_prometheus() {
+  command -v promtool >/dev/null && command -v prometheus >/dev/null || apt_install prometheus
+}
+
+# Serves the demo namespace's usage from a local Prometheus and exports BERTH_PROMETHEUS_URL,
+# unless one is configured already. Stops with the calling shell.
+start_demo_prometheus() { # berth-binary
+  [ -n "${BERTH_PROMETHEUS_URL:-}" ] && return 0
+  ensure_prometheus
+  mkdir -p .berth
+  local url_file=.berth/prometheus.url
+  rm -f "$url_file"
+  "$1" demo prometheus --dir .berth/prometheus >"$url_file" 2>.berth/prometheus.err &
+  demo_prometheus=$!
+  trap 'kill $demo_prometheus 2>/dev/null || true' EXIT
+  for _ in $(seq 1 600); do
+    [ -s "$url_file" ] && break
+    kill -0 "$demo_prometheus" 2>/dev/null || { cat .berth/prometheus.err >&2; return 1; }
+    sleep 0.2
+  done
+  BERTH_PROMETHEUS_URL="$(head -n1 "$url_file")"
+  export BERTH_PROMETHEUS_URL
+  say "demo usage history served by Prometheus at $BERTH_PROMETHEUS_URL"
+}
+
 pg_answers() { # host port
   if command -v pg_isready >/dev/null; then
     pg_isready -q -h "$1" -p "$2"

@@ -3,7 +3,7 @@
 use berth_frontend::api::{NewMember, NewTeam, TeamRole};
 
 use crate::{
-    auth::{password::NewPassword, random_secret, Ctx},
+    auth::{password::NewPassword, random_secret, sessions::acting_as, Ctx},
     people::{self, DisplayName, Email},
     teams, App, Error, Result,
 };
@@ -30,28 +30,9 @@ pub async fn seed(app: &App) -> Result<Vec<String>> {
     }
 
     // Team creation goes through the service layer, acting as the seeded admin.
-    let admin = sqlx::query!(
-        "SELECT id, email, display_name, created_at FROM users WHERE email = $1",
-        ADMIN_EMAIL
-    )
-    .fetch_one(&app.db)
-    .await?;
-    let as_admin = Ctx {
-        actor: Some(crate::auth::Actor {
-            user_id: admin.id,
-            email: admin.email,
-            display_name: admin.display_name,
-            is_admin: true,
-            created_at: admin.created_at,
-            teams: Vec::new(),
-            credential: crate::auth::Credential::Session {
-                id_hash: Vec::new(),
-                csrf_token: String::new(),
-            },
-        }),
-        meta: Default::default(),
-        system: Some("demo-seed"),
-    };
+    let as_admin = acting_as(app, ADMIN_EMAIL, "demo-seed")
+        .await?
+        .ok_or(Error::NotFound("the demo admin"))?;
     for (name, display, owner) in [
         ("payments", "Payments", Some(DEVELOPER_EMAIL)),
         ("search", "Search", None),
@@ -113,6 +94,68 @@ pub async fn seed(app: &App) -> Result<Vec<String>> {
         ));
     }
     Ok(said)
+}
+
+/// The demo namespace whose usage the demo Prometheus carries.
+pub const DEMO_NAMESPACE: (&str, &str) = ("prod-shanghai-1", "payments-checkout");
+
+/// On a fresh demo (the simulated fleet synced, no request ever made), the developer asks
+/// for `payments-checkout` and the admin approves it, so capacity, drills and usage have a
+/// namespace to show; the job workers provision it.
+pub async fn namespaces(app: &App) -> Result<()> {
+    let requests = sqlx::query_scalar!("SELECT count(*) AS \"n!\" FROM namespace_requests")
+        .fetch_one(&app.db)
+        .await?;
+    let (Some(dev), Some(admin)) = (
+        acting_as(app, DEVELOPER_EMAIL, "demo").await?,
+        acting_as(app, ADMIN_EMAIL, "demo").await?,
+    ) else {
+        return Ok(());
+    };
+    if requests > 0 {
+        return Ok(());
+    }
+    let (cluster, name) = DEMO_NAMESPACE;
+    let request = crate::tenancy::requests::create(
+        app,
+        &dev,
+        berth_frontend::api::NewNamespaceRequest {
+            team: "payments".into(),
+            cluster: cluster.into(),
+            name: name.into(),
+            node_pool: "general".into(),
+            preset: Some("M".into()),
+            purpose: "Demo: the checkout services (their usage is in the demo Prometheus)".into(),
+            ..Default::default()
+        },
+    )
+    .await?;
+    if request.request.state == "pending" {
+        crate::tenancy::requests::approve(app, &admin, request.request.id, Default::default())
+            .await?;
+    }
+    Ok(())
+}
+
+/// Writes the demo namespace's usage (7 days to now, as cAdvisor and kube-state-metrics
+/// would have it, labelled with its cluster) and serves it from Debian's Prometheus.
+pub async fn prometheus(
+    dir: &std::path::Path,
+) -> anyhow::Result<crate::capacity::synth::LocalPrometheus> {
+    use crate::capacity::synth;
+    let (cluster, name) = DEMO_NAMESPACE;
+    let end = time::OffsetDateTime::now_utc().unix_timestamp() as f64;
+    let file = dir.with_extension("om");
+    let mut out = std::io::BufWriter::new(std::fs::File::create(&file)?);
+    synth::write_openmetrics(
+        &mut out,
+        Some(("cluster", cluster)),
+        &synth::demo_workloads(name, end, 7.0),
+        30.0,
+        300.0,
+    )?;
+    drop(out);
+    synth::LocalPrometheus::start(&file, dir).await
 }
 
 /// Creates the user unless one with this email exists; answers the new password.

@@ -70,6 +70,13 @@ enum DemoCommand {
     /// Create the first admin (printing its one-time password once), a developer and demo
     /// teams. Safe to run again: what exists is left alone.
     Seed,
+    /// Serve the demo namespace's usage history from a local Prometheus (Debian's
+    /// `prometheus` and `promtool`) until stopped; prints its URL first.
+    Prometheus {
+        /// Where the TSDB is built (emptied first).
+        #[arg(long, default_value = ".berth/prometheus")]
+        dir: std::path::PathBuf,
+    },
 }
 
 fn read_password() -> anyhow::Result<NewPassword> {
@@ -158,6 +165,12 @@ async fn main() -> anyhow::Result<()> {
                 println!("{line}");
             }
         }
+        Command::Demo(DemoCommand::Prometheus { dir }) => {
+            let prometheus = berth::demo::prometheus(&dir).await?;
+            println!("{}", prometheus.url);
+            shutdown_signal().await;
+            drop(prometheus);
+        }
         Command::CheckConfig => unreachable!("handled before connecting"),
     }
     Ok(())
@@ -187,6 +200,7 @@ async fn start_simulator_if_needed(app: App) -> anyhow::Result<App> {
         reachable,
         "initial fleet sync done"
     );
+    berth::demo::namespaces(&app).await?;
     Ok(app)
 }
 

@@ -1187,7 +1187,7 @@ pub struct ContainerRecommendation {
     pub workload_kind: String,
     pub workload: String,
     pub container: String,
-    /// Pods of the workload seen over the history, and those still running at its end.
+    /// Pods of the workload seen over the history, and those still running in its last hour.
     pub pods_seen: u32,
     pub replicas: u32,
     pub current: ContainerResources,

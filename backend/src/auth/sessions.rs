@@ -195,6 +195,24 @@ pub async fn login(app: &App, meta: RequestMeta, input: LoginInput) -> Result<Lo
     }
 }
 
+/// A context acting as the user with this email, for Berth's own tasks on a person's behalf
+/// (the demo seed); `None` when there is no such user.
+pub async fn acting_as(app: &App, email: &str, label: &'static str) -> Result<Option<Ctx>> {
+    let mut conn = app.db.acquire().await?;
+    let Some(id) = sqlx::query_scalar!("SELECT id FROM users WHERE email = $1", email)
+        .fetch_optional(&mut *conn)
+        .await?
+    else {
+        return Ok(None);
+    };
+    let actor = actor_for(app, id, &mut conn, "", String::new()).await?;
+    Ok(Some(Ctx {
+        actor: Some(actor),
+        meta: Default::default(),
+        system: Some(label),
+    }))
+}
+
 async fn actor_for(
     _app: &App,
     user_id: Uuid,

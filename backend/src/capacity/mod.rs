@@ -49,6 +49,11 @@ pub struct Window {
 }
 
 impl Window {
+    /// The resolution of "still running at the end of the history".
+    pub fn presence_step(&self) -> Duration {
+        self.step.max(Duration::from_secs(3600))
+    }
+
     pub fn of(app: &App) -> Self {
         Window {
             history: Duration::from_secs(app.config.capacity_history_hours * 3600),
@@ -178,9 +183,15 @@ pub fn usage_query(source: &Source, namespace: &str, w: Window) -> String {
         ("mem_p50", format!("quantile_over_time(0.5, {}{range})", q.memory)),
         ("mem_max", format!("max_over_time({}{range})", q.memory)),
         ("mem_n", format!("count_over_time({}{range})", q.memory)),
+        // When each container was last seen, to the hour: `timestamp()` in a subquery costs a
+        // step-by-step evaluation, so it runs at hour steps (0.1 s instead of 5 s for 14 days).
         (
             "last_seen",
-            format!("{by} (max_over_time(timestamp(container_memory_working_set_bytes{{{sel}}}){range}))"),
+            format!(
+                "{by} (max_over_time(timestamp(container_memory_working_set_bytes{{{sel}}})[{}:{}]))",
+                dur(w.history),
+                dur(w.presence_step())
+            ),
         ),
         (
             "ns_cpu_peak",
@@ -492,7 +503,8 @@ pub fn recommend(
         .values()
         .filter_map(|p| p.last_seen)
         .fold(f64::MIN, f64::max);
-    let live_after = newest - (2 * w.step.as_secs()).max(300) as f64;
+    // Seen at the last presence step: running at the end of the history (to the hour).
+    let live_after = newest - w.presence_step().as_secs_f64() + 1.0;
     // (pod, container) → its CPU and memory points (decaying strategy only).
     let mut points: BTreeMap<(&str, &str), CpuAndMemory> = BTreeMap::new();
     for s in &r.cpu_points {

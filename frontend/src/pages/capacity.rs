@@ -373,7 +373,7 @@ fn TeamTable(t: TeamSizing) -> impl IntoView {
 fn HeadroomChart(h: ClusterHeadroom) -> impl IntoView {
     let top = h.pools.iter().map(|p| p.fits).max().unwrap_or(0).max(1) as f64;
     view! {
-        <p class="muted">{format!("Pods of {}m CPU and {:.0}Mi memory that fit now, per pool.", h.shape_cpu_millis, h.shape_memory_bytes as f64 / MIB)}
+        <p class="muted">{format!("{}: pods of {}m CPU and {:.0}Mi memory that fit now, per pool.", h.cluster, h.shape_cpu_millis, h.shape_memory_bytes as f64 / MIB)}
             {h.observed_at.map(|t| format!(" Nodes read {}.", when(t)))}</p>
         <div class="table-wrap"><table class="headroom">
             <thead><tr><th>"Pool"</th><th>"Nodes"</th><th>"Fit now"</th><th>"Free CPU / memory"</th><th>"Stranded CPU / memory"</th></tr></thead>
@@ -462,19 +462,27 @@ fn CapacityView(me: Me) -> impl IntoView {
     };
     let teams = Resource::new(|| (), |_| list_teams());
     let clusters = Resource::new(|| (), |_| list_clusters());
+    // Admins belong to no team: they start with the first team there is; headroom starts with
+    // the first cluster.
     let sizing = Resource::new(team, |t| async move {
-        if t.is_empty() {
-            Ok(None)
-        } else {
-            get_team_sizing(t).await.map(Some)
-        }
+        let t = match t.is_empty() {
+            false => t,
+            true => match list_teams().await?.into_iter().next() {
+                Some(first) => first.name,
+                None => return Ok(None),
+            },
+        };
+        get_team_sizing(t).await.map(Some)
     });
     let headroom = Resource::new(shape, |(c, cpu, mem)| async move {
-        if c.is_empty() {
-            Ok(None)
-        } else {
-            get_headroom(c, cpu, mem).await.map(Some)
-        }
+        let c = match c.is_empty() {
+            false => c,
+            true => match list_clusters().await?.into_iter().next() {
+                Some(first) => first.name,
+                None => return Ok(None),
+            },
+        };
+        get_headroom(c, cpu, mem).await.map(Some)
     });
     let field =
         move |k: &'static str, d: &'static str| query.read().get(k).unwrap_or_else(|| d.to_owned());
@@ -482,7 +490,7 @@ fn CapacityView(me: Me) -> impl IntoView {
         <h1>"Capacity"</h1>
         <section class="card">
             <h2>"Team right-sizing"</h2>
-            <form method="get" class="inline" aria-label="Team">
+            <form method="get" class="inline" aria-label="Choose a team">
                 <label for="cap-team">"Team"</label>
                 <Suspense fallback=|| view! { <input id="cap-team" name="team"/> }>
                     {move || Suspend::new(async move {
@@ -502,7 +510,7 @@ fn CapacityView(me: Me) -> impl IntoView {
                     match sizing.await {
                         Ok(Some(t)) if t.namespaces.is_empty() => view! { <p class="muted">"This team has no namespaces yet."</p> }.into_any(),
                         Ok(Some(t)) => view! { <TeamTable t/> }.into_any(),
-                        Ok(None) => view! { <p class="muted">"Pick a team."</p> }.into_any(),
+                        Ok(None) => view! { <p class="muted">"There are no teams yet."</p> }.into_any(),
                         Err(error) => view! { <ErrorMessage error/> }.into_any(),
                     }
                 })}
@@ -533,7 +541,7 @@ fn CapacityView(me: Me) -> impl IntoView {
                 {move || Suspend::new(async move {
                     match headroom.await {
                         Ok(Some(h)) => view! { <HeadroomChart h/> }.into_any(),
-                        Ok(None) => view! { <p class="muted">"Pick a cluster and a pod shape."</p> }.into_any(),
+                        Ok(None) => view! { <p class="muted">"There are no clusters yet."</p> }.into_any(),
                         Err(error) => view! { <ErrorMessage error/> }.into_any(),
                     }
                 })}

@@ -303,8 +303,12 @@ fn Wizard(me: Me) -> impl IntoView {
                             view! {
                                 <select id="w-cluster" on:change=move |ev| { cluster.set(event_target_value(&ev)); pool.set(String::new()); }>
                                     <option value="">"Choose a cluster"</option>
-                                    {list.into_iter().filter(|c| !c.disabled).map(|c| view! {
-                                        <option value=c.name.clone()>{format!("{} — {} · {} · {}", c.name, c.layer, c.environment, c.region)}</option>
+                                    {list.into_iter().filter(|c| !c.disabled).map(|c| {
+                                        let value = c.name.clone();
+                                        view! {
+                                            <option value=c.name.clone() selected=move || cluster.get() == value>
+                                                {format!("{} — {} · {} · {}", c.name, c.layer, c.environment, c.region)}</option>
+                                        }
                                     }).collect_view()}
                                 </select>
                             }
@@ -317,7 +321,8 @@ fn Wizard(me: Me) -> impl IntoView {
                         {move || cluster_detail.get().flatten().map(|d| d.cluster.pools.into_iter().map(|p| {
                             let free = p.allocatable.cpu_millis - p.committed.cpu_millis;
                             let tainted = if p.taints.is_empty() { "" } else { " · tainted" };
-                            view! { <option value=p.name.clone()>{format!("{} ({} free of {}{tainted})", p.name, cores(free), cores(p.allocatable.cpu_millis))}</option> }
+                            let value = p.name.clone();
+                            view! { <option value=p.name.clone() selected=move || pool.get() == value>{format!("{} ({} free of {}{tainted})", p.name, cores(free), cores(p.allocatable.cpu_millis))}</option> }
                         }).collect_view())}
                     </select>
                     {field_error(value, "node_pool")}{preview_error("node_pool")}
@@ -451,7 +456,7 @@ fn Wizard(me: Me) -> impl IntoView {
                 <h2>"What this request does"</h2>
                 {move || match preview.get().flatten() {
                     None => view! { <p class="muted">"Choose a team and a cluster."</p> }.into_any(),
-                    Some(p) => view! { <PreviewPanel preview=p/> }.into_any(),
+                    Some(p) => view! { <PreviewPanel preview=p cluster pool/> }.into_any(),
                 }}
             </aside>
         </div>
@@ -483,7 +488,11 @@ fn parse_local(raw: &str) -> Option<time::OffsetDateTime> {
 }
 
 #[component]
-fn PreviewPanel(preview: RequestPreview) -> impl IntoView {
+fn PreviewPanel(
+    preview: RequestPreview,
+    cluster: RwSignal<String>,
+    pool: RwSignal<String>,
+) -> impl IntoView {
     let problems = preview.fields.len();
     let verdict = if problems > 0 {
         view! { <p class="error">{format!("{problems} field(s) to fix before submitting.")}</p> }
@@ -494,9 +503,32 @@ fn PreviewPanel(preview: RequestPreview) -> impl IntoView {
         view! { <p class="warn">"A platform admin will review this request."</p> }.into_any()
     };
     let objects = preview.objects.clone();
+    let placement = preview.placement.clone();
     view! {
         {verdict}
         {preview.impact.map(|i| view! { <ImpactBars impact=i/> })}
+        {(!placement.is_empty()).then(|| view! {
+            <h3>"Where it fits best"</h3>
+            <div class="table-wrap"><table class="placement">
+                <thead><tr><th>"Cluster · pool"</th><th>"Left after"</th><th>"Pods at the default request that fit now"</th><th></th></tr></thead>
+                <tbody>{placement.into_iter().map(|o| {
+                    let (c, p) = (o.cluster.clone(), o.pool.clone());
+                    let chosen = {
+                        let (c, p) = (c.clone(), p.clone());
+                        move || cluster.get() == c && pool.get() == p
+                    };
+                    view! {
+                        <tr class:muted=!o.fits>
+                            <td>{format!("{} · {}", o.cluster, o.pool)}{o.reason.clone().map(|r| view! { <span class="muted small">" — "{r}</span> })}</td>
+                            <td>{format!("{:.0}%", o.headroom_after * 100.0)}</td>
+                            <td>{o.default_pods_fit}</td>
+                            <td><button type="button" class="link" disabled=chosen
+                                on:click=move |_| { cluster.set(c.clone()); pool.set(p.clone()); }>"Use"</button></td>
+                        </tr>
+                    }
+                }).collect_view()}</tbody>
+            </table></div>
+        })}
         {(!objects.is_empty()).then(|| view! {
             <h3>{format!("{} objects will be applied", objects.len())}</h3>
             <ul class="objects">

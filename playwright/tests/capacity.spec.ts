@@ -1,0 +1,97 @@
+import { test, expect, Page } from '@playwright/test';
+
+const admin = {
+  email: process.env.BERTH_ADMIN_EMAIL ?? 'admin@berth.local',
+  password: process.env.BERTH_ADMIN_PASSWORD ?? '',
+};
+
+async function hydrated(page: Page) {
+  await expect(page.locator('body[data-hydrated="true"]')).toHaveCount(1);
+}
+
+async function logIn(page: Page) {
+  await page.goto('/login');
+  await hydrated(page);
+  await page.getByLabel('Email').fill(admin.email);
+  await page.getByLabel('Password').fill(admin.password);
+  await page.getByRole('button', { name: 'Log in' }).click();
+  await expect(page.getByRole('link', { name: 'Capacity' })).toBeVisible();
+}
+
+// The demo namespace payments-checkout is provisioned when `berth serve` starts the demo
+// fleet; its week of usage is in the demo Prometheus that scripts/test starts.
+test('right-sizing from Prometheus: sort, filter, charts, a suggested quota filed with its evidence', async ({ page }) => {
+  const errors: string[] = [];
+  page.on('pageerror', (err) => errors.push(err.message));
+  await logIn(page);
+  await page.goto('/namespaces/prod-shanghai-1/payments-checkout');
+  await hydrated(page);
+  await page.getByRole('link', { name: 'Right-sizing and a suggested quota' }).click();
+  await hydrated(page);
+  await expect(page.getByRole('heading', { level: 1 })).toContainText('Right-sizing');
+
+  const table = page.locator('table.recommendations');
+  await expect(table.getByRole('row')).toHaveCount(5);
+  await expect(table.getByRole('row', { name: /checkout-api/ })).toContainText('HPA detected');
+  await expect(table.getByRole('row', { name: /checkout-db/ })).toContainText('2000m →');
+  await expect(page.getByRole('img', { name: /^CPU: median/ }).first()).toBeVisible();
+  await expect(page.getByLabel('Savings')).toContainText('2 Prometheus queries');
+
+  // Sorted by the CPU change, the database's big saving comes first; by workload, the API.
+  await expect(table.locator('tbody tr').first()).toContainText('checkout-db');
+  await table.getByRole('button', { name: 'Workload' }).click();
+  await expect(table.locator('tbody tr').first()).toContainText('checkout-api');
+  await page.getByLabel('Filter by workload or container').fill('worker');
+  await expect(table.locator('tbody tr')).toHaveCount(1);
+
+  // The decaying strategy shows the VPA's bounds.
+  await page.getByLabel('Strategy').selectOption('decaying');
+  await page.getByRole('button', { name: 'Show' }).click();
+  await expect(page).toHaveURL(/strategy=decaying/);
+  await hydrated(page);
+  await expect(page.getByLabel('Savings')).toContainText('decaying strategy');
+
+  // The suggested quota, prefilled, filed as a quota change that carries the evidence.
+  await expect(page.getByLabel('Capacity evidence')).toContainText('rolling update');
+  const cpu = await page.getByLabel('requests.cpu').inputValue();
+  await page.getByRole('button', { name: 'Request the right-sized quota' }).click();
+  await expect(page.getByRole('status')).toContainText('Quota change');
+  await page.getByRole('link', { name: 'Follow it' }).click();
+  await hydrated(page);
+  await expect(page.getByLabel('Capacity evidence')).toContainText(cpu);
+  await expect(page.getByRole('row', { name: new RegExp(`requests\\.cpu\\s+\\S+\\s+${cpu}`) }).first()).toBeVisible();
+  expect(errors).toEqual([]);
+});
+
+test('the planner refuses nonsense by field and plans a pre-scale; pool headroom per pool', async ({ page }) => {
+  await logIn(page);
+  await page.getByRole('link', { name: 'Capacity' }).click();
+  await hydrated(page);
+  await page.getByLabel('Team', { exact: true }).selectOption('payments');
+  await page.getByRole('button', { name: 'Show', exact: true }).click();
+  await hydrated(page);
+  await expect(page.getByRole('link', { name: 'payments-checkout' })).toBeVisible();
+
+  await page.getByLabel('One pod serves (req/s)').fill('0');
+  await page.getByLabel('Safety factor (≥ 1)').fill('0.5');
+  await page.getByRole('button', { name: 'Plan' }).click();
+  await expect(page.locator('#pod_capacity-error')).toContainText('greater than 0');
+  await expect(page.locator('#safety_factor-error')).toContainText('at least 1');
+  await page.getByLabel('One pod serves (req/s)').fill('400');
+  await page.getByLabel('Safety factor (≥ 1)').fill('1.5');
+  await page.getByLabel('Event start (optional, UTC): plan a pre-scale').fill('2026-12-12T20:00');
+  await page.getByRole('button', { name: 'Plan' }).click();
+  const plan = page.locator('dl.plan');
+  await expect(plan).toContainText('45');
+  await expect(plan).toContainText('min 8 · max 45');
+  await expect(plan).toContainText('2026-12-12 19:30 UTC');
+  await expect(plan).toContainText('min replicas 32');
+
+  await page.getByLabel('Cluster').selectOption('prod-shanghai-1');
+  await page.getByLabel('Pod CPU request').fill('1');
+  await page.getByLabel('Pod memory request').fill('2Gi');
+  await page.getByRole('button', { name: 'Show headroom' }).click();
+  await hydrated(page);
+  await expect(page.getByRole('row', { name: /general\s+12/ })).toBeVisible();
+  await expect(page.getByRole('img', { name: '108 pods fit' })).toBeVisible();
+});

@@ -106,7 +106,7 @@ async fn main() -> anyhow::Result<()> {
         let elapsed = t.elapsed();
         let containers: usize = results.iter().sum();
         rows.push(format!(
-            "{} strategy: {containers} containers with a CPU recommendation in {:.1} s, {} Prometheus queries ({} per namespace)",
+            "{} strategy: {containers} workload containers (of 2 pods each) got a CPU recommendation in {:.1} s, {} Prometheus queries ({} per namespace)",
             strategy.as_str(),
             elapsed.as_secs_f64(),
             source.queries(),

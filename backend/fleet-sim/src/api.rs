@@ -370,6 +370,7 @@ async fn operate(
 ) -> ApiResult<Response> {
     let target = target(state, group, version, rest, path)?;
     let verb = verb(&method, &target, &params);
+    state.record_request(target.resource.group, target.resource.plural, verb);
     if state.is_forbidden(verb, target.resource.plural) {
         let scope = match &target.namespace {
             Some(ns) => format!(" in the namespace \"{ns}\""),

@@ -81,6 +81,8 @@ pub struct ClusterState {
     pub faults: Faults,
     pub settings: Settings,
     forbidden: RwLock<BTreeSet<(String, String)>>,
+    /// Every (API group, resource, verb) a client has asked for, as RBAC would check it.
+    requested: Mutex<BTreeSet<(String, String, String)>>,
     hold_namespace_deletion: AtomicBool,
     pending_namespaces: Mutex<Vec<String>>,
 }
@@ -92,6 +94,13 @@ impl ClusterState {
             .iter()
             .find(|r| r.plural == plural)
             .expect("a registered resource")
+    }
+
+    pub fn record_request(&self, group: &str, plural: &str, verb: &str) {
+        self.requested
+            .lock()
+            .expect("request log lock")
+            .insert((group.to_owned(), plural.to_owned(), verb.to_owned()));
     }
 
     pub fn is_forbidden(&self, verb: &str, plural: &str) -> bool {
@@ -145,6 +154,7 @@ impl SimCluster {
             faults: Faults::default(),
             settings,
             forbidden: RwLock::default(),
+            requested: Mutex::default(),
             hold_namespace_deletion: AtomicBool::new(false),
             pending_namespaces: Mutex::default(),
         });
@@ -259,6 +269,12 @@ impl SimCluster {
     }
 
     /// Simulated RBAC: refuse `verb` (or `*`) on `plural` with 403 until allowed again.
+    /// Every (API group, resource, verb) clients have used on this cluster: what a
+    /// least-privilege role must allow.
+    pub fn requests_seen(&self) -> BTreeSet<(String, String, String)> {
+        self.state.requested.lock().expect("request log lock").clone()
+    }
+
     pub fn forbid(&self, verb: &str, plural: &str) {
         self.state
             .forbidden

@@ -342,6 +342,10 @@ fn run(cmd: &mut Command) -> anyhow::Result<()> {
 }
 
 impl LocalPrometheus {
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// Backfills `openmetrics` into `dir/data` and serves it. `dir` is emptied first.
     pub async fn start(openmetrics: &Path, dir: &Path) -> anyhow::Result<Self> {
         let _ = std::fs::remove_dir_all(dir);

@@ -144,7 +144,7 @@ async fn main() -> anyhow::Result<()> {
         fleet::create(&app, &admin, input).await?;
     }
     fleet::inventory::sync_fleet(&app).await?;
-    jobs::spawn_workers(app.clone());
+    let _workers = jobs::spawn_workers(app.clone());
     println!(
         "clusters: {}, job workers: {}",
         clusters.len(),

@@ -1372,6 +1372,10 @@ async fn record(app: &App, d: &State, p: Progress) -> Result<Outcome> {
     };
     audit_step(&mut tx, d, &p).await?;
     tx.commit().await?;
+    if let Some((verdict, _)) = &p.verdict {
+        metrics::counter!("berth_drills_total", "kind" => d.kind.clone(), "verdict" => *verdict)
+            .increment(1);
+    }
     Ok(outcome)
 }
 

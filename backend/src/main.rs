@@ -117,12 +117,19 @@ async fn main() -> anyhow::Result<()> {
             app.migrate().await?;
             let app = start_simulator_if_needed(app).await?;
             berth::fleet::inventory::spawn_periodic_sync(app.clone());
-            berth::tenancy::jobs::spawn_workers(app.clone());
+            let workers = berth::tenancy::jobs::spawn_workers(app.clone());
             berth::drills::spawn_scheduler(app.clone());
             berth::tenancy::provision::spawn_periodic_checks(app.clone());
+            let grace =
+                std::time::Duration::from_secs(app.config.job_lease_seconds.saturating_sub(10));
             let server = Server::bind(app).await?;
             tracing::info!(address = %server.local_addr(), "Berth is serving");
+            // SIGTERM: the server stops accepting and finishes in-flight requests, then the
+            // workers finish the jobs in hand (leases hand back any they cannot).
             server.run_until_stopped(shutdown_signal()).await?;
+            tracing::info!("stopping: finishing the jobs in hand");
+            workers.stop(grace).await;
+            tracing::info!("stopped");
         }
         Command::Migrate => {
             app.migrate().await?;

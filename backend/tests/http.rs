@@ -718,3 +718,86 @@ async fn pages_render_on_the_server(db: PgPool) {
     let (status, _) = anon.get("/no/such/page").await;
     assert_eq!(status, StatusCode::NOT_FOUND);
 }
+
+#[sqlx::test(migrator = "berth::app::MIGRATOR")]
+async fn pages_and_the_api_carry_security_headers(db: PgPool) {
+    let server = TestServer::start(db).await;
+    let http = reqwest::Client::new();
+    let page = http
+        .get(format!("{}/login", server.base))
+        .send()
+        .await
+        .unwrap();
+    let headers = page.headers().clone();
+    let body = page.text().await.unwrap();
+    let csp = headers[header::CONTENT_SECURITY_POLICY]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    let nonce = csp
+        .split("'nonce-")
+        .nth(1)
+        .and_then(|s| s.split('\'').next())
+        .expect("a nonce in the policy");
+    assert!(
+        body.contains(&format!("nonce=\"{nonce}\"")),
+        "the hydration scripts carry the policy's nonce"
+    );
+    for directive in [
+        "frame-ancestors 'none'",
+        "object-src 'none'",
+        "base-uri 'none'",
+        "'wasm-unsafe-eval'",
+    ] {
+        assert!(csp.contains(directive), "{directive} in {csp}");
+    }
+    assert!(!csp.contains("'unsafe-inline'; ") || csp.contains("style-src-attr 'unsafe-inline'"));
+    let again = http
+        .get(format!("{}/login", server.base))
+        .send()
+        .await
+        .unwrap();
+    assert_ne!(
+        again.headers()[header::CONTENT_SECURITY_POLICY]
+            .to_str()
+            .unwrap(),
+        csp,
+        "a new nonce per response"
+    );
+
+    let api = http
+        .get(format!("{}/api/v1/me", server.base))
+        .send()
+        .await
+        .unwrap();
+    assert!(api.headers()[header::CONTENT_SECURITY_POLICY]
+        .to_str()
+        .unwrap()
+        .starts_with("default-src 'none'"));
+    for r in [&headers, api.headers()] {
+        assert_eq!(r[header::X_CONTENT_TYPE_OPTIONS], "nosniff");
+        assert_eq!(r[header::X_FRAME_OPTIONS], "DENY");
+        assert_eq!(r[header::REFERRER_POLICY], "same-origin");
+    }
+}
+
+#[sqlx::test(migrator = "berth::app::MIGRATOR")]
+async fn metrics_expose_requests_the_job_queue_and_inventory_age(db: PgPool) {
+    let server = TestServer::start(db).await;
+    server.anonymous().get("/api/v1/me").await;
+    let text = reqwest::get(format!("{}/metrics", server.base))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    for series in [
+        "http_request_duration_seconds",
+        "http_requests_total",
+        "berth_jobs_queued",
+        "berth_jobs_running",
+        "berth_job_oldest_age_seconds",
+    ] {
+        assert!(text.contains(series), "{series} missing from /metrics");
+    }
+}

@@ -13,7 +13,9 @@ use berth::{
     tenancy::{jobs, namespaces, requests},
     App,
 };
-use berth_frontend::api::{ClassQuota, Decision, Decommission, NewDrill, NewNamespaceRequest, QuotaChange};
+use berth_frontend::api::{
+    ClassQuota, Decision, Decommission, NewDrill, NewNamespaceRequest, QuotaChange,
+};
 use common::*;
 use serde_json::json;
 use sqlx::PgPool;
@@ -21,11 +23,13 @@ use sqlx::PgPool;
 async fn advance(app: &App) {
     for _ in 0..40 {
         let ran = jobs::drain(app).await.unwrap();
-        let due = sqlx::query!("UPDATE jobs SET run_at = now() WHERE state = 'queued' AND run_at > now()")
-            .execute(&app.db)
-            .await
-            .unwrap()
-            .rows_affected();
+        let due = sqlx::query!(
+            "UPDATE jobs SET run_at = now() WHERE state = 'queued' AND run_at > now()"
+        )
+        .execute(&app.db)
+        .await
+        .unwrap()
+        .rows_affected();
         if ran == 0 && due == 0 {
             return;
         }
@@ -36,21 +40,32 @@ type Rule = (String, String, String); // (group, resource, verb)
 
 /// The rules of the chart's ClusterRole, one (group, resource, verb) each.
 fn chart_rules() -> BTreeSet<Rule> {
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../deploy/helm/berth/templates/clusterrole.yaml");
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../deploy/helm/berth/templates/clusterrole.yaml"
+    );
     let text = std::fs::read_to_string(path).unwrap();
     let role = text
         .split("\n---")
         .find(|doc| doc.contains("kind: ClusterRole\n"))
         .unwrap();
     // Template lines ({{ … }}) are metadata only; the rules are plain YAML.
-    let plain: String = role.lines().filter(|l| !l.contains("{{")).map(|l| format!("{l}\n")).collect();
+    let plain: String = role
+        .lines()
+        .filter(|l| !l.contains("{{"))
+        .map(|l| format!("{l}\n"))
+        .collect();
     let doc: serde_json::Value = serde_yaml_ng::from_str(&plain).unwrap();
     let mut out = BTreeSet::new();
     for rule in doc["rules"].as_array().unwrap() {
         for g in rule["apiGroups"].as_array().unwrap() {
             for r in rule["resources"].as_array().unwrap() {
                 for v in rule["verbs"].as_array().unwrap() {
-                    out.insert((g.as_str().unwrap().into(), r.as_str().unwrap().into(), v.as_str().unwrap().into()));
+                    out.insert((
+                        g.as_str().unwrap().into(),
+                        r.as_str().unwrap().into(),
+                        v.as_str().unwrap().into(),
+                    ));
                 }
             }
         }
@@ -78,29 +93,43 @@ async fn the_cluster_role_grants_exactly_what_the_code_uses(db: PgPool) {
             name: name.into(),
             node_pool: "general".into(),
             preset: Some("S".into()),
-            storage_classes: vec![ClassQuota { name: "gp3".into(), storage: "10Gi".into(), persistentvolumeclaims: 2 }],
+            storage_classes: vec![ClassQuota {
+                name: "gp3".into(),
+                storage: "10Gi".into(),
+                persistentvolumeclaims: 2,
+            }],
             purpose: "rbac".into(),
             ..Default::default()
         },
     )
     .await
     .unwrap();
-    requests::approve(&app, &admin, r.request.id, Decision::default()).await.unwrap();
+    requests::approve(&app, &admin, r.request.id, Decision::default())
+        .await
+        .unwrap();
     advance(&app).await;
     namespaces::check_now(&app, &admin, cluster).await.unwrap();
     namespaces::get(&app, &dev, cluster, name).await.unwrap();
-    namespaces::reapply(&app, &admin, cluster, name).await.unwrap();
+    namespaces::reapply(&app, &admin, cluster, name)
+        .await
+        .unwrap();
     advance(&app).await;
     let change = requests::quota_change(
         &app,
         &dev,
         cluster,
         name,
-        QuotaChange { preset: Some("M".into()), purpose: "more".into(), ..Default::default() },
+        QuotaChange {
+            preset: Some("M".into()),
+            purpose: "more".into(),
+            ..Default::default()
+        },
     )
     .await
     .unwrap();
-    requests::approve(&app, &admin, change.request.id, Decision::default()).await.unwrap();
+    requests::approve(&app, &admin, change.request.id, Decision::default())
+        .await
+        .unwrap();
     advance(&app).await;
 
     // A restore drill that takes a fresh backup (the test plays Velero), and a readiness check.
@@ -110,37 +139,73 @@ async fn the_cluster_role_grants_exactly_what_the_code_uses(db: PgPool) {
         &dev,
         cluster,
         name,
-        NewDrill { kind: "restore".into(), create_backup: true, ..Default::default() },
+        NewDrill {
+            kind: "restore".into(),
+            create_backup: true,
+            ..Default::default()
+        },
     )
     .await
     .unwrap();
     advance(&app).await;
     let taking = drills::get(&app, &dev, drill.id).await.unwrap();
-    let backup = taking.backup_name.clone().expect("a fresh backup was asked for");
-    let now = time::OffsetDateTime::now_utc().format(&time::format_description::well_known::Rfc3339).unwrap();
-    assert!(sim.set_status("backups", Some("velero"), &backup,
-        json!({"phase": "Completed", "startTimestamp": now, "completionTimestamp": now})));
+    let backup = taking
+        .backup_name
+        .clone()
+        .expect("a fresh backup was asked for");
+    let now = time::OffsetDateTime::now_utc()
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap();
+    assert!(sim.set_status(
+        "backups",
+        Some("velero"),
+        &backup,
+        json!({"phase": "Completed", "startTimestamp": now, "completionTimestamp": now})
+    ));
     advance(&app).await;
     let running = drills::get(&app, &dev, drill.id).await.unwrap();
     let restore = running.restore_name.clone().expect("a restore was created");
-    assert!(sim.set_status("restores", Some("velero"), &restore, json!({"phase": "Completed"})));
+    assert!(sim.set_status(
+        "restores",
+        Some("velero"),
+        &restore,
+        json!({"phase": "Completed"})
+    ));
     advance(&app).await;
-    let readiness = drills::start(&app, &dev, cluster, name, NewDrill { kind: "readiness".into(), ..Default::default() })
+    let readiness = drills::start(
+        &app,
+        &dev,
+        cluster,
+        name,
+        NewDrill {
+            kind: "readiness".into(),
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    advance(&app).await;
+    assert!(drills::get(&app, &dev, readiness.id)
         .await
-        .unwrap();
-    advance(&app).await;
-    assert!(drills::get(&app, &dev, readiness.id).await.unwrap().finished_at.is_some());
+        .unwrap()
+        .finished_at
+        .is_some());
 
     let gone = requests::decommission(
         &app,
         &dev,
         cluster,
         name,
-        Decommission { confirm: name.into(), purpose: "done".into() },
+        Decommission {
+            confirm: name.into(),
+            purpose: "done".into(),
+        },
     )
     .await
     .unwrap();
-    requests::approve(&app, &admin, gone.request.id, Decision::default()).await.unwrap();
+    requests::approve(&app, &admin, gone.request.id, Decision::default())
+        .await
+        .unwrap();
     advance(&app).await;
 
     let mut used: BTreeSet<Rule> = BTreeSet::new();
@@ -148,7 +213,11 @@ async fn the_cluster_role_grants_exactly_what_the_code_uses(db: PgPool) {
         used.extend(c.requests_seen());
     }
     // Server-side apply of an object that does not exist yet is authorized as create too.
-    let applied: Vec<Rule> = used.iter().filter(|(_, _, v)| v == "patch").cloned().collect();
+    let applied: Vec<Rule> = used
+        .iter()
+        .filter(|(_, _, v)| v == "patch")
+        .cloned()
+        .collect();
     for (g, r, _) in applied {
         used.insert(rule(&g, &r, "create"));
     }

@@ -13,6 +13,27 @@ use crate::{
     server::{get_me, Logout},
 };
 
+/// Pages allow scripts from the site and the hydration scripts carrying this response's nonce,
+/// wasm compilation, styles from the site (inline `style` attributes only for bar widths), and
+/// nothing framed, embedded or posted elsewhere.
+#[cfg(feature = "ssr")]
+fn content_security_policy() {
+    let (Some(response), Some(nonce)) = (
+        use_context::<leptos_axum::ResponseOptions>(),
+        leptos::nonce::use_nonce(),
+    ) else {
+        return;
+    };
+    let policy = format!(
+        "default-src 'self'; script-src 'self' 'nonce-{nonce}' 'wasm-unsafe-eval'; style-src 'self'; \
+         style-src-attr 'unsafe-inline'; img-src 'self' data:; connect-src 'self'; object-src 'none'; \
+         base-uri 'none'; frame-ancestors 'none'; form-action 'self'"
+    );
+    if let Ok(value) = http::HeaderValue::from_str(&policy) {
+        response.insert_header(http::header::CONTENT_SECURITY_POLICY, value);
+    }
+}
+
 /// The caller, loaded once per page load; pages read it through [`use_me`].
 pub type MeResource = Resource<Result<Option<Me>, ErrorDetail>>;
 
@@ -21,6 +42,8 @@ pub fn use_me() -> MeResource {
 }
 
 pub fn shell(options: LeptosOptions) -> impl IntoView {
+    #[cfg(feature = "ssr")]
+    content_security_policy();
     view! {
         <!DOCTYPE html>
         <html lang="en">

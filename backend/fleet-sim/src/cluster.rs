@@ -97,10 +97,11 @@ impl ClusterState {
     }
 
     pub fn record_request(&self, group: &str, plural: &str, verb: &str) {
-        self.requested
-            .lock()
-            .expect("request log lock")
-            .insert((group.to_owned(), plural.to_owned(), verb.to_owned()));
+        self.requested.lock().expect("request log lock").insert((
+            group.to_owned(),
+            plural.to_owned(),
+            verb.to_owned(),
+        ));
     }
 
     pub fn is_forbidden(&self, verb: &str, plural: &str) -> bool {
@@ -272,7 +273,11 @@ impl SimCluster {
     /// Every (API group, resource, verb) clients have used on this cluster: what a
     /// least-privilege role must allow.
     pub fn requests_seen(&self) -> BTreeSet<(String, String, String)> {
-        self.state.requested.lock().expect("request log lock").clone()
+        self.state
+            .requested
+            .lock()
+            .expect("request log lock")
+            .clone()
     }
 
     pub fn forbid(&self, verb: &str, plural: &str) {

@@ -247,6 +247,8 @@ pub async fn sync_cluster(app: &App, cluster_id: Uuid, name: &str) -> Result<Syn
         Ok(inventory) => record_success(app, cluster_id, name, inventory).await,
         Err(error) => {
             tracing::warn!(cluster = name, %error, "cluster sync failed");
+            metrics::counter!("berth_cluster_sync_errors_total", "cluster" => name.to_owned())
+                .increment(1);
             sqlx::query!(
                 "INSERT INTO cluster_inventory (cluster_id, reachable, last_error, last_attempt_at)
                  VALUES ($1, false, $2, now())
@@ -446,6 +448,18 @@ async fn record_nodes(
         .await?;
     }
     Ok(())
+}
+
+/// Seconds since each enabled cluster's last good sync (since registration when never).
+pub async fn sync_ages(app: &App) -> Result<Vec<(String, f64)>> {
+    let rows = sqlx::query!(
+        r#"SELECT c.name, extract(epoch FROM now() - coalesce(i.last_success_at, c.created_at))::float8 AS "age!"
+           FROM clusters c LEFT JOIN cluster_inventory i ON i.cluster_id = c.id
+           WHERE NOT c.disabled ORDER BY c.name"#
+    )
+    .fetch_all(&app.db)
+    .await?;
+    Ok(rows.into_iter().map(|r| (r.name, r.age)).collect())
 }
 
 /// Syncs every enabled cluster, `sync_concurrency` at a time; outcomes come back in the

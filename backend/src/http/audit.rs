@@ -41,6 +41,7 @@ enum ExportFormat {
 #[into_params(parameter_in = Query)]
 struct ExportParams {
     /// `csv` or `ndjson`.
+    #[param(inline)]
     format: ExportFormat,
 }
 

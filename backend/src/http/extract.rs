@@ -17,8 +17,12 @@ use crate::{
 impl FromRequestParts<App> for Ctx {
     type Rejection = Error;
 
+    /// Every endpoint that takes a `Ctx` needs a caller: anonymous requests get 401 here,
+    /// before their body is read (login takes `RequestMeta` instead).
     async fn from_request_parts(parts: &mut Parts, app: &App) -> Result<Self, Error> {
-        auth::authenticate(app, parts, Intent::of_method(&parts.method)).await
+        let ctx = auth::authenticate(app, parts, Intent::of_method(&parts.method)).await?;
+        ctx.actor()?;
+        Ok(ctx)
     }
 }
 

@@ -140,6 +140,14 @@ pub fn router(app: App, pages: Router<App>) -> Router {
                 .layer(SetResponseHeaderLayer::if_not_present(
                     header::X_FRAME_OPTIONS,
                     HeaderValue::from_static("DENY"),
+                ))
+                // Pages set their own policy with the hydration nonce (frontend/src/app.rs);
+                // everything else (JSON, the API reference, metrics) runs no script at all.
+                .layer(SetResponseHeaderLayer::if_not_present(
+                    header::CONTENT_SECURITY_POLICY,
+                    HeaderValue::from_static(
+                        "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'",
+                    ),
                 )),
         )
         .with_state(app)
@@ -163,7 +171,26 @@ async fn readyz(State(app): State<App>) -> Response {
     }
 }
 
+/// Prometheus exposition. Gauges read from Postgres at scrape time (so every replica reports
+/// the same shared queue): jobs queued and running, the oldest due job's wait, each cluster's
+/// inventory age.
 async fn metrics(State(app): State<App>) -> impl IntoResponse {
+    match crate::tenancy::jobs::queue_depth(&app).await {
+        Ok((queued, running, oldest)) => {
+            metrics::gauge!("berth_jobs_queued").set(queued as f64);
+            metrics::gauge!("berth_jobs_running").set(running as f64);
+            metrics::gauge!("berth_job_oldest_age_seconds").set(oldest);
+        }
+        Err(e) => tracing::warn!(error = %e, "metrics: job queue unreadable"),
+    }
+    match crate::fleet::inventory::sync_ages(&app).await {
+        Ok(ages) => {
+            for (cluster, age) in ages {
+                metrics::gauge!("berth_cluster_sync_age_seconds", "cluster" => cluster).set(age);
+            }
+        }
+        Err(e) => tracing::warn!(error = %e, "metrics: inventory ages unreadable"),
+    }
     (
         [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
         app.metrics.render(),

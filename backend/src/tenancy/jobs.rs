@@ -266,6 +266,9 @@ pub async fn run(app: &App, job: Job) -> Result<()> {
                 "the job ran out of its lease"
             ))),
         };
+    let label = if outcome.is_ok() { "ok" } else { "error" };
+    metrics::counter!("berth_jobs_total", "kind" => job.kind.as_str(), "outcome" => label)
+        .increment(1);
     super::provision::conclude(app, &ctx, &job, outcome).await
 }
 
@@ -280,12 +283,41 @@ pub async fn drain(app: &App) -> Result<usize> {
     Ok(ran)
 }
 
+/// This process's workers, for a graceful stop.
+pub struct Workers {
+    stop: std::sync::Arc<Stop>,
+    handles: Vec<tokio::task::JoinHandle<()>>,
+}
+
+#[derive(Default)]
+struct Stop {
+    requested: std::sync::atomic::AtomicBool,
+    wake: tokio::sync::Notify,
+}
+
+impl Workers {
+    /// Stops claiming and waits, up to `grace`, for the jobs in hand to finish. A job still
+    /// running then is abandoned with the process; its lease hands it to another worker.
+    pub async fn stop(self, grace: Duration) {
+        self.stop
+            .requested
+            .store(true, std::sync::atomic::Ordering::SeqCst);
+        self.stop.wake.notify_waiters();
+        let running = futures::future::join_all(self.handles);
+        if tokio::time::timeout(grace, running).await.is_err() {
+            tracing::warn!("jobs still running at shutdown; their leases will hand them back");
+        }
+    }
+}
+
 /// Starts this process's workers: each claims and runs jobs, waking on NOTIFY (after a
 /// commit that queued work) and at least every second for jobs that come due.
-pub fn spawn_workers(app: App) {
+pub fn spawn_workers(app: App) -> Workers {
     let workers = app.config.job_workers;
+    let stop = std::sync::Arc::new(Stop::default());
+    let mut handles = Vec::new();
     if workers == 0 {
-        return;
+        return Workers { stop, handles };
     }
     let wake = std::sync::Arc::new(tokio::sync::Notify::new());
     {
@@ -312,9 +344,13 @@ pub fn spawn_workers(app: App) {
     for _ in 0..workers {
         let app = app.clone();
         let wake = wake.clone();
-        tokio::spawn(async move {
+        let stop = stop.clone();
+        handles.push(tokio::spawn(async move {
             let owner = Uuid::new_v4();
             loop {
+                if stop.requested.load(std::sync::atomic::Ordering::SeqCst) {
+                    return;
+                }
                 let notified = wake.notified();
                 match claim(&app, owner).await {
                     Ok(Some(job)) => {
@@ -327,20 +363,26 @@ pub fn spawn_workers(app: App) {
                     Ok(None) => {}
                     Err(e) => tracing::warn!(error = %e, "claiming a job failed"),
                 }
-                let _ = tokio::time::timeout(Duration::from_secs(1), notified).await;
+                tokio::select! {
+                    _ = tokio::time::timeout(Duration::from_secs(1), notified) => {}
+                    _ = stop.wake.notified() => {}
+                }
             }
-        });
+        }));
     }
+    Workers { stop, handles }
 }
 
 /// Jobs waiting and the age of the oldest due one, for /metrics.
-pub async fn queue_depth(app: &App) -> Result<(i64, f64)> {
+/// Jobs waiting, jobs running, and how long the oldest due job has waited (seconds).
+pub async fn queue_depth(app: &App) -> Result<(i64, i64, f64)> {
     let r = sqlx::query!(
-        r#"SELECT count(*) AS "depth!",
+        r#"SELECT count(*) FILTER (WHERE state = 'queued') AS "queued!",
+                  count(*) FILTER (WHERE state = 'running') AS "running!",
                   coalesce(extract(epoch FROM now() - min(run_at) FILTER (WHERE run_at <= now())), 0)::float8 AS "oldest!"
            FROM jobs WHERE state IN ('queued', 'running')"#
     )
     .fetch_one(&app.db)
     .await?;
-    Ok((r.depth, r.oldest))
+    Ok((r.queued, r.running, r.oldest))
 }

@@ -1546,3 +1546,64 @@ async fn a_real_cluster_gets_the_same_objects_when_configured(db: PgPool) {
     }
     panic!("the real cluster did not finalise {name}");
 }
+
+/// Graceful shutdown: workers started by `berth serve` stop claiming when asked, finish the
+/// job in hand, and return; what they never claimed stays queued for another process.
+#[sqlx::test(migrator = "berth::app::MIGRATOR")]
+async fn workers_stop_claiming_and_finish_their_jobs_on_shutdown(db: PgPool) {
+    let w = world(db).await;
+    let mut config = (*w.app.config).clone();
+    config.job_workers = 2;
+    let mut app = w.app.clone();
+    app.config = Arc::new(config);
+    let workers = jobs::spawn_workers(app.clone());
+    let created = requests::create(
+        &app,
+        &w.dev,
+        request("prod-shanghai-1", "payments-api", "general", "S"),
+    )
+    .await
+    .unwrap();
+    requests::approve(&app, &w.admin, created.request.id, Decision::default())
+        .await
+        .unwrap();
+    // The running workers provision it on their own.
+    let mut state = String::new();
+    for _ in 0..200 {
+        state = requests::get(&app, &w.dev, created.request.id)
+            .await
+            .unwrap()
+            .request
+            .state;
+        if state == "ready" {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(state, "ready");
+    workers.stop(std::time::Duration::from_secs(30)).await;
+    // Stopped workers claim nothing more: a new job stays queued for the next process.
+    let later = requests::create(
+        &app,
+        &w.dev,
+        request("prod-shanghai-1", "payments-web", "general", "S"),
+    )
+    .await
+    .unwrap();
+    requests::approve(&app, &w.admin, later.request.id, Decision::default())
+        .await
+        .unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+    assert_eq!(
+        count(
+            &app,
+            "SELECT count(*) FROM jobs WHERE state = 'queued' AND kind = 'apply'"
+        )
+        .await,
+        1
+    );
+    assert_eq!(
+        count(&app, "SELECT count(*) FROM jobs WHERE state = 'running'").await,
+        0
+    );
+}

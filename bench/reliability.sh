@@ -6,7 +6,12 @@
 #   d + b: a second run in which Berth A is killed with SIGKILL mid-provisioning and restarted,
 #          and Postgres is restarted under load (needs pg_ctlcluster and root; skipped without);
 #          recovery time, lost and doubled writes.
+#   paced: the same mix on two processes at a fixed 100 requests per second, for the latency SLO.
+#   c:     a Berth running the demo fleet in-process; one cluster's API answers 500 to every call
+#          while namespaces are provisioned there and on a healthy cluster, then it recovers.
 #   h:     `berth audit verify` afterwards.
+# RELIABILITY_PHASES picks phases (default: "a paced d c"). The first run in docs/reliability.md
+# predates the paced and c phases.
 # The simulator (berth-fleet-sim, 10 clusters × 5 nodes) runs in its own process.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -15,6 +20,8 @@ ensure_postgres berth
 ensure_secret_key
 export SQLX_OFFLINE=true
 seconds="${RELIABILITY_SECONDS:-300}"
+phases=" ${RELIABILITY_PHASES:-a paced d c} "
+want() { [[ "$phases" == *" $1 "* ]]; }
 cargo build --quiet --release -p berth-fleet-sim --bin berth-fleet-sim
 cargo build --quiet --release -p berth --bin berth --example reliability
 bin="$(target_dir)/release"
@@ -45,12 +52,22 @@ urls="http://127.0.0.1:$port_a,http://127.0.0.1:$port_b"
 
 echo "### $(date -u +%Y-%m-%d) — \`bash bench/reliability.sh\` ($(nproc) cores, release build, 10 simulated clusters in their own process)"
 echo
-echo "**a + e: ${seconds} s of load on two Berth processes sharing one database**"
+if want a; then
+echo "**a + e: ${seconds} s of load on two Berth processes sharing one database (closed loop)**"
 echo
 "$bin/examples/reliability" load --urls "$urls" --token "$token" --connections 64 --seconds "$seconds" --prefix a --ledger "$work/a.ledger" | sed 's/^/- /'
 "$bin/examples/reliability" check --ledger "$work/a.ledger" | sed 's/^/- /'
 echo
+fi
+if want paced; then
+echo "**a, paced: ${seconds} s at 100 requests per second over 64 connections on two processes**"
+echo
+"$bin/examples/reliability" load --urls "$urls" --token "$token" --connections 64 --seconds "$seconds" --rate 100 --prefix p --ledger "$work/p.ledger" | sed 's/^/- /'
+"$bin/examples/reliability" check --ledger "$work/p.ledger" | sed 's/^/- /'
+echo
+fi
 
+if want d; then
 echo "**d + b: SIGKILL of process A mid-provisioning, then a Postgres restart, under load**"
 echo
 "$bin/examples/reliability" load --urls "$urls" --token "$token" --connections 16 --seconds 60 --write-percent 50 --prefix d --ledger "$work/d.ledger" >"$work/d.out" &
@@ -72,6 +89,35 @@ wait "$load"
 sed 's/^/- /' "$work/d.out"
 "$bin/examples/reliability" check --ledger "$work/d.ledger" | sed 's/^/- /'
 echo
+fi
 echo "**h: the audit chain afterwards**"
 echo
 echo "- $("$bin/berth" audit verify)"
+
+if want c; then
+  echo
+  echo "**c: one cluster's API failing during provisioning (demo fleet in-process)**"
+  echo
+  c_db="berth_reliability_c_$$"; c_port=$(free_port)
+  c_env=(env -u BERTH_KUBECONFIG DATABASE_URL="$base/$c_db" BERTH_LISTEN="127.0.0.1:$c_port")
+  trap 'cleanup; psql "$base/postgres" -qc "DROP DATABASE IF EXISTS $c_db" >/dev/null 2>&1 || true' EXIT
+  "${c_env[@]}" "$bin/berth" migrate >/dev/null
+  echo "a reliability admin password" | "${c_env[@]}" "$bin/berth" admin create --email admin@berth.local >/dev/null
+  dev_pw=$("${c_env[@]}" "$bin/berth" demo seed | sed -n 's/^developer: .*one-time password: \([^ ]*\).*/\1/p')
+  "${c_env[@]}" "$bin/berth" serve >>"$work/berth-c.log" 2>&1 &
+  pids+=("$!")
+  wait_ready "$c_port"
+  token_for() { # email password scopes-json
+    local jar; jar=$(mktemp)
+    local csrf; csrf=$(curl -fs -c "$jar" -H 'content-type: application/json' -d "{\"email\":\"$1\",\"password\":\"$2\"}" \
+      "http://127.0.0.1:$c_port/api/v1/auth/login" | python3 -c 'import json,sys; print(json.load(sys.stdin)["csrf_token"])')
+    curl -fs -b "$jar" -H "x-csrf-token: $csrf" -H 'content-type: application/json' \
+      -d "{\"name\":\"suite-c\",\"scopes\":$3,\"expires_in_days\":1}" "http://127.0.0.1:$c_port/api/v1/tokens" \
+      | python3 -c 'import json,sys; print(json.load(sys.stdin)["secret"])'
+    rm -f "$jar"
+  }
+  admin_token=$(token_for admin@berth.local "a reliability admin password" '["read","request","approve"]')
+  dev_token=$(token_for dev@berth.local "$dev_pw" '["read","request"]')
+  "$bin/examples/reliability" cluster-fault --url "http://127.0.0.1:$c_port" --admin-token "$admin_token" --dev-token "$dev_token" | sed 's/^/- /'
+  echo "- $("${c_env[@]}" "$bin/berth" audit verify)"
+fi

@@ -47,9 +47,27 @@ enum Command {
         write_percent: u32,
         #[arg(long)]
         ledger: std::path::PathBuf,
+        /// Requests per second over all connections (0: as fast as they answer, a closed loop).
+        #[arg(long, default_value_t = 0.0)]
+        rate: f64,
         /// Namespace names start `rel-<prefix>-`, so runs do not collide.
         #[arg(long, default_value = "a")]
         prefix: String,
+    },
+    /// Suite c, against a Berth that runs the demo fleet in-process: one cluster's API fails
+    /// (every call answered 500) while namespaces are provisioned there and on a healthy
+    /// cluster; then it recovers.
+    ClusterFault {
+        #[arg(long)]
+        url: String,
+        #[arg(long)]
+        admin_token: String,
+        #[arg(long)]
+        dev_token: String,
+        #[arg(long, default_value_t = 10)]
+        per_cluster: usize,
+        #[arg(long, default_value_t = 60)]
+        fail_seconds: u64,
     },
     Check {
         #[arg(long)]
@@ -147,6 +165,7 @@ struct Tally {
     answered: Vec<(f64, String)>,
 }
 
+#[allow(clippy::too_many_arguments)]
 async fn load(
     urls: Vec<String>,
     token: String,
@@ -155,6 +174,7 @@ async fn load(
     write_percent: u32,
     ledger: std::path::PathBuf,
     prefix: String,
+    rate: f64,
 ) -> anyhow::Result<()> {
     let http = reqwest::Client::builder()
         .timeout(Duration::from_secs(10))
@@ -189,7 +209,14 @@ async fn load(
         );
         tasks.push(tokio::spawn(async move {
             let mut n: u64 = 0;
+            // Paced: each connection sends at rate ÷ connections, on a fixed schedule.
+            let interval = (rate > 0.0).then(|| Duration::from_secs_f64(connections as f64 / rate));
+            let mut next = Instant::now() + interval.map_or(Duration::ZERO, |i| i.mul_f64(worker as f64 / connections as f64));
             while Instant::now() < end {
+                if let Some(i) = interval {
+                    tokio::time::sleep_until(next.into()).await;
+                    next += i;
+                }
                 n += 1;
                 let url = &urls[(worker + n as usize) % urls.len()];
                 let write = (n * 7919 + worker as u64) % 100 < write_percent as u64;
@@ -256,8 +283,9 @@ async fn load(
     all.sort_by(f64::total_cmp);
     let total = all.len() + t.errors.len();
     println!(
-        "{connections} connections × {seconds} s against {} process(es): {total} requests ({:.0}/s), {} errors",
+        "{connections} connections × {seconds} s against {} process(es){}: {total} requests ({:.0}/s), {} errors",
         urls.len(),
+        if rate > 0.0 { format!(", paced at {rate}/s") } else { ", closed loop".into() },
         total as f64 / seconds as f64,
         t.errors.len()
     );
@@ -353,6 +381,143 @@ async fn check(ledger: std::path::PathBuf, timeout: u64) -> anyhow::Result<()> {
     Ok(())
 }
 
+async fn states(
+    http: &reqwest::Client,
+    url: &str,
+    token: &str,
+    ids: &[String],
+) -> anyhow::Result<Vec<(String, i64)>> {
+    let mut out = Vec::new();
+    for id in ids {
+        let r: serde_json::Value = http
+            .get(format!("{url}/api/v1/namespace-requests/{id}"))
+            .bearer_auth(token)
+            .send()
+            .await?
+            .json()
+            .await?;
+        out.push((
+            r["request"]["state"].as_str().unwrap_or("?").to_owned(),
+            r["request"]["attempts"].as_i64().unwrap_or(0),
+        ));
+    }
+    Ok(out)
+}
+
+async fn wait_all_ready(
+    http: &reqwest::Client,
+    url: &str,
+    token: &str,
+    ids: &[String],
+    limit: Duration,
+) -> anyhow::Result<Option<f64>> {
+    let started = Instant::now();
+    while started.elapsed() < limit {
+        if states(http, url, token, ids)
+            .await?
+            .iter()
+            .all(|(s, _)| s == "ready")
+        {
+            return Ok(Some(started.elapsed().as_secs_f64()));
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    Ok(None)
+}
+
+async fn cluster_fault(
+    url: String,
+    admin: String,
+    dev: String,
+    per_cluster: usize,
+    fail_seconds: u64,
+) -> anyhow::Result<()> {
+    let http = reqwest::Client::new();
+    let (bad, good) = (("prod-beijing-1", "batch"), ("prod-shanghai-1", "general"));
+    let fault = |body: serde_json::Value| {
+        http.put(format!("{url}/api/v1/clusters/{}/simulator/faults", bad.0))
+            .bearer_auth(&admin)
+            .json(&body)
+            .send()
+    };
+    anyhow::ensure!(
+        fault(json!({"error_rate": 1.0}))
+            .await?
+            .status()
+            .is_success(),
+        "setting the fault"
+    );
+    let mut ids: [Vec<String>; 2] = Default::default();
+    for (i, (cluster, pool)) in [bad, good].into_iter().enumerate() {
+        for n in 0..per_cluster {
+            let body = json!({"team": "payments", "cluster": cluster, "name": format!("payments-c{i}-{n}"), "node_pool": pool,
+                              "preset": "S", "purpose": "reliability suite c"});
+            let r: serde_json::Value = http
+                .post(format!("{url}/api/v1/namespace-requests"))
+                .bearer_auth(&dev)
+                .json(&body)
+                .send()
+                .await?
+                .json()
+                .await?;
+            let id = r["request"]["id"]
+                .as_str()
+                .ok_or_else(|| anyhow::anyhow!("request refused: {r}"))?
+                .to_owned();
+            let approved = http
+                .post(format!("{url}/api/v1/namespace-requests/{id}/approve"))
+                .bearer_auth(&admin)
+                .json(&json!({}))
+                .send()
+                .await?;
+            anyhow::ensure!(
+                approved.status().is_success(),
+                "approving {id}: {}",
+                approved.status()
+            );
+            ids[i].push(id);
+        }
+    }
+    let started = Instant::now();
+    let healthy = wait_all_ready(
+        &http,
+        &url,
+        &dev,
+        &ids[1],
+        Duration::from_secs(fail_seconds),
+    )
+    .await?;
+    println!(
+        "{} cluster failing every call: {per_cluster} namespaces on the healthy {} ready in {}",
+        bad.0,
+        good.0,
+        healthy.map_or("— (not within the fault window)".into(), |s| format!(
+            "{s:.1} s"
+        ))
+    );
+    let remaining = Duration::from_secs(fail_seconds).saturating_sub(started.elapsed());
+    tokio::time::sleep(remaining).await;
+    let during = states(&http, &url, &dev, &ids[0]).await?;
+    let ready_during = during.iter().filter(|(s, _)| s == "ready").count();
+    let attempts: i64 = during.iter().map(|(_, a)| *a).sum();
+    println!(
+        "after {fail_seconds} s of failure on {}: {ready_during} of {per_cluster} ready there (want 0), {attempts} failed attempts recorded on its requests, states {:?}",
+        bad.0,
+        during.iter().map(|(s, _)| s.as_str()).collect::<std::collections::BTreeSet<_>>()
+    );
+    anyhow::ensure!(
+        fault(json!({})).await?.status().is_success(),
+        "clearing the fault"
+    );
+    let recovered = wait_all_ready(&http, &url, &dev, &ids[0], Duration::from_secs(600)).await?;
+    println!(
+        "fault cleared: all {per_cluster} on {} ready {} later (retries back off from 2 s up to 5 min)",
+        bad.0,
+        recovered.map_or("— not within 10 min".into(), |s| format!("{s:.1} s"))
+    );
+    Ok(())
+}
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     match Cli::parse().command {
@@ -365,6 +530,7 @@ async fn main() -> anyhow::Result<()> {
             write_percent,
             ledger,
             prefix,
+            rate,
         } => {
             load(
                 urls,
@@ -374,6 +540,7 @@ async fn main() -> anyhow::Result<()> {
                 write_percent,
                 ledger,
                 prefix,
+                rate,
             )
             .await
         }
@@ -381,5 +548,12 @@ async fn main() -> anyhow::Result<()> {
             ledger,
             timeout_seconds,
         } => check(ledger, timeout_seconds).await,
+        Command::ClusterFault {
+            url,
+            admin_token,
+            dev_token,
+            per_cluster,
+            fail_seconds,
+        } => cluster_fault(url, admin_token, dev_token, per_cluster, fail_seconds).await,
     }
 }

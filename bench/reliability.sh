@@ -107,17 +107,8 @@ if want c; then
   "${c_env[@]}" "$bin/berth" serve >>"$work/berth-c.log" 2>&1 &
   pids+=("$!")
   wait_ready "$c_port"
-  token_for() { # email password scopes-json
-    local jar; jar=$(mktemp)
-    local csrf; csrf=$(curl -fs -c "$jar" -H 'content-type: application/json' -d "{\"email\":\"$1\",\"password\":\"$2\"}" \
-      "http://127.0.0.1:$c_port/api/v1/auth/login" | python3 -c 'import json,sys; print(json.load(sys.stdin)["csrf_token"])')
-    curl -fs -b "$jar" -H "x-csrf-token: $csrf" -H 'content-type: application/json' \
-      -d "{\"name\":\"suite-c\",\"scopes\":$3,\"expires_in_days\":1}" "http://127.0.0.1:$c_port/api/v1/tokens" \
-      | python3 -c 'import json,sys; print(json.load(sys.stdin)["secret"])'
-    rm -f "$jar"
-  }
-  admin_token=$(token_for admin@berth.local "a reliability admin password" '["read","request","approve"]')
-  dev_token=$(token_for dev@berth.local "$dev_pw" '["read","request"]')
+  admin_token=$(api_token "http://127.0.0.1:$c_port" admin@berth.local "a reliability admin password" '["read","request","approve"]')
+  dev_token=$(api_token "http://127.0.0.1:$c_port" dev@berth.local "$dev_pw" '["read","request"]')
   "$bin/examples/reliability" cluster-fault --url "http://127.0.0.1:$c_port" --admin-token "$admin_token" --dev-token "$dev_token" | sed 's/^/- /'
   echo "- $("${c_env[@]}" "$bin/berth" audit verify)"
 fi

@@ -22,14 +22,7 @@ echo "a schemathesis admin password" | "$berth" admin create --email st@berth.lo
 server=$!
 trap 'kill $server 2>/dev/null; wait $server 2>/dev/null; psql "$base/postgres" -qc "DROP DATABASE IF EXISTS $db" >/dev/null 2>&1' EXIT
 for _ in $(seq 1 100); do curl -fs "http://127.0.0.1:$port/readyz" >/dev/null && break; sleep 0.2; done
-jar=$(mktemp)
-csrf=$(curl -fs -c "$jar" -H 'content-type: application/json' \
-  -d '{"email":"st@berth.local","password":"a schemathesis admin password"}' \
-  "http://127.0.0.1:$port/api/v1/auth/login" | python3 -c 'import json,sys; print(json.load(sys.stdin)["csrf_token"])')
-token=$(curl -fs -b "$jar" -H "x-csrf-token: $csrf" -H 'content-type: application/json' \
-  -d '{"name":"schemathesis","scopes":["read","request","approve"],"expires_in_days":1}' \
-  "http://127.0.0.1:$port/api/v1/tokens" | python3 -c 'import json,sys; print(json.load(sys.stdin)["secret"])')
-rm -f "$jar"
+token=$(api_token "http://127.0.0.1:$port" st@berth.local "a schemathesis admin password" '["read","request","approve"]')
 echo "### $(date -u +%Y-%m-%d) — \`bash bench/schemathesis.sh\` ($(st --version))"
 echo
 # Logout, password changes, token revocation and disabling users can end the run's own

@@ -72,6 +72,20 @@ start_demo_prometheus() { # berth-binary
   say "demo usage history served by Prometheus at $BERTH_PROMETHEUS_URL"
 }
 
+# Prints a new API token: logs in as <email> with <password> at <base-url> and creates a
+# token with <scopes-json> (for example '["read","request"]'), valid for a day.
+api_token() { # base-url email password scopes-json
+  local jar csrf
+  jar=$(mktemp)
+  csrf=$(curl -fs -c "$jar" -H 'content-type: application/json' \
+    -d "{\"email\":\"$2\",\"password\":\"$3\"}" "$1/api/v1/auth/login" \
+    | python3 -c 'import json,sys; print(json.load(sys.stdin)["csrf_token"])')
+  curl -fs -b "$jar" -H "x-csrf-token: $csrf" -H 'content-type: application/json' \
+    -d "{\"name\":\"script\",\"scopes\":$4,\"expires_in_days\":1}" "$1/api/v1/tokens" \
+    | python3 -c 'import json,sys; print(json.load(sys.stdin)["secret"])'
+  rm -f "$jar"
+}
+
 pg_answers() { # host port
   if command -v pg_isready >/dev/null; then
     pg_isready -q -h "$1" -p "$2"

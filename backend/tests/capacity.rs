@@ -19,8 +19,8 @@ use berth::{
     App, Error,
 };
 use berth_frontend::api::{
-    ContainerRecommendation, Decision, NamespaceRecommendations, NewNamespaceRequest,
-    RecommendationQuery, RightSizeInput, ShapeQuery, Strategy,
+    ContainerRecommendation, NamespaceRecommendations, NewNamespaceRequest, RecommendationQuery,
+    RightSizeInput, ShapeQuery, Strategy,
 };
 use common::*;
 use reqwest::StatusCode;
@@ -289,24 +289,7 @@ async fn world(db: PgPool, prometheus: Option<LocalPrometheus>, url: Option<Stri
     .await;
     let admin = session_ctx(&app, "admin@example.com").await;
     let dev = session_ctx(&app, "dev@example.com").await;
-    let r = requests::create(
-        &app,
-        &dev,
-        NewNamespaceRequest {
-            team: "payments".into(),
-            cluster: CLUSTER.into(),
-            name: NS.into(),
-            node_pool: "general".into(),
-            preset: Some("M".into()),
-            purpose: "capacity".into(),
-            ..Default::default()
-        },
-    )
-    .await
-    .unwrap();
-    requests::approve(&app, &admin, r.request.id, Decision::default())
-        .await
-        .unwrap();
+    request_approved(&app, &dev, &admin, request(CLUSTER, NS, "general", "M")).await;
     jobs::drain(&app).await.unwrap();
     World {
         outsider: session_ctx(&app, "outsider@example.com").await,

@@ -39,24 +39,7 @@ async fn world(db: PgPool) -> World {
         ("prod-shanghai-1", "payments-api", "general"),
         ("prod-beijing-1", "payments-batch", "batch"),
     ] {
-        let r = requests::create(
-            &app,
-            &dev,
-            NewNamespaceRequest {
-                team: "payments".into(),
-                cluster: cluster.into(),
-                name: name.into(),
-                node_pool: pool.into(),
-                preset: Some("S".into()),
-                purpose: "drills".into(),
-                ..Default::default()
-            },
-        )
-        .await
-        .unwrap();
-        requests::approve(&app, &admin, r.request.id, Decision::default())
-            .await
-            .unwrap();
+        request_approved(&app, &dev, &admin, request(cluster, name, pool, "S")).await;
     }
     advance(&app).await;
     World {

@@ -84,29 +84,15 @@ async fn the_cluster_role_grants_exactly_what_the_code_uses(db: PgPool) {
     let dev = session_ctx(&app, "dev@example.com").await;
     let (cluster, name) = ("prod-shanghai-1", "payments-api");
 
-    let r = requests::create(
-        &app,
-        &dev,
-        NewNamespaceRequest {
-            team: "payments".into(),
-            cluster: cluster.into(),
-            name: name.into(),
-            node_pool: "general".into(),
-            preset: Some("S".into()),
-            storage_classes: vec![ClassQuota {
-                name: "gp3".into(),
-                storage: "10Gi".into(),
-                persistentvolumeclaims: 2,
-            }],
-            purpose: "rbac".into(),
-            ..Default::default()
-        },
-    )
-    .await
-    .unwrap();
-    requests::approve(&app, &admin, r.request.id, Decision::default())
-        .await
-        .unwrap();
+    let input = NewNamespaceRequest {
+        storage_classes: vec![ClassQuota {
+            name: "gp3".into(),
+            storage: "10Gi".into(),
+            persistentvolumeclaims: 2,
+        }],
+        ..request(cluster, name, "general", "S")
+    };
+    request_approved(&app, &dev, &admin, input).await;
     advance(&app).await;
     namespaces::check_now(&app, &admin, cluster).await.unwrap();
     namespaces::get(&app, &dev, cluster, name).await.unwrap();

@@ -47,18 +47,6 @@ async fn world(db: PgPool) -> World {
     }
 }
 
-fn request(cluster: &str, name: &str, pool: &str, preset: &str) -> NewNamespaceRequest {
-    NewNamespaceRequest {
-        team: "payments".into(),
-        cluster: cluster.into(),
-        name: name.into(),
-        node_pool: pool.into(),
-        preset: Some(preset.into()),
-        purpose: "checkout service".into(),
-        ..Default::default()
-    }
-}
-
 fn fields(e: Error) -> std::collections::BTreeMap<String, String> {
     match e {
         Error::Invalid(f) => f,

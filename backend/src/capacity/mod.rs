@@ -94,7 +94,7 @@ struct Subject {
 async fn subject(conn: &mut PgConnection, ctx: &Ctx, cluster: &str, name: &str) -> Result<Subject> {
     let actor = ctx.require(Scope::Read)?;
     let row = sqlx::query!(
-        r#"SELECT n.spec, n.usage, t.name AS team, c.name AS cluster, c.prometheus_url
+        r#"SELECT n.spec, n.usage, n.usage_at, t.name AS team, c.name AS cluster, c.prometheus_url
            FROM namespaces n JOIN teams t ON t.id = n.team_id JOIN clusters c ON c.id = n.cluster_id
            WHERE c.name = $1 AND n.name = $2 AND n.state <> 'decommissioned'"#,
         cluster,
@@ -108,24 +108,7 @@ async fn subject(conn: &mut PgConnection, ctx: &Ctx, cluster: &str, name: &str) 
     }
     let spec: berth_frontend::api::NamespaceSpec = serde_json::from_value(row.spec)
         .map_err(|e| Error::Internal(anyhow::anyhow!("stored spec: {e}")))?;
-    let used = row
-        .usage
-        .and_then(|u| serde_json::from_value::<BTreeMap<String, BTreeMap<String, String>>>(u).ok())
-        .and_then(|u| u.get("used").cloned())
-        .map(|used| Amounts {
-            cpu_millis: used
-                .get("requests.cpu")
-                .and_then(|q| cpu_millis(q))
-                .unwrap_or(0),
-            memory_bytes: used
-                .get("requests.memory")
-                .and_then(|q| amount(q))
-                .unwrap_or(0),
-            storage_bytes: used
-                .get("requests.storage")
-                .and_then(|q| amount(q))
-                .unwrap_or(0),
-        });
+    let used = crate::tenancy::namespaces::usage(row.usage, row.usage_at).map(|u| u.used_amounts);
     Ok(Subject {
         team: row.team,
         cluster: row.cluster,

@@ -58,45 +58,52 @@ pub fn memory_bytes(bytes: f64) -> i64 {
     (mb * 1_000_000).max(MEMORY_FLOOR_BYTES)
 }
 
-/// KRR `simple` CPU: pods with fewer than 100 points are left out; the request is the highest
-/// 95th percentile of the rest; no limit.
-pub fn simple_cpu(pods: &[PodUsage], hpa_on_cpu: bool, allow_hpa: bool) -> Proposal {
-    if pods.iter().all(|p| p.cpu_p95.is_none()) {
-        return Proposal::Undefined("No data");
+/// KRR's rule for one resource: pods with fewer than 100 points are left out, and the answer
+/// is the highest value of the rest; `(value, points)` picks the resource from a pod.
+fn simple_peak(
+    pods: &[PodUsage],
+    pick: impl Fn(&PodUsage) -> (Option<f64>, u64),
+    hpa_on_resource: bool,
+    allow_hpa: bool,
+) -> Result<f64, &'static str> {
+    if pods.iter().all(|p| pick(p).0.is_none()) {
+        return Err("No data");
     }
     let counted: Vec<f64> = pods
         .iter()
-        .filter(|p| p.cpu_points >= POINTS_REQUIRED)
-        .filter_map(|p| p.cpu_p95.filter(|v| v.is_finite()))
+        .map(&pick)
+        .filter(|(_, points)| *points >= POINTS_REQUIRED)
+        .filter_map(|(v, _)| v.filter(|v| v.is_finite()))
         .collect();
     if counted.is_empty() {
-        return Proposal::Undefined("Not enough data");
+        return Err("Not enough data");
     }
-    if hpa_on_cpu && !allow_hpa {
-        return Proposal::Undefined("HPA detected");
+    if hpa_on_resource && !allow_hpa {
+        return Err("HPA detected");
     }
-    Proposal::Value(cpu_millis(counted.into_iter().fold(0.0, f64::max)))
+    Ok(counted.into_iter().fold(0.0, f64::max))
+}
+
+/// KRR `simple` CPU: the highest 95th percentile of the pods with enough points; no limit.
+pub fn simple_cpu(pods: &[PodUsage], hpa_on_cpu: bool, allow_hpa: bool) -> Proposal {
+    match simple_peak(pods, |p| (p.cpu_p95, p.cpu_points), hpa_on_cpu, allow_hpa) {
+        Ok(p95) => Proposal::Value(cpu_millis(p95)),
+        Err(why) => Proposal::Undefined(why),
+    }
 }
 
 /// KRR `simple` memory: the highest working-set peak of the pods with enough points, plus
 /// 15%; request and limit alike.
 pub fn simple_memory(pods: &[PodUsage], hpa_on_memory: bool, allow_hpa: bool) -> Proposal {
-    if pods.iter().all(|p| p.memory_max.is_none()) {
-        return Proposal::Undefined("No data");
+    match simple_peak(
+        pods,
+        |p| (p.memory_max, p.memory_points),
+        hpa_on_memory,
+        allow_hpa,
+    ) {
+        Ok(peak) => Proposal::Value(memory_bytes(peak * (1.0 + MEMORY_BUFFER))),
+        Err(why) => Proposal::Undefined(why),
     }
-    let counted: Vec<f64> = pods
-        .iter()
-        .filter(|p| p.memory_points >= POINTS_REQUIRED)
-        .filter_map(|p| p.memory_max.filter(|v| v.is_finite()))
-        .collect();
-    if counted.is_empty() {
-        return Proposal::Undefined("Not enough data");
-    }
-    if hpa_on_memory && !allow_hpa {
-        return Proposal::Undefined("HPA detected");
-    }
-    let peak = counted.into_iter().fold(0.0, f64::max);
-    Proposal::Value(memory_bytes(peak * (1.0 + MEMORY_BUFFER)))
 }
 
 /// The VPA recommender's histogram: exponential buckets, samples weighted by an exponential

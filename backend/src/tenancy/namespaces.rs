@@ -26,7 +26,8 @@ pub async fn objects(conn: &mut PgConnection, namespace_id: Uuid) -> Result<Vec<
     .await?)
 }
 
-fn usage(raw: Option<Value>, at: Option<OffsetDateTime>) -> Option<QuotaUsage> {
+/// A stored or live ResourceQuota status as the API shows it, with `used` in base units.
+pub(crate) fn usage(raw: Option<Value>, at: Option<OffsetDateTime>) -> Option<QuotaUsage> {
     let raw = raw?;
     let map = |key: &str| -> BTreeMap<String, String> {
         raw.get(key)

@@ -8,7 +8,9 @@ use berth::{
     people::{self, DisplayName, Email},
     App, Server,
 };
-use berth_frontend::api::{CreatedToken, Me, NewToken, Scope};
+use berth_frontend::api::{
+    CreatedToken, Decision, Me, NewNamespaceRequest, NewToken, RequestDetail, Scope,
+};
 use reqwest::{header, Method, StatusCode};
 use serde_json::{json, Value};
 use sqlx::PgPool;
@@ -232,6 +234,34 @@ pub async fn audit_actions(app: &App) -> Vec<String> {
 /// `outsider@example.com` owning team search.
 pub async fn demo_world(db: PgPool) -> (App, std::sync::Arc<berth_fleet_sim::Fleet>) {
     demo_world_configured(db, |_| {}).await
+}
+
+/// A namespace request of team payments for `preset` on `cluster`'s `pool`.
+pub fn request(cluster: &str, name: &str, pool: &str, preset: &str) -> NewNamespaceRequest {
+    NewNamespaceRequest {
+        team: "payments".into(),
+        cluster: cluster.into(),
+        name: name.into(),
+        node_pool: pool.into(),
+        preset: Some(preset.into()),
+        purpose: "checkout service".into(),
+        ..Default::default()
+    }
+}
+
+/// `requester` asks for `input` and `approver` approves it; the caller runs the jobs.
+pub async fn request_approved(
+    app: &App,
+    requester: &Ctx,
+    approver: &Ctx,
+    input: NewNamespaceRequest,
+) -> RequestDetail {
+    let r = berth::tenancy::requests::create(app, requester, input)
+        .await
+        .unwrap();
+    berth::tenancy::requests::approve(app, approver, r.request.id, Decision::default())
+        .await
+        .unwrap()
 }
 
 /// The demo world with configuration changed first (a Prometheus URL, say).

@@ -147,3 +147,97 @@ ensure_secret_key() {
   BERTH_SECRET_KEY=$(cat .berth/secret.key)
   export BERTH_SECRET_KEY
 }
+
+# Processes started in the background by these helpers, stopped when the calling shell exits.
+background_pids=()
+stop_at_exit() { # pid...
+  background_pids+=("$@")
+  trap stop_background EXIT
+}
+stop_background() {
+  local pid
+  for pid in "${background_pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+  for pid in "${background_pids[@]}"; do wait "$pid" 2>/dev/null || true; done
+  declare -F on_exit >/dev/null && on_exit
+  return 0
+}
+
+# ---- the real control plane (testplane/): built from the Go module proxy, cached by pin ----
+
+testplane_cache() { echo "${BERTH_TESTPLANE_CACHE:-$HOME/.cache/berth-testplane}"; }
+
+# Prints the directory with etcd, kube-apiserver, kube-controller-manager, kube-scheduler,
+# kubectl, kwok and testplane, building what is missing. The Kubernetes binaries are keyed by
+# the pins (versions.env, go.mod, go.sum) and built once; testplane, our launcher, is
+# rebuilt when its source changes (Go's build cache makes that a link at most).
+testplane_build() {
+  command -v go >/dev/null || { echo "Go is needed to build the test control plane (testplane/)" >&2; return 1; }
+  local key dir tmp started
+  # shellcheck disable=SC1091
+  source testplane/versions.env
+  key=$(cat testplane/versions.env testplane/go.mod testplane/go.sum | sha256sum | cut -c1-12)
+  dir="$(testplane_cache)/$KUBERNETES_VERSION-$key"
+  mkdir -p "$(testplane_cache)"
+  (
+    flock 9
+    if [ ! -x "$dir/kube-apiserver" ]; then
+      started=$(date +%s)
+      say "building Kubernetes $KUBERNETES_VERSION, etcd $ETCD_VERSION and kwok $KWOK_VERSION from the Go module proxy (once per pin; ~15 min on 2 cores)"
+      tmp="$dir.partial"
+      rm -rf "$tmp" && mkdir -p "$tmp"
+      local v="k8s.io/component-base/version" c="k8s.io/client-go/pkg/version" minor
+      minor=${KUBERNETES_VERSION#v1.}; minor=${minor%%.*}
+      local ldflags="-s -w"
+      for pkg in $v $c; do
+        ldflags+=" -X $pkg.gitVersion=$KUBERNETES_VERSION -X $pkg.gitMajor=1 -X $pkg.gitMinor=$minor"
+        ldflags+=" -X $pkg.gitTreeState=clean -X $pkg.buildDate=1970-01-01T00:00:00Z"
+      done
+      (cd testplane && CGO_ENABLED=0 go build -trimpath -ldflags "$ldflags" -o "$tmp/" \
+        k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kube-controller-manager \
+        k8s.io/kubernetes/cmd/kube-scheduler k8s.io/kubernetes/cmd/kubectl sigs.k8s.io/kwok/cmd/kwok \
+        && CGO_ENABLED=0 go build -trimpath -ldflags "-s -w" -o "$tmp/etcd" go.etcd.io/etcd/server/v3) >&2
+      mv "$tmp" "$dir"
+      say "control plane built in $(( $(date +%s) - started )) s ($(du -sh "$dir" | cut -f1)) in $dir"
+    fi
+    (cd testplane && CGO_ENABLED=0 go build -trimpath -o "$dir/testplane" .) >&2
+  ) 9>"$(testplane_cache)/.lock"
+  echo "$dir"
+}
+
+# Velero's CRD definitions, from the Velero Go module (only its YAML is used).
+testplane_velero_crds() {
+  # shellcheck disable=SC1091
+  source testplane/versions.env
+  local d
+  d=$(cd testplane && go mod download -json "github.com/vmware-tanzu/velero@$VELERO_VERSION" \
+    | python3 -c 'import json,sys; print(json.load(sys.stdin)["Dir"])')
+  echo "$d/config/crd/v1/bases"
+}
+
+# Starts the clusters of <fleet> in the background and waits until every one is ready;
+# exports BERTH_TEST_KUBECONFIG. They stop when the calling shell exits. A start that fails
+# prints the failing component's log tail and returns 1.
+start_clusters() { # fleet work-dir [clusters]
+  local bin fleet="$1" work="$2" out
+  bin=$(testplane_build)
+  out="$work.out"
+  rm -f "$work.ready"
+  mkdir -p "$(dirname "$work")"
+  local args=()
+  [ -n "${3:-}" ] && args+=(--clusters "$3")
+  "$bin/testplane" up --bin "$bin" --fleet "$fleet" --work "$work" --kubeconfig "$work.kubeconfig" \
+    --chart deploy/helm/berth --velero-crds "$(testplane_velero_crds)" --ready-file "$work.ready" \
+    "${args[@]}" >"$out" 2>&1 &
+  local pid=$!
+  stop_at_exit "$pid"
+  while [ ! -e "$work.ready" ]; do
+    if ! kill -0 "$pid" 2>/dev/null; then
+      echo "the real clusters did not start:" >&2
+      cat "$out" >&2
+      return 1
+    fi
+    sleep 0.2
+  done
+  sed 's/^/    /' "$out" >&2
+  export BERTH_TEST_KUBECONFIG="$work.kubeconfig"
+}

@@ -17,6 +17,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 	"sigs.k8s.io/yaml"
 )
@@ -96,11 +97,9 @@ func (c *cluster) createNodes(ctx context.Context) error {
 			for k, v := range pool.Labels {
 				labels[k] = v
 			}
-			annotations := map[string]string{kwokAnnotation: "fake"}
-			if n >= ready {
-				// kwok leaves it alone: it never reports Ready.
-				annotations = map[string]string{kwokAnnotation: "not-ready"}
-			}
+			// kwok takes a node over only once its annotation says "fake": after its status
+			// carries the pool's allocatable, which kwok would otherwise fill with its own.
+			annotations := map[string]string{kwokAnnotation: "pending"}
 			node := &corev1.Node{
 				ObjectMeta: metav1.ObjectMeta{Name: name, Labels: labels, Annotations: annotations},
 				Spec:       corev1.NodeSpec{ProviderID: fmt.Sprintf("kwok://%s/%s", c.spec.Name, name)},
@@ -126,6 +125,14 @@ func (c *cluster) createNodes(ctx context.Context) error {
 				}}
 			}
 			if _, err := c.admin.CoreV1().Nodes().UpdateStatus(ctx, created, metav1.UpdateOptions{}); err != nil {
+				return err
+			}
+			if n >= ready {
+				// Left alone by kwok, it never reports Ready.
+				continue
+			}
+			patch := fmt.Sprintf(`{"metadata":{"annotations":{%q:"fake"}}}`, kwokAnnotation)
+			if _, err := c.admin.CoreV1().Nodes().Patch(ctx, name, types.MergePatchType, []byte(patch), metav1.PatchOptions{}); err != nil {
 				return err
 			}
 		}

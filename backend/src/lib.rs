@@ -15,6 +15,7 @@ pub mod error;
 pub mod fleet;
 pub mod http;
 pub mod people;
+pub use berth_quantity as quantity;
 pub mod teams;
 pub mod telemetry;
 pub mod tenancy;

@@ -207,9 +207,11 @@ async fn the_cluster_role_grants_exactly_what_the_code_uses(db: PgPool) {
     for (g, r, _) in applied {
         used.insert(rule(&g, &r, "create"));
     }
-    // Kubernetes' escalation checks: binding the `edit` ClusterRole and writing the deployer
-    // Role need these, though no request uses them as verbs.
+    // Kubernetes' escalation checks: binding the `edit` ClusterRole and the deployer Role,
+    // and writing the deployer Role, need these, though no request uses them as verbs (the
+    // real authorizer in tests/kubernetes.rs proves they are needed and enough).
     used.insert(rule("rbac.authorization.k8s.io", "clusterroles", "bind"));
+    used.insert(rule("rbac.authorization.k8s.io", "roles", "bind"));
     used.insert(rule("rbac.authorization.k8s.io", "roles", "escalate"));
 
     let granted = chart_rules();

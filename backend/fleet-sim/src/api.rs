@@ -540,7 +540,7 @@ fn admit(target: &Target, obj: &mut Value) -> ApiResult<()> {
         )));
     }
     for (field, quantity) in resources::quantity_fields(r, obj) {
-        if kube_quantity::ParsedQuantity::try_from(quantity.as_str()).is_err() {
+        if berth_quantity::Quantity::parse(&quantity).is_err() {
             causes.push((field, format!("Invalid value: {quantity:?}: quantities must match the regular expression '^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$'")));
         }
     }

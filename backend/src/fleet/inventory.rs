@@ -17,12 +17,11 @@ use kube::{
     api::{Api, ListParams},
     Client,
 };
-use kube_quantity::ParsedQuantity;
 use serde_json::json;
 use uuid::Uuid;
 
 use super::connect;
-use crate::{App, Result};
+use crate::{quantity::Quantity, App, Result};
 
 /// One pool as computed from its nodes.
 #[derive(Debug, Clone, PartialEq)]
@@ -38,20 +37,14 @@ pub struct Pool {
     pub allocatable: Resources,
 }
 
-/// `500m` → 500 (millicores); `2` → 2000.
+/// `500m` → 500 (millicores); `2` → 2000. Rounded up, as the API server's `MilliValue()`.
 pub fn cpu_millis(q: &str) -> Option<i64> {
-    ParsedQuantity::try_from(q)
-        .ok()?
-        .to_bytes_f64()
-        .map(|v| (v * 1000.0).round() as i64)
+    Quantity::parse(q).ok().map(Quantity::millis)
 }
 
-/// `57Gi` → bytes; also plain counts such as pods.
+/// `57Gi` → bytes; also plain counts such as pods. Rounded up, as `Value()`.
 pub fn amount(q: &str) -> Option<i64> {
-    ParsedQuantity::try_from(q)
-        .ok()?
-        .to_bytes_f64()
-        .map(|v| v.round() as i64)
+    Quantity::parse(q).ok().map(Quantity::units)
 }
 
 fn label<'a>(node: &'a Node, keys: &[&str]) -> Option<&'a str> {
@@ -80,6 +73,12 @@ pub fn pool_of(node: &Node, label_keys: &[String]) -> (String, String) {
         .unwrap_or_else(|| (String::new(), "default".to_owned()))
 }
 
+/// Taints Kubernetes itself puts on nodes for their condition (not ready, unreachable,
+/// under pressure, not yet initialised by the cloud provider): never a pool's own.
+fn condition_taint(key: &str) -> bool {
+    key.starts_with("node.kubernetes.io/") || key.starts_with("node.cloudprovider.kubernetes.io/")
+}
+
 /// Groups nodes into pools by the first of `label_keys` each node carries; nodes with none
 /// go to `default`. Pools come back in name order.
 pub fn group_pools(nodes: &[Node], label_keys: &[String]) -> Vec<Pool> {
@@ -98,6 +97,7 @@ pub fn group_pools(nodes: &[Node], label_keys: &[String]) -> Vec<Pool> {
             let mut zones = BTreeSet::new();
             let mut instance_types = BTreeSet::new();
             let mut taints: Vec<Taint> = Vec::new();
+            let mut first = true;
             let mut allocatable = Resources::default();
             let mut common: Option<BTreeMap<String, String>> = None;
             for node in &nodes {
@@ -119,22 +119,27 @@ pub fn group_pools(nodes: &[Node], label_keys: &[String]) -> Vec<Pool> {
                 ) {
                     instance_types.insert(t.to_owned());
                 }
-                for t in node
+                let node_taints: Vec<Taint> = node
                     .spec
                     .as_ref()
                     .and_then(|s| s.taints.as_ref())
                     .into_iter()
                     .flatten()
-                {
-                    let taint = Taint {
+                    .filter(|t| !condition_taint(&t.key))
+                    .map(|t| Taint {
                         key: t.key.clone(),
                         value: t.value.clone(),
                         effect: t.effect.clone(),
-                    };
-                    if !taints.contains(&taint) {
-                        taints.push(taint);
-                    }
+                    })
+                    .collect();
+                // The pool's taints are those every node carries: a node being drained or
+                // replaced says nothing about the pool.
+                if first {
+                    taints = node_taints;
+                } else {
+                    taints.retain(|t| node_taints.contains(t));
                 }
+                first = false;
                 let labels = node.metadata.labels.clone().unwrap_or_default();
                 common = Some(match common {
                     None => labels,
@@ -637,6 +642,36 @@ mod tests {
         );
         assert!(!pool.common_labels.contains_key("x"));
         assert!(!pool.common_labels.contains_key("kubernetes.io/hostname"));
+    }
+
+    #[test]
+    fn a_pools_taints_are_those_of_every_node_and_never_condition_taints() {
+        let nodes = vec![
+            node("a", &[("agentpool", "p")], "1", "1Gi", true, Some("spot")),
+            node(
+                "b",
+                &[("agentpool", "p")],
+                "1",
+                "1Gi",
+                false,
+                Some("node.kubernetes.io/not-ready"),
+            ),
+            node(
+                "c",
+                &[("agentpool", "q")],
+                "1",
+                "1Gi",
+                false,
+                Some("node.kubernetes.io/unreachable"),
+            ),
+        ];
+        let pools = group_pools(&nodes, &keys());
+        assert!(
+            pools[0].taints.is_empty(),
+            "spot is on one node of two: {:?}",
+            pools[0].taints
+        );
+        assert!(pools[1].taints.is_empty(), "{:?}", pools[1].taints);
     }
 
     #[test]

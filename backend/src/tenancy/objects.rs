@@ -2,7 +2,7 @@
 //! same inputs give the same objects, which is what makes re-applying idempotent and lets
 //! the drift check compare them with the live ones.
 
-use berth_frontend::api::Taint;
+use berth_frontend::api::{NamespaceSpec, Taint};
 use serde_json::{json, Map, Value};
 
 use super::spec::Sized;
@@ -85,67 +85,8 @@ pub fn desired(i: &Inputs) -> Vec<(&'static str, String, Value)> {
         }
     });
 
-    let s = &i.spec.spec;
-    let q = &s.quota;
-    let mut hard = Map::new();
-    let mut put = |k: &str, v: String| {
-        hard.insert(k.to_owned(), Value::String(v));
-    };
-    put("requests.cpu", q.requests_cpu.clone());
-    put("requests.memory", q.requests_memory.clone());
-    put("limits.cpu", q.limits_cpu.clone());
-    put("limits.memory", q.limits_memory.clone());
-    put("pods", q.pods.to_string());
-    put("services", q.services.to_string());
-    put(
-        "persistentvolumeclaims",
-        q.persistentvolumeclaims.to_string(),
-    );
-    put("requests.storage", q.requests_storage.clone());
-    for class in i.cluster_classes {
-        let allowed = s.storage_classes.iter().find(|c| &c.name == class);
-        let (storage, pvcs) = match allowed {
-            Some(c) => (c.storage.clone(), c.persistentvolumeclaims.to_string()),
-            None => ("0".to_owned(), "0".to_owned()),
-        };
-        put(
-            &format!("{class}.storageclass.storage.k8s.io/requests.storage"),
-            storage,
-        );
-        put(
-            &format!("{class}.storageclass.storage.k8s.io/persistentvolumeclaims"),
-            pvcs,
-        );
-    }
-    let quota = json!({
-        "apiVersion": "v1", "kind": "ResourceQuota",
-        "metadata": meta(i, QUOTA_NAME),
-        "spec": {"hard": hard},
-    });
-
-    let l = &s.limits;
-    let mut ratio = Map::new();
-    if let Some(r) = &l.max_limit_request_ratio_cpu {
-        ratio.insert("cpu".into(), Value::String(r.clone()));
-    }
-    if let Some(r) = &l.max_limit_request_ratio_memory {
-        ratio.insert("memory".into(), Value::String(r.clone()));
-    }
-    let mut container = json!({
-        "type": "Container",
-        "defaultRequest": {"cpu": l.default_request_cpu, "memory": l.default_request_memory},
-        "default": {"cpu": l.default_limit_cpu, "memory": l.default_limit_memory},
-        "min": {"cpu": l.min_cpu, "memory": l.min_memory},
-        "max": {"cpu": l.max_cpu, "memory": l.max_memory},
-    });
-    if !ratio.is_empty() {
-        container["maxLimitRequestRatio"] = Value::Object(ratio);
-    }
-    let limits = json!({
-        "apiVersion": "v1", "kind": "LimitRange",
-        "metadata": meta(i, LIMITS_NAME),
-        "spec": {"limits": [container]},
-    });
+    let quota = resource_quota(meta(i, QUOTA_NAME), &i.spec.spec, i.cluster_classes);
+    let limits = limit_range(meta(i, LIMITS_NAME), &i.spec.spec);
 
     let deny = json!({
         "apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",
@@ -216,20 +157,80 @@ pub fn desired(i: &Inputs) -> Vec<(&'static str, String, Value)> {
     ]
 }
 
+/// The ResourceQuota for `spec`: its totals, and per storage class of the cluster the
+/// storage and claims allowed (`0` for a class the spec does not allow).
+pub fn resource_quota(metadata: Value, spec: &NamespaceSpec, cluster_classes: &[String]) -> Value {
+    let q = &spec.quota;
+    let mut hard = Map::new();
+    let mut put = |k: &str, v: String| {
+        hard.insert(k.to_owned(), Value::String(v));
+    };
+    put("requests.cpu", q.requests_cpu.clone());
+    put("requests.memory", q.requests_memory.clone());
+    put("limits.cpu", q.limits_cpu.clone());
+    put("limits.memory", q.limits_memory.clone());
+    put("pods", q.pods.to_string());
+    put("services", q.services.to_string());
+    put(
+        "persistentvolumeclaims",
+        q.persistentvolumeclaims.to_string(),
+    );
+    put("requests.storage", q.requests_storage.clone());
+    for class in cluster_classes {
+        let allowed = spec.storage_classes.iter().find(|c| &c.name == class);
+        let (storage, pvcs) = match allowed {
+            Some(c) => (c.storage.clone(), c.persistentvolumeclaims.to_string()),
+            None => ("0".to_owned(), "0".to_owned()),
+        };
+        put(
+            &format!("{class}.storageclass.storage.k8s.io/requests.storage"),
+            storage,
+        );
+        put(
+            &format!("{class}.storageclass.storage.k8s.io/persistentvolumeclaims"),
+            pvcs,
+        );
+    }
+    json!({
+        "apiVersion": "v1", "kind": "ResourceQuota",
+        "metadata": metadata,
+        "spec": {"hard": hard},
+    })
+}
+
+/// The LimitRange for `spec`: container defaults, bounds and limit/request ratios.
+pub fn limit_range(metadata: Value, spec: &NamespaceSpec) -> Value {
+    let l = &spec.limits;
+    let mut ratio = Map::new();
+    if let Some(r) = &l.max_limit_request_ratio_cpu {
+        ratio.insert("cpu".into(), Value::String(r.clone()));
+    }
+    if let Some(r) = &l.max_limit_request_ratio_memory {
+        ratio.insert("memory".into(), Value::String(r.clone()));
+    }
+    let mut container = json!({
+        "type": "Container",
+        "defaultRequest": {"cpu": l.default_request_cpu, "memory": l.default_request_memory},
+        "default": {"cpu": l.default_limit_cpu, "memory": l.default_limit_memory},
+        "min": {"cpu": l.min_cpu, "memory": l.min_memory},
+        "max": {"cpu": l.max_cpu, "memory": l.max_memory},
+    });
+    if !ratio.is_empty() {
+        container["maxLimitRequestRatio"] = Value::Object(ratio);
+    }
+    json!({
+        "apiVersion": "v1", "kind": "LimitRange",
+        "metadata": metadata,
+        "spec": {"limits": [container]},
+    })
+}
+
 /// Paths where `live` does not carry what `desired` says (desired ⊆ live). Fields the
 /// server adds are ignored; quantities are compared as written.
 pub fn differences(desired: &Value, live: &Value) -> Vec<String> {
     let mut out = Vec::new();
     diff("", desired, live, &mut out);
     out
-}
-
-fn same_quantity(a: &str, b: &str) -> bool {
-    use kube_quantity::ParsedQuantity;
-    match (ParsedQuantity::try_from(a), ParsedQuantity::try_from(b)) {
-        (Ok(a), Ok(b)) => a == b,
-        _ => false,
-    }
 }
 
 /// An object whose every value is an object without leaves (`{}`, `{"labels": {}}`): what
@@ -257,7 +258,7 @@ fn diff(path: &str, desired: &Value, live: &Value, out: &mut Vec<String>) {
         }
         (d, l) if d == l => {}
         // The API server canonicalises quantities (`0.5` comes back as `500m`).
-        (Value::String(d), Value::String(l)) if same_quantity(d, l) => {}
+        (Value::String(d), Value::String(l)) if crate::quantity::same(d, l) => {}
         _ => out.push(if path.is_empty() {
             "/".into()
         } else {

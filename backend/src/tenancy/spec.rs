@@ -1,70 +1,88 @@
 //! Namespace names and specs parsed into typed values, with every consistency rule a
 //! quota and LimitRange must satisfy. Errors name the field that is wrong.
 
+use crate::{
+    error::FieldErrors,
+    quantity::{Quantity, QuantityError},
+    Error, Result,
+};
 use berth_frontend::api::{Amounts, ClassQuota, LimitSpec, NamespaceSpec, QuotaSpec};
-use kube_quantity::ParsedQuantity;
 
-use crate::{error::FieldErrors, Error, Result};
-
-/// A Kubernetes quantity in the unit Berth adds up: millicores for CPU, bytes otherwise.
-/// Parsed by `kube_quantity`; rounded up like the API server's `MilliValue`/`Value`.
+/// A Kubernetes quantity in the unit Berth adds up: millicores for CPU, bytes otherwise,
+/// rounded up like the API server's `MilliValue`/`Value`. The exact quantity is kept too,
+/// for the comparisons the API server makes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Amount(pub i64);
 
-fn ceil_close(v: f64) -> i64 {
-    let r = v.round();
-    if (v - r).abs() < 1e-6 {
-        r as i64
-    } else {
-        v.ceil() as i64
+fn quantity(raw: &str) -> std::result::Result<Quantity, String> {
+    let raw = raw.trim();
+    let q = Quantity::parse(raw).map_err(|e| match e {
+        QuantityError::Empty => e.to_string(),
+        _ => format!("{raw:?} {e}"),
+    })?;
+    if q.is_negative() {
+        return Err("must not be negative".into());
     }
+    Ok(q)
 }
 
 impl Amount {
-    fn parse(raw: &str, scale: f64) -> std::result::Result<Amount, String> {
-        let raw = raw.trim();
-        if raw.is_empty() {
-            return Err("is required".into());
-        }
-        let q = ParsedQuantity::try_from(raw)
-            .map_err(|_| format!("{raw:?} is not a Kubernetes quantity (e.g. 500m, 2, 4Gi)"))?;
-        let v = q
-            .to_bytes_f64()
-            .ok_or_else(|| format!("{raw:?} is out of range"))?
-            * scale;
-        if v < 0.0 {
-            return Err("must not be negative".into());
-        }
-        if v > 9.0e18 {
-            return Err(format!("{raw:?} is out of range"));
-        }
-        Ok(Amount(ceil_close(v)))
-    }
-
     pub fn cpu(field: &str, raw: &str) -> Result<Amount> {
-        Amount::parse(raw, 1000.0).map_err(|m| Error::invalid(field, m))
+        quantity(raw)
+            .map(|q| Amount(q.millis()))
+            .map_err(|m| Error::invalid(field, m))
     }
 
     pub fn bytes(field: &str, raw: &str) -> Result<Amount> {
-        Amount::parse(raw, 1.0).map_err(|m| Error::invalid(field, m))
+        quantity(raw)
+            .map(|q| Amount(q.units()))
+            .map_err(|m| Error::invalid(field, m))
+    }
+
+    /// Bytes that must be whole: the server counts per-class storage quota
+    /// (`<class>.storageclass.storage.k8s.io/requests.storage`) as an integer resource.
+    pub fn whole_bytes(field: &str, raw: &str) -> Result<Amount> {
+        let q = quantity(raw).map_err(|m| Error::invalid(field, m))?;
+        if !q.is_whole() {
+            return Err(Error::invalid(field, "must be a whole number of bytes"));
+        }
+        Ok(Amount(q.units()))
     }
 }
 
-/// `maxLimitRequestRatio`: a positive quantity, kept exactly as written.
-fn ratio(field: &str, raw: &Option<String>) -> Result<Option<f64>> {
+/// `maxLimitRequestRatio`: a quantity of at least 1, kept exactly.
+fn ratio(field: &str, raw: &Option<String>) -> Result<Option<Quantity>> {
     match raw.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
         None => Ok(None),
         Some(r) => {
-            let v = ParsedQuantity::try_from(r)
-                .ok()
-                .and_then(|q| q.to_bytes_f64())
-                .ok_or_else(|| Error::invalid(field, format!("{r:?} is not a quantity")))?;
-            if v < 1.0 {
+            let q = quantity(r).map_err(|m| Error::invalid(field, m))?;
+            if q < Quantity::from_units(1) {
                 return Err(Error::invalid(field, "must be at least 1"));
             }
-            Ok(Some(v))
+            Ok(Some(q))
         }
     }
+}
+
+/// Some(max ÷ min) when `ratio` exceeds it: the API server's own rule (`ValidateLimitRange`),
+/// computed as it computes it — in thousandths (`MilliValue()`) unless a value is too large.
+fn ratio_exceeds_bounds(ratio: Quantity, min: Quantity, max: Quantity) -> Option<f64> {
+    const MAX_MILLI_VALUE: i64 = i64::MAX / 1000;
+    let small = [ratio, min, max]
+        .iter()
+        .all(|q| q.units() < MAX_MILLI_VALUE);
+    let (ratio, limit) = if small {
+        (
+            ratio.millis() as f64 / 1000.0,
+            max.millis() as f64 / min.millis() as f64,
+        )
+    } else {
+        (
+            ratio.units() as f64,
+            max.units() as f64 / min.units() as f64,
+        )
+    };
+    (ratio > limit).then_some(limit)
 }
 
 fn count(field: &str, n: i64, max: i64) -> Result<i64> {
@@ -248,7 +266,7 @@ pub fn parse(spec: &NamespaceSpec) -> std::result::Result<Sized, FieldErrors> {
         }
         let s = take(
             &mut e,
-            Amount::bytes(&format!("{field}.storage"), &c.storage),
+            Amount::whole_bytes(&format!("{field}.storage"), &c.storage),
         );
         let n = take(
             &mut e,
@@ -319,11 +337,26 @@ pub fn parse(spec: &NamespaceSpec) -> std::result::Result<Sized, FieldErrors> {
             );
         }
     }
-    for (ratio, dr, dl, res) in [(ratio_c, drc, dlc, "cpu"), (ratio_m, drm, dlm, "memory")] {
-        if let (Some(Some(ratio)), Some(dr), Some(dl)) = (ratio, dr, dl) {
-            let ok = dr.0 > 0 && (dl.0 as f64) <= ratio * dr.0 as f64 + 1e-9;
+    let exact = |raw: &str| Quantity::parse(raw.trim()).ok();
+    for (ratio, dr, dl, min, max, res) in [
+        (ratio_c, drc, dlc, &l.min_cpu, &l.max_cpu, "cpu"),
+        (ratio_m, drm, dlm, &l.min_memory, &l.max_memory, "memory"),
+    ] {
+        let field = format!("limits.max_limit_request_ratio_{res}");
+        let Some(Some(ratio)) = ratio else { continue };
+        if let (Some(min), Some(max)) = (exact(min), exact(max)) {
+            if let Some(limit) = ratio_exceeds_bounds(ratio, min, max) {
+                rule(
+                    &field,
+                    false,
+                    &format!("is greater than the maximum divided by the minimum ({limit:.2}); the cluster refuses it"),
+                );
+            }
+        }
+        if let (Some(dr), Some(dl)) = (dr, dl) {
+            let ok = dr.0 > 0 && (dl.0 as f64) <= ratio.as_f64() * dr.0 as f64 + 1e-9;
             rule(
-                &format!("limits.max_limit_request_ratio_{res}"),
+                &field,
                 ok,
                 "the default limit divided by the default request exceeds this ratio",
             );

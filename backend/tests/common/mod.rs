@@ -2,6 +2,8 @@
 //! hands each test, and a small HTTP client that carries a session or a token.
 #![allow(dead_code)]
 
+pub mod real;
+
 use berth::{
     auth::{password::NewPassword, Actor, Credential, Ctx, RequestMeta},
     config::Config,

@@ -1,0 +1,1173 @@
+//! Berth against real Kubernetes: the clusters `bash scripts/test` starts from
+//! `testplane/` (kube-apiserver with RBAC and the default admission plugins,
+//! kube-controller-manager, kube-scheduler, kwok nodes). Berth connects as a ServiceAccount
+//! holding exactly the Helm chart's ClusterRole, so every flow here also proves the chart
+//! grants enough. What a real controller does (quota accounting, LimitRange defaulting,
+//! namespace finalisation, scheduling) is never played by the test.
+
+mod common;
+
+use std::collections::BTreeMap;
+
+use berth::tenancy::{namespaces, requests};
+use berth_frontend::api::{ClassQuota, Decision, Decommission, NewNamespaceRequest};
+use common::{real::*, *};
+use k8s_openapi::api::{
+    core::v1::{LimitRange, Namespace, PersistentVolumeClaim, Pod, ResourceQuota, ServiceAccount},
+    networking::v1::NetworkPolicy,
+    rbac::v1::{Role, RoleBinding},
+};
+use kube::{
+    api::{Api, ListParams, Patch, PatchParams, PostParams},
+    Client,
+};
+use serde_json::json;
+use sqlx::PgPool;
+use uuid::Uuid;
+
+async fn request_state(w: &Real, id: Uuid) -> String {
+    requests::get(&w.app, &w.admin, id)
+        .await
+        .unwrap()
+        .request
+        .state
+}
+
+/// `input`, approved by the admin when no policy approved it, carried out until ready.
+async fn provisioned(w: &Real, input: NewNamespaceRequest) -> Uuid {
+    let created = requests::create(&w.app, &w.dev, input).await.unwrap();
+    let id = created.request.id;
+    if created.request.state == "pending" {
+        requests::approve(&w.app, &w.admin, id, Decision::default())
+            .await
+            .unwrap();
+    }
+    run_jobs_until(&w.app, "the request to be ready", || async {
+        let detail = requests::get(&w.app, &w.admin, id).await.unwrap();
+        assert!(
+            detail.request.state != "failed" || detail.request.last_error.is_none(),
+            "provisioning failed on a real cluster: {:?} {:?}",
+            detail.request.last_error,
+            detail.objects
+        );
+        detail.request.state == "ready"
+    })
+    .await;
+    id
+}
+
+fn resource_versions(items: Vec<(String, Option<String>)>) -> BTreeMap<String, Option<String>> {
+    items.into_iter().collect()
+}
+
+/// The ten objects of a namespace as the real API server holds them: kind/name → version.
+async fn live_versions(client: &Client, ns: &str) -> BTreeMap<String, Option<String>> {
+    let mut out = vec![(
+        "Namespace".to_owned(),
+        Api::<Namespace>::all(client.clone())
+            .get(ns)
+            .await
+            .unwrap()
+            .metadata
+            .resource_version,
+    )];
+    macro_rules! each {
+        ($kind:ty, $label:expr, $($name:expr),+) => {
+            $(
+                let o = Api::<$kind>::namespaced(client.clone(), ns).get($name).await
+                    .unwrap_or_else(|e| panic!("{} {}: {e}", $label, $name));
+                out.push((format!("{}/{}", $label, $name), o.metadata.resource_version));
+            )+
+        };
+    }
+    each!(ResourceQuota, "ResourceQuota", "berth-quota");
+    each!(LimitRange, "LimitRange", "berth-limits");
+    each!(
+        NetworkPolicy,
+        "NetworkPolicy",
+        "default-deny",
+        "allow-dns",
+        "allow-same-namespace"
+    );
+    each!(RoleBinding, "RoleBinding", "team-edit", "deployer");
+    each!(ServiceAccount, "ServiceAccount", "deployer");
+    each!(Role, "Role", "deployer");
+    resource_versions(out)
+}
+
+#[sqlx::test(migrator = "berth::app::MIGRATOR")]
+async fn every_object_is_applied_a_reapply_changes_nothing_and_drift_is_put_right(db: PgPool) {
+    let Some(w) = real_world(db).await else {
+        return;
+    };
+    let (cluster, pool) = w.primary();
+    let name = unique("payments", "apply");
+    let mut input = request(&cluster, &name, &pool, "S");
+    input.storage_classes = vec![ClassQuota {
+        name: "gp3".into(),
+        storage: "10Gi".into(),
+        persistentvolumeclaims: 2,
+    }];
+    let id = provisioned(&w, input).await;
+    let detail = requests::get(&w.app, &w.dev, id).await.unwrap();
+    assert_eq!(detail.objects.len(), 10);
+    assert!(
+        detail.objects.iter().all(|o| o.outcome == "applied"),
+        "{:?}",
+        detail.objects
+    );
+
+    let admin = w.admin_client(&cluster).await;
+    let before = live_versions(&admin, &name).await;
+    let quota = Api::<ResourceQuota>::namespaced(admin.clone(), &name)
+        .get("berth-quota")
+        .await
+        .unwrap();
+    let hard = quota.spec.unwrap().hard.unwrap();
+    assert_eq!(hard["requests.cpu"].0, "2");
+    assert_eq!(
+        hard["gp3.storageclass.storage.k8s.io/requests.storage"].0,
+        "10Gi"
+    );
+    assert_eq!(
+        hard["high-iops-ssd.storageclass.storage.k8s.io/requests.storage"].0,
+        "0"
+    );
+
+    // The same objects again: the server changes nothing, not even a resourceVersion.
+    namespaces::reapply(&w.app, &w.admin, &cluster, &name)
+        .await
+        .unwrap();
+    run_jobs_until(&w.app, "the re-apply", || async {
+        request_state(&w, id).await == "ready"
+            && sqlx::query_scalar!("SELECT count(*) AS \"n!\" FROM jobs WHERE state <> 'done'")
+                .fetch_one(&w.app.db)
+                .await
+                .unwrap()
+                == 0
+    })
+    .await;
+    assert_eq!(live_versions(&admin, &name).await, before);
+
+    // Another field manager changes a limit Berth owns: the drift check says where, and a
+    // re-apply takes the field back.
+    Api::<ResourceQuota>::namespaced(admin.clone(), &name)
+        .patch(
+            "berth-quota",
+            &PatchParams::apply("kubectl-edit").force(),
+            &Patch::Apply(json!({
+                "apiVersion": "v1", "kind": "ResourceQuota",
+                "metadata": {"name": "berth-quota"},
+                "spec": {"hard": {"pods": "99"}},
+            })),
+        )
+        .await
+        .unwrap();
+    namespaces::check_now(&w.app, &w.admin, &cluster)
+        .await
+        .unwrap();
+    let ns = namespaces::get(&w.app, &w.dev, &cluster, &name)
+        .await
+        .unwrap()
+        .namespace;
+    let drift = ns.drift.expect("checked");
+    assert_eq!(drift.len(), 1, "{drift:?}");
+    assert_eq!(drift[0].kind, "ResourceQuota");
+    assert_eq!(drift[0].differences, vec!["/spec/hard/pods".to_owned()]);
+    namespaces::reapply(&w.app, &w.admin, &cluster, &name)
+        .await
+        .unwrap();
+    run_jobs_until(&w.app, "the re-apply to restore pods", || async {
+        let q = Api::<ResourceQuota>::namespaced(admin.clone(), &name)
+            .get("berth-quota")
+            .await
+            .unwrap();
+        q.spec.unwrap().hard.unwrap()["pods"].0 == "20"
+    })
+    .await;
+    namespaces::check_now(&w.app, &w.admin, &cluster)
+        .await
+        .unwrap();
+    let ns = namespaces::get(&w.app, &w.dev, &cluster, &name)
+        .await
+        .unwrap()
+        .namespace;
+    assert_eq!(ns.drift, Some(vec![]));
+}
+
+/// A pod of one container; `resources` None leaves requests and limits to the LimitRange.
+fn pod(name: &str, resources: Option<serde_json::Value>) -> Pod {
+    let mut container = json!({"name": "app", "image": "registry.invalid/app:1.0"});
+    if let Some(r) = resources {
+        container["resources"] = r;
+    }
+    serde_json::from_value(json!({
+        "apiVersion": "v1", "kind": "Pod",
+        "metadata": {"name": name, "labels": {"app": "checkout"}},
+        "spec": {"containers": [container]},
+    }))
+    .unwrap()
+}
+
+/// Creates `p` as cluster-admin (admission still applies to it), retrying while the
+/// namespace's default ServiceAccount is still being made by its controller.
+async fn create_pod(client: &Client, ns: &str, p: &Pod) -> Result<Pod, kube::Error> {
+    let pods = Api::<Pod>::namespaced(client.clone(), ns);
+    until("the namespace's default ServiceAccount", || async {
+        match pods.create(&PostParams::default(), p).await {
+            Err(kube::Error::Api(s)) if s.message.contains("serviceaccount") => None,
+            other => Some(other),
+        }
+    })
+    .await
+}
+
+fn refused_for_quota(result: Result<impl std::fmt::Debug, kube::Error>) -> String {
+    match result {
+        Err(kube::Error::Api(s)) if s.code == 403 && s.message.contains("exceeded quota") => {
+            s.message
+        }
+        other => panic!("expected 403 exceeded quota, got {other:?}"),
+    }
+}
+
+#[sqlx::test(migrator = "berth::app::MIGRATOR")]
+async fn the_real_server_enforces_the_quota_and_limit_range_berth_writes(db: PgPool) {
+    let Some(w) = real_world(db).await else {
+        return;
+    };
+    let (cluster, pool) = w.primary();
+    let name = unique("payments", "quota");
+    let mut input = request(&cluster, &name, &pool, "S");
+    input.preset = None;
+    input.quota = Some(berth_frontend::api::QuotaSpec {
+        requests_cpu: "1".into(),
+        requests_memory: "1Gi".into(),
+        limits_cpu: "2".into(),
+        limits_memory: "2Gi".into(),
+        pods: 3,
+        services: 1,
+        persistentvolumeclaims: 2,
+        requests_storage: "10Gi".into(),
+    });
+    input.limits = Some(berth_frontend::api::LimitSpec {
+        default_request_cpu: "100m".into(),
+        default_request_memory: "128Mi".into(),
+        default_limit_cpu: "500m".into(),
+        default_limit_memory: "512Mi".into(),
+        min_cpu: "10m".into(),
+        min_memory: "16Mi".into(),
+        max_cpu: "1".into(),
+        max_memory: "1Gi".into(),
+        max_limit_request_ratio_cpu: Some("10".into()),
+        max_limit_request_ratio_memory: Some("4".into()),
+    });
+    input.storage_classes = vec![ClassQuota {
+        name: "gp3".into(),
+        storage: "5Gi".into(),
+        persistentvolumeclaims: 1,
+    }];
+    provisioned(&w, input).await;
+    let admin = w.admin_client(&cluster).await;
+
+    // A pod that says nothing about resources gets the LimitRange's defaults.
+    let first = create_pod(&admin, &name, &pod("defaulted", None))
+        .await
+        .unwrap();
+    let resources = first.spec.unwrap().containers[0].resources.clone().unwrap();
+    let (requests, limits) = (resources.requests.unwrap(), resources.limits.unwrap());
+    assert_eq!(requests["cpu"].0, "100m");
+    assert_eq!(requests["memory"].0, "128Mi");
+    assert_eq!(limits["cpu"].0, "500m");
+    assert_eq!(limits["memory"].0, "512Mi");
+
+    // Above the LimitRange's maximum: refused by the LimitRanger.
+    let too_big = create_pod(
+        &admin,
+        &name,
+        &pod(
+            "too-big",
+            Some(json!({"requests": {"cpu": "2"}, "limits": {"cpu": "2"}})),
+        ),
+    )
+    .await;
+    assert!(
+        matches!(&too_big, Err(kube::Error::Api(s)) if s.code == 403 && s.message.contains("maximum cpu usage")),
+        "{too_big:?}"
+    );
+
+    // The quota holds three pods; the fourth is refused.
+    for n in 2..=3 {
+        create_pod(&admin, &name, &pod(&format!("app-{n}"), None))
+            .await
+            .unwrap();
+    }
+    let message = refused_for_quota(create_pod(&admin, &name, &pod("app-4", None)).await);
+    assert!(message.contains("pods"), "{message}");
+
+    // Claims: a class outside the allow-list has a quota of 0; the allowed class admits its one claim.
+    let claim = |class: &str, n: u32| -> PersistentVolumeClaim {
+        serde_json::from_value(json!({
+            "apiVersion": "v1", "kind": "PersistentVolumeClaim",
+            "metadata": {"name": format!("data-{class}-{n}")},
+            "spec": {"storageClassName": class, "accessModes": ["ReadWriteOnce"],
+                     "resources": {"requests": {"storage": "1Gi"}}},
+        }))
+        .unwrap()
+    };
+    let claims = Api::<PersistentVolumeClaim>::namespaced(admin.clone(), &name);
+    let message = refused_for_quota(
+        claims
+            .create(&PostParams::default(), &claim("high-iops-ssd", 1))
+            .await,
+    );
+    assert!(message.contains("high-iops-ssd.storageclass"), "{message}");
+    claims
+        .create(&PostParams::default(), &claim("gp3", 1))
+        .await
+        .unwrap();
+    refused_for_quota(
+        claims
+            .create(&PostParams::default(), &claim("gp3", 2))
+            .await,
+    );
+
+    // kube-scheduler binds the pods to kwok's nodes of an untainted pool, and kwok runs them.
+    let pods = Api::<Pod>::namespaced(admin.clone(), &name);
+    let placed = until("the pods to be scheduled and running", || async {
+        let list = pods.list(&ListParams::default()).await.unwrap();
+        let running: Vec<String> = list
+            .items
+            .iter()
+            .filter(|p| p.status.as_ref().and_then(|s| s.phase.as_deref()) == Some("Running"))
+            .filter_map(|p| p.spec.as_ref().and_then(|s| s.node_name.clone()))
+            .collect();
+        (running.len() == 3).then_some(running)
+    })
+    .await;
+    assert!(
+        placed.iter().all(|n| !n.contains("-spot-")),
+        "no toleration, so never on the tainted pool: {placed:?}"
+    );
+
+    // What Berth shows as used is the real resourcequota controller's status.
+    let usage = until("Berth to show the quota's usage", || async {
+        let detail = namespaces::get(&w.app, &w.dev, &cluster, &name)
+            .await
+            .unwrap();
+        detail
+            .namespace
+            .usage
+            .filter(|u| u.used.get("pods").map(String::as_str) == Some("3"))
+    })
+    .await;
+    assert_eq!(usage.used["requests.cpu"], "300m");
+    assert_eq!(usage.used["limits.memory"], "1536Mi");
+    assert_eq!(usage.used["persistentvolumeclaims"], "1");
+    assert_eq!(
+        usage.used["gp3.storageclass.storage.k8s.io/requests.storage"],
+        "1Gi"
+    );
+    assert_eq!(usage.used_amounts.cpu_millis, 300);
+}
+
+#[sqlx::test(migrator = "berth::app::MIGRATOR")]
+async fn decommission_waits_for_the_namespace_controller_and_frees_the_name(db: PgPool) {
+    let Some(w) = real_world(db).await else {
+        return;
+    };
+    let (cluster, pool) = w.primary();
+    let name = unique("payments", "gone");
+    provisioned(&w, request(&cluster, &name, &pool, "S")).await;
+    let admin = w.admin_client(&cluster).await;
+    // Content the namespace controller has to delete before the namespace can go.
+    create_pod(&admin, &name, &pod("leftover", None))
+        .await
+        .unwrap();
+
+    let gone = requests::decommission(
+        &w.app,
+        &w.dev,
+        &cluster,
+        &name,
+        Decommission {
+            confirm: name.clone(),
+            purpose: "retired".into(),
+        },
+    )
+    .await
+    .unwrap();
+    requests::approve(&w.app, &w.admin, gone.request.id, Decision::default())
+        .await
+        .unwrap();
+    run_jobs_until(&w.app, "the decommission to finish", || async {
+        request_state(&w, gone.request.id).await == "ready"
+    })
+    .await;
+    let namespaces_api = Api::<Namespace>::all(admin.clone());
+    assert!(
+        namespaces_api.get_opt(&name).await.unwrap().is_none(),
+        "Berth said done only once the cluster had finalised the namespace"
+    );
+    let ns = sqlx::query_scalar!("SELECT state FROM namespaces WHERE name = $1", name)
+        .fetch_one(&w.app.db)
+        .await
+        .unwrap();
+    assert_eq!(ns, "decommissioned");
+
+    // The name is free again, and a new namespace of that name is provisioned.
+    provisioned(&w, request(&cluster, &name, &pool, "S")).await;
+    assert!(namespaces_api.get_opt(&name).await.unwrap().is_some());
+}
+
+#[sqlx::test(migrator = "berth::app::MIGRATOR")]
+async fn inventory_reads_pools_zones_taints_and_free_capacity_from_kwok_nodes(db: PgPool) {
+    let Some(w) = real_world(db).await else {
+        return;
+    };
+    let east = berth::fleet::get(&w.app, &w.admin, "real-east-1")
+        .await
+        .unwrap();
+    let inventory = east.cluster.inventory.clone().expect("synced");
+    assert_eq!(inventory.kubernetes_version.as_deref(), Some("v1.36.3"));
+    assert_eq!((inventory.node_count, inventory.ready_node_count), (6, 5));
+    let pool = |name: &str| {
+        east.cluster
+            .pools
+            .iter()
+            .find(|p| p.name == name)
+            .unwrap_or_else(|| panic!("pool {name}: {:?}", east.cluster.pools))
+            .clone()
+    };
+    let general = pool("general");
+    assert_eq!(general.label_key, "eks.amazonaws.com/nodegroup");
+    assert_eq!((general.node_count, general.ready_count), (4, 3));
+    assert_eq!(
+        general.zones,
+        vec!["cn-east-2a", "cn-east-2b", "cn-east-2c"]
+    );
+    assert_eq!(general.instance_types, vec!["m6i.2xlarge"]);
+    assert_eq!(general.common_labels["workload"], "online");
+    assert!(general.taints.is_empty());
+    let spot = pool("spot");
+    assert_eq!(spot.node_count, 2);
+    assert_eq!(spot.taints.len(), 1);
+    assert_eq!(spot.taints[0].key, "workload");
+    assert_eq!(spot.taints[0].value.as_deref(), Some("spot"));
+    assert_eq!(spot.taints[0].effect, "NoSchedule");
+    assert_eq!(spot.allocatable.cpu_millis, 2 * 15890);
+    assert_eq!(spot.allocatable.memory_bytes, 2 * (30 << 30));
+    let classes: Vec<(String, bool)> = east
+        .storage_classes
+        .iter()
+        .map(|c| (c.name.clone(), c.is_default))
+        .collect();
+    assert_eq!(
+        classes,
+        vec![
+            ("gp3".to_owned(), true),
+            ("high-iops-ssd".to_owned(), false)
+        ]
+    );
+    assert!(inventory.velero_installed);
+
+    // Headroom from each node's allocatable less the requests of the pods kwok runs there.
+    let headroom = berth::capacity::headroom(
+        &w.app,
+        &w.dev,
+        "real-east-1",
+        berth_frontend::api::ShapeQuery {
+            cpu: Some("1".into()),
+            memory: Some("1Gi".into()),
+        },
+    )
+    .await
+    .unwrap();
+    let spot = headroom.pools.iter().find(|p| p.pool == "spot").unwrap();
+    // Nothing runs on the tainted pool: 15 one-core pods on each of its two nodes.
+    assert_eq!((spot.nodes, spot.fits), (2, 30));
+    let general = headroom.pools.iter().find(|p| p.pool == "general").unwrap();
+    // Two load pods of 1 core / 2 Gi run on each ready node (other tests add their own),
+    // so each of the three ready nodes takes at most five more; the fourth is not ready.
+    assert_eq!(general.nodes, 4);
+    assert!(general.fits <= 15, "{general:?}");
+}
+
+fn velero_api(client: &Client, kind: &str) -> Api<kube::api::DynamicObject> {
+    let gvk = kube::api::GroupVersionKind::gvk("velero.io", "v1", kind);
+    let resource = kube::discovery::ApiResource::from_gvk(&gvk);
+    Api::namespaced_with(client.clone(), "velero", &resource)
+}
+
+fn rfc3339_now() -> String {
+    time::OffsetDateTime::now_utc()
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap()
+}
+
+async fn drill(w: &Real, id: Uuid) -> berth_frontend::api::Drill {
+    berth::drills::get(&w.app, &w.dev, id).await.unwrap()
+}
+
+/// A Deployment of `replicas` pods the real controllers make ready on kwok's nodes.
+fn deployment(name: &str, replicas: i32, spread: bool) -> k8s_openapi::api::apps::v1::Deployment {
+    let mut spec = json!({
+        "containers": [{"name": "app", "image": "registry.invalid/app:1.0"}],
+    });
+    if spread {
+        spec["topologySpreadConstraints"] = json!([{
+            "maxSkew": 1, "topologyKey": "topology.kubernetes.io/zone",
+            "whenUnsatisfiable": "ScheduleAnyway",
+            "labelSelector": {"matchLabels": {"app": name}},
+        }]);
+    }
+    serde_json::from_value(json!({
+        "apiVersion": "apps/v1", "kind": "Deployment",
+        "metadata": {"name": name},
+        "spec": {
+            "replicas": replicas,
+            "selector": {"matchLabels": {"app": name}},
+            "template": {"metadata": {"labels": {"app": name}}, "spec": spec},
+        },
+    }))
+    .unwrap()
+}
+
+/// A restore drill to the DR pair against Velero's real CRDs. The test plays Velero (no
+/// Velero server runs): it completes the Backup Berth creates, syncs it to the pair, and
+/// restores a Deployment into the scratch namespace, which the real deployment controller,
+/// scheduler and kwok make ready. Berth then measures RTO and RPO and cleans up.
+#[sqlx::test(migrator = "berth::app::MIGRATOR")]
+async fn a_restore_drill_runs_against_real_velero_crds_and_real_workloads(db: PgPool) {
+    let Some(w) = real_world(db).await else {
+        return;
+    };
+    let (cluster, pool) = w.primary();
+    let pair = w.fleet.clusters[0].dr_pair.clone().expect("a DR pair");
+    let name = unique("payments", "drill");
+    provisioned(&w, request(&cluster, &name, &pool, "S")).await;
+    let source = w.admin_client(&cluster).await;
+    let target = w.admin_client(&pair).await;
+
+    let started = berth::drills::start(
+        &w.app,
+        &w.dev,
+        &cluster,
+        &name,
+        berth_frontend::api::NewDrill {
+            kind: "restore".into(),
+            target: Some("dr_pair".into()),
+            create_backup: true,
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    let id = started.id;
+    run_jobs_until(&w.app, "Berth to create the Backup", || async {
+        drill(&w, id).await.backup_name.is_some()
+    })
+    .await;
+    let backup_name = drill(&w, id).await.backup_name.unwrap();
+    // Velero: the backup completes where it was taken and syncs to the pair's bucket view.
+    let backups = velero_api(&source, "Backup");
+    let mut backup = backups.get(&backup_name).await.expect("Berth created it");
+    assert_eq!(
+        backup.data["spec"]["includedNamespaces"],
+        json!([name.clone()])
+    );
+    let now = rfc3339_now();
+    backup.data["status"] =
+        json!({"phase": "Completed", "startTimestamp": now, "completionTimestamp": now});
+    backups
+        .replace(&backup_name, &PostParams::default(), &backup)
+        .await
+        .unwrap();
+    let mut synced = backup.clone();
+    synced.metadata.resource_version = None;
+    synced.metadata.uid = None;
+    synced.metadata.managed_fields = None;
+    velero_api(&target, "Backup")
+        .create(&PostParams::default(), &synced)
+        .await
+        .unwrap();
+
+    run_jobs_until(
+        &w.app,
+        "Berth to create the Restore on the pair",
+        || async { drill(&w, id).await.step == "wait_restore" },
+    )
+    .await;
+    let restore_name = drill(&w, id).await.restore_name.unwrap();
+    let scratch = drill(&w, id).await.scratch_namespace.unwrap();
+    let restores = velero_api(&target, "Restore");
+    let mut restore = restores.get(&restore_name).await.unwrap();
+    assert_eq!(restore.data["spec"]["backupName"], json!(backup_name));
+    assert_eq!(
+        restore.data["spec"]["namespaceMapping"][&name],
+        json!(scratch)
+    );
+    // Velero restores the namespace's Deployment into the scratch namespace.
+    Api::<Namespace>::all(target.clone())
+        .create(
+            &PostParams::default(),
+            &serde_json::from_value(json!({"metadata": {"name": scratch}})).unwrap(),
+        )
+        .await
+        .unwrap();
+    let restored =
+        Api::<k8s_openapi::api::apps::v1::Deployment>::namespaced(target.clone(), &scratch);
+    until("the scratch namespace's ServiceAccount", || async {
+        match restored
+            .create(&PostParams::default(), &deployment("checkout", 2, true))
+            .await
+        {
+            Err(kube::Error::Api(s)) if s.message.contains("serviceaccount") => None,
+            other => Some(other.unwrap()),
+        }
+    })
+    .await;
+    restore.data["status"] = json!({
+        "phase": "Completed", "warnings": 0, "errors": 0,
+        "progress": {"itemsRestored": 3, "totalItems": 3},
+    });
+    restores
+        .replace(&restore_name, &PostParams::default(), &restore)
+        .await
+        .unwrap();
+
+    run_jobs_until(&w.app, "the drill's verdict", || async {
+        drill(&w, id).await.finished_at.is_some()
+    })
+    .await;
+    let d = drill(&w, id).await;
+    assert_eq!(d.verdict.as_deref(), Some("pass"), "{:?}", d.verdict_reason);
+    assert_eq!(d.target_cluster.as_deref(), Some(pair.as_str()));
+    assert_eq!((d.items_restored, d.items_total), (Some(3), Some(3)));
+    assert!(d.rto_seconds.unwrap() > 0.0);
+    assert!(d.rpo_seconds.is_some());
+    let waited: Vec<&str> = d.steps.iter().map(|s| s.step.as_str()).collect();
+    assert!(waited.contains(&"wait_ready"), "{waited:?}");
+    // Cleanup: the scratch namespace goes through the real namespace controller.
+    until("the scratch namespace to be deleted", || async {
+        let ns = Api::<Namespace>::all(target.clone())
+            .get_opt(&scratch)
+            .await
+            .unwrap();
+        ns.is_none_or(|n| n.metadata.deletion_timestamp.is_some())
+            .then_some(())
+    })
+    .await;
+    assert!(restores.get_opt(&restore_name).await.unwrap().is_none());
+}
+
+/// The failover-readiness check reads real Deployments and PodDisruptionBudgets.
+#[sqlx::test(migrator = "berth::app::MIGRATOR")]
+async fn readiness_checks_read_real_deployments_and_disruption_budgets(db: PgPool) {
+    let Some(w) = real_world(db).await else {
+        return;
+    };
+    let (cluster, pool) = w.primary();
+    let name = unique("payments", "ready");
+    provisioned(&w, request(&cluster, &name, &pool, "S")).await;
+    let admin = w.admin_client(&cluster).await;
+    let deployments =
+        Api::<k8s_openapi::api::apps::v1::Deployment>::namespaced(admin.clone(), &name);
+    until("the namespace's ServiceAccount", || async {
+        match deployments
+            .create(&PostParams::default(), &deployment("web", 2, false))
+            .await
+        {
+            Err(kube::Error::Api(s)) if s.message.contains("serviceaccount") => None,
+            other => Some(other.unwrap()),
+        }
+    })
+    .await;
+    let check = |d: &berth_frontend::api::Drill, name: &str| {
+        d.checks
+            .iter()
+            .find(|c| c.name == name)
+            .unwrap_or_else(|| panic!("no {name} check: {:?}", d.checks))
+            .clone()
+    };
+    let run = || async {
+        let started = berth::drills::start(
+            &w.app,
+            &w.dev,
+            &cluster,
+            &name,
+            berth_frontend::api::NewDrill {
+                kind: "readiness".into(),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+        run_jobs_until(&w.app, "the readiness check", || async {
+            drill(&w, started.id).await.finished_at.is_some()
+        })
+        .await;
+        drill(&w, started.id).await
+    };
+    let first = run().await;
+    assert!(check(&first, "dr_pair").ok);
+    assert!(check(&first, "pool_class").ok, "{:?}", first.checks);
+    let pdb = check(&first, "pod_disruption_budgets");
+    assert!(!pdb.ok && pdb.detail.contains("web"), "{pdb:?}");
+    assert!(!check(&first, "zone_spread").ok);
+
+    // The tenant spreads its Deployment (an apply: the real controllers write its status
+    // meanwhile) and adds a PDB.
+    deployments
+        .patch(
+            "web",
+            &PatchParams::apply("tenant").force(),
+            &Patch::Apply(deployment("web", 2, true)),
+        )
+        .await
+        .unwrap();
+    Api::<k8s_openapi::api::policy::v1::PodDisruptionBudget>::namespaced(admin.clone(), &name)
+        .create(
+            &PostParams::default(),
+            &serde_json::from_value(json!({
+                "metadata": {"name": "web"},
+                "spec": {"minAvailable": 1, "selector": {"matchLabels": {"app": "web"}}},
+            }))
+            .unwrap(),
+        )
+        .await
+        .unwrap();
+    let second = run().await;
+    assert!(
+        check(&second, "pod_disruption_budgets").ok,
+        "{:?}",
+        second.checks
+    );
+    assert!(check(&second, "zone_spread").ok);
+}
+
+mod parity {
+    //! Validation parity with the real API server, over a generated corpus: every spec Berth's
+    //! preview accepts, the server accepts (server-side dry-run of the ResourceQuota and
+    //! LimitRange Berth would write); every spec the server refuses, Berth refuses, naming a
+    //! field the server names or one the sample changed. Berth may refuse more (its own
+    //! rules: limits ≥ requests, one pod fits), never less.
+
+    use std::collections::BTreeSet;
+
+    use berth::tenancy::objects;
+    use berth_frontend::api::{
+        ClassQuota, LimitSpec, NamespaceSpec, NewNamespaceRequest, QuotaSpec,
+    };
+    use k8s_openapi::api::core::v1::{LimitRange, Namespace, ResourceQuota};
+    use kube::{
+        api::{Api, DeleteParams, Patch, PatchParams, PostParams},
+        Client,
+    };
+    use rand::{rngs::StdRng, seq::SliceRandom, Rng, SeedableRng};
+    use serde_json::json;
+
+    const CPU: &[&str] = &[
+        "100m", "250m", "500m", "1", "2", "4", "8", "0.5", "1.5", ".5", "5.", "+1", "0", "10m",
+        "1m", "0.0001", "100n", "1e3m", "1e-3", "2e0", "1k", "1Ki", "--1", "-1", "-100m", "+-1",
+        "1.2.3", "abc", "", "1 m", "1GB", "0x10", "1e", "1mi", "1e30", "3000m", "20",
+    ];
+    const MEMORY: &[&str] = &[
+        "16Mi", "128Mi", "256Mi", "512Mi", "1Gi", "2Gi", "4Gi", "8Gi", "16Gi", "1.5Gi", "1G",
+        "500M", "1e9", "100Ki", "1Ti", "0", "+1Gi", "-1Gi", "--1Gi", "1GB", "1gi", "1.5.5Gi", "Gi",
+        "1e-3", "123", "64Gi",
+    ];
+    const RATIO: &[Option<&str>] = &[
+        None,
+        Some("1"),
+        Some("2"),
+        Some("4"),
+        Some("10"),
+        Some("100"),
+        Some("1000"),
+        Some("0.5"),
+        Some("1.5"),
+        Some("-1"),
+        Some("--1"),
+        Some("abc"),
+        Some("0"),
+        Some("1e2"),
+        Some("+5"),
+        Some("200"),
+        Some("300"),
+    ];
+    const COUNT: &[i64] = &[0, 1, 2, 5, 20, 100, -1, -5, 100_000, 200_000];
+
+    pub fn base() -> NamespaceSpec {
+        NamespaceSpec {
+            quota: QuotaSpec {
+                requests_cpu: "2".into(),
+                requests_memory: "4Gi".into(),
+                limits_cpu: "4".into(),
+                limits_memory: "8Gi".into(),
+                pods: 20,
+                services: 5,
+                persistentvolumeclaims: 5,
+                requests_storage: "50Gi".into(),
+            },
+            limits: LimitSpec {
+                default_request_cpu: "100m".into(),
+                default_request_memory: "128Mi".into(),
+                default_limit_cpu: "500m".into(),
+                default_limit_memory: "512Mi".into(),
+                min_cpu: "10m".into(),
+                min_memory: "16Mi".into(),
+                max_cpu: "2".into(),
+                max_memory: "4Gi".into(),
+                max_limit_request_ratio_cpu: Some("10".into()),
+                max_limit_request_ratio_memory: Some("4".into()),
+            },
+            storage_classes: vec![ClassQuota {
+                name: "gp3".into(),
+                storage: "10Gi".into(),
+                persistentvolumeclaims: 2,
+            }],
+        }
+    }
+
+    /// Changes one field of `s` at random; answers the Berth field it changed.
+    fn mutate(rng: &mut StdRng, s: &mut NamespaceSpec) -> &'static str {
+        let cpu = |rng: &mut StdRng| CPU.choose(rng).unwrap().to_string();
+        let mem = |rng: &mut StdRng| MEMORY.choose(rng).unwrap().to_string();
+        let ratio = |rng: &mut StdRng| RATIO.choose(rng).unwrap().map(str::to_owned);
+        let count = |rng: &mut StdRng| *COUNT.choose(rng).unwrap();
+        match rng.gen_range(0..19) {
+            0 => {
+                s.quota.requests_cpu = cpu(rng);
+                "quota.requests_cpu"
+            }
+            1 => {
+                s.quota.limits_cpu = cpu(rng);
+                "quota.limits_cpu"
+            }
+            2 => {
+                s.quota.requests_memory = mem(rng);
+                "quota.requests_memory"
+            }
+            3 => {
+                s.quota.limits_memory = mem(rng);
+                "quota.limits_memory"
+            }
+            4 => {
+                s.quota.requests_storage = mem(rng);
+                "quota.requests_storage"
+            }
+            5 => {
+                s.quota.pods = count(rng);
+                "quota.pods"
+            }
+            6 => {
+                s.quota.services = count(rng);
+                "quota.services"
+            }
+            7 => {
+                s.quota.persistentvolumeclaims = count(rng);
+                "quota.persistentvolumeclaims"
+            }
+            8 => {
+                s.limits.default_request_cpu = cpu(rng);
+                "limits.default_request_cpu"
+            }
+            9 => {
+                s.limits.default_limit_cpu = cpu(rng);
+                "limits.default_limit_cpu"
+            }
+            10 => {
+                s.limits.min_cpu = cpu(rng);
+                "limits.min_cpu"
+            }
+            11 => {
+                s.limits.max_cpu = cpu(rng);
+                "limits.max_cpu"
+            }
+            12 => {
+                s.limits.default_request_memory = mem(rng);
+                "limits.default_request_memory"
+            }
+            13 => {
+                s.limits.default_limit_memory = mem(rng);
+                "limits.default_limit_memory"
+            }
+            14 => {
+                s.limits.min_memory = mem(rng);
+                "limits.min_memory"
+            }
+            15 => {
+                s.limits.max_memory = mem(rng);
+                "limits.max_memory"
+            }
+            16 => {
+                s.limits.max_limit_request_ratio_cpu = ratio(rng);
+                "limits.max_limit_request_ratio_cpu"
+            }
+            17 => {
+                s.limits.max_limit_request_ratio_memory = ratio(rng);
+                "limits.max_limit_request_ratio_memory"
+            }
+            _ => {
+                s.storage_classes[0].storage = mem(rng);
+                "storage_classes[0].storage"
+            }
+        }
+    }
+
+    /// The cases the issue names, besides the generated ones.
+    fn named_cases() -> Vec<(NamespaceSpec, Vec<&'static str>)> {
+        let mut ratio_beyond_bounds = base();
+        ratio_beyond_bounds.limits.min_cpu = "100m".into();
+        ratio_beyond_bounds.limits.max_cpu = "200m".into();
+        ratio_beyond_bounds.limits.default_request_cpu = "100m".into();
+        ratio_beyond_bounds.limits.default_limit_cpu = "200m".into();
+        ratio_beyond_bounds.limits.max_limit_request_ratio_cpu = Some("5".into());
+        let mut default_above_max = base();
+        default_above_max.limits.default_limit_memory = "8Gi".into();
+        let mut negative = base();
+        negative.quota.requests_storage = "-1Gi".into();
+        let mut double_signed = base();
+        double_signed.quota.requests_cpu = "--1".into();
+        vec![
+            (
+                ratio_beyond_bounds,
+                vec![
+                    "limits.min_cpu",
+                    "limits.max_cpu",
+                    "limits.max_limit_request_ratio_cpu",
+                ],
+            ),
+            (default_above_max, vec!["limits.default_limit_memory"]),
+            (negative, vec!["quota.requests_storage"]),
+            (double_signed, vec!["quota.requests_cpu"]),
+        ]
+    }
+
+    /// The Berth fields a server error names: its field path, and the bounds its message
+    /// compares (`default value 8Gi is greater than max value 4Gi`).
+    fn berth_fields(path: &str, message: &str, spec: &NamespaceSpec) -> BTreeSet<String> {
+        let mut out = BTreeSet::new();
+        // `spec.limits[0].default[memory]` → `memory`
+        let key = path
+            .rsplit_once('[')
+            .and_then(|(_, rest)| rest.strip_suffix(']'))
+            .unwrap_or_default();
+        if let Some(quota_key) = path
+            .strip_prefix("spec.hard[")
+            .and_then(|r| r.strip_suffix(']'))
+        {
+            match quota_key {
+                "requests.cpu"
+                | "limits.cpu"
+                | "requests.memory"
+                | "limits.memory"
+                | "pods"
+                | "services"
+                | "persistentvolumeclaims"
+                | "requests.storage" => {
+                    out.insert(format!("quota.{}", quota_key.replace('.', "_")));
+                }
+                class_key => {
+                    let class = class_key.split('.').next().unwrap_or_default();
+                    match spec.storage_classes.iter().position(|c| c.name == class) {
+                        Some(i) if class_key.ends_with("/requests.storage") => {
+                            out.insert(format!("storage_classes[{i}].storage"));
+                        }
+                        Some(i) => {
+                            out.insert(format!("storage_classes[{i}].persistentvolumeclaims"));
+                        }
+                        None => {
+                            out.insert("storage_classes".into());
+                        }
+                    }
+                }
+            }
+        }
+        let resource = if key.is_empty() {
+            path.rsplit('.').next().unwrap_or_default()
+        } else {
+            key
+        };
+        let mut add = |part: &str| {
+            out.insert(format!("limits.{part}_{resource}"));
+        };
+        if path.contains(".maxLimitRequestRatio") || message.starts_with("ratio") {
+            add("max_limit_request_ratio");
+        }
+        if path.contains(".defaultRequest") || message.contains("default request value") {
+            add("default_request");
+        }
+        if (path.contains(".default[") && !path.contains(".defaultRequest"))
+            || message.contains("default value")
+            || message.contains("default limit value")
+        {
+            add("default_limit");
+        }
+        if path.contains(".min[") || message.contains("min value") || message.contains("max/min") {
+            add("min");
+        }
+        if path.contains(".max[") || message.contains("max value") || message.contains("max/min") {
+            add("max");
+        }
+        out
+    }
+
+    /// What the server says of `manifest`: None if it would take it, else (fields, message).
+    async fn dry_run<K>(
+        api: &Api<K>,
+        name: &str,
+        manifest: serde_json::Value,
+    ) -> Option<(Vec<String>, String)>
+    where
+        K: kube::Resource + Clone + serde::de::DeserializeOwned + std::fmt::Debug,
+    {
+        let params = PatchParams::apply(objects::FIELD_MANAGER).force().dry_run();
+        match api.patch(name, &params, &Patch::Apply(&manifest)).await {
+            Ok(_) => None,
+            Err(kube::Error::Api(status)) => {
+                // Server-side apply answers a quantity it cannot parse with 500 ("unable to
+                // convert unstructured object … quantity"), anything else invalid with 422.
+                let unparsable = status.code == 500 && status.message.contains("quantit");
+                assert!(
+                    status.code == 422 || status.code == 400 || unparsable,
+                    "a refusal, not an outage: {status:?}"
+                );
+                let fields = status
+                    .details
+                    .as_ref()
+                    .map(|d| d.causes.iter().map(|c| c.field.clone()).collect())
+                    .unwrap_or_default();
+                Some((fields, status.message))
+            }
+            Err(other) => panic!("dry-run failed: {other}"),
+        }
+    }
+
+    pub async fn run(w: &super::Real) {
+        let (cluster, pool) = w.primary();
+        let admin: Client = w.admin_client(&cluster).await;
+        let ns = super::unique("berth-parity", "ns");
+        Api::<Namespace>::all(admin.clone())
+            .create(
+                &PostParams::default(),
+                &serde_json::from_value(json!({"metadata": {"name": ns}})).unwrap(),
+            )
+            .await
+            .unwrap();
+        let quotas = Api::<ResourceQuota>::namespaced(admin.clone(), &ns);
+        let limits = Api::<LimitRange>::namespaced(admin.clone(), &ns);
+        let classes = vec!["gp3".to_owned(), "high-iops-ssd".to_owned()];
+
+        let seed = std::env::var("BERTH_PARITY_SEED")
+            .ok()
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(13_u64);
+        let mut rng = StdRng::seed_from_u64(seed);
+        let mut samples = named_cases();
+        for _ in 0..600 {
+            let mut spec = base();
+            let mut changed = Vec::new();
+            for _ in 0..rng.gen_range(1..=3) {
+                changed.push(mutate(&mut rng, &mut spec));
+            }
+            samples.push((spec, changed));
+        }
+
+        let (mut both_accept, mut both_refuse, mut only_berth) = (0, 0, 0);
+        let mut wrong = Vec::new();
+        for (spec, changed) in &samples {
+            let input = NewNamespaceRequest {
+                quota: Some(spec.quota.clone()),
+                limits: Some(spec.limits.clone()),
+                storage_classes: spec.storage_classes.clone(),
+                preset: None,
+                ..super::request(&cluster, "payments-parity", &pool, "S")
+            };
+            let berth = berth::tenancy::requests::preview(&w.app, &w.dev, input)
+                .await
+                .unwrap()
+                .fields;
+            // Berth applies what it stores: the spec with whitespace trimmed.
+            let trimmed: NamespaceSpec = serde_json::from_str(
+                &serde_json::to_string(spec)
+                    .unwrap()
+                    .replace("\" ", "\"")
+                    .replace(" \"", "\""),
+            )
+            .unwrap();
+            let meta = |name: &str| json!({"name": name, "namespace": ns});
+            let server: Vec<(Vec<String>, String)> = [
+                dry_run(
+                    &quotas,
+                    "berth-quota",
+                    objects::resource_quota(meta("berth-quota"), &trimmed, &classes),
+                )
+                .await,
+                dry_run(
+                    &limits,
+                    "berth-limits",
+                    objects::limit_range(meta("berth-limits"), &trimmed),
+                )
+                .await,
+            ]
+            .into_iter()
+            .flatten()
+            .collect();
+            match (berth.is_empty(), server.is_empty()) {
+                (true, true) => both_accept += 1,
+                (false, true) => only_berth += 1,
+                (true, false) => wrong.push(format!(
+                    "Berth accepts what the server refuses: changed {changed:?}, server {server:?}\n  {spec:?}"
+                )),
+                (false, false) => {
+                    both_refuse += 1;
+                    let mut named: BTreeSet<String> = changed.iter().map(|s| s.to_string()).collect();
+                    for (fields, message) in &server {
+                        for f in fields {
+                            named.extend(berth_fields(f, message, spec));
+                        }
+                    }
+                    if !berth.keys().any(|k| named.contains(k)) {
+                        wrong.push(format!(
+                            "Berth refuses but names {:?}, the server {server:?} (changed {changed:?})",
+                            berth
+                        ));
+                    }
+                }
+            }
+        }
+        eprintln!(
+            "parity over {} specs (seed {seed}): {both_accept} accepted by both, {both_refuse} refused by both, {only_berth} refused by Berth alone",
+            samples.len()
+        );
+        let _ = Api::<Namespace>::all(admin)
+            .delete(&ns, &DeleteParams::default())
+            .await;
+        assert!(
+            wrong.is_empty(),
+            "{} of {} specs disagree:\n{}",
+            wrong.len(),
+            samples.len(),
+            wrong
+                .iter()
+                .take(12)
+                .cloned()
+                .collect::<Vec<_>>()
+                .join("\n")
+        );
+        assert!(
+            both_refuse > 50 && both_accept > 20,
+            "the corpus covers both sides"
+        );
+    }
+}
+
+#[sqlx::test(migrator = "berth::app::MIGRATOR")]
+async fn berth_accepts_only_what_the_real_server_accepts_and_names_the_field(db: PgPool) {
+    let Some(w) = real_world(db).await else {
+        return;
+    };
+    parity::run(&w).await;
+}

@@ -61,7 +61,7 @@ start_demo_prometheus() { # berth-binary
   rm -f "$url_file"
   "$1" demo prometheus --dir .berth/prometheus >"$url_file" 2>.berth/prometheus.err &
   demo_prometheus=$!
-  trap 'kill $demo_prometheus 2>/dev/null || true' EXIT
+  stop_at_exit "$demo_prometheus"
   for _ in $(seq 1 600); do
     [ -s "$url_file" ] && break
     kill -0 "$demo_prometheus" 2>/dev/null || { cat .berth/prometheus.err >&2; return 1; }
@@ -240,4 +240,6 @@ start_clusters() { # fleet work-dir [clusters]
   done
   sed 's/^/    /' "$out" >&2
   export BERTH_TEST_KUBECONFIG="$work.kubeconfig"
+  # kubectl of the same release, for the suites that drive it.
+  export BERTH_TEST_KUBECTL="$bin/kubectl"
 }

@@ -12,7 +12,9 @@ pub const ADMIN_EMAIL: &str = "admin@berth.local";
 pub const DEVELOPER_EMAIL: &str = "dev@berth.local";
 
 /// Creates what is missing and says what it did; passwords are printed only when created.
-pub async fn seed(app: &App) -> Result<Vec<String>> {
+/// With `real`, its clusters are registered by kubeconfig context (real control planes from
+/// `bash scripts/cluster up`) instead of the simulated demo fleet.
+pub async fn seed(app: &App, real: Option<&berth_fleet_sim::FleetSpec>) -> Result<Vec<String>> {
     let system = Ctx::system("demo-seed");
     let mut said = Vec::new();
     match ensure_user(app, &system, ADMIN_EMAIL, "Platform admin", true).await? {
@@ -83,6 +85,14 @@ pub async fn seed(app: &App) -> Result<Vec<String>> {
         .fetch_one(&app.db)
         .await?;
     if clusters == 0 {
+        if let Some(fleet) = real {
+            register_real(app, &as_admin, fleet).await?;
+            said.push(format!(
+                "real demo fleet registered: {} clusters, reached through BERTH_KUBECONFIG",
+                fleet.clusters.len()
+            ));
+            return Ok(said);
+        }
         let fleet = berth_fleet_sim::FleetSpec::demo();
         for spec in &fleet.clusters {
             crate::fleet::register_simulated(app, &as_admin, spec).await?;
@@ -94,6 +104,37 @@ pub async fn seed(app: &App) -> Result<Vec<String>> {
         ));
     }
     Ok(said)
+}
+
+/// Registers every cluster of `fleet` by the kubeconfig context of its name (probed like
+/// any registration), then pairs them.
+async fn register_real(app: &App, ctx: &Ctx, fleet: &berth_fleet_sim::FleetSpec) -> Result<()> {
+    use berth_frontend::api::{ClusterUpdate, Connection, NewCluster};
+    for c in &fleet.clusters {
+        let input = NewCluster {
+            name: c.name.clone(),
+            display_name: c.display_name.clone().unwrap_or_else(|| c.name.clone()),
+            region: c.region.clone(),
+            environment: c.environment.clone(),
+            layer: c.layer.clone(),
+            dr_pair: None,
+            labels: Default::default(),
+            connection: Connection::Kubeconfig {
+                context: c.name.clone(),
+            },
+        };
+        crate::fleet::create(app, ctx, input).await?;
+    }
+    for c in &fleet.clusters {
+        if let Some(pair) = &c.dr_pair {
+            let update = ClusterUpdate {
+                dr_pair: Some(pair.clone()),
+                ..Default::default()
+            };
+            crate::fleet::update(app, ctx, &c.name, update).await?;
+        }
+    }
+    Ok(())
 }
 
 /// The demo namespace whose usage the demo Prometheus carries.

@@ -15,7 +15,7 @@ pub mod error;
 pub mod fleet;
 pub mod http;
 pub mod people;
-pub use berth_quantity as quantity;
+pub use berth_kube::quantity;
 pub mod teams;
 pub mod telemetry;
 pub mod tenancy;

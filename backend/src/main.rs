@@ -69,7 +69,12 @@ enum AuditCommand {
 enum DemoCommand {
     /// Create the first admin (printing its one-time password once), a developer and demo
     /// teams. Safe to run again: what exists is left alone.
-    Seed,
+    Seed {
+        /// Register the clusters of this fleet file (real ones, started by `bash scripts/cluster
+        /// up`) by their `BERTH_KUBECONFIG` contexts instead of the simulated demo fleet.
+        #[arg(long, env = "BERTH_DEMO_REAL_FLEET")]
+        real_fleet: Option<std::path::PathBuf>,
+    },
     /// Serve the demo namespace's usage history from a local Prometheus (Debian's
     /// `prometheus` and `promtool`) until stopped; prints its URL first.
     Prometheus {
@@ -166,9 +171,16 @@ async fn main() -> anyhow::Result<()> {
                 }
             }
         }
-        Command::Demo(DemoCommand::Seed) => {
+        Command::Demo(DemoCommand::Seed { real_fleet }) => {
             app.migrate().await?;
-            for line in berth::demo::seed(&app).await? {
+            let real = match real_fleet {
+                Some(path) => Some(berth_fleet_sim::FleetSpec::from_yaml(
+                    &std::fs::read_to_string(&path)
+                        .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?,
+                )?),
+                None => None,
+            };
+            for line in berth::demo::seed(&app, real.as_ref()).await? {
                 println!("{line}");
             }
         }

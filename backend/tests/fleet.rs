@@ -486,8 +486,8 @@ async fn cluster_endpoints_enforce_admin_rights_and_audit_every_change(db: PgPoo
 async fn the_demo_fleet_is_registered_once_and_its_faults_are_controllable(db: PgPool) {
     let sim = Arc::new(Fleet::start(FleetSpec::demo()).await.unwrap());
     let server = TestServer::start_with_fleet(db, sim.clone()).await;
-    berth::demo::seed(&server.app).await.unwrap();
-    berth::demo::seed(&server.app).await.unwrap();
+    berth::demo::seed(&server.app, None).await.unwrap();
+    berth::demo::seed(&server.app, None).await.unwrap();
     let count = sqlx::query_scalar!(
         "SELECT count(*) AS \"n!\" FROM clusters WHERE connection = 'simulated'"
     )

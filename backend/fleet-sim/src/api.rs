@@ -38,9 +38,30 @@ pub fn router(state: Arc<ClusterState>) -> Router {
         .route("/apis/{group}", get(group))
         .route("/apis/{group}/{version}", get(group_resources))
         .route("/apis/{group}/{version}/{*rest}", any(group_op))
+        .route("/openapi/v3", get(openapi_root))
+        .route("/openapi/v3/{*gv}", get(openapi_document))
         .fallback(|req: Request| async move { ApiError::unknown_path(req.uri().path()) })
         .layer(middleware::from_fn_with_state(state.clone(), gate))
         .with_state(state)
+}
+
+async fn openapi_root(State(state): State<Arc<ClusterState>>) -> Json<Value> {
+    Json(crate::openapi::root(&state.resources))
+}
+
+async fn openapi_document(
+    State(state): State<Arc<ClusterState>>,
+    Path(gv): Path<String>,
+) -> ApiResult<Json<Value>> {
+    let parts: Vec<&str> = gv.split('/').collect();
+    let (group, version) = match parts[..] {
+        ["api", version] => ("", version),
+        ["apis", group, version] => (group, version),
+        _ => return Err(ApiError::unknown_path(&format!("/openapi/v3/{gv}"))),
+    };
+    crate::openapi::document(&state.resources, group, version)
+        .map(Json)
+        .ok_or_else(|| ApiError::unknown_path(&format!("/openapi/v3/{gv}")))
 }
 
 /// Authentication (when the cluster has a token) and injected faults, before anything else.
@@ -110,10 +131,13 @@ fn resource_list(state: &ClusterState, group: &str, version: &str) -> Option<Val
             "update",
             "watch",
         ];
-        list.push(
-            json!({"name": r.plural, "singularName": r.singular, "namespaced": r.namespaced,
-                         "kind": r.kind, "verbs": verbs}),
-        );
+        let mut entry = json!({"name": r.plural, "singularName": r.singular, "namespaced": r.namespaced,
+                               "kind": r.kind, "verbs": verbs});
+        let short = crate::resources::short_names(r.plural);
+        if !short.is_empty() {
+            entry["shortNames"] = json!(short);
+        }
+        list.push(entry);
         if r.has_status {
             list.push(json!({"name": format!("{}/status", r.plural), "singularName": "", "namespaced": r.namespaced,
                              "kind": r.kind, "verbs": ["get", "patch", "update"]}));
@@ -201,6 +225,7 @@ struct Params {
     field_manager: Option<String>,
     force: Option<bool>,
     dry_run: Option<String>,
+    field_validation: Option<String>,
 }
 
 /// Which object or collection a path names.
@@ -540,14 +565,42 @@ fn admit(target: &Target, obj: &mut Value) -> ApiResult<()> {
         )));
     }
     for (field, quantity) in resources::quantity_fields(r, obj) {
-        if berth_quantity::Quantity::parse(&quantity).is_err() {
+        if berth_kube::quantity::Quantity::parse(&quantity).is_err() {
             causes.push((field, format!("Invalid value: {quantity:?}: quantities must match the regular expression '^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$'")));
         }
+    }
+    match r.kind {
+        "ResourceQuota" => causes.extend(crate::validate::resource_quota(obj)),
+        "LimitRange" => causes.extend(crate::validate::limit_range(obj)),
+        _ => {}
     }
     if !causes.is_empty() {
         return Err(ApiError::invalid(r.kind, &name, causes));
     }
     Ok(())
+}
+
+/// `fieldValidation=Strict` refuses unknown fields with 400, as the real server does.
+fn strict(target: &Target, obj: &Value, params: &Params) -> ApiResult<()> {
+    if params.field_validation.as_deref() != Some("Strict") {
+        return Ok(());
+    }
+    let unknown = crate::resources::unknown_fields(&target.resource, obj);
+    if unknown.is_empty() {
+        return Ok(());
+    }
+    let r = &target.resource;
+    let listed: Vec<String> = unknown
+        .iter()
+        .map(|f| format!("unknown field {f:?}"))
+        .collect();
+    Err(ApiError::bad_request(format!(
+        "{} in version \"{}\" cannot be handled as a {}: strict decoding error: {}",
+        r.kind,
+        r.version,
+        r.kind,
+        listed.join(", ")
+    )))
 }
 
 /// New content may go only into a namespace that exists and is not terminating.
@@ -809,6 +862,7 @@ fn create(
         return Err(ApiError::method_not_allowed("POST is for collections"));
     }
     admit(target, &mut obj)?;
+    strict(target, &obj, params)?;
     namespace_open(state, target)?;
     if dry_run {
         return Ok(json_response(StatusCode::CREATED, &obj));
@@ -829,6 +883,7 @@ fn update(
         return Err(ApiError::method_not_allowed("PUT needs an object name"));
     }
     admit(target, &mut obj)?;
+    strict(target, &obj, params)?;
     let key = key_of(target);
     if dry_run {
         return Ok(json_response(StatusCode::OK, &obj));
@@ -861,13 +916,27 @@ fn patch(
                 .ok_or_else(|| ApiError::bad_request("PatchOptions.meta.k8s.io \"\" is invalid: fieldManager: Required value: is required for apply patch"))?;
             let mut applied = decode(&ct, body)?;
             admit(target, &mut applied)?;
+            // Server-side apply builds a typed object: an unknown field fails it, whatever
+            // fieldValidation says (and the real server answers 500).
+            let unknown = crate::resources::unknown_fields(&target.resource, &applied);
+            if !unknown.is_empty() {
+                let listed: Vec<String> = unknown
+                    .iter()
+                    .map(|f| format!("  .{f}: field not declared in schema"))
+                    .collect();
+                return Err(ApiError::internal(format!(
+                    "failed to create typed patch object ({}/{name}; {}, Kind={}): errors:\n{}",
+                    target.namespace.clone().unwrap_or_default(),
+                    target.resource.api_version(),
+                    target.resource.kind,
+                    listed.join("\n")
+                )));
+            }
             if !state.store.contains(&key) {
                 namespace_open(state, target)?;
             }
-            if dry_run {
-                return Ok(json_response(StatusCode::OK, &applied));
-            }
-            let written = state.store.apply(
+            // A dry run answers the object as the merge would leave it, and stores nothing.
+            let written = state.store.apply_or_try(
                 &target.resource,
                 &key,
                 applied,
@@ -875,6 +944,7 @@ fn patch(
                     name: manager,
                     force: params.force.unwrap_or(false),
                 },
+                dry_run,
             )?;
             let status = if written.created {
                 StatusCode::CREATED

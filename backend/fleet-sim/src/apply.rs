@@ -56,6 +56,11 @@ pub fn leaf_paths(value: &Value) -> FieldSet {
     out
 }
 
+/// An applied `{}`: it owns the map, not its entries.
+pub fn empty_map(value: Option<&Value>) -> bool {
+    value.and_then(Value::as_object).is_some_and(Map::is_empty)
+}
+
 pub fn get<'a>(value: &'a Value, path: &[String]) -> Option<&'a Value> {
     path.iter().try_fold(value, |v, key| v.get(key))
 }

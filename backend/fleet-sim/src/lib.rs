@@ -14,11 +14,13 @@ mod api;
 mod apply;
 pub mod cluster;
 pub mod fleet;
+mod openapi;
 pub mod resources;
 mod select;
 pub mod spec;
 pub mod status;
 pub mod store;
+mod validate;
 
 pub use cluster::{FaultSettings, Settings, SimCluster};
 pub use fleet::Fleet;

@@ -254,18 +254,81 @@ pub const KYVERNO: &[Resource] = &[
     ),
 ];
 
+/// The short names kubectl takes (`kubectl get ns`), as the real server lists them.
+pub fn short_names(plural: &str) -> &'static [&'static str] {
+    match plural {
+        "namespaces" => &["ns"],
+        "nodes" => &["no"],
+        "resourcequotas" => &["quota"],
+        "limitranges" => &["limits"],
+        "serviceaccounts" => &["sa"],
+        "pods" => &["po"],
+        "persistentvolumeclaims" => &["pvc"],
+        "configmaps" => &["cm"],
+        "storageclasses" => &["sc"],
+        "networkpolicies" => &["netpol"],
+        "deployments" => &["deploy"],
+        "statefulsets" => &["sts"],
+        "daemonsets" => &["ds"],
+        "poddisruptionbudgets" => &["pdb"],
+        "horizontalpodautoscalers" => &["hpa"],
+        _ => &[],
+    }
+}
+
+/// Fields of `body` its kind does not have (`metadata.bogus`), found by comparing the body
+/// with its typed reading: what the real server calls "unknown field" or "field not declared
+/// in schema". Custom resources have no typed reading here and report none.
+pub fn unknown_fields(resource: &Resource, body: &Value) -> Vec<String> {
+    fn walk(given: &Value, known: &Value, path: &str, out: &mut Vec<String>) {
+        match (given, known) {
+            (Value::Object(g), Value::Object(k)) => {
+                for (key, value) in g {
+                    let p = if path.is_empty() {
+                        key.clone()
+                    } else {
+                        format!("{path}.{key}")
+                    };
+                    match k.get(key) {
+                        Some(kv) => walk(value, kv, &p, out),
+                        None if value.is_null() => {}
+                        None => out.push(p),
+                    }
+                }
+            }
+            (Value::Array(g), Value::Array(k)) => {
+                for (i, (gv, kv)) in g.iter().zip(k).enumerate() {
+                    walk(gv, kv, &format!("{path}[{i}]"), out);
+                }
+            }
+            _ => {}
+        }
+    }
+    let mut out = Vec::new();
+    if let Ok(Some(known)) = typed(resource, body) {
+        walk(body, &known, "", &mut out);
+    }
+    out
+}
+
 /// Checks a body against the real type (k8s-openapi) of its kind; custom resources are
 /// checked for shape only. Answers the decoder's message on failure.
 pub fn decode_typed(resource: &Resource, body: &Value) -> Result<(), String> {
+    typed(resource, body).map(|_| ())
+}
+
+/// The body as its typed reading writes it back (None for custom resources).
+fn typed(resource: &Resource, body: &Value) -> Result<Option<Value>, String> {
     use k8s_openapi::api::{
         apps::v1 as apps, autoscaling::v2 as autoscaling, batch::v1 as batch, core::v1 as core,
         networking::v1 as networking, policy::v1 as policy, rbac::v1 as rbac,
         storage::v1 as storage,
     };
-    fn check<T: serde::de::DeserializeOwned>(body: &Value) -> Result<(), String> {
-        serde_json::from_value::<T>(body.clone())
-            .map(|_| ())
-            .map_err(|e| e.to_string())
+    fn check<T: serde::de::DeserializeOwned + serde::Serialize>(
+        body: &Value,
+    ) -> Result<Option<Value>, String> {
+        let typed = serde_json::from_value::<T>(body.clone()).map_err(|e| e.to_string())?;
+        Ok(serde_json::to_value(typed).ok())
     }
     match (resource.group, resource.kind) {
         ("", "Namespace") => check::<core::Namespace>(body),
@@ -290,7 +353,7 @@ pub fn decode_typed(resource: &Resource, body: &Value) -> Result<(), String> {
             check::<autoscaling::HorizontalPodAutoscaler>(body)
         }
         _ => match body.get("spec") {
-            None | Some(Value::Object(_)) => Ok(()),
+            None | Some(Value::Object(_)) => Ok(None),
             Some(_) => Err("spec: expected an object".into()),
         },
     }

@@ -475,6 +475,18 @@ impl Store {
         applied: Value,
         manager: FieldManager<'_>,
     ) -> ApiResult<Written> {
+        self.apply_or_try(resource, key, applied, manager, false)
+    }
+
+    /// As [`Store::apply`]; with `dry_run` the merged object is answered and nothing stored.
+    pub fn apply_or_try(
+        &self,
+        resource: &Resource,
+        key: &Key,
+        applied: Value,
+        manager: FieldManager<'_>,
+        dry_run: bool,
+    ) -> ApiResult<Written> {
         let mut inner = self.inner.write().expect("store lock");
         let applied_set = apply::leaf_paths(&applied);
         let Some(live) = inner.objects.get(key).map(|t| parse(t)) else {
@@ -495,6 +507,12 @@ impl Store {
                 &[(manager.name.to_owned(), "Apply".into(), applied_set)],
                 manager.name,
             );
+            if dry_run {
+                return Ok(Written {
+                    created: true,
+                    object: obj,
+                });
+            }
             return Ok(Written {
                 created: true,
                 object: inner.commit(&self.events, key, "ADDED", obj),
@@ -509,6 +527,18 @@ impl Store {
             }
             for path in &applied_set {
                 for owned in set.iter().filter(|o| apply::overlaps(o, path)) {
+                    // An empty map claims the map, not what others put in it; a map owned
+                    // while empty stops being a leaf once others have filled it.
+                    if owned.len() > path.len() && apply::empty_map(apply::get(&applied, path)) {
+                        continue;
+                    }
+                    if path.len() > owned.len()
+                        && apply::get(&live, owned)
+                            .and_then(Value::as_object)
+                            .is_some_and(|m| !m.is_empty())
+                    {
+                        continue;
+                    }
                     let differs = apply::get(&live, owned) != apply::get(&applied, owned)
                         || apply::get(&live, path) != apply::get(&applied, path);
                     if differs {
@@ -538,12 +568,21 @@ impl Store {
                 .iter()
                 .filter(|(m, o, _)| !(m == manager.name && o == "Apply"))
                 .any(|(_, _, s)| s.contains(path));
-            if !owned_elsewhere {
+            // A map this manager sent empty keeps what others put in it.
+            let filled = apply::get(&next, path)
+                .and_then(Value::as_object)
+                .is_some_and(|m| !m.is_empty());
+            if !owned_elsewhere && !filled {
                 apply::remove(&mut next, path);
             }
         }
         for path in &applied_set {
             let value = apply::get(&applied, path).cloned().unwrap_or(Value::Null);
+            if apply::empty_map(Some(&value))
+                && apply::get(&next, path).is_some_and(Value::is_object)
+            {
+                continue;
+            }
             apply::set(&mut next, path, value);
         }
         // Ownership: a forced apply takes conflicting fields; equal values are shared.
@@ -569,6 +608,12 @@ impl Store {
         }
         derive_server_fields(resource, &live, &mut next);
         write_managers(&mut next, &resource.api_version(), &entries, manager.name);
+        if dry_run {
+            return Ok(Written {
+                created: false,
+                object: next,
+            });
+        }
         Ok(Written {
             created: false,
             object: inner.commit(&self.events, key, "MODIFIED", next),

@@ -79,6 +79,9 @@ scenario!(quota_and_limit_range_apply_in_a_namespace);
 scenario!(lists_filter_by_label_and_page);
 scenario!(errors_are_kubernetes_statuses);
 scenario!(nodes_have_their_real_shape);
+scenario!(an_empty_map_in_an_apply_keeps_what_others_put_in_it);
+scenario!(a_dry_run_apply_returns_the_merged_object);
+scenario!(quota_keys_and_limit_ranges_are_validated);
 
 #[tokio::test]
 async fn the_demo_fleet_follows_the_layered_model() {
@@ -522,4 +525,106 @@ async fn a_quiet_watch_receives_bookmarks_at_the_current_version() {
         Some(WatchEvent::Bookmark(b)) => assert_eq!(b.metadata.resource_version, current),
         other => panic!("expected a bookmark, got {other:?}"),
     }
+}
+
+/// Real kubectl (`BERTH_TEST_KUBECTL`, the one `bash scripts/test` builds with the control
+/// plane) against `kubeconfig`'s `context`: server-side apply with validation on, short
+/// names, and the unknown-field and quota-key refusals a real server gives.
+fn kubectl_session(kubectl: &str, kubeconfig: &std::path::Path, context: &str) {
+    let run = |args: &[&str], stdin: Option<&str>| {
+        use std::io::Write;
+        let mut child = std::process::Command::new(kubectl)
+            .arg(format!("--kubeconfig={}", kubeconfig.display()))
+            .arg(format!("--context={context}"))
+            .arg(format!(
+                "--cache-dir={}/cache",
+                kubeconfig.parent().unwrap().display()
+            ))
+            .args(args)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("kubectl runs");
+        if let Some(input) = stdin {
+            child
+                .stdin
+                .take()
+                .unwrap()
+                .write_all(input.as_bytes())
+                .unwrap();
+        }
+        let out = child.wait_with_output().unwrap();
+        (
+            out.status.success(),
+            format!(
+                "{}{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            ),
+        )
+    };
+    let name = format!(
+        "berth-kubectl-{}",
+        &uuid::Uuid::new_v4().simple().to_string()[..8]
+    );
+    let ns = format!(r#"{{"apiVersion":"v1","kind":"Namespace","metadata":{{"name":"{name}"}}}}"#);
+    let (ok, out) = run(&["apply", "--server-side", "-f", "-"], Some(&ns));
+    assert!(ok && out.contains("serverside-applied"), "{out}");
+    let (ok, out) = run(&["get", "ns", &name, "-o", "name"], None);
+    assert!(ok && out.trim() == format!("namespace/{name}"), "{out}");
+    let bogus = format!(
+        r#"{{"apiVersion":"v1","kind":"ConfigMap","metadata":{{"name":"c","namespace":"{name}","bogus":1}}}}"#
+    );
+    let (ok, out) = run(&["create", "-f", "-"], Some(&bogus));
+    assert!(
+        !ok && out.contains(r#"unknown field "metadata.bogus""#),
+        "{out}"
+    );
+    let quota = format!(
+        r#"{{"apiVersion":"v1","kind":"ResourceQuota","metadata":{{"name":"q","namespace":"{name}"}},"spec":{{"hard":{{"bogus":"1"}}}}}}"#
+    );
+    let (ok, out) = run(&["apply", "--server-side", "-f", "-"], Some(&quota));
+    assert!(!ok && out.contains("spec.hard[bogus]"), "{out}");
+    let (ok, out) = run(&["delete", "ns", &name, "--wait=false"], None);
+    assert!(ok, "{out}");
+}
+
+fn kubectl() -> Option<String> {
+    let found = std::env::var("BERTH_TEST_KUBECTL").ok();
+    if found.is_none() {
+        assert!(
+            std::env::var_os("BERTH_REQUIRE_CLUSTERS").is_none(),
+            "BERTH_REQUIRE_CLUSTERS is set but BERTH_TEST_KUBECTL is not"
+        );
+        eprintln!("BERTH_TEST_KUBECTL is not set: no kubectl to drive");
+    }
+    found
+}
+
+#[tokio::test]
+async fn kubectl_works_against_the_simulator_with_validation_on() {
+    let Some(kubectl) = kubectl() else { return };
+    let fleet = demo().await;
+    let dir = std::env::temp_dir().join(format!("berth-kubectl-{}", uuid::Uuid::new_v4()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("kubeconfig");
+    std::fs::write(&path, fleet.kubeconfig()).unwrap();
+    tokio::task::spawn_blocking(move || kubectl_session(&kubectl, &path, "prod-shanghai-1"))
+        .await
+        .unwrap();
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[tokio::test]
+async fn kubectl_works_against_a_real_cluster_the_same_way() {
+    let (Some(kubectl), Ok(path)) = (kubectl(), std::env::var("BERTH_TEST_KUBECONFIG")) else {
+        return;
+    };
+    let context = std::env::var("BERTH_TEST_CONTEXT").unwrap_or_default();
+    tokio::task::spawn_blocking(move || {
+        kubectl_session(&kubectl, std::path::Path::new(&path), &context)
+    })
+    .await
+    .unwrap();
 }

@@ -69,7 +69,7 @@ pub fn desired(i: &Inputs) -> Vec<(&'static str, String, Value)> {
             Value::String(Value::Array(tolerations).to_string()),
         );
     }
-    let namespace = json!({
+    let mut namespace = json!({
         "apiVersion": "v1",
         "kind": "Namespace",
         "metadata": {
@@ -81,9 +81,12 @@ pub fn desired(i: &Inputs) -> Vec<(&'static str, String, Value)> {
                 "berth.dev/environment": i.environment,
                 "kubernetes.io/metadata.name": i.namespace,
             },
-            "annotations": ns_annotations,
         }
     });
+    // An applied `annotations: {}` would claim the map, and others' applies to it conflict.
+    if !ns_annotations.is_empty() {
+        namespace["metadata"]["annotations"] = Value::Object(ns_annotations);
+    }
 
     let quota = resource_quota(meta(i, QUOTA_NAME), &i.spec.spec, i.cluster_classes);
     let limits = limit_range(meta(i, LIMITS_NAME), &i.spec.spec);

@@ -280,3 +280,146 @@ pub async fn nodes_have_their_real_shape(client: Client) {
             .is_some_and(|a| a.contains_key("cpu") && a.contains_key("memory")));
     }
 }
+
+/// An empty map in an apply claims the map, not what is in it: another manager's update
+/// adds an annotation, a re-apply of `annotations: {}` keeps it, and another manager then
+/// applies its own annotation without a conflict.
+pub async fn an_empty_map_in_an_apply_keeps_what_others_put_in_it(client: Client) {
+    let name = unique("empty");
+    let api = Api::<Namespace>::all(client.clone());
+    let mut body = namespace_body(&name, "payments");
+    body["metadata"]["annotations"] = json!({});
+    api.patch(
+        &name,
+        &PatchParams::apply(MANAGER),
+        &Patch::Apply(body.clone()),
+    )
+    .await
+    .unwrap();
+    api.patch(
+        &name,
+        &PatchParams::default(),
+        &Patch::Merge(json!({"metadata": {"annotations": {"note": "kept"}}})),
+    )
+    .await
+    .unwrap();
+    let again = api
+        .patch(&name, &PatchParams::apply(MANAGER), &Patch::Apply(body))
+        .await
+        .unwrap();
+    assert_eq!(again.metadata.annotations.unwrap()["note"], "kept");
+    let applied = api
+        .patch(
+            &name,
+            &PatchParams::apply("other"),
+            &Patch::Apply(json!({"apiVersion": "v1", "kind": "Namespace",
+                "metadata": {"name": name, "annotations": {"more": "x"}}})),
+        )
+        .await
+        .expect("the filled map is no longer Berth's alone");
+    let annotations = applied.metadata.annotations.unwrap();
+    assert_eq!(
+        (annotations["note"].as_str(), annotations["more"].as_str()),
+        ("kept", "x")
+    );
+    cleanup(&client, &name).await;
+}
+
+/// A dry-run apply answers the object as it would be after the merge, and stores nothing.
+pub async fn a_dry_run_apply_returns_the_merged_object(client: Client) {
+    let name = unique("dry");
+    let api = Api::<Namespace>::all(client.clone());
+    api.patch(
+        &name,
+        &PatchParams::apply("other"),
+        &Patch::Apply(namespace_body(&name, "payments")),
+    )
+    .await
+    .unwrap();
+    let mut body = json!({"apiVersion": "v1", "kind": "Namespace",
+        "metadata": {"name": name, "labels": {"tier": "gold"}}});
+    let dry = api
+        .patch(
+            &name,
+            &PatchParams::apply(MANAGER).dry_run(),
+            &Patch::Apply(body.take()),
+        )
+        .await
+        .unwrap();
+    let labels = dry.metadata.labels.unwrap();
+    assert_eq!(labels["tier"], "gold");
+    assert_eq!(
+        labels["team"], "payments",
+        "the other manager's label is merged in"
+    );
+    let stored = api.get(&name).await.unwrap().metadata.labels.unwrap();
+    assert!(!stored.contains_key("tier"), "a dry run stores nothing");
+    cleanup(&client, &name).await;
+}
+
+/// Quota keys and LimitRange rules are validated as kube-apiserver validates them.
+pub async fn quota_keys_and_limit_ranges_are_validated(client: Client) {
+    let name = unique("valid");
+    Api::<Namespace>::all(client.clone())
+        .patch(
+            &name,
+            &PatchParams::apply(MANAGER),
+            &Patch::Apply(namespace_body(&name, "payments")),
+        )
+        .await
+        .unwrap();
+    let quotas = Api::<ResourceQuota>::namespaced(client.clone(), &name);
+    let quota = |hard: serde_json::Value| json!({"apiVersion": "v1", "kind": "ResourceQuota", "metadata": {"name": "q"}, "spec": {"hard": hard}});
+    let refused = |r: Result<ResourceQuota, kube::Error>| matches!(r, Err(kube::Error::Api(s)) if s.code == 422);
+    for bad in [
+        json!({"bogus": "1"}),
+        json!({"count/deployments.apps": "1.5"}),
+        json!({"pods": "2.5"}),
+        json!({"requests.cpu": "-1"}),
+        json!({"gold.storageclass.storage.k8s.io/requests.storage": "0.5"}),
+    ] {
+        let r = quotas
+            .patch(
+                "q",
+                &PatchParams::apply(MANAGER),
+                &Patch::Apply(quota(bad.clone())),
+            )
+            .await;
+        assert!(refused(r), "{bad} accepted");
+    }
+    quotas
+        .patch(
+            "q",
+            &PatchParams::apply(MANAGER),
+            &Patch::Apply(quota(json!({"requests.nvidia.com/gpu": "2", "count/deployments.apps": "10",
+                                       "services.loadbalancers": "1", "requests.ephemeral-storage": "1Gi"}))),
+        )
+        .await
+        .expect("extended resources and object counts are quota keys");
+
+    let limits = Api::<LimitRange>::namespaced(client.clone(), &name);
+    let range = |container: serde_json::Value| {
+        json!({"apiVersion": "v1", "kind": "LimitRange", "metadata": {"name": "l"},
+               "spec": {"limits": [container]}})
+    };
+    for bad in [
+        json!({"type": "Container", "min": {"cpu": "100m"}, "max": {"cpu": "200m"}, "maxLimitRequestRatio": {"cpu": "5"}}),
+        json!({"type": "Container", "default": {"memory": "8Gi"}, "max": {"memory": "4Gi"}}),
+        json!({"type": "Container", "defaultRequest": {"cpu": "1"}, "default": {"cpu": "500m"}}),
+        json!({"type": "Container", "maxLimitRequestRatio": {"cpu": "0.5"}}),
+        json!({"type": "Pod", "default": {"cpu": "1"}}),
+    ] {
+        let r = limits
+            .patch(
+                "l",
+                &PatchParams::apply(MANAGER),
+                &Patch::Apply(range(bad.clone())),
+            )
+            .await;
+        assert!(
+            matches!(r, Err(kube::Error::Api(ref s)) if s.code == 422),
+            "{bad} accepted: {r:?}"
+        );
+    }
+    cleanup(&client, &name).await;
+}

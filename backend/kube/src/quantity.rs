@@ -8,8 +8,6 @@
 //! Berth that reads a quantity — request specs, node inventory, capacity, the drift check —
 //! reads it through this type, so they never disagree about what a quantity is.
 
-#![forbid(unsafe_code)]
-
 use std::fmt;
 
 /// A parsed quantity: an exact number of nano-units (1e-9 of a core, of a byte, …).

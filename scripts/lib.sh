@@ -182,7 +182,7 @@ testplane_build() {
     flock 9
     if [ ! -x "$dir/kube-apiserver" ]; then
       started=$(date +%s)
-      say "building Kubernetes $KUBERNETES_VERSION, etcd $ETCD_VERSION and kwok $KWOK_VERSION from the Go module proxy (once per pin; ~15 min on 2 cores)"
+      say "building Kubernetes $KUBERNETES_VERSION, etcd $ETCD_VERSION and kwok $KWOK_VERSION from the Go module proxy (once per pin; about 5 min on 2 cores)"
       tmp="$dir.partial"
       rm -rf "$tmp" && mkdir -p "$tmp"
       local v="k8s.io/component-base/version" c="k8s.io/client-go/pkg/version" minor

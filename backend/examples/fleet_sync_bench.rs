@@ -54,10 +54,12 @@ async fn main() -> anyhow::Result<()> {
         meta: Default::default(),
         system: Some("bench"),
     };
+    // testplane's `<cluster>-admin` contexts are for tests; Berth is the `<cluster>` one.
     let contexts: Vec<String> = Kubeconfig::read_from(&path)?
         .contexts
         .into_iter()
         .map(|c| c.name)
+        .filter(|name| !name.ends_with("-admin"))
         .collect();
     for name in &contexts {
         let input = NewCluster {

@@ -1,10 +1,14 @@
-//! Benchmark: auto-approved namespace requests carried to simulated clusters by Berth's own
-//! job workers, and paging through 10,000 namespaces. The simulator runs in its own process
-//! (bench/tenancy.sh starts it) and is registered by kubeconfig context as `dev` clusters,
-//! so the default policy approves size S at once.
+//! Benchmark: auto-approved namespace requests carried to clusters by Berth's own job
+//! workers, a bare kube client applying the same objects to the same clusters in the same run,
+//! and paging through 10,000 namespaces. The clusters run in their own processes — simulated
+//! (bench/tenancy.sh) or real kube-apiservers (bench/kubernetes.sh) — and are registered by
+//! kubeconfig context (`<name>-admin` contexts are skipped) as `dev` clusters, so the
+//! default policy approves size S at once.
 //!
 //! Figures: request → ready latency (p50 / p99, one at a time), namespaces per second with
-//! 1,000 requests spread over every cluster, and the time per page of the namespace list.
+//! many requests spread over every cluster, the bare client's namespaces per second, and the
+//! time per page of the namespace list. `BENCH_LATENCY_N` and `BENCH_THROUGHPUT_N` set the
+//! counts (200 and 1,000).
 
 use std::time::{Duration, Instant};
 
@@ -65,9 +69,10 @@ async fn wait_ready(app: &App, id: uuid::Uuid) -> anyhow::Result<()> {
         let state = sqlx::query_scalar!("SELECT state FROM namespace_requests WHERE id = $1", id)
             .fetch_one(&app.db)
             .await?;
+        // `failed` is retried by Berth itself (with backoff); only ready ends the wait.
         match state.as_str() {
             "ready" => return Ok(()),
-            "failed" => anyhow::bail!("request {id} failed"),
+            "rejected" | "cancelled" => anyhow::bail!("request {id} was {state}"),
             _ => tokio::time::sleep(Duration::from_millis(1)).await,
         }
     }
@@ -127,7 +132,18 @@ async fn main() -> anyhow::Result<()> {
         .contexts
         .into_iter()
         .map(|c| c.name)
+        .filter(|name| !name.ends_with("-admin"))
         .collect();
+    let count = |var: &str, default: usize| {
+        std::env::var(var)
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(default)
+    };
+    let (latency_n, throughput_n) = (
+        count("BENCH_LATENCY_N", 200),
+        count("BENCH_THROUGHPUT_N", 1000),
+    );
     for name in &clusters {
         let input = NewCluster {
             name: name.clone(),
@@ -153,7 +169,7 @@ async fn main() -> anyhow::Result<()> {
 
     // Latency: one request at a time, created → every object applied → ready.
     let mut latencies = Vec::new();
-    for i in 0..200 {
+    for i in 0..latency_n {
         let started = Instant::now();
         let r = requests::create(
             &app,
@@ -170,41 +186,79 @@ async fn main() -> anyhow::Result<()> {
     }
     latencies.sort_by(f64::total_cmp);
     println!(
-        "auto-approved request → ready (10 objects by server-side apply), 200 one at a time: p50 {:.0} ms, p99 {:.0} ms, max {:.0} ms",
+        "auto-approved request → ready (10 objects by server-side apply), {latency_n} one at a time: p50 {:.0} ms, p99 {:.0} ms, max {:.0} ms",
         percentile(&latencies, 0.5),
         percentile(&latencies, 0.99),
         latencies.last().copied().unwrap_or_default()
     );
 
-    // Throughput: 1,000 requests over every cluster, created 16 at a time.
-    let started = Instant::now();
-    let ids: Vec<uuid::Uuid> = futures::stream::iter(0..1000)
-        .map(|i| {
-            let (app, dev, cluster) = (
-                app.clone(),
-                dev.clone(),
-                clusters[i % clusters.len()].clone(),
-            );
-            async move {
-                requests::create(&app, &dev, request(&cluster, format!("bench-tp-{i}")))
-                    .await
-                    .map(|r| r.request.id)
-            }
-        })
-        .buffer_unordered(16)
-        .collect::<Vec<_>>()
-        .await
-        .into_iter()
-        .collect::<Result<_, _>>()?;
-    let created = started.elapsed().as_secs_f64();
-    for id in &ids {
-        wait_ready(&app, *id).await?;
+    // Throughput: many requests over every cluster, created 16 at a time, alternating with a
+    // bare kube client doing the same applies (rounds, so a noisy machine shows in the spread).
+    let rounds = count("BENCH_ROUNDS", 1);
+    let spec = sqlx::query_scalar!(
+        r#"SELECT spec AS "spec: sqlx::types::Json<berth_frontend::api::NamespaceSpec>" FROM namespaces LIMIT 1"#
+    )
+    .fetch_one(&app.db)
+    .await?
+    .0;
+    let per_cluster = app.config.jobs_per_cluster;
+    let (mut berth_rates, mut bare_rates, mut wide_rates) = (Vec::new(), Vec::new(), Vec::new());
+    for round in 0..rounds {
+        let started = Instant::now();
+        let ids: Vec<uuid::Uuid> = futures::stream::iter(0..throughput_n)
+            .map(|i| {
+                let (app, dev, cluster) = (
+                    app.clone(),
+                    dev.clone(),
+                    clusters[i % clusters.len()].clone(),
+                );
+                async move {
+                    let name = format!("bench-tp-{round}-{i}");
+                    requests::create(&app, &dev, request(&cluster, name))
+                        .await
+                        .map(|r| r.request.id)
+                }
+            })
+            .buffer_unordered(16)
+            .collect::<Vec<_>>()
+            .await
+            .into_iter()
+            .collect::<Result<_, _>>()?;
+        let created = started.elapsed().as_secs_f64();
+        for id in &ids {
+            wait_ready(&app, *id).await?;
+        }
+        let secs = started.elapsed().as_secs_f64();
+        berth_rates.push(throughput_n as f64 / secs);
+        println!(
+            "round {}: {throughput_n} auto-approved requests over {} clusters all ready in {secs:.2} s = {:.1} namespaces/s end to end (requests created in {created:.2} s)",
+            round + 1,
+            clusters.len(),
+            throughput_n as f64 / secs
+        );
+        bare_rates
+            .push(bare_client(&path, &clusters, &spec, throughput_n, per_cluster, round).await?);
+        wide_rates.push(bare_client(&path, &clusters, &spec, throughput_n, 16, round).await?);
     }
-    let secs = started.elapsed().as_secs_f64();
+    let median = |v: &mut Vec<f64>| {
+        v.sort_by(f64::total_cmp);
+        v[v.len() / 2]
+    };
+    let (berth_rate, bare_rate, wide_rate) = (
+        median(&mut berth_rates),
+        median(&mut bare_rates),
+        median(&mut wide_rates),
+    );
     println!(
-        "1,000 auto-approved requests over {} clusters: all ready in {secs:.2} s = {:.0} namespaces/s end to end (requests created in {created:.2} s)",
-        clusters.len(),
-        1000.0 / secs
+        "Berth end to end (median of {rounds}): {berth_rate:.1} namespaces/s, {per_cluster} jobs at a time per cluster (BERTH_JOBS_PER_CLUSTER)"
+    );
+    println!(
+        "bare kube client, the same 10 objects per namespace, {per_cluster} namespaces at a time per cluster (median): {bare_rate:.1} namespaces/s; Berth ÷ bare = {:.2}",
+        berth_rate / bare_rate
+    );
+    println!(
+        "bare kube client, 16 namespaces at a time per cluster (median): {wide_rate:.1} namespaces/s; Berth ÷ bare = {:.2}",
+        berth_rate / wide_rate
     );
     let applied = sqlx::query_scalar!(
         r#"SELECT count(*) AS "n!" FROM audit_events WHERE action = 'namespace.provisioned'"#
@@ -212,7 +266,8 @@ async fn main() -> anyhow::Result<()> {
     .fetch_one(&app.db)
     .await?;
     println!(
-        "namespace.provisioned audit rows: {applied} (1,200 expected: none lost, none doubled)"
+        "namespace.provisioned audit rows: {applied} ({} expected: none lost, none doubled)",
+        latency_n + throughput_n * rounds
     );
 
     // Listing: 10,000 namespaces, 100 per page, as an admin.
@@ -253,6 +308,111 @@ async fn main() -> anyhow::Result<()> {
         percentile(&pages, 0.99)
     );
     Ok(())
+}
+
+/// Applies Berth's ten objects for `n` namespaces straight to the clusters with kube clients
+/// of the same contexts — the Namespace, then the other nine together — `per_cluster` at a
+/// time on each cluster (Berth's workers run one job per cluster at a time). Namespaces/s.
+async fn bare_client(
+    kubeconfig: &std::path::Path,
+    clusters: &[String],
+    spec: &berth_frontend::api::NamespaceSpec,
+    n: usize,
+    per_cluster: usize,
+    round: usize,
+) -> anyhow::Result<f64> {
+    use berth::tenancy::objects;
+    use kube::{
+        api::{Api, DynamicObject, Patch, PatchParams},
+        discovery::ApiResource,
+    };
+    let sized = berth::tenancy::stored_sized(spec)?;
+    let mut clients = Vec::new();
+    for name in clusters {
+        let options = kube::config::KubeConfigOptions {
+            context: Some(name.clone()),
+            ..Default::default()
+        };
+        let config =
+            kube::Config::from_custom_kubeconfig(Kubeconfig::read_from(kubeconfig)?, &options)
+                .await?;
+        clients.push(kube::Client::try_from(config)?);
+    }
+    let params = PatchParams::apply("bench").force();
+    let apply = |client: kube::Client, namespace: String, manifest: serde_json::Value| {
+        let params = params.clone();
+        async move {
+            let (group, version) = match manifest["apiVersion"]
+                .as_str()
+                .unwrap_or("v1")
+                .split_once('/')
+            {
+                Some((g, v)) => (g.to_owned(), v.to_owned()),
+                None => (
+                    String::new(),
+                    manifest["apiVersion"].as_str().unwrap_or("v1").to_owned(),
+                ),
+            };
+            let kind = manifest["kind"].as_str().unwrap_or_default().to_owned();
+            let gvk = kube::api::GroupVersionKind::gvk(&group, &version, &kind);
+            let plural = match kind.as_str() {
+                "NetworkPolicy" => "networkpolicies".to_owned(),
+                other => format!("{}s", other.to_lowercase()),
+            };
+            let resource = ApiResource::from_gvk_with_plural(&gvk, &plural);
+            let name = manifest["metadata"]["name"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned();
+            let api: Api<DynamicObject> = if kind == "Namespace" {
+                Api::all_with(client, &resource)
+            } else {
+                Api::namespaced_with(client, &namespace, &resource)
+            };
+            api.patch(&name, &params, &Patch::Apply(&manifest))
+                .await
+                .map(|_| ())
+        }
+    };
+    let started = Instant::now();
+    let count = clients.len();
+    let jobs = clients.iter().enumerate().map(|(c, client)| {
+        let apply = &apply;
+        let sized = &sized;
+        async move {
+            futures::stream::iter((c..n).step_by(count))
+                .map(|i| async move {
+                    let namespace = format!("bench-bare-{round}-{per_cluster}-{i}");
+                    let inputs = objects::Inputs {
+                        namespace: &namespace,
+                        team: "bench",
+                        layer: "online",
+                        environment: "dev",
+                        pool_label: "eks.amazonaws.com/nodegroup",
+                        pool: "general",
+                        taints: &[],
+                        cluster_classes: &["gp3".to_owned()],
+                        spec: sized,
+                        group: "berth:bench".into(),
+                    };
+                    let mut manifests = objects::desired(&inputs).into_iter().map(|(_, _, m)| m);
+                    let first = manifests.next().expect("the Namespace");
+                    apply(client.clone(), namespace.clone(), first).await?;
+                    futures::future::try_join_all(
+                        manifests.map(|m| apply(client.clone(), namespace.clone(), m)),
+                    )
+                    .await
+                    .map(|_| ())
+                })
+                .buffer_unordered(per_cluster)
+                .collect::<Vec<Result<(), kube::Error>>>()
+                .await
+                .into_iter()
+                .collect::<Result<Vec<()>, kube::Error>>()
+        }
+    });
+    futures::future::try_join_all(jobs).await?;
+    Ok(n as f64 / started.elapsed().as_secs_f64())
 }
 
 use futures::StreamExt;

@@ -102,6 +102,11 @@ pub struct Config {
     #[arg(long, env = "BERTH_JOB_WORKERS", default_value_t = 16)]
     pub job_workers: usize,
 
+    /// Jobs running at once on one cluster: a slow or dead cluster holds at most this many
+    /// workers, and jobs of one namespace always run one after another.
+    #[arg(long, env = "BERTH_JOBS_PER_CLUSTER", default_value_t = 4)]
+    pub jobs_per_cluster: usize,
+
     /// Seconds a worker holds a job before another process may take it over.
     #[arg(long, env = "BERTH_JOB_LEASE_SECONDS", default_value_t = 120)]
     pub job_lease_seconds: u64,
@@ -206,6 +211,9 @@ impl Config {
         }
         if !self.team_group_pattern.contains("{team}") {
             problems.push("BERTH_TEAM_GROUP_PATTERN must contain {team}");
+        }
+        if self.jobs_per_cluster == 0 || self.jobs_per_cluster > self.job_workers.max(1) {
+            problems.push("BERTH_JOBS_PER_CLUSTER must be between 1 and BERTH_JOB_WORKERS");
         }
         if self.job_lease_seconds < 30 {
             problems.push("BERTH_JOB_LEASE_SECONDS must be at least 30");

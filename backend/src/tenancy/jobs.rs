@@ -163,24 +163,30 @@ pub enum Outcome {
     Wait(Duration),
 }
 
-/// Claims one due job. A cluster with a job running under a live lease is skipped, so a
-/// slow cluster occupies at most one worker at a time.
+/// Claims one due job. A job whose namespace has a job running under a live lease waits
+/// (a namespace's jobs run in order), and so does one whose cluster already runs
+/// `BERTH_JOBS_PER_CLUSTER` jobs, so a slow cluster occupies only that many workers.
 pub async fn claim(app: &App, owner: Uuid) -> Result<Option<Job>> {
     let lease = app.config.job_lease_seconds as f64;
+    let per_cluster = app.config.jobs_per_cluster as i64;
     let row = sqlx::query!(
         r#"UPDATE jobs SET state = 'running', lease_owner = $1, lease_until = now() + make_interval(secs => $2),
                           attempts = attempts + 1
            WHERE id = (
              SELECT j.id FROM jobs j
              WHERE ((j.state = 'queued' AND j.run_at <= now()) OR (j.state = 'running' AND j.lease_until < now()))
-               AND (j.cluster_id IS NULL OR NOT EXISTS (
-                     SELECT 1 FROM jobs r WHERE r.cluster_id = j.cluster_id AND r.state = 'running'
+               AND (j.namespace_id IS NULL OR NOT EXISTS (
+                     SELECT 1 FROM jobs r WHERE r.namespace_id = j.namespace_id AND r.state = 'running'
                        AND r.lease_until >= now() AND r.id <> j.id))
+               AND (j.cluster_id IS NULL OR (
+                     SELECT count(*) FROM jobs r WHERE r.cluster_id = j.cluster_id AND r.state = 'running'
+                       AND r.lease_until >= now() AND r.id <> j.id) < $3)
              ORDER BY j.run_at, j.id
              FOR UPDATE SKIP LOCKED LIMIT 1)
            RETURNING id, kind, namespace_id, request_id, cluster_id, payload, attempts, drill_id"#,
         owner,
-        lease
+        lease,
+        per_cluster
     )
     .fetch_optional(&app.db)
     .await?;
@@ -328,8 +334,10 @@ pub fn spawn_workers(app: App) -> Workers {
                 match sqlx::postgres::PgListener::connect_with(&app.db).await {
                     Ok(mut listener) => {
                         if listener.listen(CHANNEL).await.is_ok() {
+                            // One notification, one worker: waking every idle worker
+                            // for each queued job sent them all to claim what one takes.
                             while listener.recv().await.is_ok() {
-                                wake.notify_waiters();
+                                wake.notify_one();
                             }
                         }
                     }
@@ -354,6 +362,8 @@ pub fn spawn_workers(app: App) -> Workers {
                 let notified = wake.notified();
                 match claim(&app, owner).await {
                     Ok(Some(job)) => {
+                        // There may be more: let another idle worker look.
+                        wake.notify_one();
                         let id = job.id;
                         if let Err(e) = run(&app, job).await {
                             tracing::warn!(job = id, error = %e, "job could not be recorded; its lease will hand it back");

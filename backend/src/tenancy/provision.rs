@@ -147,7 +147,13 @@ async fn apply_all(app: &App, f: &Facts) -> Result<Outcome> {
         let api = api(&client, &f.name, kind);
         let (name, manifest, params) = (name.clone(), manifest.clone(), params.clone());
         async move {
-            let result = api.patch(&name, &params, &Patch::Apply(&manifest)).await;
+            let mut result = api.patch(&name, &params, &Patch::Apply(&manifest)).await;
+            // A connection the server closed under a pooled client fails before any answer;
+            // an apply is idempotent, so it is sent once more at once rather than after the
+            // job's backoff.
+            if matches!(&result, Err(e) if !matches!(e, kube::Error::Api(_))) {
+                result = api.patch(&name, &params, &Patch::Apply(&manifest)).await;
+            }
             (kind, name, result.err().map(|e| describe(&e)))
         }
     };

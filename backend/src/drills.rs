@@ -154,7 +154,7 @@ pub async fn start(
     )
     .await?;
     tx.commit().await?;
-    get(app, ctx, id).await
+    get(app, &ctx.reading_back(), id).await
 }
 
 /// Checks a drill and stores it with its job and audit row, in the caller's transaction.
@@ -267,7 +267,7 @@ fn now_text() -> String {
 /// Asks a running drill to stop; its job cleans up what it created and ends it `cancelled`.
 pub async fn cancel(app: &App, ctx: &Ctx, id: Uuid) -> Result<Drill> {
     ctx.require(Scope::Request)?;
-    let drill = get(app, ctx, id).await?;
+    let drill = get(app, &ctx.reading_back(), id).await?;
     let mut tx = app.db.begin().await?;
     let updated = sqlx::query!(
         "UPDATE drills SET cancel_requested = true WHERE id = $1 AND state IN ('queued', 'running') RETURNING namespace_id",
@@ -303,7 +303,7 @@ pub async fn cancel(app: &App, ctx: &Ctx, id: Uuid) -> Result<Drill> {
     )
     .await?;
     tx.commit().await?;
-    get(app, ctx, id).await
+    get(app, &ctx.reading_back(), id).await
 }
 
 #[derive(sqlx::FromRow)]

@@ -248,7 +248,7 @@ pub async fn add_member(app: &App, ctx: &Ctx, team: &str, input: NewMember) -> R
     )
     .await?;
     tx.commit().await?;
-    get(app, ctx, &team.name).await
+    get(app, &ctx.reading_back(), &team.name).await
 }
 
 /// Changes a member's role (`role: Some`) or removes them (`None`), keeping an owner.
@@ -309,7 +309,7 @@ async fn change_membership(
     )
     .await?;
     tx.commit().await?;
-    get(app, ctx, &team.name).await
+    get(app, &ctx.reading_back(), &team.name).await
 }
 
 pub async fn change_role(

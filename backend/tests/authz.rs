@@ -359,16 +359,38 @@ async fn every_endpoint_answers_every_kind_of_caller_as_the_matrix_says(db: PgPo
             }
             send(req)
         };
+        // A refused call changes nothing: every change writes an audit row.
+        let audit_rows = || async {
+            sqlx::query_scalar!("SELECT count(*) AS \"n!\" FROM audit_events")
+                .fetch_one(&server.app.db)
+                .await
+                .unwrap()
+        };
+        let unchanged = |before: i64, after: i64, who: &str, s: StatusCode| {
+            (after != before && [401, 403, 404].contains(&s.as_u16())).then(|| {
+                format!(
+                    "{method} {template} {who}: refused with {s} yet wrote {} audit rows",
+                    after - before
+                )
+            })
+        };
         if !matches!(needs, Public) {
+            let token = server.token("admin@example.com", &lacking(*needs)).await;
+            let before = audit_rows().await;
             let (s, _) = send(&server.anonymous()).await;
             if s != StatusCode::UNAUTHORIZED {
                 failures.push(format!("{method} {template} anonymous: {s}"));
             }
-            let token = server.token("admin@example.com", &lacking(*needs)).await;
             let (s, _) = send(&token).await;
             if s != StatusCode::FORBIDDEN {
                 failures.push(format!("{method} {template} token lacking {needs:?}: {s}"));
             }
+            failures.extend(unchanged(
+                before,
+                audit_rows().await,
+                "anonymous or lacking",
+                s,
+            ));
         }
         // Least rights first, so an allowed change cannot hide a later denial; once an allowed
         // caller has deleted the thing, the next one finds it gone.
@@ -382,7 +404,9 @@ async fn every_endpoint_answers_every_kind_of_caller_as_the_matrix_says(db: PgPo
             if *template == "/api/v1/auth/logout" || *template == "/api/v1/me/password" {
                 continue; // would end the session the rest of the matrix uses; covered by http.rs
             }
+            let before = audit_rows().await;
             let (s, body) = send(client).await;
+            failures.extend(unchanged(before, audit_rows().await, who, s));
             let ok = want == OK
                 && (![401, 403, 404].contains(&s.as_u16())
                     || (deleted && s == StatusCode::NOT_FOUND));
@@ -405,4 +429,54 @@ async fn every_endpoint_answers_every_kind_of_caller_as_the_matrix_says(db: PgPo
         failures.len(),
         failures.join("\n")
     );
+}
+
+/// A token with a write's scope but not `read` gets the write's answer: before, the request
+/// was stored and provisioned and the caller got 403 (a retry then found the name taken).
+#[sqlx::test(migrator = "berth::app::MIGRATOR")]
+async fn a_write_with_only_its_own_scope_is_answered_and_a_refusal_stores_nothing(db: PgPool) {
+    let (app, fleet) = demo_world(db).await;
+    let server = TestServer::serve_app(app).await;
+    let _fleet = fleet;
+    let requester = server.token("dev@example.com", &[Scope::Request]).await;
+    let body = json!({"team": "payments", "cluster": "prod-shanghai-1", "name": "payments-api",
+                      "node_pool": "general", "preset": "S", "purpose": "scope"});
+    let (s, created) = requester
+        .post("/api/v1/namespace-requests", body.clone())
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{created}");
+    assert_eq!(created["request"]["namespace"], "payments-api");
+    let id = created["request"]["id"].as_str().unwrap().to_owned();
+
+    let approver = server.token("admin@example.com", &[Scope::Approve]).await;
+    let (s, approved) = approver
+        .post(
+            &format!("/api/v1/namespace-requests/{id}/approve"),
+            json!({}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{approved}");
+    let (s, faults) = approver
+        .put(
+            "/api/v1/clusters/dev-shanghai-1/simulator/faults",
+            json!({"latency_ms": 0, "error_rate": 0.0, "hang": false, "down": false}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{faults}");
+
+    // A token without `request` is refused, and nothing is stored.
+    let reader = server.token("dev@example.com", &[Scope::Read]).await;
+    let before = audit_actions(&server.app).await.len();
+    let mut other = body.clone();
+    other["name"] = json!("payments-web");
+    let (s, _) = reader.post("/api/v1/namespace-requests", other).await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+    assert_eq!(audit_actions(&server.app).await.len(), before);
+    let stored = sqlx::query_scalar!(
+        "SELECT count(*) AS \"n!\" FROM namespace_requests WHERE namespace_name = 'payments-web'"
+    )
+    .fetch_one(&server.app.db)
+    .await
+    .unwrap();
+    assert_eq!(stored, 0);
 }

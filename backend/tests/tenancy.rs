@@ -1483,3 +1483,135 @@ async fn workers_stop_claiming_and_finish_their_jobs_on_shutdown(db: PgPool) {
         0
     );
 }
+
+/// The environment of a namespace is its cluster's (or an admin's amendment), never the
+/// requester's word: before, `"environment": "dev"` on a prod cluster was auto-approved by
+/// "dev and staging up to L within budget".
+#[sqlx::test(migrator = "berth::app::MIGRATOR")]
+async fn the_environment_is_the_clusters_never_the_requesters(db: PgPool) {
+    let w = world(db).await;
+    let mut claimed_dev = request("prod-shanghai-1", "payments-api", "general", "S");
+    claimed_dev.environment = Some("dev".into());
+    let f = fields(
+        requests::create(&w.app, &w.dev, claimed_dev.clone())
+            .await
+            .unwrap_err(),
+    );
+    assert!(f["environment"].contains("prod"), "{f:?}");
+    let preview = requests::preview(&w.app, &w.dev, claimed_dev)
+        .await
+        .unwrap();
+    assert!(!preview.auto_approve);
+    assert!(preview.fields.contains_key("environment"));
+
+    // Saying nothing, the cluster's environment decides: prod waits for an admin.
+    let created = requests::create(
+        &w.app,
+        &w.dev,
+        request("prod-shanghai-1", "payments-api", "general", "S"),
+    )
+    .await
+    .unwrap();
+    assert_eq!(created.request.state, "pending");
+    assert_eq!(created.request.environment, "prod");
+
+    // An admin may amend it.
+    let amended = requests::amend(
+        &w.app,
+        &w.admin,
+        created.request.id,
+        Amendment {
+            environment: Some("staging".into()),
+            note: "a staging namespace on the shared prod cluster".into(),
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    assert_eq!(amended.request.environment, "staging");
+}
+
+/// A change is a decrease only if no dimension grows: before, the same quota totals with a
+/// larger LimitRange maximum, or storage moved to a roomier class, were approved as decreases.
+#[sqlx::test(migrator = "berth::app::MIGRATOR")]
+async fn a_decrease_takes_nothing_more_in_any_dimension(db: PgPool) {
+    let w = world(db).await;
+    let mut input = request("prod-singapore-1", "payments-db", "db", "M");
+    input.storage_classes = vec![ClassQuota {
+        name: "high-iops-ssd".into(),
+        storage: "50Gi".into(),
+        persistentvolumeclaims: 2,
+    }];
+    ready(&w, input).await;
+    let current = namespaces::get(&w.app, &w.dev, "prod-singapore-1", "payments-db")
+        .await
+        .unwrap()
+        .namespace
+        .spec;
+    let change = |spec: berth_frontend::api::NamespaceSpec| QuotaChange {
+        quota: Some(spec.quota),
+        limits: Some(spec.limits),
+        storage_classes: Some(spec.storage_classes),
+        purpose: "resize".into(),
+        ..Default::default()
+    };
+    let decided =
+        |detail: RequestDetail| (detail.request.state.clone(), detail.request.matched_policy);
+    let try_change = |spec| {
+        let w = &w;
+        async move {
+            let d = requests::quota_change(
+                &w.app,
+                &w.dev,
+                "prod-singapore-1",
+                "payments-db",
+                change(spec),
+            )
+            .await
+            .unwrap();
+            let out = decided(d.clone());
+            if d.request.state == "pending" {
+                requests::cancel(&w.app, &w.dev, d.request.id)
+                    .await
+                    .unwrap();
+            }
+            out
+        }
+    };
+
+    let mut wider = current.clone();
+    wider.limits.max_cpu = "8".into();
+    wider.limits.max_memory = "16Gi".into();
+    assert_eq!(
+        try_change(wider).await.0,
+        "pending",
+        "a larger LimitRange maximum is an increase"
+    );
+
+    let mut roomier = current.clone();
+    roomier.storage_classes = vec![ClassQuota {
+        name: "throughput".into(),
+        storage: "100Gi".into(),
+        persistentvolumeclaims: 4,
+    }];
+    assert_eq!(
+        try_change(roomier).await.0,
+        "pending",
+        "a class not allowed before is an increase"
+    );
+
+    let mut looser = current.clone();
+    looser.limits.max_limit_request_ratio_cpu = None;
+    assert_eq!(
+        try_change(looser).await.0,
+        "pending",
+        "dropping a ratio loosens it"
+    );
+
+    let mut smaller = current.clone();
+    smaller.quota.requests_cpu = "4".into();
+    smaller.storage_classes[0].storage = "20Gi".into();
+    let (state, policy) = try_change(smaller).await;
+    assert_eq!(policy.as_deref(), Some("quota decreases"));
+    assert_eq!(state, "provisioning");
+}

@@ -738,6 +738,10 @@ pub struct Decision {
 pub struct Amendment {
     #[serde(default)]
     pub node_pool: Option<String>,
+    /// prod | staging | dev: the namespace's environment when it is not its cluster's (new
+    /// namespaces only).
+    #[serde(default)]
+    pub environment: Option<String>,
     #[serde(default)]
     pub preset: Option<String>,
     #[serde(default)]

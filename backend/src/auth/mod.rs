@@ -134,6 +134,24 @@ impl Ctx {
         Ok(actor)
     }
 
+    /// The same caller reading back what it was just allowed to change: a write answers
+    /// with the object it wrote, so a token with the write's scope but not `read` gets it too
+    /// (visibility rules still apply). Every permission is checked before a write's
+    /// transaction; the answer never refuses after the commit.
+    pub fn reading_back(&self) -> Ctx {
+        let mut ctx = self.clone();
+        if let Some(Actor {
+            credential: Credential::Token { scopes, .. },
+            ..
+        }) = ctx.actor.as_mut()
+        {
+            if !scopes.contains(&Scope::Read) {
+                scopes.push(Scope::Read);
+            }
+        }
+        ctx
+    }
+
     /// The caller must be a browser session (some things a token may never do).
     pub fn require_session(&self) -> Result<&Actor> {
         let actor = self.actor()?;

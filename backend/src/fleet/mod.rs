@@ -782,7 +782,7 @@ pub async fn set_faults(
     )
     .await?;
     tx.commit().await?;
-    faults(app, ctx, name).await
+    faults(app, &ctx.reading_back(), name).await
 }
 
 #[cfg(test)]

@@ -228,6 +228,8 @@ pub struct PolicyInput<'a> {
     pub current: Option<&'a Sized>,
     pub is_burst: bool,
     pub over_budget: bool,
+    /// The namespace stays on its node pool (a move is never a decrease).
+    pub same_pool: bool,
 }
 
 /// The first enabled policy (by position) whose conditions all hold: (name, approves).
@@ -256,7 +258,7 @@ pub async fn evaluate_policies(
         }
         if let Some(max) = &c.max_preset {
             let fits = match (input.sized, presets.iter().find(|(n, _)| n == max)) {
-                (Some(s), Some((_, limit))) => s.fits_within(limit),
+                (Some(s), Some((_, limit))) => s.within(limit),
                 (None, _) => true,
                 _ => false,
             };
@@ -266,7 +268,9 @@ pub async fn evaluate_policies(
         }
         if c.decrease_only {
             let decrease = match (input.sized, input.current) {
-                (Some(new), Some(old)) => !input.is_burst && new.fits_within(old),
+                (Some(new), Some(old)) => {
+                    !input.is_burst && input.same_pool && new.takes_no_more_than(old)
+                }
                 _ => false,
             };
             if !decrease {

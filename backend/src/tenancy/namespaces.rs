@@ -302,7 +302,7 @@ pub async fn reapply(app: &App, ctx: &Ctx, cluster: &str, name: &str) -> Result<
     )
     .await?;
     tx.commit().await?;
-    get(app, ctx, cluster, name).await
+    get(app, &ctx.reading_back(), cluster, name).await
 }
 
 /// Reads usage and drift of one cluster's namespaces now (admins; the periodic check does

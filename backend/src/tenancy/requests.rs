@@ -122,15 +122,27 @@ async fn check_new(
             NamespaceName::parse("name", &input.name, &t.name),
         )
     });
-    let environment = match input
+    // A namespace has its cluster's environment (an admin may amend it): policies decide on
+    // what Berth knows, never on the requester's word.
+    let asked = input
         .environment
         .as_deref()
         .map(str::trim)
-        .filter(|e| !e.is_empty())
-    {
-        Some(e) => collect(&mut errors, one_of("environment", e, &ENVIRONMENTS)),
-        None => placement.as_ref().map(|p| p.cluster.environment.clone()),
-    };
+        .filter(|e| !e.is_empty());
+    if let Some(e) = asked {
+        if let Some(e) = collect(&mut errors, one_of("environment", e, &ENVIRONMENTS)) {
+            if let Some(p) = placement.as_ref().filter(|p| p.cluster.environment != e) {
+                errors.insert(
+                    "environment".into(),
+                    format!(
+                        "{} is a {} cluster, and a namespace has its cluster's environment (an admin may amend it)",
+                        p.cluster.name, p.cluster.environment
+                    ),
+                );
+            }
+        }
+    }
+    let environment = placement.as_ref().map(|p| p.cluster.environment.clone());
     let purpose = purpose(&mut errors, &input.purpose);
     if let Some(at) = input.expires_at {
         if at <= OffsetDateTime::now_utc() {
@@ -249,6 +261,7 @@ async fn assess_new(
             current: None,
             is_burst: false,
             over_budget,
+            same_pool: true,
         },
     )
     .await?;
@@ -438,7 +451,7 @@ pub async fn create(app: &App, ctx: &Ctx, input: NewNamespaceRequest) -> Result<
     )
     .await?;
     tx.commit().await?;
-    get(app, ctx, id).await
+    get(app, &ctx.reading_back(), id).await
 }
 
 /// The namespace a change request is about, if the caller may ask for changes to it.
@@ -607,6 +620,8 @@ pub async fn quota_change_with_evidence(
             current: Some(&current),
             is_burst: input.burst_until.is_some(),
             over_budget,
+            // A quota change keeps the namespace's pool.
+            same_pool: true,
         },
     )
     .await?;
@@ -642,7 +657,7 @@ pub async fn quota_change_with_evidence(
         .await?;
     }
     tx.commit().await?;
-    get(app, ctx, id).await
+    get(app, &ctx.reading_back(), id).await
 }
 
 /// Asks for the namespace to be deleted; `confirm` must repeat its name.
@@ -686,6 +701,7 @@ pub async fn decommission(
             current: None,
             is_burst: false,
             over_budget: false,
+            same_pool: true,
         },
     )
     .await?;
@@ -712,7 +728,7 @@ pub async fn decommission(
     )
     .await?;
     tx.commit().await?;
-    get(app, ctx, id).await
+    get(app, &ctx.reading_back(), id).await
 }
 
 /// The request row, locked, for a decision.
@@ -923,7 +939,7 @@ pub async fn approve(app: &App, ctx: &Ctx, id: Uuid, input: Decision) -> Result<
     let entry = approve_locked(&mut tx, id, Some((actor.user_id, why)), None).await?;
     audit::record(&mut tx, ctx, entry).await?;
     tx.commit().await?;
-    get(app, ctx, id).await
+    get(app, &ctx.reading_back(), id).await
 }
 
 pub async fn reject(app: &App, ctx: &Ctx, id: Uuid, input: Decision) -> Result<RequestDetail> {
@@ -952,7 +968,7 @@ pub async fn reject(app: &App, ctx: &Ctx, id: Uuid, input: Decision) -> Result<R
     .await?;
     jobs::notify_webhooks(&mut tx, "request.rejected", id).await?;
     tx.commit().await?;
-    get(app, ctx, id).await
+    get(app, &ctx.reading_back(), id).await
 }
 
 /// The requester (or an admin) withdraws a pending request.
@@ -983,7 +999,7 @@ pub async fn cancel(app: &App, ctx: &Ctx, id: Uuid) -> Result<RequestDetail> {
     )
     .await?;
     tx.commit().await?;
-    get(app, ctx, id).await
+    get(app, &ctx.reading_back(), id).await
 }
 
 /// An admin changes what a pending request will apply: pool, preset, quota, limits or
@@ -1021,6 +1037,22 @@ pub async fn amend(app: &App, ctx: &Ctx, id: Uuid, input: Amendment) -> Result<R
         Some(p) => p.to_owned(),
         None => r.node_pool.clone(),
     };
+    let environment = match input
+        .environment
+        .as_deref()
+        .map(str::trim)
+        .filter(|e| !e.is_empty())
+    {
+        Some(e) if r.kind == "quota_change" && e != r.environment => {
+            errors.insert(
+                "environment".into(),
+                "a quota change keeps the namespace's environment".into(),
+            );
+            None
+        }
+        Some(e) => collect(&mut errors, one_of("environment", e, &ENVIRONMENTS)),
+        None => Some(r.environment.clone()),
+    };
     let resolved = collect(
         &mut errors,
         resolve_spec(
@@ -1041,7 +1073,7 @@ pub async fn amend(app: &App, ctx: &Ctx, id: Uuid, input: Amendment) -> Result<R
         }
         placement.check(&pool, spec, &mut errors);
     }
-    let (Some(note), Some(sized)) = (note, sized) else {
+    let (Some(note), Some(sized), Some(environment)) = (note, sized, environment) else {
         return Err(Error::Invalid(errors));
     };
     if !errors.is_empty() {
@@ -1064,13 +1096,14 @@ pub async fn amend(app: &App, ctx: &Ctx, id: Uuid, input: Amendment) -> Result<R
     let after = serde_json::to_value(&sized.spec).map_err(anyhow::Error::from)?;
     sqlx::query!(
         "UPDATE namespace_requests SET spec = $2, node_pool = $3, amended_by = $4, amendment_note = $5,
-                over_budget = $6, updated_at = now() WHERE id = $1",
+                over_budget = $6, environment = $7, updated_at = now() WHERE id = $1",
         id,
         after,
         pool,
         actor.user_id,
         note,
-        over_budget
+        over_budget,
+        environment
     )
     .execute(&mut *tx)
     .await?;
@@ -1079,12 +1112,12 @@ pub async fn amend(app: &App, ctx: &Ctx, id: Uuid, input: Amendment) -> Result<R
         ctx,
         audit::Entry::new("namespace_request.amended", "namespace_request", id)
             .team(r.team_id)
-            .before(json!({"spec": before, "node_pool": r.node_pool}))
-            .after(json!({"spec": after, "node_pool": pool, "note": note})),
+            .before(json!({"namespace": r.namespace_name, "spec": before, "node_pool": r.node_pool, "environment": r.environment}))
+            .after(json!({"namespace": r.namespace_name, "spec": after, "node_pool": pool, "environment": environment, "note": note})),
     )
     .await?;
     tx.commit().await?;
-    get(app, ctx, id).await
+    get(app, &ctx.reading_back(), id).await
 }
 
 /// Members see their teams' requests; admins see all.

@@ -152,8 +152,47 @@ pub struct Sized {
     pub pvcs: i64,
     pub storage: Amount,
     pub classes: Vec<ClassLimit>,
+    pub limits: LimitAmounts,
     /// The spec as given (quantities in the requester's notation), for applying.
     pub spec: NamespaceSpec,
+}
+
+/// The LimitRange, parsed: CPU in millicores, memory in bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LimitAmounts {
+    pub default_request_cpu: Amount,
+    pub default_request_memory: Amount,
+    pub default_limit_cpu: Amount,
+    pub default_limit_memory: Amount,
+    pub min_cpu: Amount,
+    pub min_memory: Amount,
+    pub max_cpu: Amount,
+    pub max_memory: Amount,
+    /// None: no ratio, which is looser than any.
+    pub ratio_cpu: Option<Quantity>,
+    pub ratio_memory: Option<Quantity>,
+}
+
+impl LimitAmounts {
+    /// No bound of `self` is wider than `other`'s: maxima, defaults and ratios at most
+    /// theirs, minima at least theirs.
+    pub fn within(&self, other: &LimitAmounts) -> bool {
+        let ratio = |a: Option<Quantity>, b: Option<Quantity>| match (a, b) {
+            (_, None) => true,
+            (None, Some(_)) => false,
+            (Some(a), Some(b)) => a <= b,
+        };
+        self.max_cpu <= other.max_cpu
+            && self.max_memory <= other.max_memory
+            && self.default_limit_cpu <= other.default_limit_cpu
+            && self.default_limit_memory <= other.default_limit_memory
+            && self.default_request_cpu <= other.default_request_cpu
+            && self.default_request_memory <= other.default_request_memory
+            && self.min_cpu >= other.min_cpu
+            && self.min_memory >= other.min_memory
+            && ratio(self.ratio_cpu, other.ratio_cpu)
+            && ratio(self.ratio_memory, other.ratio_memory)
+    }
 }
 
 impl Sized {
@@ -166,7 +205,26 @@ impl Sized {
         }
     }
 
-    /// Every resource of `self` is at most that of `other`.
+    /// Nothing of `self` is above `other`'s: quota totals and the LimitRange's bounds,
+    /// defaults and ratios (what "not above preset X" means).
+    pub fn within(&self, other: &Sized) -> bool {
+        self.fits_within(other) && self.limits.within(&other.limits)
+    }
+
+    /// Takes nothing more than `current` in any dimension: [`Sized::within`], and every
+    /// storage class it allows `current` allows too, with at most its storage and claims.
+    /// Only such a change is a decrease.
+    pub fn takes_no_more_than(&self, current: &Sized) -> bool {
+        self.within(current)
+            && self.classes.iter().all(|c| {
+                current
+                    .classes
+                    .iter()
+                    .any(|o| o.name == c.name && c.storage <= o.storage && c.pvcs <= o.pvcs)
+            })
+    }
+
+    /// Every quota total of `self` is at most that of `other`.
     pub fn fits_within(&self, other: &Sized) -> bool {
         self.requests_cpu <= other.requests_cpu
             && self.requests_memory <= other.requests_memory
@@ -411,6 +469,18 @@ pub fn parse(spec: &NamespaceSpec) -> std::result::Result<Sized, FieldErrors> {
         pvcs: pvcs.unwrap(),
         storage: storage.unwrap(),
         classes,
+        limits: LimitAmounts {
+            default_request_cpu: drc.unwrap(),
+            default_request_memory: drm.unwrap(),
+            default_limit_cpu: dlc.unwrap(),
+            default_limit_memory: dlm.unwrap(),
+            min_cpu: minc.unwrap(),
+            min_memory: minm.unwrap(),
+            max_cpu: maxc.unwrap(),
+            max_memory: maxm.unwrap(),
+            ratio_cpu: ratio_c.flatten(),
+            ratio_memory: ratio_m.flatten(),
+        },
         spec: normalized(spec),
     })
 }

@@ -93,7 +93,7 @@ struct Subject {
 
 async fn subject(conn: &mut PgConnection, ctx: &Ctx, cluster: &str, name: &str) -> Result<Subject> {
     let actor = ctx.require(Scope::Request)?;
-    let ns = crate::tenancy::requests::existing(conn, actor, cluster, name).await?;
+    let ns = crate::tenancy::access::namespace(conn, actor, cluster, name).await?;
     subject_by_id(conn, ns.id).await
 }
 
@@ -397,7 +397,7 @@ pub async fn get(app: &App, ctx: &Ctx, id: Uuid) -> Result<Drill> {
         .fetch_optional(&app.db)
         .await?
         .ok_or(Error::NotFound("drill"))?;
-    if !actor.is_admin && !crate::tenancy::is_member(actor, &row.team) {
+    if !crate::tenancy::access::may_see_team(actor, &row.team) {
         return Err(Error::NotFound("drill"));
     }
     Ok(row.into())
@@ -1429,9 +1429,8 @@ pub async fn schedule(
     name: &str,
 ) -> Result<Option<DrillSchedule>> {
     let actor = ctx.require(Scope::Read)?;
-    let ns =
-        crate::tenancy::requests::existing(&mut *app.db.acquire().await?, actor, cluster, name)
-            .await?;
+    let ns = crate::tenancy::access::namespace(&mut *app.db.acquire().await?, actor, cluster, name)
+        .await?;
     Ok(sqlx::query_as!(
         DrillSchedule,
         "SELECT cron, timezone, kind, target, next_run_at, last_run_at, last_outcome FROM drill_schedules WHERE namespace_id = $1",

@@ -438,7 +438,7 @@ async fn bad_drill_requests_are_refused_with_clear_errors(db: PgPool) {
             }
         )
         .await,
-        Err(Error::Forbidden(_))
+        Err(Error::NotFound(_))
     ));
     let Err(Error::Invalid(f)) = drills::start(
         &w.app,
@@ -603,7 +603,7 @@ async fn schedules_start_drills_once_in_their_time_zone(db: PgPool) {
             good.clone()
         )
         .await,
-        Err(Error::Forbidden(_))
+        Err(Error::NotFound(_))
     ));
     let set = drills::set_schedule(&w.app, &w.dev, "prod-shanghai-1", "payments-api", good)
         .await

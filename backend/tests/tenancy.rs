@@ -927,7 +927,7 @@ async fn decommissioning_asks_for_the_name_and_deletes_the_namespace(db: PgPool)
             }
         )
         .await,
-        Err(Error::Forbidden(_))
+        Err(Error::NotFound(_))
     ));
     let r = requests::decommission(
         &w.app,
@@ -1053,7 +1053,7 @@ async fn usage_drift_reapply_and_out_of_band_namespaces(db: PgPool) {
     assert_eq!(fixed.drift.unwrap(), vec![]);
     assert!(matches!(
         namespaces::reapply(&w.app, &w.outsider, "prod-shanghai-1", "payments-api").await,
-        Err(Error::Forbidden(_))
+        Err(Error::NotFound(_))
     ));
 
     let ledger = namespaces::ledger(&w.app, &w.dev).await.unwrap();

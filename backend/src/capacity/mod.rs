@@ -103,7 +103,7 @@ async fn subject(conn: &mut PgConnection, ctx: &Ctx, cluster: &str, name: &str) 
     .fetch_optional(&mut *conn)
     .await?
     .ok_or(Error::NotFound("namespace"))?;
-    if !actor.is_admin && !crate::tenancy::is_member(actor, &row.team) {
+    if !crate::tenancy::access::may_see_team(actor, &row.team) {
         return Err(Error::NotFound("namespace"));
     }
     let spec: berth_frontend::api::NamespaceSpec = serde_json::from_value(row.spec)
@@ -741,7 +741,7 @@ pub async fn team_sizing(
     query: RecommendationQuery,
 ) -> Result<TeamSizing> {
     let actor = ctx.require(Scope::Read)?;
-    if !actor.is_admin && !crate::tenancy::is_member(actor, team) {
+    if !crate::tenancy::access::may_see_team(actor, team) {
         return Err(Error::NotFound("team"));
     }
     let rows = sqlx::query!(

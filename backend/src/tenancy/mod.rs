@@ -8,6 +8,7 @@
 //! - Every state change and its audit row commit together, with the job that carries the
 //!   change to the cluster.
 
+pub mod access;
 pub mod jobs;
 pub mod namespaces;
 pub mod objects;
@@ -39,7 +40,7 @@ pub async fn acting_team(conn: &mut PgConnection, actor: &Actor, name: &str) -> 
         .fetch_optional(&mut *conn)
         .await?
         .ok_or_else(|| Error::invalid("team", "no such team"))?;
-    if !actor.is_admin && !is_member(actor, name) {
+    if !access::may_see_team(actor, name) {
         return Err(Error::forbidden("you are not a member of this team"));
     }
     Ok(TeamRef {

@@ -200,8 +200,7 @@ pub async fn get(app: &App, ctx: &Ctx, cluster: &str, name: &str) -> Result<Name
     .fetch_optional(&mut *conn)
     .await?
     .ok_or(Error::NotFound("namespace"))?;
-    let member = super::is_member(actor, &row.team);
-    if !actor.is_admin && !member {
+    if !super::access::may_see_team(actor, &row.team) {
         return Err(Error::NotFound("namespace"));
     }
     let id = row.id;
@@ -266,16 +265,14 @@ async fn live_usage(
 pub async fn reapply(app: &App, ctx: &Ctx, cluster: &str, name: &str) -> Result<NamespaceDetail> {
     let actor = ctx.require(Scope::Request)?;
     let mut tx = app.db.begin().await?;
-    let ns = super::requests::existing(&mut tx, actor, cluster, name).await?;
+    let ns = super::access::namespace(&mut tx, actor, cluster, name).await?;
     if ns.state == "decommissioning" {
         return Err(Error::conflict(
             "namespace",
             "this namespace is being decommissioned",
         ));
     }
-    let cluster_id = sqlx::query_scalar!("SELECT id FROM clusters WHERE name = $1", ns.cluster)
-        .fetch_one(&mut *tx)
-        .await?;
+    let cluster_id = ns.cluster_id;
     let queued = sqlx::query_scalar!(
         r#"SELECT EXISTS (SELECT 1 FROM jobs WHERE namespace_id = $1 AND kind = 'apply' AND state IN ('queued', 'running')) AS "q!""#,
         ns.id

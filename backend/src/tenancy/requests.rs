@@ -454,55 +454,6 @@ pub async fn create(app: &App, ctx: &Ctx, input: NewNamespaceRequest) -> Result<
     get(app, &ctx.reading_back(), id).await
 }
 
-/// The namespace a change request is about, if the caller may ask for changes to it.
-pub(crate) struct Existing {
-    pub id: Uuid,
-    pub team: super::TeamRef,
-    pub cluster: String,
-    pub name: String,
-    pub node_pool: String,
-    pub environment: String,
-    pub state: String,
-    pub spec: NamespaceSpec,
-}
-
-pub(crate) async fn existing(
-    conn: &mut PgConnection,
-    actor: &Actor,
-    cluster: &str,
-    name: &str,
-) -> Result<Existing> {
-    let row = sqlx::query!(
-        r#"SELECT n.id, n.name, n.node_pool, n.environment, n.state, n.spec AS "spec: Json<NamespaceSpec>",
-                  t.id AS team_id, t.name AS team, c.name AS cluster
-           FROM namespaces n JOIN teams t ON t.id = n.team_id JOIN clusters c ON c.id = n.cluster_id
-           WHERE c.name = $1 AND n.name = $2 AND n.state <> 'decommissioned'"#,
-        cluster,
-        name
-    )
-    .fetch_optional(&mut *conn)
-    .await?
-    .ok_or(Error::NotFound("namespace"))?;
-    if !actor.is_admin && !super::is_member(actor, &row.team) {
-        return Err(Error::forbidden(
-            "you are not a member of this namespace's team",
-        ));
-    }
-    Ok(Existing {
-        id: row.id,
-        team: super::TeamRef {
-            id: row.team_id,
-            name: row.team,
-        },
-        cluster: row.cluster,
-        name: row.name,
-        node_pool: row.node_pool,
-        environment: row.environment,
-        state: row.state,
-        spec: row.spec.0,
-    })
-}
-
 async fn refuse_if_open_change(conn: &mut PgConnection, namespace_id: Uuid) -> Result<()> {
     let open = sqlx::query_scalar!(
         r#"SELECT EXISTS (SELECT 1 FROM namespace_requests WHERE namespace_id = $1 AND kind <> 'create'
@@ -543,7 +494,7 @@ pub async fn quota_change_with_evidence(
 ) -> Result<RequestDetail> {
     let actor = ctx.require(Scope::Request)?;
     let mut tx = app.db.begin().await?;
-    let ns = existing(&mut tx, actor, cluster, name).await?;
+    let ns = super::access::namespace(&mut tx, actor, cluster, name).await?;
     if ns.state == "decommissioning" {
         return Err(Error::conflict(
             "namespace",
@@ -670,7 +621,7 @@ pub async fn decommission(
 ) -> Result<RequestDetail> {
     let actor = ctx.require(Scope::Request)?;
     let mut tx = app.db.begin().await?;
-    let ns = existing(&mut tx, actor, cluster, name).await?;
+    let ns = super::access::namespace(&mut tx, actor, cluster, name).await?;
     let mut errors = FieldErrors::new();
     if input.confirm.trim() != ns.name {
         errors.insert(
@@ -689,9 +640,7 @@ pub async fn decommission(
         ));
     }
     refuse_if_open_change(&mut tx, ns.id).await?;
-    let cluster_id = sqlx::query_scalar!("SELECT id FROM clusters WHERE name = $1", ns.cluster)
-        .fetch_one(&mut *tx)
-        .await?;
+    let cluster_id = ns.cluster_id;
     let (matched_policy, auto_approve) = super::evaluate_policies(
         &mut tx,
         &PolicyInput {
@@ -932,9 +881,7 @@ pub async fn approve(app: &App, ctx: &Ctx, id: Uuid, input: Decision) -> Result<
     let why = reason("reason", input.reason.as_deref(), false)?;
     let mut tx = app.db.begin().await?;
     let r = lock(&mut tx, id).await?;
-    if r.requested_by == Some(actor.user_id) {
-        return Err(Error::forbidden("nobody approves their own request"));
-    }
+    super::access::decide(actor, r.requested_by)?;
     must_be_pending(&r)?;
     let entry = approve_locked(&mut tx, id, Some((actor.user_id, why)), None).await?;
     audit::record(&mut tx, ctx, entry).await?;
@@ -947,6 +894,7 @@ pub async fn reject(app: &App, ctx: &Ctx, id: Uuid, input: Decision) -> Result<R
     let why = reason("reason", input.reason.as_deref(), true)?;
     let mut tx = app.db.begin().await?;
     let r = lock(&mut tx, id).await?;
+    super::access::decide(actor, r.requested_by)?;
     must_be_pending(&r)?;
     sqlx::query!(
         "UPDATE namespace_requests SET state = 'rejected', decided_by = $2, decided_at = now(), decision_reason = $3,
@@ -1008,6 +956,7 @@ pub async fn amend(app: &App, ctx: &Ctx, id: Uuid, input: Amendment) -> Result<R
     let actor = decider(ctx)?;
     let mut tx = app.db.begin().await?;
     let r = lock(&mut tx, id).await?;
+    super::access::decide(actor, r.requested_by)?;
     must_be_pending(&r)?;
     if r.kind == "decommission" {
         return Err(Error::conflict(
@@ -1120,15 +1069,12 @@ pub async fn amend(app: &App, ctx: &Ctx, id: Uuid, input: Amendment) -> Result<R
     get(app, &ctx.reading_back(), id).await
 }
 
-/// Members see their teams' requests; admins see all.
+/// Members see their teams' requests; admins see all; anyone else is told there is none.
 async fn visible(conn: &mut PgConnection, actor: &Actor, team_id: Uuid) -> Result<()> {
-    if actor.is_admin {
-        return Ok(());
-    }
     let team = sqlx::query_scalar!("SELECT name FROM teams WHERE id = $1", team_id)
         .fetch_one(&mut *conn)
         .await?;
-    if super::is_member(actor, &team) {
+    if super::access::may_see_team(actor, &team) {
         Ok(())
     } else {
         Err(Error::NotFound("namespace request"))
@@ -1251,7 +1197,7 @@ pub async fn get(app: &App, ctx: &Ctx, id: Uuid) -> Result<RequestDetail> {
         None => vec![],
     };
     let pending = row.state == "pending";
-    let can_decide = pending && actor.is_admin && row.requested_by_id != Some(actor.user_id);
+    let can_decide = pending && super::access::may_decide(actor, row.requested_by_id);
     let can_cancel = pending && (actor.is_admin || row.requested_by_id == Some(actor.user_id));
     let evidence = sqlx::query_scalar!("SELECT evidence FROM namespace_requests WHERE id = $1", id)
         .fetch_one(&mut *conn)

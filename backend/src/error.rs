@@ -41,10 +41,46 @@ pub enum Error {
     /// which and why, and carries no secret.
     #[error("{0}")]
     Unavailable(String),
+    /// Berth cannot serve the call just now — its database is away, or too many password
+    /// checks are waiting — and the client should try again after the delay (503).
+    #[error("{message}")]
+    Busy {
+        message: &'static str,
+        retry_after_secs: u64,
+    },
     #[error("database error")]
-    Database(#[from] sqlx::Error),
+    Database(sqlx::Error),
     #[error("internal error")]
     Internal(#[from] anyhow::Error),
+}
+
+/// A database that cannot be reached (restarting, failed over, out of connections) is not
+/// the client's mistake nor Berth's bug: it is a 503 to retry, not a 500.
+fn database_away(e: &sqlx::Error) -> bool {
+    match e {
+        sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) => true,
+        sqlx::Error::Tls(_) | sqlx::Error::WorkerCrashed => true,
+        // Class 08: connection exceptions; 57P01–57P03: the server is shutting down or
+        // starting; 53300: too many connections.
+        sqlx::Error::Database(db) => db.code().is_some_and(|c| {
+            c.starts_with("08") || matches!(c.as_ref(), "57P01" | "57P02" | "57P03" | "53300")
+        }),
+        _ => false,
+    }
+}
+
+impl From<sqlx::Error> for Error {
+    fn from(e: sqlx::Error) -> Self {
+        if database_away(&e) {
+            tracing::warn!(error = %e, "the database is unavailable");
+            Error::Busy {
+                message: "the database is unavailable; retry shortly",
+                retry_after_secs: 2,
+            }
+        } else {
+            Error::Database(e)
+        }
+    }
 }
 
 impl Error {
@@ -75,6 +111,7 @@ impl Error {
             Error::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             Error::Throttled { .. } => StatusCode::TOO_MANY_REQUESTS,
             Error::Unavailable(_) => StatusCode::BAD_GATEWAY,
+            Error::Busy { .. } => StatusCode::SERVICE_UNAVAILABLE,
             Error::Database(_) | Error::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -90,6 +127,7 @@ impl Error {
             Error::PayloadTooLarge(_) => "payload_too_large",
             Error::Throttled { .. } => "throttled",
             Error::Unavailable(_) => "unavailable",
+            Error::Busy { .. } => "busy",
             Error::Database(_) | Error::Internal(_) => "internal",
         }
     }
@@ -116,7 +154,7 @@ impl Error {
             sqlx::Error::Database(db) if db.constraint() == Some(constraint) => {
                 Error::conflict(field, message)
             }
-            _ => Error::Database(err),
+            _ => Error::from(err),
         }
     }
 }
@@ -128,7 +166,10 @@ impl IntoResponse for Error {
             tracing::error!(error = ?self, "request failed");
         }
         let retry_after = match &self {
-            Error::Throttled { retry_after_secs } => Some(*retry_after_secs),
+            Error::Throttled { retry_after_secs }
+            | Error::Busy {
+                retry_after_secs, ..
+            } => Some(*retry_after_secs),
             _ => None,
         };
         let mut response = (

@@ -359,6 +359,16 @@ async fn every_endpoint_answers_every_kind_of_caller_as_the_matrix_says(db: PgPo
             }
             send(req)
         };
+        // Every status an operation answers is in the document, for every caller.
+        let documented = |s: StatusCode| {
+            spec["paths"][*template][method.to_lowercase()]["responses"]
+                .get(s.as_str())
+                .is_some()
+        };
+        let undocumented = |s: StatusCode, who: &str| {
+            (!documented(s))
+                .then(|| format!("{method} {template} {who}: {s} is not in the OpenAPI document"))
+        };
         // A refused call changes nothing: every change writes an audit row.
         let audit_rows = || async {
             sqlx::query_scalar!("SELECT count(*) AS \"n!\" FROM audit_events")
@@ -381,10 +391,12 @@ async fn every_endpoint_answers_every_kind_of_caller_as_the_matrix_says(db: PgPo
             if s != StatusCode::UNAUTHORIZED {
                 failures.push(format!("{method} {template} anonymous: {s}"));
             }
+            failures.extend(undocumented(s, "anonymous"));
             let (s, _) = send(&token).await;
             if s != StatusCode::FORBIDDEN {
                 failures.push(format!("{method} {template} token lacking {needs:?}: {s}"));
             }
+            failures.extend(undocumented(s, "token lacking the scope"));
             failures.extend(unchanged(
                 before,
                 audit_rows().await,
@@ -407,6 +419,7 @@ async fn every_endpoint_answers_every_kind_of_caller_as_the_matrix_says(db: PgPo
             let before = audit_rows().await;
             let (s, body) = send(client).await;
             failures.extend(unchanged(before, audit_rows().await, who, s));
+            failures.extend(undocumented(s, who));
             let ok = want == OK
                 && (![401, 403, 404].contains(&s.as_u16())
                     || (deleted && s == StatusCode::NOT_FOUND));

@@ -121,6 +121,82 @@ async fn repeated_failures_are_answered_429_with_retry_after(db: PgPool) {
     assert!(retry_after >= 1);
 }
 
+/// Thirty wrong passwords sent at once to one account: before, all thirty were checked (no
+/// 429). The attempt now counts before the hash, under a lock per account.
+#[sqlx::test(migrator = "berth::app::MIGRATOR")]
+async fn guesses_sent_at_once_cannot_pass_the_throttle(db: PgPool) {
+    let server = TestServer::start(db).await;
+    user(&server.app, "ada@example.com", false).await;
+    let anon = server.anonymous();
+    let attempts = (0..30).map(|i| {
+        anon.post(
+            "/api/v1/auth/login",
+            json!({"email": "ada@example.com", "password": format!("guess number {i}")}),
+        )
+    });
+    let statuses: Vec<StatusCode> = futures::future::join_all(attempts)
+        .await
+        .into_iter()
+        .map(|(s, _)| s)
+        .collect();
+    let checked = statuses
+        .iter()
+        .filter(|s| **s == StatusCode::UNAUTHORIZED)
+        .count();
+    let throttled = statuses
+        .iter()
+        .filter(|s| **s == StatusCode::TOO_MANY_REQUESTS)
+        .count();
+    assert_eq!(
+        checked as u32, server.app.config.login_max_failures_per_account,
+        "{statuses:?}"
+    );
+    assert_eq!(checked + throttled, 30, "{statuses:?}");
+    // And the right password is throttled too until the window passes.
+    let (s, _) = anon
+        .post(
+            "/api/v1/auth/login",
+            json!({"email": "ada@example.com", "password": PASSWORD}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::TOO_MANY_REQUESTS);
+}
+
+/// A database that cannot be reached is 503 with `Retry-After` in the error format (it was
+/// 500), `/healthz` stays up and `/readyz` says the database is away.
+#[tokio::test]
+async fn a_database_that_is_away_is_503_with_retry_after() {
+    let dead = sqlx::postgres::PgPoolOptions::new()
+        .acquire_timeout(std::time::Duration::from_secs(1))
+        .connect_lazy("postgres://postgres@127.0.0.1:1/berth")
+        .unwrap();
+    let config = berth::config::Config::for_tests("postgres://unused");
+    let server = TestServer::serve_app(berth::App::new(dead, config).await.unwrap()).await;
+    let anon = server.anonymous();
+    let (s, _) = anon.get("/healthz").await;
+    assert_eq!(s, StatusCode::OK);
+    let (s, _) = anon.get("/readyz").await;
+    assert_eq!(s, StatusCode::SERVICE_UNAVAILABLE);
+    let response = anon
+        .request(Method::POST, "/api/v1/auth/login")
+        .json(&json!({"email": "ada@example.com", "password": PASSWORD}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert!(response.headers().contains_key(header::RETRY_AFTER));
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "busy");
+    let (s, body) = anon
+        .request(Method::GET, "/api/v1/me")
+        .header(header::COOKIE, "berth_session=whatever")
+        .send()
+        .await
+        .map(|r| (r.status(), ()))
+        .unwrap();
+    assert_eq!(s, StatusCode::SERVICE_UNAVAILABLE, "{body:?}");
+}
+
 #[sqlx::test(migrator = "berth::app::MIGRATOR")]
 async fn every_endpoint_refuses_the_anonymous_with_401(db: PgPool) {
     let (_server, _admin, ada) = setup(db).await;
@@ -800,4 +876,142 @@ async fn metrics_expose_requests_the_job_queue_and_inventory_age(db: PgPool) {
     ] {
         assert!(text.contains(series), "{series} missing from /metrics");
     }
+}
+
+/// The path of the server function named `name` (`/fn/login<hash>`).
+fn server_fn(name: &str) -> String {
+    use leptos::server_fn::axum::server_fn_paths;
+    // Registering happens when the app's routes are built; any server does that.
+    server_fn_paths()
+        .map(|(path, _)| path.to_owned())
+        .find(|p| {
+            p.trim_start_matches("/fn/")
+                .strip_prefix(name)
+                .is_some_and(|hash| hash.chars().all(|c| c.is_ascii_digit()))
+        })
+        .unwrap_or_else(|| panic!("no server function {name}"))
+}
+
+/// Login CSRF: another site's form signing a visitor in to an account of its choosing.
+/// Before, login accepted a cross-site Origin (REST and the server function alike).
+#[sqlx::test(migrator = "berth::app::MIGRATOR")]
+async fn cross_site_writes_are_refused_login_included(db: PgPool) {
+    let (server, admin, _) = setup(db).await;
+    let anon = server.anonymous();
+    let evil = |r: reqwest::RequestBuilder| {
+        r.header(header::ORIGIN, "https://evil.example")
+            .header("sec-fetch-site", "cross-site")
+    };
+    let response = evil(anon.request(Method::POST, "/api/v1/auth/login"))
+        .json(&json!({"email": "ada@example.com", "password": PASSWORD}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::FORBIDDEN);
+    assert!(response.headers().get(header::SET_COOKIE).is_none());
+    let response = evil(anon.request(Method::POST, &server_fn("login")))
+        .form(&[("email", "ada@example.com"), ("password", PASSWORD)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::FORBIDDEN);
+    assert!(response.headers().get(header::SET_COOKIE).is_none());
+    // An Origin that is not this server, without Sec-Fetch-Site: refused as well.
+    let (s, _) = send(
+        admin
+            .request(Method::POST, "/api/v1/teams")
+            .header(header::ORIGIN, "http://127.0.0.1:1")
+            .json(&json!({"name": "search", "display_name": "Search"})),
+    )
+    .await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+    // The same server's own pages are fine.
+    let host = server.base.trim_start_matches("http://").to_owned();
+    let (s, _) = send(
+        anon.request(Method::POST, "/api/v1/auth/login")
+            .header(header::ORIGIN, format!("http://{host}"))
+            .header("sec-fetch-site", "same-origin")
+            .json(&json!({"email": "ada@example.com", "password": PASSWORD})),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK);
+}
+
+/// A NUL (or any control character) in a path, a query or a body: 422 naming the field,
+/// and nothing reaches Postgres. Before, each of these answered 500.
+#[sqlx::test(migrator = "berth::app::MIGRATOR")]
+async fn control_characters_are_refused_at_the_edge_by_field(db: PgPool) {
+    let (_server, admin, ada) = setup(db).await;
+    for (path, field) in [
+        ("/api/v1/teams/%00", "path"),
+        ("/api/v1/clusters/%00", "path"),
+        ("/api/v1/namespaces/%00/%00", "path"),
+        ("/api/v1/audit?actor=%00", "actor"),
+        ("/api/v1/audit?action=a%01b", "action"),
+    ] {
+        let (s, body) = admin.get(path).await;
+        assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{path}: {body}");
+        assert!(
+            body["error"]["fields"].get(field).is_some(),
+            "{path}: {body}"
+        );
+    }
+    let (s, body) = ada
+        .post(
+            "/api/v1/namespace-requests",
+            json!({"team": "\u{0000}", "cluster": "c", "name": "n", "node_pool": "p", "purpose": "x"}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert!(body["error"]["fields"]["team"].is_string(), "{body}");
+    let (s, body) = ada
+        .post(
+            "/api/v1/teams/payments/members",
+            json!({"email": "a\u{0007}@example.com", "role": "member"}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert!(body["error"]["fields"]["email"].is_string(), "{body}");
+    // Line breaks in free text are text, not control characters.
+    let (s, body) = admin
+        .post(
+            "/api/v1/teams",
+            json!({"name": "search", "display_name": "Search\tteam"}),
+        )
+        .await;
+    assert_ne!(s, StatusCode::INTERNAL_SERVER_ERROR, "{body}");
+}
+
+/// Only JSON objects are bodies: `["Renamed"]` once renamed a cluster, its fields taken by
+/// position. The field errors name the body.
+#[sqlx::test(migrator = "berth::app::MIGRATOR")]
+async fn a_body_must_be_a_json_object_and_its_errors_name_the_body(db: PgPool) {
+    let (_server, admin, _) = setup(db).await;
+    for body in [json!(["Renamed"]), json!("Renamed"), json!(42), json!(null)] {
+        let (s, answer) = send(admin.request(Method::POST, "/api/v1/teams").json(&body)).await;
+        assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{body}: {answer}");
+        assert!(
+            answer["error"]["fields"]["body"].is_string(),
+            "{body}: {answer}"
+        );
+    }
+    let (_, teams) = admin.get("/api/v1/teams").await;
+    assert!(!teams.to_string().contains("Renamed"));
+}
+
+/// A server function given what it cannot decode answers 400 in the error format, before
+/// authentication, not 500.
+#[sqlx::test(migrator = "berth::app::MIGRATOR")]
+async fn a_server_function_with_a_missing_field_is_400(db: PgPool) {
+    let server = TestServer::start(db).await;
+    let response = server
+        .anonymous()
+        .request(Method::POST, &server_fn("create_token"))
+        .form(&[("x", "1")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["code"], "bad_request", "{body}");
 }

@@ -20,8 +20,26 @@ use crate::api::*;
 impl FromServerFnError for ErrorDetail {
     type Encoder = JsonEncoding;
 
+    /// What the framework itself refuses: arguments that are missing or do not decode are
+    /// the caller's mistake (400), like a malformed REST body; anything else is ours (500).
     fn from_server_fn_error(value: ServerFnErrorErr) -> Self {
-        ErrorDetail::new("bad_request", value.to_string())
+        let (status, code) = match &value {
+            ServerFnErrorErr::Args(_)
+            | ServerFnErrorErr::MissingArg(_)
+            | ServerFnErrorErr::Deserialization(_) => (400, "bad_request"),
+            ServerFnErrorErr::UnsupportedRequestMethod(_) => (405, "bad_request"),
+            _ => (500, "internal"),
+        };
+        #[cfg(feature = "ssr")]
+        if let (Some(response), Ok(status)) = (
+            use_context::<leptos_axum::ResponseOptions>(),
+            http::StatusCode::from_u16(status),
+        ) {
+            response.set_status(status);
+        }
+        #[cfg(not(feature = "ssr"))]
+        let _ = status;
+        ErrorDetail::new(code, value.to_string())
     }
 }
 

@@ -45,8 +45,28 @@ impl NewPassword {
     }
 }
 
+/// At most this many argon2 computations run at once in the process. Each takes 19 MiB: a
+/// flood of logins waits for a slot (or gets 503 after [`SLOT_WAIT`]) instead of growing the
+/// server's memory with every request.
+static SLOTS: std::sync::LazyLock<tokio::sync::Semaphore> = std::sync::LazyLock::new(|| {
+    let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+    tokio::sync::Semaphore::new(cores.clamp(2, 8))
+});
+const SLOT_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
+
+async fn slot() -> Result<tokio::sync::SemaphorePermit<'static>> {
+    match tokio::time::timeout(SLOT_WAIT, SLOTS.acquire()).await {
+        Ok(Ok(permit)) => Ok(permit),
+        _ => Err(Error::Busy {
+            message: "too many sign-ins at once; retry shortly",
+            retry_after_secs: 2,
+        }),
+    }
+}
+
 pub async fn hash(password: &NewPassword) -> Result<String> {
     let password = password.0.clone();
+    let _slot = slot().await?;
     tokio::task::spawn_blocking(move || {
         let salt = SaltString::generate(&mut OsRng);
         hasher()
@@ -66,6 +86,7 @@ pub async fn verify(password: &str, stored: &str) -> Result<bool> {
     }
     let password = password.to_owned();
     let stored = stored.to_owned();
+    let _slot = slot().await?;
     tokio::task::spawn_blocking(move || {
         let parsed = PasswordHash::new(&stored)
             .map_err(|e| Error::Internal(anyhow::anyhow!("stored hash: {e}")))?;

@@ -106,10 +106,16 @@ pub async fn login(app: &App, meta: RequestMeta, input: LoginInput) -> Result<Lo
         .client_addr
         .as_ref()
         .map(|addr| format!("address:{addr}"));
-    throttle(app, &account_key, app.config.login_max_failures_per_account).await?;
+    let mut keys = vec![(
+        account_key.clone(),
+        app.config.login_max_failures_per_account,
+    )];
     if let Some(key) = &address_key {
-        throttle(app, key, app.config.login_max_failures_per_address).await?;
+        keys.push((key.clone(), app.config.login_max_failures_per_address));
     }
+    // The attempt counts before the password is checked, so guesses sent at once cannot all
+    // slip under the limit; a success takes it back.
+    let attempt = count_attempt(app, &keys).await?;
 
     let user = sqlx::query!(
         "SELECT id, password_hash, disabled_at FROM users WHERE email = $1",
@@ -144,8 +150,9 @@ pub async fn login(app: &App, meta: RequestMeta, input: LoginInput) -> Result<Lo
             .execute(&mut *tx)
             .await?;
             sqlx::query!(
-                "DELETE FROM login_failures WHERE throttle_key = $1",
-                account_key
+                "DELETE FROM login_failures WHERE throttle_key = $1 OR id = ANY($2)",
+                account_key,
+                &attempt
             )
             .execute(&mut *tx)
             .await?;
@@ -166,6 +173,8 @@ pub async fn login(app: &App, meta: RequestMeta, input: LoginInput) -> Result<Lo
                 set_cookie: session_cookie(app, secret),
             })
         }
+        // A disabled account gets the answer a wrong password gets: whether its password
+        // was right is nobody's business but the audit trail's.
         Some(user) if password_ok => {
             audit::record(
                 &mut tx,
@@ -175,14 +184,10 @@ pub async fn login(app: &App, meta: RequestMeta, input: LoginInput) -> Result<Lo
             )
             .await?;
             tx.commit().await?;
-            Err(Error::forbidden("this account is disabled"))
+            Err(Error::Unauthenticated("wrong email or password"))
         }
         _ => {
-            for key in std::iter::once(&account_key).chain(address_key.as_ref()) {
-                sqlx::query!("INSERT INTO login_failures (throttle_key) VALUES ($1)", key)
-                    .execute(&mut *tx)
-                    .await?;
-            }
+            // The attempt was counted before the check; it stays counted.
             audit::record(
                 &mut tx,
                 &ctx,
@@ -246,24 +251,47 @@ async fn actor_for(
 }
 
 /// Refuses with 429 while `key` has `max` or more failures inside the window.
-async fn throttle(app: &App, key: &str, max: u32) -> Result<()> {
+/// Records an attempt for each (key, limit) — the account and the client address — unless a
+/// key already has `limit` failures in the window (429 with the wait). Each key is locked for
+/// the check and the insert, so concurrent attempts are counted one after another. Answers
+/// the rows written, which a successful login deletes.
+async fn count_attempt(app: &App, keys: &[(String, u32)]) -> Result<Vec<i64>> {
     let window_secs = app.config.login_window().as_secs_f64();
-    let row = sqlx::query!(
-        r#"SELECT count(*) AS "failures!", min(failed_at) AS oldest
-           FROM login_failures
-           WHERE throttle_key = $1 AND failed_at > now() - make_interval(secs => $2)"#,
-        key,
-        window_secs,
-    )
-    .fetch_one(&app.db)
-    .await?;
-    if row.failures < i64::from(max) {
-        return Ok(());
+    let mut sorted: Vec<&(String, u32)> = keys.iter().collect();
+    sorted.sort();
+    let mut tx = app.db.begin().await?;
+    let mut ids = Vec::new();
+    for (key, max) in sorted {
+        sqlx::query!("SELECT pg_advisory_xact_lock(hashtextextended($1, 7))", key)
+            .execute(&mut *tx)
+            .await?;
+        let row = sqlx::query!(
+            r#"SELECT count(*) AS "failures!", min(failed_at) AS oldest
+               FROM login_failures
+               WHERE throttle_key = $1 AND failed_at > now() - make_interval(secs => $2)"#,
+            key,
+            window_secs,
+        )
+        .fetch_one(&mut *tx)
+        .await?;
+        if row.failures >= i64::from(*max) {
+            let oldest = row.oldest.unwrap_or_else(OffsetDateTime::now_utc);
+            let free_at = oldest + TimeDuration::seconds_f64(window_secs);
+            let retry_after_secs =
+                (free_at - OffsetDateTime::now_utc()).whole_seconds().max(1) as u64;
+            return Err(Error::Throttled { retry_after_secs });
+        }
+        ids.push(
+            sqlx::query_scalar!(
+                "INSERT INTO login_failures (throttle_key) VALUES ($1) RETURNING id",
+                key
+            )
+            .fetch_one(&mut *tx)
+            .await?,
+        );
     }
-    let oldest = row.oldest.unwrap_or_else(OffsetDateTime::now_utc);
-    let free_at = oldest + TimeDuration::seconds_f64(window_secs);
-    let retry_after_secs = (free_at - OffsetDateTime::now_utc()).whole_seconds().max(1) as u64;
-    Err(Error::Throttled { retry_after_secs })
+    tx.commit().await?;
+    Ok(ids)
 }
 
 pub async fn logout(app: &App, ctx: &Ctx) -> Result<String> {

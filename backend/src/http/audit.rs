@@ -47,8 +47,9 @@ struct ExportParams {
 
 /// Every event the filters match, as CSV or NDJSON.
 #[utoipa::path(get, path = "/audit/export", tag = "audit", params(ExportParams, AuditQuery),
-    responses((status = 200, content_type = "text/csv", body = String), (status = 401, body = ErrorBody),
-              (status = 422, body = ErrorBody)))]
+    responses((status = 200, description = "CSV (`format=csv`) or one JSON object per line (`format=ndjson`)",
+               content((String = "text/csv"), (String = "application/x-ndjson"))),
+              (status = 401, body = ErrorBody), (status = 422, body = ErrorBody)))]
 async fn export(
     State(app): State<App>,
     ctx: Ctx,

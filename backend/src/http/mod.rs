@@ -7,6 +7,7 @@ mod audit;
 mod capacity;
 mod docs;
 mod drills;
+mod edge;
 pub mod extract;
 mod fleet;
 mod people;
@@ -82,7 +83,7 @@ impl Modify for Security {
 
 /// The versioned API and its OpenAPI document.
 pub fn api() -> (Router<App>, utoipa::openapi::OpenApi) {
-    OpenApiRouter::with_openapi(ApiDoc::openapi())
+    let (router, mut doc) = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .nest(
             "/api/v1",
             OpenApiRouter::new()
@@ -95,7 +96,59 @@ pub fn api() -> (Router<App>, utoipa::openapi::OpenApi) {
                 .merge(drills::router())
                 .merge(capacity::router()),
         )
-        .split_for_parts()
+        .split_for_parts();
+    document_shared_errors(&mut doc);
+    (router, doc)
+}
+
+/// Statuses every operation can return whatever its handler does, added where a handler's
+/// own list lacks them: 400 (a body or query that does not parse), 401, 403 (a token's scope,
+/// a cross-site write), 404, 422 (control characters anywhere, a body that is not an
+/// object), 500 and 503 (the database away, sign-ins queued); 409 and 413 for operations
+/// that write or take a body; 429 for login; 502 for what asks Prometheus. Each as an
+/// `ErrorBody`.
+fn document_shared_errors(doc: &mut utoipa::openapi::OpenApi) {
+    use utoipa::openapi::{path::HttpMethod, RefOr, ResponseBuilder};
+    let error = || {
+        ResponseBuilder::new()
+            .description("an error; `error.fields` names the fields at fault")
+            .content(
+                "application/json",
+                utoipa::openapi::ContentBuilder::new()
+                    .schema(Some(utoipa::openapi::Ref::from_schema_name("ErrorBody")))
+                    .build(),
+            )
+            .build()
+    };
+    for (path, item) in doc.paths.paths.iter_mut() {
+        let operations = [
+            (HttpMethod::Get, &mut item.get),
+            (HttpMethod::Post, &mut item.post),
+            (HttpMethod::Put, &mut item.put),
+            (HttpMethod::Patch, &mut item.patch),
+            (HttpMethod::Delete, &mut item.delete),
+        ];
+        for (method, op) in operations {
+            let Some(op) = op.as_mut() else { continue };
+            let writes = !matches!(method, HttpMethod::Get);
+            let mut statuses = vec!["400", "401", "403", "404", "422", "500", "503"];
+            if writes {
+                statuses.extend(["409", "413"]);
+            }
+            if path.ends_with("/auth/login") {
+                statuses.push("429");
+            }
+            if op.tags.iter().flatten().any(|t| t == "capacity") {
+                statuses.push("502");
+            }
+            for status in statuses {
+                op.responses
+                    .responses
+                    .entry(status.to_owned())
+                    .or_insert_with(|| RefOr::T(error()));
+            }
+        }
+    }
 }
 
 /// The OpenAPI document as served, for tests and tools.
@@ -119,6 +172,7 @@ pub fn router(app: App, pages: Router<App>) -> Router {
         .route("/metrics", get(metrics))
         .route("/api/{*rest}", axum::routing::any(api_not_found))
         .merge(pages)
+        .layer(middleware::from_fn_with_state(app.clone(), edge::guard))
         .layer(DefaultBodyLimit::max(app.config.max_body_bytes))
         .layer(middleware::from_fn(record_metrics))
         .layer(

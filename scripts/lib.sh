@@ -243,3 +243,36 @@ start_clusters() { # fleet work-dir [clusters]
   # kubectl of the same release, for the suites that drive it.
   export BERTH_TEST_KUBECTL="$bin/kubectl"
 }
+
+# ---- roles: Berth runs as berth_app, migrations as the owner ----
+
+# Migrates as the owner (DATABASE_URL as given), then, for a Postgres the scripts run on
+# loopback (trust authentication), gives the berth_app role the migrations made a login and
+# switches DATABASE_URL to it: Berth then may only INSERT and SELECT the audit trail. For
+# any other Postgres the operator sets DATABASE_URL (berth_app, with a password) and
+# BERTH_MIGRATE_DATABASE_URL (the owner) themselves, and nothing is changed here.
+use_app_role() { # berth-binary
+  "$1" migrate >/dev/null
+  case "$DATABASE_URL" in
+    postgres://postgres@127.0.0.1:*|postgres://postgres@localhost:*)
+      psql "$DATABASE_URL" -qc "ALTER ROLE berth_app LOGIN" >/dev/null
+      export BERTH_MIGRATE_DATABASE_URL="$DATABASE_URL"
+      export DATABASE_URL="${DATABASE_URL/postgres:\/\/postgres@/postgres://berth_app@}"
+      ;;
+  esac
+}
+
+# Exports BERTH_AUDIT_SIGNING_KEY (signs audit checkpoints; never in the database) from
+# .berth/audit.key, made on first use, and the checkpoint file beside it, unless given.
+ensure_audit_key() {
+  if [ -z "${BERTH_AUDIT_SIGNING_KEY:-}" ]; then
+    if [ ! -s .berth/audit.key ]; then
+      mkdir -p .berth
+      (umask 077 && head -c 32 /dev/urandom | base64 > .berth/audit.key)
+      say "generated .berth/audit.key (signs audit checkpoints; keep it away from the database)"
+    fi
+    BERTH_AUDIT_SIGNING_KEY=$(cat .berth/audit.key)
+    export BERTH_AUDIT_SIGNING_KEY
+  fi
+  export BERTH_AUDIT_CHECKPOINT_FILE="${BERTH_AUDIT_CHECKPOINT_FILE:-$PWD/.berth/audit-checkpoints.jsonl}"
+}

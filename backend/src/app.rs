@@ -71,7 +71,11 @@ impl App {
     /// Creates the configured database when it does not exist yet (first run).
     pub async fn create_database_if_missing(config: &Config) -> anyhow::Result<()> {
         use sqlx::migrate::MigrateDatabase;
-        let url = config.database_url.expose_secret();
+        let url = config
+            .migrate_database_url
+            .as_ref()
+            .unwrap_or(&config.database_url)
+            .expose_secret();
         if !sqlx::Postgres::database_exists(url)
             .await
             .map_err(|e| anyhow::anyhow!("cannot reach Postgres (DATABASE_URL): {e}"))?
@@ -89,8 +93,25 @@ impl App {
         self
     }
 
+    /// Applies pending migrations as the schema's owner (BERTH_MIGRATE_DATABASE_URL), or as
+    /// Berth's own role when no owner is configured.
     pub async fn migrate(&self) -> anyhow::Result<()> {
-        MIGRATOR.run(&self.db).await?;
+        match &self.config.migrate_database_url {
+            Some(url) => {
+                let owner = PgPoolOptions::new()
+                    .max_connections(1)
+                    .connect(url.expose_secret())
+                    .await
+                    .map_err(|e| {
+                        anyhow::anyhow!(
+                            "cannot connect to Postgres (BERTH_MIGRATE_DATABASE_URL): {e}"
+                        )
+                    })?;
+                MIGRATOR.run(&owner).await?;
+                owner.close().await;
+            }
+            None => MIGRATOR.run(&self.db).await?,
+        }
         Ok(())
     }
 

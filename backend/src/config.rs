@@ -16,6 +16,33 @@ pub struct Config {
     )]
     pub database_url: SecretString,
 
+    /// Postgres connection string of the schema's owner, for migrations (`berth migrate`, and
+    /// `berth serve` at start). Berth then runs as DATABASE_URL's role, which should be
+    /// `berth_app`: it may only INSERT and SELECT the audit trail. Unset: migrations use
+    /// DATABASE_URL too (one role for everything, as in development).
+    #[arg(long, env = "BERTH_MIGRATE_DATABASE_URL", hide_env_values = true)]
+    pub migrate_database_url: Option<SecretString>,
+
+    /// Signs audit checkpoints (ed25519; 32 bytes, base64). Never stored in the database.
+    #[arg(long, env = "BERTH_AUDIT_SIGNING_KEY", hide_env_values = true)]
+    pub audit_signing_key: Option<SecretString>,
+
+    /// File signed audit checkpoints are appended to (a JSON object per line).
+    #[arg(long, env = "BERTH_AUDIT_CHECKPOINT_FILE")]
+    pub audit_checkpoint_file: Option<PathBuf>,
+
+    /// URL each signed audit checkpoint is POSTed to, as JSON.
+    #[arg(long, env = "BERTH_AUDIT_CHECKPOINT_URL")]
+    pub audit_checkpoint_url: Option<String>,
+
+    /// Seconds between audit checkpoints (taken only when the trail grew; 0: on demand only).
+    #[arg(
+        long,
+        env = "BERTH_AUDIT_CHECKPOINT_INTERVAL_SECONDS",
+        default_value_t = 300
+    )]
+    pub audit_checkpoint_interval_seconds: u64,
+
     /// Address the HTTP server listens on.
     #[arg(long, env = "BERTH_LISTEN", default_value = "127.0.0.1:3000")]
     pub listen: SocketAddr,
@@ -208,6 +235,24 @@ impl Config {
                     "BERTH_SECRET_KEY must be 32 bytes, base64-encoded (openssl rand -base64 32)",
                 );
             }
+        }
+        if let Some(key) = &self.audit_signing_key {
+            if crate::audit::checkpoint::signing_key(key).is_err() {
+                problems.push("BERTH_AUDIT_SIGNING_KEY must be 32 bytes, base64-encoded (openssl rand -base64 32)");
+            }
+        }
+        if let Some(url) = &self.audit_checkpoint_url {
+            if reqwest::Url::parse(url)
+                .map(|u| !matches!(u.scheme(), "http" | "https"))
+                .unwrap_or(true)
+            {
+                problems.push("BERTH_AUDIT_CHECKPOINT_URL must be an http(s) URL");
+            }
+        }
+        if (self.audit_checkpoint_file.is_some() || self.audit_checkpoint_url.is_some())
+            && self.audit_signing_key.is_none()
+        {
+            problems.push("audit checkpoints need BERTH_AUDIT_SIGNING_KEY to sign them");
         }
         if !self.team_group_pattern.contains("{team}") {
             problems.push("BERTH_TEAM_GROUP_PATTERN must contain {team}");

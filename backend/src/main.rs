@@ -61,8 +61,22 @@ enum AdminCommand {
 
 #[derive(Subcommand)]
 enum AuditCommand {
-    /// Walk the hash chain; exit 1 naming the first broken row.
-    Verify,
+    /// Walk the hash chain, recomputing every hash; exit 1 naming the first broken row.
+    /// With --checkpoints, also hold the trail to signed checkpoints: a rewritten or
+    /// truncated trail fails even when every hash in it was recomputed.
+    Verify {
+        /// A file of checkpoints (BERTH_AUDIT_CHECKPOINT_FILE, or one a webhook collected).
+        #[arg(long)]
+        checkpoints: Option<std::path::PathBuf>,
+        /// The signer's public key (base64); default: the one of BERTH_AUDIT_SIGNING_KEY.
+        #[arg(long)]
+        public_key: Option<String>,
+    },
+    /// Sign a checkpoint of the chain's head now (to the configured file and webhook) and
+    /// print it.
+    Checkpoint,
+    /// Print the public key of BERTH_AUDIT_SIGNING_KEY, for verifiers.
+    PublicKey,
 }
 
 #[derive(Subcommand)]
@@ -125,6 +139,7 @@ async fn main() -> anyhow::Result<()> {
             let workers = berth::tenancy::jobs::spawn_workers(app.clone());
             berth::drills::spawn_scheduler(app.clone());
             berth::tenancy::provision::spawn_periodic_checks(app.clone());
+            audit::checkpoint::spawn_periodic(app.clone());
             let grace =
                 std::time::Duration::from_secs(app.config.job_lease_seconds.saturating_sub(10));
             let server = Server::bind(app).await?;
@@ -161,15 +176,63 @@ async fn main() -> anyhow::Result<()> {
                 email.as_str()
             );
         }
-        Command::Audit(AuditCommand::Verify) => {
+        Command::Audit(AuditCommand::Verify {
+            checkpoints,
+            public_key,
+        }) => {
             let verification = audit::verify(&app.db).await?;
-            match verification.first_broken {
-                None => println!("audit trail intact: {} rows", verification.rows),
-                Some((id, reason)) => {
-                    eprintln!("audit trail broken at row {id}: {reason}");
+            if let Some((id, reason)) = verification.first_broken {
+                eprintln!("audit trail broken at row {id}: {reason}");
+                std::process::exit(1);
+            }
+            let Some(path) = checkpoints else {
+                println!("audit trail intact: {} rows", verification.rows);
+                return Ok(());
+            };
+            let key = match (public_key, &app.config.audit_signing_key) {
+                (Some(k), _) => audit::checkpoint::verifying_key(&k)
+                    .map_err(|e| anyhow::anyhow!("--public-key {e}"))?,
+                (None, Some(k)) => audit::checkpoint::signing_key(k)
+                    .map_err(|e| anyhow::anyhow!("BERTH_AUDIT_SIGNING_KEY {e}"))?
+                    .verifying_key(),
+                (None, None) => anyhow::bail!(
+                    "give --public-key (or BERTH_AUDIT_SIGNING_KEY) to check checkpoints"
+                ),
+            };
+            let list = audit::checkpoint::read(&path)?;
+            use audit::checkpoint::Finding;
+            match audit::checkpoint::check(&app.db, &list, &key).await? {
+                Finding::Intact { checkpoints } => println!(
+                    "audit trail intact: {} rows, {checkpoints} signed checkpoints hold",
+                    verification.rows
+                ),
+                Finding::NotSigned { row } => {
+                    eprintln!("the checkpoint of row {row} is not signed by this key");
+                    std::process::exit(1);
+                }
+                Finding::Truncated { row, last } => {
+                    eprintln!("audit trail truncated: a signed checkpoint names row {row}, the trail ends at row {last}");
+                    std::process::exit(1);
+                }
+                Finding::Rewritten { row } => {
+                    eprintln!("audit trail rewritten: row {row} no longer has the hash its signed checkpoint names (it or a row before it changed)");
                     std::process::exit(1);
                 }
             }
+        }
+        Command::Audit(AuditCommand::Checkpoint) => match audit::checkpoint::take(&app).await {
+            Ok(Some(c)) => println!("{}", serde_json::to_string(&c)?),
+            Ok(None) => println!("no new rows since the last checkpoint"),
+            Err(e) => anyhow::bail!("{e:?}"),
+        },
+        Command::Audit(AuditCommand::PublicKey) => {
+            let key = app
+                .config
+                .audit_signing_key
+                .as_ref()
+                .ok_or_else(|| anyhow::anyhow!("BERTH_AUDIT_SIGNING_KEY is not set"))?;
+            let key = audit::checkpoint::signing_key(key).map_err(anyhow::Error::msg)?;
+            println!("{}", audit::checkpoint::public_key_text(&key));
         }
         Command::Demo(DemoCommand::Seed { real_fleet }) => {
             app.migrate().await?;

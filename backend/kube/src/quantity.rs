@@ -274,7 +274,7 @@ mod tests {
         );
         assert!(q("-1").is_negative());
         assert_eq!(q("0"), Quantity::ZERO);
-        assert!(q("1.5").is_whole() == false && q("3").is_whole());
+        assert!(!q("1.5").is_whole() && q("3").is_whole());
         for bad in [
             "", "--1", "-+1", "+-1", "1.2.3", "5 Gi", " 1", "1 ", "1GB", "1gi", "1K", "1mi",
             "0x10", "abc", "1e", "1e1.5", "Gi", "+", ".", "1Gi1", "e3", "1..0",

@@ -1615,3 +1615,31 @@ async fn a_decrease_takes_nothing_more_in_any_dimension(db: PgPool) {
     assert_eq!(policy.as_deref(), Some("quota decreases"));
     assert_eq!(state, "provisioning");
 }
+
+/// The placement advisor ranks only the request's environment: before, with the
+/// environment left to the cluster's, a sandbox on the dev cluster was offered prod, shared
+/// and secure pools first, and "Use" moved it to prod.
+#[sqlx::test(migrator = "berth::app::MIGRATOR")]
+async fn the_placement_advisor_ranks_only_the_requests_environment(db: PgPool) {
+    let w = world(db).await;
+    let preview = requests::preview(
+        &w.app,
+        &w.dev,
+        request("dev-shanghai-1", "payments-sandbox", "default-pool", "S"),
+    )
+    .await
+    .unwrap();
+    assert_eq!(preview.placement_environment.as_deref(), Some("dev"));
+    assert!(!preview.placement.is_empty());
+    assert!(
+        preview.placement.iter().all(|o| o.environment == "dev"),
+        "{:?}",
+        preview.placement
+    );
+    // Before a cluster is chosen, every cluster is ranked, and the preview says so.
+    let mut open = request("", "payments-sandbox", "", "S");
+    open.cluster = String::new();
+    let preview = requests::preview(&w.app, &w.dev, open).await.unwrap();
+    assert_eq!(preview.placement_environment, None);
+    assert!(preview.placement.iter().any(|o| o.environment == "prod"));
+}

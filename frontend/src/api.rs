@@ -722,6 +722,10 @@ pub struct RequestPreview {
     /// Cluster × pool choices ranked by headroom after this quota (the placement advisor).
     #[serde(default)]
     pub placement: Vec<PlacementOption>,
+    /// The environment whose clusters `placement` ranks: the one asked for, else the chosen
+    /// cluster's; none while neither is known (then every cluster is ranked).
+    #[serde(default)]
+    pub placement_environment: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]

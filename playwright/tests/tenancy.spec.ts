@@ -100,7 +100,9 @@ test('a developer requests a namespace, an admin amends and approves it, it is a
   }
   await expect(page.getByRole('img', { name: '0.0 cores of 2.0 cores' })).toBeVisible();
 
-  // A quota change through the same workflow.
+  // A quota change through the same workflow; the form starts at the namespace's size.
+  await expect(page.getByLabel('New size')).toHaveValue('S');
+  await expect(page.getByRole('button', { name: 'Request the change' })).toBeDisabled();
   await page.getByLabel('New size').selectOption('M');
   await page.getByLabel('Why').first().fill('launch traffic');
   await page.getByRole('button', { name: 'Request the change' }).click();
@@ -117,6 +119,14 @@ test('a developer requests a namespace, an admin amends and approves it, it is a
   await page.goto(`/namespaces/prod-shanghai-1/${name}`);
   await hydrated(page);
   await expect(page.getByRole('img', { name: '0.0 cores of 8.0 cores' })).toBeVisible();
+  // A decrease says what it takes away and asks to confirm before it can be sent.
+  await expect(page.getByLabel('New size')).toHaveValue('M');
+  await page.getByLabel('New size').selectOption('S');
+  await expect(page.getByRole('alert').filter({ hasText: 'This change takes away' })).toContainText('CPU requests: 8 → 2');
+  await expect(page.getByRole('button', { name: 'Request the change' })).toBeDisabled();
+  await page.getByLabel('I understand this takes capacity away from the namespace').check();
+  await expect(page.getByRole('button', { name: 'Request the change' })).toBeEnabled();
+  await page.getByLabel('New size').selectOption('M');
   await page.getByRole('link', { name: 'Namespaces' }).click();
   await hydrated(page);
   await expect(page.getByRole('heading', { name: 'Per team: used of quota' })).toBeVisible();

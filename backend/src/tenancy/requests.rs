@@ -304,6 +304,7 @@ pub async fn preview(app: &App, ctx: &Ctx, input: NewNamespaceRequest) -> Result
                 matched_policy: policy,
                 auto_approve: approve,
                 placement: placement_advice(&mut conn, &input).await?,
+                placement_environment: advice_environment(&mut conn, &input).await?,
             })
         }
         Err(Error::Invalid(fields)) => Ok(RequestPreview {
@@ -313,6 +314,7 @@ pub async fn preview(app: &App, ctx: &Ctx, input: NewNamespaceRequest) -> Result
             matched_policy: None,
             auto_approve: false,
             placement: placement_advice(&mut conn, &input).await?,
+            placement_environment: advice_environment(&mut conn, &input).await?,
         }),
         Err(e) => Err(e),
     }
@@ -345,12 +347,31 @@ async fn placement_advice(
         memory_bytes: crate::fleet::inventory::amount(&sized.spec.limits.default_request_memory)
             .unwrap_or(0),
     };
-    let environment = input
+    let environment = advice_environment(conn, input).await?;
+    crate::capacity::placement_options(conn, environment.as_deref(), sized.amounts(), shape).await
+}
+
+/// The environment the placement advisor ranks pools of: the one asked for, else the chosen
+/// cluster's — never another, so "Use" cannot move a request across environments. None
+/// (rank every cluster) only while neither is known.
+async fn advice_environment(
+    conn: &mut PgConnection,
+    input: &NewNamespaceRequest,
+) -> Result<Option<String>> {
+    if let Some(e) = input
         .environment
         .as_deref()
         .map(str::trim)
-        .filter(|e| !e.is_empty());
-    crate::capacity::placement_options(conn, environment, sized.amounts(), shape).await
+        .filter(|e| ENVIRONMENTS.contains(e))
+    {
+        return Ok(Some(e.to_owned()));
+    }
+    Ok(sqlx::query_scalar!(
+        "SELECT environment FROM clusters WHERE name = $1",
+        input.cluster.trim()
+    )
+    .fetch_optional(conn)
+    .await?)
 }
 
 /// Inserts a request row and its audit entry; auto-approves it when a policy says so.

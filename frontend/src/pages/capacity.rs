@@ -492,7 +492,7 @@ fn CapacityView(me: Me) -> impl IntoView {
             <h2>"Team right-sizing"</h2>
             <form method="get" class="inline" aria-label="Choose a team">
                 <label for="cap-team">"Team"</label>
-                <Suspense fallback=|| view! { <input id="cap-team" name="team"/> }>
+                <Suspense fallback=|| view! { <select id="cap-team" disabled><option>"Loading the teams…"</option></select> }>
                     {move || Suspend::new(async move {
                         let current = team();
                         let names: Vec<String> = teams.await.map(|t| t.into_iter().map(|t| t.name).collect()).unwrap_or_default();
@@ -521,7 +521,7 @@ fn CapacityView(me: Me) -> impl IntoView {
             <h2>"Pool headroom"</h2>
             <form method="get" class="filters" aria-label="Pod shape">
                 <div><label for="hr-cluster">"Cluster"</label>
-                    <Suspense fallback=|| view! { <input id="hr-cluster" name="cluster"/> }>
+                    <Suspense fallback=|| view! { <select id="hr-cluster" disabled><option>"Loading the clusters…"</option></select> }>
                         {move || Suspend::new(async move {
                             let current = shape().0;
                             let names: Vec<String> = clusters.await.map(|c| c.into_iter().map(|c| c.name).collect()).unwrap_or_default();

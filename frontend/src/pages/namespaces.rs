@@ -7,15 +7,18 @@ use leptos::prelude::*;
 use leptos_router::{components::A, hooks::use_params_map};
 
 use crate::{
-    api::{Amounts, LedgerRow, Me, Namespace, NamespaceDetail, NamespaceQuery},
+    api::{
+        Amounts, LedgerRow, LimitSpec, Me, Namespace, NamespaceDetail, NamespaceQuery,
+        NamespaceSpec, QuotaSpec,
+    },
     components::{field_error, form_error, when, Authed, ErrorMessage},
     pages::{
         fleet::{cores, gib, Bar},
         requests::{state_badge, RequestTable},
     },
     server::{
-        get_ledger, get_namespace, list_namespaces, ChangeQuota, DecommissionNamespace,
-        ReapplyNamespace,
+        get_ledger, get_namespace, list_namespaces, list_presets, ChangeQuota,
+        DecommissionNamespace, ReapplyNamespace,
     },
 };
 
@@ -291,23 +294,7 @@ fn NamespaceBody(
             <section class="card">
                 <h2>"Change the quota"</h2>
                 {form_error(change_value)}
-                <ActionForm action=change>
-                    <input type="hidden" name="csrf" value=c2/>
-                    <input type="hidden" name="cluster" value=cluster2/>
-                    <input type="hidden" name="name" value=name2/>
-                    <label for="qc-preset">"New size"</label>
-                    <select id="qc-preset" name="preset">
-                        <option>"S"</option><option>"M"</option><option>"L"</option><option>"XL"</option>
-                    </select>
-                    {field_error(change_value, "quota")}{field_error(change_value, "preset")}{field_error(change_value, "storage_classes")}
-                    <label for="qc-burst">"Burst until (optional, UTC): Berth reverts by itself"</label>
-                    <input id="qc-burst" name="burst_until" type="datetime-local"/>
-                    {field_error(change_value, "burst_until")}
-                    <label for="qc-purpose">"Why"</label>
-                    <input id="qc-purpose" name="purpose" required/>
-                    {field_error(change_value, "purpose")}
-                    <button type="submit">"Request the change"</button>
-                </ActionForm>
+                <QuotaChangeForm spec=n.spec.clone() csrf=c2 cluster=cluster2 name=name2 change/>
                 {move || change_value.get().and_then(|r| r.ok()).map(|d| view! {
                     <p class="ok" role="status">"Quota change "{d.request.state.clone()}". "<A href=format!("/requests/{}", d.request.id)>"Follow it"</A></p>
                 })}
@@ -333,5 +320,192 @@ fn NamespaceBody(
                 })}
             </section>
         })}
+    }
+}
+
+/// What going from `current` to a preset's `quota` and `limits` takes away: each dimension
+/// that shrinks, as people read it ("CPU requests: 8 → 2").
+pub fn takes_away(current: &NamespaceSpec, quota: &QuotaSpec, limits: &LimitSpec) -> Vec<String> {
+    use berth_kube::quantity::Quantity;
+    let mut out = Vec::new();
+    let mut less = |what: &str, from: &str, to: &str| {
+        if let (Ok(a), Ok(b)) = (Quantity::parse(from.trim()), Quantity::parse(to.trim())) {
+            if b < a {
+                out.push(format!("{what}: {from} → {to}"));
+            }
+        }
+    };
+    let (q, l) = (&current.quota, &current.limits);
+    less("CPU requests", &q.requests_cpu, &quota.requests_cpu);
+    less("CPU limits", &q.limits_cpu, &quota.limits_cpu);
+    less(
+        "memory requests",
+        &q.requests_memory,
+        &quota.requests_memory,
+    );
+    less("memory limits", &q.limits_memory, &quota.limits_memory);
+    less("storage", &q.requests_storage, &quota.requests_storage);
+    less("pods", &q.pods.to_string(), &quota.pods.to_string());
+    less(
+        "services",
+        &q.services.to_string(),
+        &quota.services.to_string(),
+    );
+    less(
+        "volume claims",
+        &q.persistentvolumeclaims.to_string(),
+        &quota.persistentvolumeclaims.to_string(),
+    );
+    less("largest container's CPU", &l.max_cpu, &limits.max_cpu);
+    less(
+        "largest container's memory",
+        &l.max_memory,
+        &limits.max_memory,
+    );
+    less(
+        "default CPU limit",
+        &l.default_limit_cpu,
+        &limits.default_limit_cpu,
+    );
+    less(
+        "default memory limit",
+        &l.default_limit_memory,
+        &limits.default_limit_memory,
+    );
+    out
+}
+
+/// The quota change form: the namespace's current size preselected (its preset, or "current
+/// (custom)"), and a decrease spelled out with a confirmation before it can be sent.
+#[component]
+fn QuotaChangeForm(
+    spec: NamespaceSpec,
+    csrf: String,
+    cluster: String,
+    name: String,
+    change: ServerAction<ChangeQuota>,
+) -> impl IntoView {
+    let presets = Resource::new(|| (), |_| list_presets());
+    let change_value = change.value();
+    view! {
+        <Suspense fallback=|| view! { <p class="muted">"Loading the sizes…"</p> }>
+            {move || {
+                let (spec, csrf, cluster, name) = (spec.clone(), csrf.clone(), cluster.clone(), name.clone());
+                Suspend::new(async move {
+                    let list = presets.await.unwrap_or_default();
+                    let current = list
+                        .iter()
+                        .find(|p| p.quota == spec.quota && p.limits == spec.limits)
+                        .map(|p| p.name.clone());
+                    let chosen = RwSignal::new(current.clone().unwrap_or_default());
+                    let confirmed = RwSignal::new(false);
+                    let loss = {
+                        let (list, spec) = (list.clone(), spec.clone());
+                        move || {
+                            let c = chosen.get();
+                            list.iter()
+                                .find(|p| p.name == c)
+                                .map(|p| takes_away(&spec, &p.quota, &p.limits))
+                                .unwrap_or_default()
+                        }
+                    };
+                    let loss_shown = loss.clone();
+                    let unchanged = {
+                        let current = current.clone();
+                        move || chosen.get().is_empty() || Some(chosen.get()) == current
+                    };
+                    let options = list.iter().map(|p| {
+                        let is_current = current.as_deref() == Some(p.name.as_str());
+                        let label = if is_current { format!("{} (current)", p.name) } else { p.name.clone() };
+                        view! { <option value=p.name.clone() selected=is_current>{label}</option> }
+                    }).collect_view();
+                    view! {
+                        <ActionForm action=change>
+                            <input type="hidden" name="csrf" value=csrf/>
+                            <input type="hidden" name="cluster" value=cluster/>
+                            <input type="hidden" name="name" value=name/>
+                            <label for="qc-preset">"New size"</label>
+                            <select id="qc-preset" name="preset" on:change=move |ev| {
+                                chosen.set(event_target_value(&ev));
+                                confirmed.set(false);
+                            }>
+                                {current.is_none().then(|| view! { <option value="" selected>"Current quota (custom)"</option> })}
+                                {options}
+                            </select>
+                            {field_error(change_value, "quota")}{field_error(change_value, "preset")}{field_error(change_value, "storage_classes")}
+                            {move || {
+                                let taken = loss_shown();
+                                (!taken.is_empty()).then(|| view! {
+                                    <div class="warn" role="alert">
+                                        <p>"This change takes away:"</p>
+                                        <ul>{taken.into_iter().map(|t| view! { <li>{t}</li> }).collect_view()}</ul>
+                                        <label class="check">
+                                            <input id="qc-confirm" type="checkbox" on:change=move |ev| confirmed.set(event_target_checked(&ev))/>
+                                            " I understand this takes capacity away from the namespace"
+                                        </label>
+                                    </div>
+                                })
+                            }}
+                            <label for="qc-burst">"Burst until (optional, UTC): Berth reverts by itself"</label>
+                            <input id="qc-burst" name="burst_until" type="datetime-local"/>
+                            {field_error(change_value, "burst_until")}
+                            <label for="qc-purpose">"Why"</label>
+                            <input id="qc-purpose" name="purpose" required/>
+                            {field_error(change_value, "purpose")}
+                            <button type="submit" disabled=move || unchanged() || (!loss().is_empty() && !confirmed.get())>
+                                "Request the change"
+                            </button>
+                        </ActionForm>
+                    }
+                })
+            }}
+        </Suspense>
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::api::ClassQuota;
+
+    fn spec(cpu: &str, memory: &str, pods: i64, max_cpu: &str) -> NamespaceSpec {
+        NamespaceSpec {
+            quota: QuotaSpec {
+                requests_cpu: cpu.into(),
+                requests_memory: memory.into(),
+                limits_cpu: "16".into(),
+                limits_memory: "32Gi".into(),
+                pods,
+                services: 10,
+                persistentvolumeclaims: 10,
+                requests_storage: "200Gi".into(),
+            },
+            limits: LimitSpec {
+                default_request_cpu: "250m".into(),
+                default_request_memory: "256Mi".into(),
+                default_limit_cpu: "1".into(),
+                default_limit_memory: "1Gi".into(),
+                min_cpu: "10m".into(),
+                min_memory: "16Mi".into(),
+                max_cpu: max_cpu.into(),
+                max_memory: "8Gi".into(),
+                max_limit_request_ratio_cpu: None,
+                max_limit_request_ratio_memory: None,
+            },
+            storage_classes: Vec::<ClassQuota>::new(),
+        }
+    }
+
+    #[test]
+    fn a_decrease_says_what_it_takes_away() {
+        let current = spec("8", "16Gi", 50, "4");
+        let next = spec("2", "16384Mi", 20, "4");
+        assert_eq!(
+            takes_away(&current, &next.quota, &next.limits),
+            vec!["CPU requests: 8 → 2", "pods: 50 → 20"],
+            "16384Mi is 16Gi: nothing lost there"
+        );
+        let bigger = spec("16", "32Gi", 50, "8");
+        assert!(takes_away(&current, &bigger.quota, &bigger.limits).is_empty());
     }
 }

@@ -504,11 +504,16 @@ fn PreviewPanel(
     };
     let objects = preview.objects.clone();
     let placement = preview.placement.clone();
+    let placement_environment = preview.placement_environment.clone();
     view! {
         {verdict}
         {preview.impact.map(|i| view! { <ImpactBars impact=i/> })}
         {(!placement.is_empty()).then(|| view! {
             <h3>"Where it fits best"</h3>
+            <p class="muted small">{match &placement_environment {
+                Some(e) => format!("Ranked among {e} clusters only: a namespace takes its cluster's environment."),
+                None => "Ranked among every cluster; choose a cluster or an environment to rank one environment only.".to_owned(),
+            }}</p>
             <div class="table-wrap"><table class="placement">
                 <thead><tr><th>"Cluster · pool"</th><th>"Left after"</th><th>"Pods at the default request that fit now"</th><th></th></tr></thead>
                 <tbody>{placement.into_iter().map(|o| {

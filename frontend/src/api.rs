@@ -837,6 +837,9 @@ pub struct NamespaceDetail {
     pub requests: Vec<NamespaceRequest>,
     /// The caller may ask for changes (a team member or an admin).
     pub can_request: bool,
+    /// The sizes a quota change may pick, for the form (the current one among them, or not).
+    #[serde(default)]
+    pub presets: Vec<Preset>,
 }
 
 /// Filters for listing namespaces.

@@ -1,5 +1,6 @@
 //! Password hashing: argon2id with OWASP's recommended parameters (19 MiB, 2 passes,
-//! 1 lane), always on the blocking pool so a login never stalls the async runtime.
+//! 1 lane), on a few threads of its own so a login never stalls the async runtime and a
+//! flood of logins never grows memory.
 
 use argon2::{
     password_hash::{rand_core::OsRng, PasswordHash, PasswordHasher, PasswordVerifier, SaltString},
@@ -45,37 +46,77 @@ impl NewPassword {
     }
 }
 
-/// At most this many argon2 computations run at once in the process. Each takes 19 MiB: a
-/// flood of logins waits for a slot (or gets 503 after [`SLOT_WAIT`]) instead of growing the
-/// server's memory with every request.
-static SLOTS: std::sync::LazyLock<tokio::sync::Semaphore> = std::sync::LazyLock::new(|| {
-    let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
-    tokio::sync::Semaphore::new(cores.clamp(2, 8))
+/// Argon2 runs on a few threads of its own, never on the shared blocking pool: each
+/// computation takes 19 MiB, and every thread that ever ran one keeps its malloc arena, so
+/// a flood of logins spread over the blocking pool's hundreds of threads grew the server by
+/// gigabytes. With `threads` threads, memory for hashing stays near `threads` × 19 MiB; a
+/// login waits for its turn, and after [`SLOT_WAIT`] in the queue gets 503.
+struct Hashers {
+    slots: tokio::sync::Semaphore,
+    jobs: std::sync::Mutex<std::sync::mpsc::Sender<Box<dyn FnOnce() + Send>>>,
+}
+
+static HASHERS: std::sync::LazyLock<Hashers> = std::sync::LazyLock::new(|| {
+    let threads = std::thread::available_parallelism()
+        .map_or(2, |n| n.get())
+        .clamp(2, 8);
+    let (tx, rx) = std::sync::mpsc::channel::<Box<dyn FnOnce() + Send>>();
+    let rx = std::sync::Arc::new(std::sync::Mutex::new(rx));
+    for n in 0..threads {
+        let rx = rx.clone();
+        std::thread::Builder::new()
+            .name(format!("argon2-{n}"))
+            .spawn(move || loop {
+                let job = rx.lock().expect("argon2 queue").recv();
+                match job {
+                    Ok(job) => job(),
+                    Err(_) => return,
+                }
+            })
+            .expect("an argon2 thread starts");
+    }
+    Hashers {
+        slots: tokio::sync::Semaphore::new(threads),
+        jobs: std::sync::Mutex::new(tx),
+    }
 });
 const SLOT_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
 
-async fn slot() -> Result<tokio::sync::SemaphorePermit<'static>> {
-    match tokio::time::timeout(SLOT_WAIT, SLOTS.acquire()).await {
-        Ok(Ok(permit)) => Ok(permit),
-        _ => Err(Error::Busy {
-            message: "too many sign-ins at once; retry shortly",
-            retry_after_secs: 2,
-        }),
-    }
+/// Runs `work` on an argon2 thread once a slot is free.
+async fn on_hasher<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) -> Result<T> {
+    let hashers = &*HASHERS;
+    let _slot = match tokio::time::timeout(SLOT_WAIT, hashers.slots.acquire()).await {
+        Ok(Ok(permit)) => permit,
+        _ => {
+            return Err(Error::Busy {
+                message: "too many sign-ins at once; retry shortly",
+                retry_after_secs: 2,
+            })
+        }
+    };
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    hashers
+        .jobs
+        .lock()
+        .expect("argon2 queue")
+        .send(Box::new(move || {
+            let _ = tx.send(work());
+        }))
+        .map_err(|_| Error::Internal(anyhow::anyhow!("the argon2 threads are gone")))?;
+    rx.await
+        .map_err(|_| Error::Internal(anyhow::anyhow!("an argon2 thread failed")))
 }
 
 pub async fn hash(password: &NewPassword) -> Result<String> {
     let password = password.0.clone();
-    let _slot = slot().await?;
-    tokio::task::spawn_blocking(move || {
+    on_hasher(move || {
         let salt = SaltString::generate(&mut OsRng);
         hasher()
             .hash_password(password.as_bytes(), &salt)
             .map(|hash| hash.to_string())
             .map_err(|e| Error::Internal(anyhow::anyhow!("hashing failed: {e}")))
     })
-    .await
-    .map_err(|e| Error::Internal(e.into()))?
+    .await?
 }
 
 /// Checks `password` against a stored PHC string. Over-long input is refused without
@@ -86,16 +127,14 @@ pub async fn verify(password: &str, stored: &str) -> Result<bool> {
     }
     let password = password.to_owned();
     let stored = stored.to_owned();
-    let _slot = slot().await?;
-    tokio::task::spawn_blocking(move || {
+    on_hasher(move || {
         let parsed = PasswordHash::new(&stored)
             .map_err(|e| Error::Internal(anyhow::anyhow!("stored hash: {e}")))?;
         Ok(hasher()
             .verify_password(password.as_bytes(), &parsed)
             .is_ok())
     })
-    .await
-    .map_err(|e| Error::Internal(e.into()))?
+    .await?
 }
 
 /// A hash of a random password, computed once at start: an unknown user is checked against

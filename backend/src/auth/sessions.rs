@@ -106,16 +106,21 @@ pub async fn login(app: &App, meta: RequestMeta, input: LoginInput) -> Result<Lo
         .client_addr
         .as_ref()
         .map(|addr| format!("address:{addr}"));
-    let mut keys = vec![(
-        account_key.clone(),
-        app.config.login_max_failures_per_account,
-    )];
+    // An account's attempt counts before its password is checked, so guesses sent at once
+    // cannot all slip under the limit; a success takes it back. A client address counts only
+    // its failures, afterwards: many people behind one proxy signing in at once are not an
+    // attack, and every check waits for one of the few argon2 slots anyway.
     if let Some(key) = &address_key {
-        keys.push((key.clone(), app.config.login_max_failures_per_address));
+        throttle(app, key, app.config.login_max_failures_per_address).await?;
     }
-    // The attempt counts before the password is checked, so guesses sent at once cannot all
-    // slip under the limit; a success takes it back.
-    let attempt = count_attempt(app, &keys).await?;
+    let attempt = count_attempt(
+        app,
+        &[(
+            account_key.clone(),
+            app.config.login_max_failures_per_account,
+        )],
+    )
+    .await?;
 
     let user = sqlx::query!(
         "SELECT id, password_hash, disabled_at FROM users WHERE email = $1",
@@ -176,6 +181,11 @@ pub async fn login(app: &App, meta: RequestMeta, input: LoginInput) -> Result<Lo
         // A disabled account gets the answer a wrong password gets: whether its password
         // was right is nobody's business but the audit trail's.
         Some(user) if password_ok => {
+            if let Some(key) = &address_key {
+                sqlx::query!("INSERT INTO login_failures (throttle_key) VALUES ($1)", key)
+                    .execute(&mut *tx)
+                    .await?;
+            }
             audit::record(
                 &mut tx,
                 &ctx,
@@ -187,7 +197,12 @@ pub async fn login(app: &App, meta: RequestMeta, input: LoginInput) -> Result<Lo
             Err(Error::Unauthenticated("wrong email or password"))
         }
         _ => {
-            // The attempt was counted before the check; it stays counted.
+            // The account's attempt was counted before the check and stays counted.
+            if let Some(key) = &address_key {
+                sqlx::query!("INSERT INTO login_failures (throttle_key) VALUES ($1)", key)
+                    .execute(&mut *tx)
+                    .await?;
+            }
             audit::record(
                 &mut tx,
                 &ctx,
@@ -251,6 +266,31 @@ async fn actor_for(
 }
 
 /// Refuses with 429 while `key` has `max` or more failures inside the window.
+/// 429 when `key` already has `max` failures in the window.
+async fn throttle(app: &App, key: &str, max: u32) -> Result<()> {
+    let window_secs = app.config.login_window().as_secs_f64();
+    let row = sqlx::query!(
+        r#"SELECT count(*) AS "failures!", min(failed_at) AS oldest
+           FROM login_failures
+           WHERE throttle_key = $1 AND failed_at > now() - make_interval(secs => $2)"#,
+        key,
+        window_secs,
+    )
+    .fetch_one(&app.db)
+    .await?;
+    if row.failures < i64::from(max) {
+        return Ok(());
+    }
+    Err(throttled(row.oldest, window_secs))
+}
+
+fn throttled(oldest: Option<OffsetDateTime>, window_secs: f64) -> Error {
+    let oldest = oldest.unwrap_or_else(OffsetDateTime::now_utc);
+    let free_at = oldest + TimeDuration::seconds_f64(window_secs);
+    let retry_after_secs = (free_at - OffsetDateTime::now_utc()).whole_seconds().max(1) as u64;
+    Error::Throttled { retry_after_secs }
+}
+
 /// Records an attempt for each (key, limit) — the account and the client address — unless a
 /// key already has `limit` failures in the window (429 with the wait). Each key is locked for
 /// the check and the insert, so concurrent attempts are counted one after another. Answers
@@ -275,11 +315,7 @@ async fn count_attempt(app: &App, keys: &[(String, u32)]) -> Result<Vec<i64>> {
         .fetch_one(&mut *tx)
         .await?;
         if row.failures >= i64::from(*max) {
-            let oldest = row.oldest.unwrap_or_else(OffsetDateTime::now_utc);
-            let free_at = oldest + TimeDuration::seconds_f64(window_secs);
-            let retry_after_secs =
-                (free_at - OffsetDateTime::now_utc()).whole_seconds().max(1) as u64;
-            return Err(Error::Throttled { retry_after_secs });
+            return Err(throttled(row.oldest, window_secs));
         }
         ids.push(
             sqlx::query_scalar!(

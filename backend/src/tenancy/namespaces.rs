@@ -227,11 +227,13 @@ pub async fn get(app: &App, ctx: &Ctx, cluster: &str, name: &str) -> Result<Name
     .filter(|r| r.namespace == namespace.name)
     .collect();
     let can_request = namespace.state != "decommissioned" && namespace.state != "decommissioning";
+    let presets = super::settings::load_presets(&mut *app.db.acquire().await?).await?;
     Ok(NamespaceDetail {
         namespace,
         objects,
         requests,
         can_request,
+        presets,
     })
 }
 

@@ -17,8 +17,8 @@ use crate::{
         requests::{state_badge, RequestTable},
     },
     server::{
-        get_ledger, get_namespace, list_namespaces, list_presets, ChangeQuota,
-        DecommissionNamespace, ReapplyNamespace,
+        get_ledger, get_namespace, list_namespaces, ChangeQuota, DecommissionNamespace,
+        ReapplyNamespace,
     },
 };
 
@@ -220,6 +220,7 @@ fn NamespaceBody(
         objects,
         requests,
         can_request,
+        presets,
     } = detail;
     let u = used(&n);
     let pods_used = count(n.usage.as_ref().map(|u| &u.used), "pods");
@@ -294,7 +295,7 @@ fn NamespaceBody(
             <section class="card">
                 <h2>"Change the quota"</h2>
                 {form_error(change_value)}
-                <QuotaChangeForm spec=n.spec.clone() csrf=c2 cluster=cluster2 name=name2 change/>
+                <QuotaChangeForm spec=n.spec.clone() presets csrf=c2 cluster=cluster2 name=name2 change/>
                 {move || change_value.get().and_then(|r| r.ok()).map(|d| view! {
                     <p class="ok" role="status">"Quota change "{d.request.state.clone()}". "<A href=format!("/requests/{}", d.request.id)>"Follow it"</A></p>
                 })}
@@ -380,86 +381,85 @@ pub fn takes_away(current: &NamespaceSpec, quota: &QuotaSpec, limits: &LimitSpec
 #[component]
 fn QuotaChangeForm(
     spec: NamespaceSpec,
+    presets: Vec<crate::api::Preset>,
     csrf: String,
     cluster: String,
     name: String,
     change: ServerAction<ChangeQuota>,
 ) -> impl IntoView {
-    let presets = Resource::new(|| (), |_| list_presets());
     let change_value = change.value();
+    let current = presets
+        .iter()
+        .find(|p| p.quota == spec.quota && p.limits == spec.limits)
+        .map(|p| p.name.clone());
+    let chosen = RwSignal::new(current.clone().unwrap_or_default());
+    let confirmed = RwSignal::new(false);
+    let loss = {
+        let (presets, spec) = (presets.clone(), spec.clone());
+        move || {
+            let c = chosen.get();
+            presets
+                .iter()
+                .find(|p| p.name == c)
+                .map(|p| takes_away(&spec, &p.quota, &p.limits))
+                .unwrap_or_default()
+        }
+    };
+    let loss_shown = loss.clone();
+    let loss_warn = loss.clone();
+    let unchanged = {
+        let current = current.clone();
+        move || chosen.get().is_empty() || Some(chosen.get()) == current
+    };
+    let options = presets
+        .iter()
+        .map(|p| {
+            let is_current = current.as_deref() == Some(p.name.as_str());
+            let label = if is_current {
+                format!("{} (current)", p.name)
+            } else {
+                p.name.clone()
+            };
+            view! { <option value=p.name.clone() selected=is_current>{label}</option> }
+        })
+        .collect_view();
     view! {
-        <Suspense fallback=|| view! { <p class="muted">"Loading the sizes…"</p> }>
-            {move || {
-                let (spec, csrf, cluster, name) = (spec.clone(), csrf.clone(), cluster.clone(), name.clone());
-                Suspend::new(async move {
-                    let list = presets.await.unwrap_or_default();
-                    let current = list
-                        .iter()
-                        .find(|p| p.quota == spec.quota && p.limits == spec.limits)
-                        .map(|p| p.name.clone());
-                    let chosen = RwSignal::new(current.clone().unwrap_or_default());
-                    let confirmed = RwSignal::new(false);
-                    let loss = {
-                        let (list, spec) = (list.clone(), spec.clone());
-                        move || {
-                            let c = chosen.get();
-                            list.iter()
-                                .find(|p| p.name == c)
-                                .map(|p| takes_away(&spec, &p.quota, &p.limits))
-                                .unwrap_or_default()
-                        }
-                    };
-                    let loss_shown = loss.clone();
-                    let unchanged = {
-                        let current = current.clone();
-                        move || chosen.get().is_empty() || Some(chosen.get()) == current
-                    };
-                    let options = list.iter().map(|p| {
-                        let is_current = current.as_deref() == Some(p.name.as_str());
-                        let label = if is_current { format!("{} (current)", p.name) } else { p.name.clone() };
-                        view! { <option value=p.name.clone() selected=is_current>{label}</option> }
-                    }).collect_view();
-                    view! {
-                        <ActionForm action=change>
-                            <input type="hidden" name="csrf" value=csrf/>
-                            <input type="hidden" name="cluster" value=cluster/>
-                            <input type="hidden" name="name" value=name/>
-                            <label for="qc-preset">"New size"</label>
-                            <select id="qc-preset" name="preset" on:change=move |ev| {
-                                chosen.set(event_target_value(&ev));
-                                confirmed.set(false);
-                            }>
-                                {current.is_none().then(|| view! { <option value="" selected>"Current quota (custom)"</option> })}
-                                {options}
-                            </select>
-                            {field_error(change_value, "quota")}{field_error(change_value, "preset")}{field_error(change_value, "storage_classes")}
-                            {move || {
-                                let taken = loss_shown();
-                                (!taken.is_empty()).then(|| view! {
-                                    <div class="warn" role="alert">
-                                        <p>"This change takes away:"</p>
-                                        <ul>{taken.into_iter().map(|t| view! { <li>{t}</li> }).collect_view()}</ul>
-                                        <label class="check">
-                                            <input id="qc-confirm" type="checkbox" on:change=move |ev| confirmed.set(event_target_checked(&ev))/>
-                                            " I understand this takes capacity away from the namespace"
-                                        </label>
-                                    </div>
-                                })
-                            }}
-                            <label for="qc-burst">"Burst until (optional, UTC): Berth reverts by itself"</label>
-                            <input id="qc-burst" name="burst_until" type="datetime-local"/>
-                            {field_error(change_value, "burst_until")}
-                            <label for="qc-purpose">"Why"</label>
-                            <input id="qc-purpose" name="purpose" required/>
-                            {field_error(change_value, "purpose")}
-                            <button type="submit" disabled=move || unchanged() || (!loss().is_empty() && !confirmed.get())>
-                                "Request the change"
-                            </button>
-                        </ActionForm>
-                    }
-                })
-            }}
-        </Suspense>
+        <ActionForm action=change>
+            <input type="hidden" name="csrf" value=csrf/>
+            <input type="hidden" name="cluster" value=cluster/>
+            <input type="hidden" name="name" value=name/>
+            <label for="qc-preset">"New size"</label>
+            <select id="qc-preset" name="preset" on:change=move |ev| {
+                chosen.set(event_target_value(&ev));
+                confirmed.set(false);
+            }>
+                {current.is_none().then(|| view! { <option value="" selected>"Current quota (custom)"</option> })}
+                {options}
+            </select>
+            {field_error(change_value, "quota")}{field_error(change_value, "preset")}{field_error(change_value, "storage_classes")}
+            <div role="alert" class:warn=move || !loss_warn().is_empty()>
+                {move || {
+                    let taken = loss_shown();
+                    (!taken.is_empty()).then(|| view! {
+                        <p>"This change takes away:"</p>
+                        <ul>{taken.into_iter().map(|t| view! { <li>{t}</li> }).collect_view()}</ul>
+                        <label class="check">
+                            <input id="qc-confirm" type="checkbox" on:change=move |ev| confirmed.set(event_target_checked(&ev))/>
+                            " I understand this takes capacity away from the namespace"
+                        </label>
+                    })
+                }}
+            </div>
+            <label for="qc-burst">"Burst until (optional, UTC): Berth reverts by itself"</label>
+            <input id="qc-burst" name="burst_until" type="datetime-local"/>
+            {field_error(change_value, "burst_until")}
+            <label for="qc-purpose">"Why"</label>
+            <input id="qc-purpose" name="purpose" required/>
+            {field_error(change_value, "purpose")}
+            <button type="submit" disabled=move || unchanged() || (!loss().is_empty() && !confirmed.get())>
+                "Request the change"
+            </button>
+        </ActionForm>
     }
 }
 

@@ -82,8 +82,15 @@ if command -v pg_ctlcluster >/dev/null && [ "$(id -u)" = 0 ] && pg_lsclusters 2>
   echo "- Postgres restarted at 35 s (pg_ctlcluster restart, $(date -u +%T))"
   pg_ctlcluster "$(pg_lsclusters | awk '$3 == 5432 {print $1; exit}')" main restart
   echo "- Postgres answered again at $(date -u +%T)"
+elif [ -f .pgdata/PG_VERSION ] && [[ "$DATABASE_URL" == *":5499/"* ]]; then
+  # The scripts' own Postgres (scripts/lib.sh).
+  pg_bin=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -n 1)
+  as=(); [ "$(id -u)" = 0 ] && as=(runuser -u postgres --)
+  echo "- Postgres restarted at 35 s (pg_ctl restart -m fast of .pgdata, $(date -u +%T))"
+  "${as[@]}" "$pg_bin/pg_ctl" -D .pgdata -l .pgdata/server.log -o "-p 5499 -k /tmp -c listen_addresses=127.0.0.1" -m fast -w restart >/dev/null
+  echo "- Postgres answered again at $(date -u +%T)"
 else
-  echo "- Postgres restart skipped: this Postgres is not managed by pg_ctlcluster here"
+  echo "- Postgres restart skipped: this Postgres is neither pg_ctlcluster's nor the scripts' own"
 fi
 wait "$load"
 sed 's/^/- /' "$work/d.out"

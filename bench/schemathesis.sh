@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Suite f: schemathesis (from PyPI) against /api/v1/openapi.json with an admin token carrying
-# every scope, on a fresh database with the demo fleet; checks: no 5xx, responses conform to
-# the schema. Loopback only.
+# every scope, on a fresh database with the demo fleet; checks: no 5xx, responses, statuses and
+# content types conform to the schema. Loopback only.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib.sh
@@ -30,7 +30,7 @@ echo
 # tests cover them.
 st run "http://127.0.0.1:$port/api/v1/openapi.json" --url "http://127.0.0.1:$port" \
   -H "Authorization: Bearer $token" \
-  --checks not_a_server_error,response_schema_conformance \
+  --checks not_a_server_error,response_schema_conformance,status_code_conformance,content_type_conformance \
   --exclude-path /api/v1/auth/logout --exclude-path /api/v1/me/password \
   --exclude-path '/api/v1/tokens/{id}' --exclude-path '/api/v1/users/{id}/status' \
   --max-examples "${SCHEMATHESIS_EXAMPLES:-25}" --workers 2 2>&1 | tail -"${SCHEMATHESIS_TAIL:-40}"

@@ -8,12 +8,13 @@ use std::{
     time::{Duration, Instant},
 };
 
+use berth::jobs;
 use berth::{
     auth::{password::NewPassword, Ctx},
     config::Config,
     drills,
     people::{self, DisplayName, Email},
-    tenancy::{jobs, requests},
+    tenancy::requests,
     App,
 };
 use berth_fleet_sim::{Fleet, FleetSpec};

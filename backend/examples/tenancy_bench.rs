@@ -12,12 +12,13 @@
 
 use std::time::{Duration, Instant};
 
+use berth::jobs;
 use berth::{
     auth::{password::NewPassword, Actor, Credential, Ctx},
     config::Config,
     fleet,
     people::{self, DisplayName, Email},
-    tenancy::{jobs, namespaces, requests},
+    tenancy::{namespaces, requests},
     App,
 };
 use berth_frontend::api::{

@@ -14,6 +14,7 @@ pub mod drills;
 pub mod error;
 pub mod fleet;
 pub mod http;
+pub mod jobs;
 pub mod people;
 pub use berth_kube::quantity;
 pub mod teams;

@@ -136,9 +136,9 @@ async fn main() -> anyhow::Result<()> {
             app.migrate().await?;
             let app = start_simulator_if_needed(app).await?;
             berth::fleet::inventory::spawn_periodic_sync(app.clone());
-            let workers = berth::tenancy::jobs::spawn_workers(app.clone());
+            let workers = berth::jobs::spawn_workers(app.clone());
             berth::drills::spawn_scheduler(app.clone());
-            berth::tenancy::provision::spawn_periodic_checks(app.clone());
+            berth::tenancy::drift::spawn_periodic_checks(app.clone());
             audit::checkpoint::spawn_periodic(app.clone());
             let grace =
                 std::time::Duration::from_secs(app.config.job_lease_seconds.saturating_sub(10));

@@ -9,7 +9,7 @@
 
 mod common;
 
-use berth::tenancy::jobs;
+use berth::jobs;
 use berth_frontend::api::Scope;
 use common::*;
 use reqwest::{Method, StatusCode};

@@ -9,13 +9,14 @@ mod common;
 
 use std::{path::PathBuf, sync::Arc};
 
+use berth::jobs;
 use berth::{
     auth::Ctx,
     capacity::{
         self,
         synth::{constant, Curve, LocalPrometheus, PodSeries, Workload},
     },
-    tenancy::{jobs, requests},
+    tenancy::requests,
     App, Error,
 };
 use berth_frontend::api::{

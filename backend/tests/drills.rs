@@ -7,12 +7,8 @@ mod common;
 
 use std::sync::Arc;
 
-use berth::{
-    auth::Ctx,
-    drills,
-    tenancy::{jobs, provision, requests},
-    App, Error,
-};
+use berth::jobs;
+use berth::{auth::Ctx, drills, tenancy::requests, App, Error};
 use berth_fleet_sim::{Fleet, SimCluster};
 use berth_frontend::api::{Decision, Drill, DrillObjectives, NewDrill, NewNamespaceRequest};
 use common::*;
@@ -365,7 +361,7 @@ async fn berth_restarted_mid_drill_resumes_where_it_was(db: PgPool) {
     .await
     .unwrap();
     advance(&w.app).await;
-    provision::conclude(
+    jobs::conclude(
         &w.app,
         &Ctx::system("test"),
         &crashed,

@@ -8,9 +8,10 @@ mod common;
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use berth::jobs;
 use berth::{
     drills,
-    tenancy::{jobs, namespaces, requests},
+    tenancy::{namespaces, requests},
     App,
 };
 use berth_frontend::api::{

@@ -6,9 +6,10 @@ mod common;
 
 use std::sync::{Arc, Mutex};
 
+use berth::jobs;
 use berth::{
     auth::Ctx,
-    tenancy::{jobs, namespaces, provision, requests, settings},
+    tenancy::{namespaces, requests, settings},
     App, Error,
 };
 use berth_fleet_sim::{FaultSettings, Fleet};
@@ -636,9 +637,7 @@ async fn a_job_interrupted_mid_way_completes_exactly_once(db: PgPool) {
         .await
         .unwrap()
         .expect("a due job");
-    provision::execute(&w.app, &Ctx::system("test"), &crashed)
-        .await
-        .unwrap();
+    jobs::execute(&w.app, &crashed).await.unwrap();
     // while its lease holds, nobody else takes the job
     assert!(jobs::claim(&w.app, Uuid::new_v4()).await.unwrap().is_none());
     sqlx::query!(
@@ -650,7 +649,7 @@ async fn a_job_interrupted_mid_way_completes_exactly_once(db: PgPool) {
     .unwrap();
     assert_eq!(jobs::drain(&w.app).await.unwrap(), 1);
     // the dead worker's late report is refused: its lease is gone
-    provision::conclude(
+    jobs::conclude(
         &w.app,
         &Ctx::system("test"),
         &crashed,

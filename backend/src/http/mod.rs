@@ -229,7 +229,7 @@ async fn readyz(State(app): State<App>) -> Response {
 /// the same shared queue): jobs queued and running, the oldest due job's wait, each cluster's
 /// inventory age.
 async fn metrics(State(app): State<App>) -> impl IntoResponse {
-    match crate::tenancy::jobs::queue_depth(&app).await {
+    match crate::jobs::queue_depth(&app).await {
         Ok((queued, running, oldest)) => {
             metrics::gauge!("berth_jobs_queued").set(queued as f64);
             metrics::gauge!("berth_jobs_running").set(running as f64);

@@ -9,13 +9,14 @@
 //!   change to the cluster.
 
 pub mod access;
-pub mod jobs;
+pub mod drift;
 pub mod namespaces;
 pub mod objects;
 pub mod provision;
 pub mod requests;
 pub mod settings;
 pub mod spec;
+pub mod webhooks;
 
 use berth_frontend::api::{
     Amounts, BudgetImpact, CapacityImpact, Cluster, NamespaceSpec, PolicyConditions,

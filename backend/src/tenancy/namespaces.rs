@@ -282,9 +282,9 @@ pub async fn reapply(app: &App, ctx: &Ctx, cluster: &str, name: &str) -> Result<
     .fetch_one(&mut *tx)
     .await?;
     if !queued {
-        super::jobs::enqueue(
+        crate::jobs::enqueue(
             &mut tx,
-            super::jobs::Kind::Apply,
+            crate::jobs::Kind::Apply,
             ns.id,
             None,
             cluster_id,
@@ -312,7 +312,7 @@ pub async fn check_now(app: &App, ctx: &Ctx, cluster: &str) -> Result<()> {
         .fetch_optional(&app.db)
         .await?
         .ok_or(Error::NotFound("cluster"))?;
-    super::provision::check_cluster(app, id)
+    super::drift::check_cluster(app, id)
         .await
         .map_err(|e| Error::conflict("cluster", format!("the cluster could not be checked: {e}")))
 }

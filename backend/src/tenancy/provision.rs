@@ -1,17 +1,18 @@
-//! Carrying jobs out against clusters: server-side apply of a namespace's objects with one
-//! field manager, deletion, webhook deliveries, and the usage and drift check.
+//! A namespace's jobs against its cluster: server-side apply of its objects with one field
+//! manager, deletion until the cluster has finalised it, and what each outcome changes in
+//! Berth (the namespace's and request's state, follow-up jobs, audit rows). The queue that
+//! runs them is `crate::jobs`; the drift check is `drift.rs`.
 
 use std::time::Duration;
 
-use berth_frontend::api::{DriftItem, NamespaceSpec, Taint};
-use futures::StreamExt;
+use berth_frontend::api::{NamespaceSpec, Taint};
 use k8s_openapi::api::{
     core::v1::{LimitRange, Namespace, ResourceQuota, ServiceAccount},
     networking::v1::NetworkPolicy,
     rbac::v1::{Role, RoleBinding},
 };
 use kube::{
-    api::{Api, DeleteParams, DynamicObject, ListParams, Patch, PatchParams},
+    api::{Api, DeleteParams, DynamicObject, Patch, PatchParams},
     discovery::ApiResource,
     Client,
 };
@@ -20,11 +21,14 @@ use sqlx::{types::Json, PgConnection};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use super::{
+use super::objects;
+use crate::{
+    audit,
+    auth::Ctx,
+    fleet::connect,
     jobs::{self, Job, Kind, Outcome},
-    objects,
+    App, Error, Result,
 };
-use crate::{audit, auth::Ctx, fleet::connect, App, Error, Result};
 
 /// What applying a namespace needs to know about it.
 pub struct Facts {
@@ -103,7 +107,7 @@ fn resource(kind: &str) -> ApiResource {
     }
 }
 
-fn api(client: &Client, namespace: &str, kind: &str) -> Api<DynamicObject> {
+pub(crate) fn api(client: &Client, namespace: &str, kind: &str) -> Api<DynamicObject> {
     let ar = resource(kind);
     if kind == "Namespace" {
         Api::all_with(client.clone(), &ar)
@@ -213,127 +217,34 @@ async fn delete_namespace(app: &App, f: &Facts) -> Result<Outcome> {
     }
 }
 
-fn hmac_hex(secret: &[u8], body: &[u8]) -> String {
-    use hmac::{Hmac, Mac};
-    let mut mac = Hmac::<sha2::Sha256>::new_from_slice(secret).expect("HMAC takes any key length");
-    mac.update(body);
-    mac.finalize()
-        .into_bytes()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
-}
-
-/// POSTs the event, signed: `X-Berth-Signature: sha256=<hex HMAC of the body>`.
-async fn deliver(app: &App, job: &Job) -> Result<Outcome> {
-    let Some(hook_id) = job.payload["webhook_id"]
-        .as_str()
-        .and_then(|s| Uuid::parse_str(s).ok())
-    else {
+/// Applies a namespace's objects (an `apply` job); nothing to do once it is being
+/// decommissioned.
+pub async fn apply(app: &App, job: &Job) -> Result<Outcome> {
+    let Some(ns) = job.namespace_id else {
         return Ok(Outcome::Done);
     };
-    let Some(hook) = sqlx::query!(
-        "SELECT url, secret_sealed, enabled FROM webhooks WHERE id = $1",
-        hook_id
-    )
-    .fetch_optional(&app.db)
-    .await?
-    else {
-        return Ok(Outcome::Done);
-    };
-    if !hook.enabled {
-        return Ok(Outcome::Done);
-    }
-    let secret = app.sealer.open(&hook.secret_sealed)?;
-    let body = serde_json::to_vec(&job.payload["body"]).map_err(anyhow::Error::from)?;
-    use secrecy::ExposeSecret;
-    let signature = hmac_hex(secret.expose_secret().as_bytes(), &body);
-    let client = reqwest::Client::builder()
-        .timeout(Duration::from_secs(10))
-        .build()
-        .map_err(anyhow::Error::from)?;
-    let sent = client
-        .post(&hook.url)
-        .header("content-type", "application/json")
-        .header(
-            "x-berth-event",
-            job.payload["body"]["event"].as_str().unwrap_or_default(),
-        )
-        .header("x-berth-delivery", job.id.to_string())
-        .header("x-berth-signature", format!("sha256={signature}"))
-        .body(body)
-        .send()
-        .await;
-    Ok(match sent {
-        Ok(r) if r.status().is_success() => Outcome::Done,
-        Ok(r) => Outcome::Retry(format!("the webhook answered {}", r.status())),
-        Err(e) => Outcome::Retry(format!(
-            "the webhook could not be reached: {}",
-            e.without_url()
-        )),
-    })
-}
-
-/// The part of a job that talks to the outside. State changes happen in [`conclude`].
-pub async fn execute(app: &App, _ctx: &Ctx, job: &Job) -> Result<Outcome> {
-    match job.kind {
-        Kind::Webhook => deliver(app, job).await,
-        Kind::Drill => crate::drills::execute(app, job).await,
-        Kind::RevertBurst | Kind::Expire => Ok(Outcome::Done),
-        Kind::Apply | Kind::Decommission => {
-            let Some(ns) = job.namespace_id else {
-                return Ok(Outcome::Done);
-            };
-            let f = facts(&mut *app.db.acquire().await?, ns).await?;
-            match (job.kind, f.state.as_str()) {
-                (Kind::Apply, "decommissioning" | "decommissioned") => Ok(Outcome::Done),
-                (Kind::Apply, _) => apply_all(app, &f).await,
-                (_, "decommissioned") => Ok(Outcome::Done),
-                _ => delete_namespace(app, &f).await,
-            }
-        }
+    let f = facts(&mut *app.db.acquire().await?, ns).await?;
+    match f.state.as_str() {
+        "decommissioning" | "decommissioned" => Ok(Outcome::Done),
+        _ => apply_all(app, &f).await,
     }
 }
 
-/// Records a job's outcome — the namespace's and request's new state, the audit row, the
-/// follow-up jobs and the job's own end — in one transaction, if the lease still holds.
-pub async fn conclude(app: &App, ctx: &Ctx, job: &Job, outcome: Result<Outcome>) -> Result<()> {
-    let mut tx = app.db.begin().await?;
-    let outcome = match outcome {
-        Ok(o) => o,
-        Err(e) => Outcome::Retry(e.to_string()),
+/// Deletes a namespace (a `decommission` job); done once the cluster no longer has it.
+pub async fn delete(app: &App, job: &Job) -> Result<Outcome> {
+    let Some(ns) = job.namespace_id else {
+        return Ok(Outcome::Done);
     };
-    let held = match outcome {
-        Outcome::Wait(after) => jobs::reschedule(&mut tx, job, after, None).await?,
-        Outcome::Retry(reason) => {
-            if job.kind == Kind::Webhook && job.attempts >= 8 {
-                jobs::bury(&mut tx, job, &reason).await?
-            } else {
-                let after = Duration::from_secs(jobs::backoff(job.attempts) as u64);
-                let held = jobs::reschedule(&mut tx, job, after, Some(&reason)).await?;
-                if held && matches!(job.kind, Kind::Apply | Kind::Decommission) {
-                    failed(&mut tx, ctx, job, &reason, after).await?;
-                }
-                held
-            }
-        }
-        Outcome::Done => {
-            let held = jobs::finish(&mut tx, job).await?;
-            if held {
-                succeeded(&mut tx, ctx, job).await?;
-            }
-            held
-        }
-    };
-    if held {
-        tx.commit().await?;
-    } else {
-        tracing::warn!(job = job.id, "lost the job's lease; another worker has it");
+    let f = facts(&mut *app.db.acquire().await?, ns).await?;
+    match f.state.as_str() {
+        "decommissioned" => Ok(Outcome::Done),
+        _ => delete_namespace(app, &f).await,
     }
-    Ok(())
 }
 
-async fn failed(
+/// A namespace job's failure, recorded with the retry: the namespace and request say
+/// `failed` with the error and the next attempt; the first failure is audited.
+pub(crate) async fn failed(
     tx: &mut PgConnection,
     ctx: &Ctx,
     job: &Job,
@@ -369,7 +280,7 @@ async fn failed(
         .fetch_one(&mut *tx)
         .await?;
         if was != "failed" {
-            jobs::notify_webhooks(&mut *tx, "request.failed", request).await?;
+            super::webhooks::notify(&mut *tx, "request.failed", request).await?;
         }
     }
     // The first failure is audited; retries of the same failure are visible on the request.
@@ -394,7 +305,8 @@ async fn failed(
     Ok(())
 }
 
-async fn succeeded(tx: &mut PgConnection, ctx: &Ctx, job: &Job) -> Result<()> {
+/// A namespace job's success: its new state, the request's, follow-up jobs, the audit row.
+pub(crate) async fn succeeded(tx: &mut PgConnection, ctx: &Ctx, job: &Job) -> Result<()> {
     let Some(ns) = job.namespace_id else {
         return Ok(());
     };
@@ -481,7 +393,7 @@ async fn succeeded(tx: &mut PgConnection, ctx: &Ctx, job: &Job) -> Result<()> {
         )
         .execute(&mut *tx)
         .await?;
-        jobs::notify_webhooks(&mut *tx, "request.provisioned", request).await?;
+        super::webhooks::notify(&mut *tx, "request.provisioned", request).await?;
     }
     // Last, so the audit chain's lock is held only until the commit.
     let entry = audit::Entry::new(action, "namespace", ns)
@@ -489,140 +401,4 @@ async fn succeeded(tx: &mut PgConnection, ctx: &Ctx, job: &Job) -> Result<()> {
         .after(after);
     audit::record(&mut *tx, ctx, entry).await?;
     Ok(())
-}
-
-/// Reads one namespace's quota status and compares its objects with the desired ones.
-async fn check_namespace(app: &App, client: &Client, f: &Facts) -> Result<()> {
-    let manifests = desired(app, f).unwrap_or_default();
-    let mut drift = Vec::new();
-    let mut usage = None;
-    for (kind, name, manifest) in &manifests {
-        match api(client, &f.name, kind).get_opt(name).await {
-            Ok(Some(live)) => {
-                let live = serde_json::to_value(&live).map_err(anyhow::Error::from)?;
-                if *kind == "ResourceQuota" {
-                    usage = live.get("status").cloned();
-                }
-                let differences = objects::differences(manifest, &live);
-                if !differences.is_empty() {
-                    drift.push(DriftItem {
-                        kind: (*kind).into(),
-                        name: name.clone(),
-                        differences,
-                    });
-                }
-            }
-            Ok(None) => drift.push(DriftItem {
-                kind: (*kind).into(),
-                name: name.clone(),
-                differences: vec!["missing".into()],
-            }),
-            Err(e) => return Err(Error::Internal(anyhow::anyhow!("{}", describe(&e)))),
-        }
-    }
-    let drift = serde_json::to_value(&drift).map_err(anyhow::Error::from)?;
-    sqlx::query!(
-        "UPDATE namespaces SET drift = $2, drift_checked_at = now(),
-                usage = coalesce($3, usage), usage_at = CASE WHEN $3::jsonb IS NULL THEN usage_at ELSE now() END
-         WHERE id = $1",
-        f.id,
-        drift,
-        usage
-    )
-    .execute(&app.db)
-    .await?;
-    Ok(())
-}
-
-/// Usage and drift of every ready namespace of one cluster, and the namespaces labelled
-/// managed-by=berth that Berth does not know.
-pub async fn check_cluster(app: &App, cluster_id: Uuid) -> Result<()> {
-    let client = connect::client(app, cluster_id).await?;
-    let ids = sqlx::query_scalar!(
-        "SELECT id FROM namespaces WHERE cluster_id = $1 AND state IN ('ready', 'failed') ORDER BY name",
-        cluster_id
-    )
-    .fetch_all(&app.db)
-    .await?;
-    for id in ids {
-        let f = facts(&mut *app.db.acquire().await?, id).await?;
-        check_namespace(app, &client, &f).await?;
-    }
-    let namespaces: Api<Namespace> = Api::all(client);
-    let labelled = namespaces
-        .list_metadata(&ListParams::default().labels("app.kubernetes.io/managed-by=berth"))
-        .await
-        .map_err(|e| Error::Internal(anyhow::anyhow!("{}", describe(&e))))?;
-    let known: Vec<String> = sqlx::query_scalar!(
-        "SELECT name FROM namespaces WHERE cluster_id = $1 AND state <> 'decommissioned'",
-        cluster_id
-    )
-    .fetch_all(&app.db)
-    .await?;
-    let mut tx = app.db.begin().await?;
-    sqlx::query!(
-        "DELETE FROM out_of_band_namespaces WHERE cluster_id = $1",
-        cluster_id
-    )
-    .execute(&mut *tx)
-    .await?;
-    for ns in labelled.items {
-        let Some(name) = ns.metadata.name else {
-            continue;
-        };
-        if known.contains(&name) {
-            continue;
-        }
-        let team = ns
-            .metadata
-            .labels
-            .as_ref()
-            .and_then(|l| l.get("berth.dev/team"))
-            .cloned();
-        sqlx::query!(
-            "INSERT INTO out_of_band_namespaces (cluster_id, name, team_label) VALUES ($1, $2, $3)",
-            cluster_id,
-            name,
-            team
-        )
-        .execute(&mut *tx)
-        .await?;
-    }
-    tx.commit().await?;
-    Ok(())
-}
-
-/// Checks every enabled cluster, `sync_concurrency` at a time, each within the sync
-/// timeout per call; a failing cluster is logged and the rest go on.
-pub async fn check_fleet(app: &App) -> Result<()> {
-    let clusters = sqlx::query!("SELECT id, name FROM clusters WHERE NOT disabled")
-        .fetch_all(&app.db)
-        .await?;
-    futures::stream::iter(clusters)
-        .map(|c| async move {
-            if let Err(e) = check_cluster(app, c.id).await {
-                tracing::info!(cluster = %c.name, error = %e, "usage and drift check failed");
-            }
-        })
-        .buffer_unordered(app.config.sync_concurrency)
-        .collect::<Vec<()>>()
-        .await;
-    Ok(())
-}
-
-pub fn spawn_periodic_checks(app: App) {
-    let every = app.config.drift_interval_seconds;
-    if every == 0 {
-        return;
-    }
-    tokio::spawn(async move {
-        let mut tick = tokio::time::interval(Duration::from_secs(every));
-        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        loop {
-            tick.tick().await;
-            if let Err(e) = check_fleet(&app).await {
-                tracing::warn!(error = %e, "usage and drift check failed");
-            }
-        }
-    });
 }

@@ -12,7 +12,7 @@
 
 use std::{future::Future, path::PathBuf, time::Duration};
 
-use berth::{auth::Ctx, config::Config, tenancy::jobs, App};
+use berth::{auth::Ctx, config::Config, jobs, App};
 use berth_fleet_sim::FleetSpec;
 use berth_frontend::api::{ClusterUpdate, Connection, NewCluster, NewTeam};
 use kube::{

@@ -1,0 +1,227 @@
+//! Reading Prometheus's answers into per-pod usage and per-container specs (requests,
+//! limits, owners, HPAs), tolerating NaN, gaps, counter resets and duplicate series.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use berth_frontend::api::Strategy;
+
+use super::prom::{Labels, Sample, Series, Source};
+use crate::error::{Error, Result};
+
+use super::*;
+
+#[derive(Debug, Default, Clone)]
+pub(super) struct PodStats {
+    pub(super) cpu_p50: Option<f64>,
+    pub(super) cpu_p95: Option<f64>,
+    pub(super) cpu_p99: Option<f64>,
+    pub(super) cpu_max: Option<f64>,
+    pub(super) cpu_n: u64,
+    pub(super) mem_p50: Option<f64>,
+    pub(super) mem_max: Option<f64>,
+    pub(super) mem_n: u64,
+    pub(super) last_seen: Option<f64>,
+}
+
+type Key = (String, String); // (pod, container)
+
+pub(super) fn label<'a>(l: &'a Labels, k: &str) -> &'a str {
+    l.get(k).map(String::as_str).unwrap_or("")
+}
+
+pub(super) fn finite(v: f64) -> Option<f64> {
+    v.is_finite().then_some(v)
+}
+
+#[derive(Default)]
+pub(super) struct Usage {
+    pub(super) pods: BTreeMap<Key, PodStats>,
+    pub(super) peak_cpu: Option<f64>,
+    pub(super) peak_memory: Option<f64>,
+}
+
+pub(super) fn read_usage(samples: Vec<Sample>) -> Usage {
+    let mut u = Usage::default();
+    for s in samples {
+        let stat = label(&s.labels, "berth_stat");
+        let v = finite(s.value);
+        match stat {
+            "ns_cpu_peak" => u.peak_cpu = v,
+            "ns_mem_peak" => u.peak_memory = v,
+            _ => {
+                let key = (
+                    label(&s.labels, "pod").to_owned(),
+                    label(&s.labels, "container").to_owned(),
+                );
+                let p = u.pods.entry(key).or_default();
+                match stat {
+                    "cpu_p50" => p.cpu_p50 = v,
+                    "cpu_p95" => p.cpu_p95 = v,
+                    "cpu_p99" => p.cpu_p99 = v,
+                    "cpu_max" => p.cpu_max = v,
+                    "cpu_n" => p.cpu_n = v.unwrap_or(0.0) as u64,
+                    "mem_p50" => p.mem_p50 = v,
+                    "mem_max" => p.mem_max = v,
+                    "mem_n" => p.mem_n = v.unwrap_or(0.0) as u64,
+                    "last_seen" => p.last_seen = v,
+                    _ => {}
+                }
+            }
+        }
+    }
+    u
+}
+
+#[derive(Default)]
+pub(super) struct Spec {
+    pub(super) pod_owner: BTreeMap<String, (String, String)>,
+    pub(super) rs_owner: BTreeMap<String, (String, String)>,
+    pub(super) job_owner: BTreeMap<String, (String, String)>,
+    /// (pod, container, resource) → value in cores or bytes.
+    pub(super) requests: BTreeMap<(String, String, String), f64>,
+    pub(super) limits: BTreeMap<(String, String, String), f64>,
+    /// HPA name → (target kind, target name) and the metrics it scales on.
+    pub(super) hpa_target: BTreeMap<String, (String, String)>,
+    pub(super) hpa_metrics: BTreeMap<String, BTreeSet<String>>,
+}
+
+pub(super) fn owner(l: &Labels) -> Option<(String, String)> {
+    let kind = label(l, "owner_kind");
+    (!kind.is_empty() && kind != "<none>")
+        .then(|| (kind.to_owned(), label(l, "owner_name").to_owned()))
+}
+
+pub(super) fn read_spec(samples: Vec<Sample>) -> Spec {
+    let mut s = Spec::default();
+    for x in samples {
+        let l = &x.labels;
+        let controller = label(l, "owner_is_controller") != "false";
+        let put = |map: &mut BTreeMap<String, (String, String)>, key: &str| {
+            if let Some(o) = owner(l) {
+                if controller || !map.contains_key(key) {
+                    map.insert(key.to_owned(), o);
+                }
+            }
+        };
+        match label(l, "berth_stat") {
+            "pod_owner" => put(&mut s.pod_owner, label(l, "pod")),
+            "rs_owner" => put(&mut s.rs_owner, label(l, "replicaset")),
+            "job_owner" => put(&mut s.job_owner, label(l, "job_name")),
+            stat @ ("request" | "limit") => {
+                let key = (
+                    label(l, "pod").to_owned(),
+                    label(l, "container").to_owned(),
+                    label(l, "resource").to_owned(),
+                );
+                if let Some(v) = finite(x.value) {
+                    if stat == "request" {
+                        &mut s.requests
+                    } else {
+                        &mut s.limits
+                    }
+                    .insert(key, v);
+                }
+            }
+            "hpa_info" => {
+                s.hpa_target.insert(
+                    label(l, "horizontalpodautoscaler").to_owned(),
+                    (
+                        label(l, "scaletargetref_kind").to_owned(),
+                        label(l, "scaletargetref_name").to_owned(),
+                    ),
+                );
+            }
+            "hpa_metric" => {
+                s.hpa_metrics
+                    .entry(label(l, "horizontalpodautoscaler").to_owned())
+                    .or_default()
+                    .insert(label(l, "metric_name").to_owned());
+            }
+            _ => {}
+        }
+    }
+    s
+}
+
+impl Spec {
+    /// The workload that owns a pod: through its ReplicaSet to a Deployment, through its Job
+    /// to a CronJob; a pod without an owner stands for itself.
+    pub(super) fn workload(&self, pod: &str) -> (String, String) {
+        match self.pod_owner.get(pod) {
+            Some((kind, name)) if kind == "ReplicaSet" => self
+                .rs_owner
+                .get(name)
+                .cloned()
+                .unwrap_or_else(|| (kind.clone(), name.clone())),
+            Some((kind, name)) if kind == "Job" => self
+                .job_owner
+                .get(name)
+                .cloned()
+                .unwrap_or_else(|| (kind.clone(), name.clone())),
+            Some(o) => o.clone(),
+            None => ("Pod".into(), pod.to_owned()),
+        }
+    }
+
+    pub(super) fn hpa_of(&self, kind: &str, name: &str) -> Option<(String, BTreeSet<String>)> {
+        self.hpa_target
+            .iter()
+            .find(|(_, (k, n))| k == kind && n == name)
+            .map(|(hpa, _)| {
+                (
+                    hpa.clone(),
+                    self.hpa_metrics.get(hpa).cloned().unwrap_or_default(),
+                )
+            })
+    }
+}
+
+pub(super) fn to_millis(cores: f64) -> i64 {
+    (cores * 1000.0 - 1e-6).ceil() as i64
+}
+
+// ---------------------------------------------------------------------------------------
+// Right-sizing
+
+/// Everything a namespace's recommendations need from Prometheus, read in 2 queries
+/// (`simple`) or 4 (`decaying`: the usage points themselves too).
+pub struct Reading {
+    pub(super) usage: Usage,
+    pub(super) spec: Spec,
+    pub(super) cpu_points: Vec<Series>,
+    pub(super) memory_points: Vec<Series>,
+}
+
+pub async fn read(
+    source: &Source,
+    namespace: &str,
+    strategy: Strategy,
+    w: Window,
+    at: f64,
+) -> Result<Reading> {
+    let usage_q = usage_query(source, namespace, w);
+    let spec_q = spec_query(source, namespace, w);
+    let (usage, spec) = tokio::join!(source.vector(&usage_q, at), source.vector(&spec_q, at));
+    let (usage, spec) = (
+        usage.map_err(Error::Unavailable)?,
+        spec.map_err(Error::Unavailable)?,
+    );
+    let (mut cpu_points, mut memory_points) = (Vec::new(), Vec::new());
+    if strategy == Strategy::Decaying {
+        let (q, ..) = promql(source, namespace, w);
+        let range = format!("[{}:{}]", dur(w.history), dur(w.step));
+        let (cpu_q, memory_q) = (
+            format!("{}{range}", q.cpu_rate),
+            format!("{}{range}", q.memory),
+        );
+        let (c, m) = tokio::join!(source.matrix(&cpu_q, at), source.matrix(&memory_q, at));
+        cpu_points = c.map_err(Error::Unavailable)?;
+        memory_points = m.map_err(Error::Unavailable)?;
+    }
+    Ok(Reading {
+        usage: read_usage(usage),
+        spec: read_spec(spec),
+        cpu_points,
+        memory_points,
+    })
+}

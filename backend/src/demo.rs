@@ -1,6 +1,6 @@
 //! Demo data, so a newcomer can try every feature right after the run command.
 
-use berth_frontend::api::{NewMember, NewTeam, TeamRole};
+use berth_frontend::api::{NewMember, NewTeam, RequestState, TeamRole};
 
 use crate::{
     auth::{password::NewPassword, random_secret, sessions::acting_as, Ctx},
@@ -171,7 +171,7 @@ pub async fn namespaces(app: &App) -> Result<()> {
         },
     )
     .await?;
-    if request.request.state == "pending" {
+    if request.request.state == RequestState::Pending {
         crate::tenancy::requests::approve(app, &admin, request.request.id, Default::default())
             .await?;
     }

@@ -10,7 +10,9 @@ use std::sync::Arc;
 use berth::jobs;
 use berth::{auth::Ctx, drills, tenancy::requests, App, Error};
 use berth_fleet_sim::{Fleet, SimCluster};
-use berth_frontend::api::{Decision, Drill, DrillObjectives, NewDrill, NewNamespaceRequest};
+use berth_frontend::api::{
+    Decision, Drill, DrillObjectives, NewDrill, NewNamespaceRequest, Verdict,
+};
 use common::*;
 use serde_json::json;
 use sqlx::PgPool;
@@ -149,7 +151,7 @@ async fn a_restore_drill_passes_with_rto_rpo_and_cleans_up(db: PgPool) {
     advance(&w.app).await;
     let done = drill(&w, d.id).await;
     assert_eq!(done.state, "passed", "{:?}", done.verdict_reason);
-    assert_eq!(done.verdict.as_deref(), Some("pass"));
+    assert_eq!(done.verdict, Some(Verdict::Pass));
     assert_eq!(
         (
             done.items_restored,

@@ -10,7 +10,9 @@ mod common;
 use std::collections::BTreeMap;
 
 use berth::tenancy::{namespaces, requests};
-use berth_frontend::api::{ClassQuota, Decision, Decommission, NewNamespaceRequest};
+use berth_frontend::api::{
+    ClassQuota, Decision, Decommission, NewNamespaceRequest, RequestState, Verdict,
+};
 use common::{real::*, *};
 use k8s_openapi::api::{
     core::v1::{LimitRange, Namespace, PersistentVolumeClaim, Pod, ResourceQuota, ServiceAccount},
@@ -25,7 +27,7 @@ use serde_json::json;
 use sqlx::PgPool;
 use uuid::Uuid;
 
-async fn request_state(w: &Real, id: Uuid) -> String {
+async fn request_state(w: &Real, id: Uuid) -> RequestState {
     requests::get(&w.app, &w.admin, id)
         .await
         .unwrap()
@@ -139,7 +141,7 @@ async fn every_object_is_applied_a_reapply_changes_nothing_and_drift_is_put_righ
         .await
         .unwrap();
     run_jobs_until(&w.app, "the re-apply", || async {
-        request_state(&w, id).await == "ready"
+        request_state(&w, id).await == RequestState::Ready
             && sqlx::query_scalar!("SELECT count(*) AS \"n!\" FROM jobs WHERE state <> 'done'")
                 .fetch_one(&w.app.db)
                 .await
@@ -401,7 +403,7 @@ async fn decommission_waits_for_the_namespace_controller_and_frees_the_name(db: 
         .await
         .unwrap();
     run_jobs_until(&w.app, "the decommission to finish", || async {
-        request_state(&w, gone.request.id).await == "ready"
+        request_state(&w, gone.request.id).await == RequestState::Ready
     })
     .await;
     let namespaces_api = Api::<Namespace>::all(admin.clone());
@@ -641,7 +643,7 @@ async fn a_restore_drill_runs_against_real_velero_crds_and_real_workloads(db: Pg
     })
     .await;
     let d = drill(&w, id).await;
-    assert_eq!(d.verdict.as_deref(), Some("pass"), "{:?}", d.verdict_reason);
+    assert_eq!(d.verdict, Some(Verdict::Pass), "{:?}", d.verdict_reason);
     assert_eq!(d.target_cluster.as_deref(), Some(pair.as_str()));
     assert_eq!((d.items_restored, d.items_total), (Some(3), Some(3)));
     assert!(d.rto_seconds.unwrap() > 0.0);

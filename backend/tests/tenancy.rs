@@ -14,8 +14,8 @@ use berth::{
 };
 use berth_fleet_sim::{FaultSettings, Fleet};
 use berth_frontend::api::{
-    Amendment, BudgetInput, ClassQuota, Decision, Decommission, NewNamespaceRequest, NewWebhook,
-    QuotaChange, RequestDetail, RequestQuery, Scope,
+    Amendment, BudgetInput, ClassQuota, Decision, Decommission, Environment, NewNamespaceRequest,
+    NewWebhook, QuotaChange, RequestDetail, RequestQuery, RequestState, Scope,
 };
 use common::*;
 use serde_json::{json, Value};
@@ -1443,19 +1443,19 @@ async fn workers_stop_claiming_and_finish_their_jobs_on_shutdown(db: PgPool) {
         .await
         .unwrap();
     // The running workers provision it on their own.
-    let mut state = String::new();
+    let mut state = RequestState::Pending;
     for _ in 0..200 {
         state = requests::get(&app, &w.dev, created.request.id)
             .await
             .unwrap()
             .request
             .state;
-        if state == "ready" {
+        if state == RequestState::Ready {
             break;
         }
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
-    assert_eq!(state, "ready");
+    assert_eq!(state, RequestState::Ready);
     workers.stop(std::time::Duration::from_secs(30)).await;
     // Stopped workers claim nothing more: a new job stays queued for the next process.
     let later = requests::create(
@@ -1555,7 +1555,7 @@ async fn a_decrease_takes_nothing_more_in_any_dimension(db: PgPool) {
         ..Default::default()
     };
     let decided =
-        |detail: RequestDetail| (detail.request.state.clone(), detail.request.matched_policy);
+        |detail: RequestDetail| (detail.request.state, detail.request.matched_policy);
     let try_change = |spec| {
         let w = &w;
         async move {
@@ -1628,7 +1628,7 @@ async fn the_placement_advisor_ranks_only_the_requests_environment(db: PgPool) {
     )
     .await
     .unwrap();
-    assert_eq!(preview.placement_environment.as_deref(), Some("dev"));
+    assert_eq!(preview.placement_environment, Some(Environment::Dev));
     assert!(!preview.placement.is_empty());
     assert!(
         preview.placement.iter().all(|o| o.environment == "dev"),

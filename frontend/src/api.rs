@@ -11,6 +11,199 @@ use uuid::Uuid;
 #[cfg(feature = "ssr")]
 use utoipa::{IntoParams, ToSchema};
 
+/// A kind or state of Berth's state machines: one word each, the same in JSON, in the
+/// database (a `text` column with a CHECK constraint) and in the UI. `as_str` is that word;
+/// comparing with a `&str` compares the word.
+/// What every `words!` enum shares, so the edge can parse any of them with one helper that
+/// names the field and the words allowed.
+pub trait Word: Copy + 'static {
+    const ALL: &'static [Self];
+
+    fn as_str(self) -> &'static str;
+
+    fn parse(raw: &str) -> Option<Self> {
+        Self::ALL.iter().copied().find(|w| w.as_str() == raw)
+    }
+
+    /// "prod, staging or dev": the words, for an error message.
+    fn choices() -> String {
+        let words: Vec<&str> = Self::ALL.iter().map(|w| w.as_str()).collect();
+        match words.split_last() {
+            Some((last, [])) => (*last).to_owned(),
+            Some((last, rest)) => format!("{} or {last}", rest.join(", ")),
+            None => String::new(),
+        }
+    }
+}
+
+macro_rules! words {
+    ($(#[$meta:meta])* $name:ident { $($(#[$vmeta:meta])* $variant:ident = $word:literal,)+ }) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+        #[cfg_attr(feature = "ssr", derive(ToSchema, sqlx::Type))]
+        #[cfg_attr(feature = "ssr", sqlx(type_name = "text"))]
+        pub enum $name {
+            $($(#[$vmeta])* #[serde(rename = $word)] #[cfg_attr(feature = "ssr", sqlx(rename = $word))] $variant,)+
+        }
+
+        impl Word for $name {
+            const ALL: &'static [$name] = &[$($name::$variant),+];
+
+            fn as_str(self) -> &'static str {
+                match self {
+                    $($name::$variant => $word,)+
+                }
+            }
+        }
+
+        impl $name {
+            pub const ALL: &'static [$name] = <$name as Word>::ALL;
+
+            pub fn as_str(self) -> &'static str {
+                Word::as_str(self)
+            }
+
+            pub fn parse(raw: &str) -> Option<$name> {
+                <$name as Word>::parse(raw)
+            }
+        }
+
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+
+        impl leptos::prelude::IntoRender for $name {
+            type Output = &'static str;
+            fn into_render(self) -> Self::Output {
+                self.as_str()
+            }
+        }
+
+        impl PartialEq<str> for $name {
+            fn eq(&self, other: &str) -> bool {
+                self.as_str() == other
+            }
+        }
+
+        impl PartialEq<&str> for $name {
+            fn eq(&self, other: &&str) -> bool {
+                self.as_str() == *other
+            }
+        }
+    };
+}
+
+words!(
+    /// Where a cluster, and so a namespace, sits: prod, staging or dev.
+    Environment {
+        Prod = "prod",
+        Staging = "staging",
+        Dev = "dev",
+    }
+);
+
+words!(
+    /// What a namespace request asks for.
+    RequestKind {
+        Create = "create",
+        QuotaChange = "quota_change",
+        Decommission = "decommission",
+    }
+);
+
+words!(
+    /// pending → approved | rejected | cancelled; approved → provisioning → ready | failed
+    /// (retrying).
+    RequestState {
+        Pending = "pending",
+        Approved = "approved",
+        Rejected = "rejected",
+        Cancelled = "cancelled",
+        Provisioning = "provisioning",
+        Ready = "ready",
+        Failed = "failed",
+    }
+);
+
+words!(
+    /// provisioning → ready | failed (retrying); ready → decommissioning → decommissioned.
+    NamespaceState {
+        Provisioning = "provisioning",
+        Ready = "ready",
+        Failed = "failed",
+        Decommissioning = "decommissioning",
+        Decommissioned = "decommissioned",
+    }
+);
+
+words!(
+    /// A restore into a scratch namespace, or a read-only readiness check.
+    DrillKind {
+        Restore = "restore",
+        Readiness = "readiness",
+    }
+);
+
+words!(
+    /// queued → running → passed | failed | cancelled.
+    DrillState {
+        Queued = "queued",
+        Running = "running",
+        Passed = "passed",
+        Failed = "failed",
+        Cancelled = "cancelled",
+    }
+);
+
+words!(
+    /// The steps a drill's job takes, one per run.
+    DrillStepName {
+        Queued = "queued",
+        Backup = "backup",
+        WaitBackup = "wait_backup",
+        FindBackup = "find_backup",
+        Restore = "restore",
+        WaitRestore = "wait_restore",
+        WaitReady = "wait_ready",
+        Check = "check",
+        Cleanup = "cleanup",
+        Done = "done",
+    }
+);
+
+words!(
+    /// A drill's judgement against its objectives.
+    Verdict {
+        Pass = "pass",
+        Fail = "fail",
+    }
+);
+
+impl NamespaceState {
+    /// Decommissioning or decommissioned: nothing more may change it.
+    pub fn is_leaving(self) -> bool {
+        match self {
+            NamespaceState::Decommissioning | NamespaceState::Decommissioned => true,
+            NamespaceState::Provisioning | NamespaceState::Ready | NamespaceState::Failed => false,
+        }
+    }
+}
+
+impl RequestState {
+    /// Still on its way: waiting for a decision, or approved and not yet ready.
+    pub fn is_open(self) -> bool {
+        match self {
+            RequestState::Pending
+            | RequestState::Approved
+            | RequestState::Provisioning
+            | RequestState::Failed => true,
+            RequestState::Rejected | RequestState::Cancelled | RequestState::Ready => false,
+        }
+    }
+}
+
 /// The error body of every failed REST call and server function:
 /// `{"error": {"code", "message", "fields"}}`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -329,7 +522,7 @@ pub struct Cluster {
     pub display_name: String,
     pub region: String,
     /// prod | staging | dev
-    pub environment: String,
+    pub environment: Environment,
     /// shared-infra | online | offline | stateful | secure
     pub layer: String,
     pub dr_pair: Option<String>,
@@ -653,12 +846,12 @@ pub struct ObjectOutcome {
 pub struct NamespaceRequest {
     pub id: Uuid,
     /// create | quota_change | decommission
-    pub kind: String,
+    pub kind: RequestKind,
     pub team: String,
     pub cluster: String,
     pub namespace: String,
     pub node_pool: String,
-    pub environment: String,
+    pub environment: Environment,
     pub preset: Option<String>,
     pub purpose: String,
     #[serde(with = "time::serde::rfc3339::option")]
@@ -672,7 +865,7 @@ pub struct NamespaceRequest {
     pub amended_by: Option<String>,
     pub amendment_note: Option<String>,
     /// pending | approved | rejected | cancelled | provisioning | ready | failed (retrying)
-    pub state: String,
+    pub state: RequestState,
     pub requested_by: Option<String>,
     pub decided_by: Option<String>,
     #[serde(with = "time::serde::rfc3339::option")]
@@ -725,7 +918,7 @@ pub struct RequestPreview {
     /// The environment whose clusters `placement` ranks: the one asked for, else the chosen
     /// cluster's; none while neither is known (then every cluster is ranked).
     #[serde(default)]
-    pub placement_environment: Option<String>,
+    pub placement_environment: Option<Environment>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -809,9 +1002,9 @@ pub struct Namespace {
     pub team: String,
     pub cluster: String,
     pub node_pool: String,
-    pub environment: String,
+    pub environment: Environment,
     /// provisioning | ready | failed | decommissioning | decommissioned
-    pub state: String,
+    pub state: NamespaceState,
     pub purpose: String,
     pub spec: NamespaceSpec,
     pub quota: Amounts,
@@ -1039,7 +1232,7 @@ pub struct NewDrill {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ssr", derive(ToSchema))]
 pub struct DrillStep {
-    pub step: String,
+    pub step: DrillStepName,
     #[serde(with = "time::serde::rfc3339")]
     pub at: OffsetDateTime,
     pub detail: String,
@@ -1061,11 +1254,11 @@ pub struct Drill {
     pub namespace: String,
     pub cluster: String,
     pub team: String,
-    pub kind: String,
+    pub kind: DrillKind,
     pub target_cluster: Option<String>,
     /// queued | running | passed | failed | cancelled
-    pub state: String,
-    pub step: String,
+    pub state: DrillState,
+    pub step: DrillStepName,
     pub requested_by: Option<String>,
     pub rto_objective_seconds: i32,
     pub rpo_objective_seconds: i32,
@@ -1086,7 +1279,7 @@ pub struct Drill {
     pub items_total: Option<i32>,
     pub warnings: Option<i32>,
     pub errors: Option<i32>,
-    pub verdict: Option<String>,
+    pub verdict: Option<Verdict>,
     pub verdict_reason: Option<String>,
     pub checks: Vec<ReadinessCheck>,
     pub steps: Vec<DrillStep>,
@@ -1124,7 +1317,7 @@ pub struct DrillScheduleInput {
 pub struct DrillSchedule {
     pub cron: String,
     pub timezone: String,
-    pub kind: String,
+    pub kind: DrillKind,
     pub target: String,
     #[serde(with = "time::serde::rfc3339")]
     pub next_run_at: OffsetDateTime,
@@ -1394,7 +1587,7 @@ pub struct ClusterHeadroom {
 pub struct PlacementOption {
     pub cluster: String,
     pub pool: String,
-    pub environment: String,
+    pub environment: Environment,
     /// Share of allocatable CPU and memory still uncommitted after this quota (the smaller).
     pub headroom_after: f64,
     pub cpu_left_millis: i64,

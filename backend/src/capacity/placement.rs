@@ -4,21 +4,19 @@
 use std::collections::BTreeMap;
 
 use berth_frontend::api::{
-    Amounts, ClusterHeadroom, PlacementOption, PoolHeadroom, Scope, ShapeQuery,
+    Amounts, ClusterHeadroom, Environment, PlacementOption, PoolHeadroom, Scope, ShapeQuery,
 };
 use sqlx::PgConnection;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use super::headroom::{Free, Shape};
+use super::headroom::{self as packing, Free, Shape};
 use crate::{
     auth::Ctx,
     error::{Error, FieldErrors, Result},
     fleet::inventory::{amount, cpu_millis},
     App,
 };
-
-use super::*;
 
 pub(super) fn parse_shape(q: &ShapeQuery) -> Result<Shape> {
     let mut errors = FieldErrors::new();
@@ -119,7 +117,7 @@ pub async fn headroom(
                 .filter(|r| r.schedulable)
                 .map(|r| r.free)
                 .collect();
-            let p = headroom::pack(&frees, shape);
+            let p = packing::pack(&frees, shape);
             PoolHeadroom {
                 pool,
                 nodes: rows.len() as u32,
@@ -157,7 +155,7 @@ pub async fn headroom(
 /// how many pods at the LimitRange's default request fit on the nodes now.
 pub async fn placement_options(
     conn: &mut PgConnection,
-    environment: Option<&str>,
+    environment: Option<Environment>,
     quota: Amounts,
     default_pod: Shape,
 ) -> Result<Vec<PlacementOption>> {
@@ -187,11 +185,11 @@ pub async fn placement_options(
             out.push(PlacementOption {
                 cluster: c.name.clone(),
                 pool: p.name.clone(),
-                environment: c.environment.clone(),
+                environment: c.environment,
                 headroom_after: share,
                 cpu_left_millis: cpu_left,
                 memory_left_bytes: memory_left,
-                default_pods_fit: headroom::pack(&frees, default_pod).fits,
+                default_pods_fit: packing::pack(&frees, default_pod).fits,
                 fits,
                 reason: if !fits {
                     Some("the quota would overcommit this pool".into())

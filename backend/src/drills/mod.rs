@@ -12,7 +12,10 @@
 //! per namespace at a time (a second is refused with 409); at most `BERTH_DRILL_CONCURRENCY`
 //! restores per target cluster run at once (the rest wait, queued).
 
-use berth_frontend::api::{Drill, DrillObjectives, DrillStep, NewDrill, ReadinessCheck, Scope};
+use berth_frontend::api::{
+    Drill, DrillKind, DrillObjectives, DrillState, DrillStep, DrillStepName, NewDrill,
+    ReadinessCheck, Scope, Verdict, Word,
+};
 use serde_json::json;
 use sqlx::{types::Json, PgConnection};
 use time::OffsetDateTime;
@@ -142,9 +145,9 @@ pub(super) async fn begin(
     by: Option<(Uuid, String)>,
 ) -> Result<Uuid> {
     let mut errors = FieldErrors::new();
-    let kind = input.kind.trim();
-    if !["restore", "readiness"].contains(&kind) {
-        errors.insert("kind".into(), "must be restore or readiness".into());
+    let kind = DrillKind::parse(input.kind.trim());
+    if kind.is_none() {
+        errors.insert("kind".into(), format!("must be {}", DrillKind::choices()));
     }
     let keep_hours = input.keep_hours.unwrap_or(0);
     if !(0..=168).contains(&keep_hours) {
@@ -173,11 +176,14 @@ pub(super) async fn begin(
             None
         }
     };
-    if !errors.is_empty() {
+    let (Some(kind), Some(target)) = (kind.filter(|_| errors.is_empty()), target) else {
         return Err(Error::Invalid(errors));
-    }
-    let target = target.expect("checked above");
-    if kind == "restore" {
+    };
+    let restore = match kind {
+        DrillKind::Restore => true,
+        DrillKind::Readiness => false,
+    };
+    if restore {
         let (target_name, velero) = velero_installed(&mut *tx, target).await?;
         if !velero {
             return Err(Error::invalid(
@@ -197,15 +203,15 @@ pub(super) async fn begin(
          VALUES ($1, $2, $3, $4, 'queued', $5, $6, $7, $8, $9, $10, $11)",
         id,
         s.namespace_id,
-        kind,
-        (kind == "restore").then_some(target).or(s.dr_pair_id),
+        kind.as_str(),
+        restore.then_some(target).or(s.dr_pair_id),
         requested_by,
         s.objectives.rto_seconds,
         s.objectives.rpo_seconds,
         keep_hours,
         timeout,
-        json!([{"step": "queued", "at": now_text(), "detail": format!("{kind} drill requested by {requester}")}]),
-        input.create_backup && kind == "restore"
+        json!([{"step": DrillStepName::Queued, "at": now_text(), "detail": format!("{kind} drill requested by {requester}")}]),
+        input.create_backup && restore
     )
     .execute(&mut *tx)
     .await
@@ -289,10 +295,10 @@ pub(super) struct Row {
     namespace: String,
     cluster: String,
     team: String,
-    kind: String,
+    kind: DrillKind,
     target_cluster: Option<String>,
-    state: String,
-    step: String,
+    state: DrillState,
+    step: DrillStepName,
     requested_by: Option<String>,
     rto_objective: i32,
     rpo_objective: i32,
@@ -308,7 +314,7 @@ pub(super) struct Row {
     items_total: Option<i32>,
     warnings: Option<i32>,
     errors: Option<i32>,
-    verdict: Option<String>,
+    verdict: Option<Verdict>,
     verdict_reason: Option<String>,
     checks: Option<Json<Vec<ReadinessCheck>>>,
     steps: Json<Vec<DrillStep>>,

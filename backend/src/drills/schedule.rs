@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use berth_frontend::api::{DrillSchedule, DrillScheduleInput, NewDrill, Scope};
+use berth_frontend::api::{DrillKind, DrillSchedule, DrillScheduleInput, NewDrill, Scope};
 use serde_json::json;
 use time::OffsetDateTime;
 
@@ -48,7 +48,8 @@ pub async fn schedule(
         .await?;
     Ok(sqlx::query_as!(
         DrillSchedule,
-        "SELECT cron, timezone, kind, target, next_run_at, last_run_at, last_outcome FROM drill_schedules WHERE namespace_id = $1",
+        r#"SELECT cron, timezone, kind AS "kind: DrillKind", target, next_run_at, last_run_at, last_outcome
+           FROM drill_schedules WHERE namespace_id = $1"#,
         ns.id
     )
     .fetch_optional(&app.db)
@@ -75,8 +76,8 @@ pub async fn set_schedule(
         &mut errors,
         next_run("cron", &input.cron, &timezone, OffsetDateTime::now_utc()),
     );
-    let kind = input.kind.trim().to_owned();
-    if !["restore", "readiness"].contains(&kind.as_str()) {
+    let kind = DrillKind::parse(input.kind.trim());
+    if kind.is_none() {
         errors.insert("kind".into(), "must be restore or readiness".into());
     }
     let target = input
@@ -92,18 +93,18 @@ pub async fn set_schedule(
             "this namespace's cluster has no DR pair".into(),
         );
     }
-    let Some(next) = next.filter(|_| errors.is_empty()) else {
+    let (Some(next), Some(kind)) = (next.filter(|_| errors.is_empty()), kind) else {
         return Err(Error::Invalid(errors));
     };
     let schedule = sqlx::query_as!(
         DrillSchedule,
-        "INSERT INTO drill_schedules (namespace_id, cron, timezone, kind, target, next_run_at) VALUES ($1, $2, $3, $4, $5, $6)
+        r#"INSERT INTO drill_schedules (namespace_id, cron, timezone, kind, target, next_run_at) VALUES ($1, $2, $3, $4, $5, $6)
          ON CONFLICT (namespace_id) DO UPDATE SET cron = $2, timezone = $3, kind = $4, target = $5, next_run_at = $6, updated_at = now()
-         RETURNING cron, timezone, kind, target, next_run_at, last_run_at, last_outcome",
+         RETURNING cron, timezone, kind AS "kind: DrillKind", target, next_run_at, last_run_at, last_outcome"#,
         s.namespace_id,
         input.cron.trim(),
         timezone.trim(),
-        kind,
+        kind.as_str(),
         target,
         next
     )

@@ -18,6 +18,8 @@ use sqlx::PgConnection;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
+use berth_frontend::api::{DrillKind, DrillState, DrillStepName, Verdict};
+
 use crate::{
     audit, auth::Ctx, fleet::connect, jobs::Outcome, tenancy::provision::describe, App, Error,
     Result,
@@ -31,9 +33,9 @@ use super::{
 
 pub(super) struct State {
     pub(super) id: Uuid,
-    pub(super) kind: String,
-    pub(super) state: String,
-    pub(super) step: String,
+    pub(super) kind: DrillKind,
+    pub(super) state: DrillState,
+    pub(super) step: DrillStepName,
     pub(super) namespace_id: Uuid,
     pub(super) namespace: String,
     pub(super) team_id: Uuid,
@@ -48,7 +50,7 @@ pub(super) struct State {
     pub(super) restore_name: Option<String>,
     pub(super) scratch_namespace: Option<String>,
     pub(super) restore_completed_at: Option<OffsetDateTime>,
-    pub(super) verdict: Option<String>,
+    pub(super) verdict: Option<Verdict>,
     pub(super) cancel_requested: bool,
     pub(super) create_backup: bool,
     pub(super) backup_name: Option<String>,
@@ -57,10 +59,10 @@ pub(super) struct State {
 pub(super) async fn load(conn: &mut PgConnection, id: Uuid) -> Result<State> {
     sqlx::query_as!(
         State,
-        r#"SELECT d.id, d.kind, d.state, d.step, d.namespace_id, n.name AS namespace, n.team_id, n.cluster_id AS source_cluster,
+        r#"SELECT d.id, d.kind AS "kind: DrillKind", d.state AS "state: DrillState", d.step AS "step: DrillStepName", d.namespace_id, n.name AS namespace, n.team_id, n.cluster_id AS source_cluster,
                   d.target_cluster_id AS target_cluster, d.rto_seconds, d.rpo_seconds, d.keep_hours, d.ready_timeout_seconds,
                   d.started_at, d.backup_started_at, d.restore_name, d.scratch_namespace, d.restore_completed_at,
-                  d.verdict, d.cancel_requested, d.create_backup, d.backup_name
+                  d.verdict AS "verdict: Verdict", d.cancel_requested, d.create_backup, d.backup_name
            FROM drills d JOIN namespaces n ON n.id = d.namespace_id WHERE d.id = $1"#,
         id
     )
@@ -72,16 +74,66 @@ pub(super) async fn load(conn: &mut PgConnection, id: Uuid) -> Result<State> {
 /// What one step decided, recorded with the step in one transaction.
 #[derive(Default)]
 pub(super) struct Progress {
-    next_step: Option<&'static str>,
+    next_step: Option<DrillStepName>,
     detail: String,
-    set: Vec<(&'static str, Value)>,
-    verdict: Option<(&'static str, String)>,
-    finish: Option<&'static str>,
+    set: Vec<(Column, Value)>,
+    verdict: Option<(Verdict, String)>,
+    finish: Option<DrillState>,
     wait: Option<Duration>,
 }
 
+/// The drill columns a step may set, each with the statement that sets it from a JSON value.
+#[derive(Clone, Copy)]
+pub(super) enum Column {
+    StartedAt,
+    BackupStartedAt,
+    RestoreCompletedAt,
+    WorkloadsReadyAt,
+    BackupName,
+    RestoreName,
+    ScratchNamespace,
+    ItemsRestored,
+    ItemsTotal,
+    Warnings,
+    Errors,
+    Checks,
+}
+
+impl Column {
+    fn sql(self) -> &'static str {
+        match self {
+            Column::StartedAt => {
+                "UPDATE drills SET started_at = ($2 #>> '{}')::timestamptz WHERE id = $1"
+            }
+            Column::BackupStartedAt => {
+                "UPDATE drills SET backup_started_at = ($2 #>> '{}')::timestamptz WHERE id = $1"
+            }
+            Column::RestoreCompletedAt => {
+                "UPDATE drills SET restore_completed_at = ($2 #>> '{}')::timestamptz WHERE id = $1"
+            }
+            Column::WorkloadsReadyAt => {
+                "UPDATE drills SET workloads_ready_at = ($2 #>> '{}')::timestamptz WHERE id = $1"
+            }
+            Column::BackupName => "UPDATE drills SET backup_name = $2 #>> '{}' WHERE id = $1",
+            Column::RestoreName => "UPDATE drills SET restore_name = $2 #>> '{}' WHERE id = $1",
+            Column::ScratchNamespace => {
+                "UPDATE drills SET scratch_namespace = $2 #>> '{}' WHERE id = $1"
+            }
+            Column::ItemsRestored => {
+                "UPDATE drills SET items_restored = ($2 #>> '{}')::int WHERE id = $1"
+            }
+            Column::ItemsTotal => {
+                "UPDATE drills SET items_total = ($2 #>> '{}')::int WHERE id = $1"
+            }
+            Column::Warnings => "UPDATE drills SET warnings = ($2 #>> '{}')::int WHERE id = $1",
+            Column::Errors => "UPDATE drills SET errors = ($2 #>> '{}')::int WHERE id = $1",
+            Column::Checks => "UPDATE drills SET checks = $2 WHERE id = $1",
+        }
+    }
+}
+
 impl Progress {
-    fn to(step: &'static str, detail: impl Into<String>) -> Self {
+    fn to(step: DrillStepName, detail: impl Into<String>) -> Self {
         Progress {
             next_step: Some(step),
             detail: detail.into(),
@@ -92,14 +144,14 @@ impl Progress {
     fn fail(reason: impl Into<String>) -> Self {
         let reason = reason.into();
         Progress {
-            next_step: Some("cleanup"),
+            next_step: Some(DrillStepName::Cleanup),
             detail: format!("verdict: fail — {reason}"),
-            verdict: Some(("fail", reason)),
+            verdict: Some((Verdict::Fail, reason)),
             ..Default::default()
         }
     }
 
-    fn with(mut self, column: &'static str, value: Value) -> Self {
+    fn with(mut self, column: Column, value: Value) -> Self {
         self.set.push((column, value));
         self
     }
@@ -120,7 +172,7 @@ pub async fn run(app: &App, job: &crate::jobs::Job) -> Result<Outcome> {
         return Ok(Outcome::Done);
     };
     let d = load(&mut *app.db.acquire().await?, id).await?;
-    if d.step == "done" {
+    if d.step == DrillStepName::Done {
         return Ok(Outcome::Done);
     }
     let progress = match step(app, &d).await {
@@ -153,20 +205,22 @@ pub(super) async fn client_for(app: &App, cluster: Uuid) -> std::result::Result<
 }
 
 pub(super) async fn step(app: &App, d: &State) -> std::result::Result<Progress, StepError> {
-    if d.cancel_requested && d.step != "cleanup" {
+    if d.cancel_requested && d.step != DrillStepName::Cleanup {
         return Ok(Progress {
-            next_step: Some("cleanup"),
+            next_step: Some(DrillStepName::Cleanup),
             detail: "cancelled; cleaning up what the drill created".into(),
-            verdict: Some(("fail", "cancelled".into())),
+            verdict: Some((Verdict::Fail, "cancelled".into())),
             ..Default::default()
         });
     }
     let target = d.target_cluster.unwrap_or(d.source_cluster);
-    match d.step.as_str() {
-        "queued" => {
-            if d.kind == "readiness" {
-                return Ok(Progress::to("check", "readiness check started")
-                    .with("started_at", json!(now_text())));
+    match d.step {
+        DrillStepName::Queued => {
+            if d.kind == DrillKind::Readiness {
+                return Ok(
+                    Progress::to(DrillStepName::Check, "readiness check started")
+                        .with(Column::StartedAt, json!(now_text())),
+                );
             }
             let running = sqlx::query_scalar!(
                 r#"SELECT count(*) AS "n!" FROM drills WHERE target_cluster_id = $1 AND state = 'running' AND kind = 'restore'"#,
@@ -182,13 +236,14 @@ pub(super) async fn step(app: &App, d: &State) -> std::result::Result<Progress, 
                 ));
             }
             let next = if d.create_backup {
-                "backup"
+                DrillStepName::Backup
             } else {
-                "find_backup"
+                DrillStepName::FindBackup
             };
-            Ok(Progress::to(next, "restore drill started").with("started_at", json!(now_text())))
+            Ok(Progress::to(next, "restore drill started")
+                .with(Column::StartedAt, json!(now_text())))
         }
-        "backup" => {
+        DrillStepName::Backup => {
             // A fresh backup, taken where the namespace runs; Velero syncs it to the target.
             let client = client_for(app, d.source_cluster).await?;
             let name = format!("{}-drill-{}", d.namespace, &d.id.simple().to_string()[..8]);
@@ -207,11 +262,11 @@ pub(super) async fn step(app: &App, d: &State) -> std::result::Result<Progress, 
                 .await
                 .map_err(unreachable)?;
             Ok(
-                Progress::to("wait_backup", format!("Backup {name} created"))
-                    .with("backup_name", json!(name)),
+                Progress::to(DrillStepName::WaitBackup, format!("Backup {name} created"))
+                    .with(Column::BackupName, json!(name)),
             )
         }
-        "wait_backup" => {
+        DrillStepName::WaitBackup => {
             let client = client_for(app, target).await?;
             let name = d.backup_name.clone().unwrap_or_default();
             let backup = velero(&client, "Backup")
@@ -229,10 +284,12 @@ pub(super) async fn step(app: &App, d: &State) -> std::result::Result<Progress, 
                 "Completed" => {
                     let started = status("/status/startTimestamp").unwrap_or_else(now_text);
                     let scratch = scratch_name(app, d).await?;
-                    Ok(Progress::to("restore", format!("backup {name} Completed"))
-                        .with("backup_started_at", json!(started))
-                        .with("restore_name", json!(scratch.clone()))
-                        .with("scratch_namespace", json!(scratch)))
+                    Ok(
+                        Progress::to(DrillStepName::Restore, format!("backup {name} Completed"))
+                            .with(Column::BackupStartedAt, json!(started))
+                            .with(Column::RestoreName, json!(scratch.clone()))
+                            .with(Column::ScratchNamespace, json!(scratch)),
+                    )
                 }
                 "Failed" | "PartiallyFailed" | "FailedValidation" => {
                     Ok(Progress::fail(format!("the backup ended {phase}")))
@@ -251,7 +308,7 @@ pub(super) async fn step(app: &App, d: &State) -> std::result::Result<Progress, 
                 }
             }
         }
-        "find_backup" => {
+        DrillStepName::FindBackup => {
             let client = client_for(app, target).await?;
             let newest = newest_backup(&client, &d.namespace)
                 .await
@@ -263,22 +320,23 @@ pub(super) async fn step(app: &App, d: &State) -> std::result::Result<Progress, 
                 ))),
                 Some((at, name)) => {
                     let scratch = scratch_name(app, d).await?;
-                    Ok(
-                        Progress::to("restore", format!("newest completed backup: {name}"))
-                            .with("backup_name", json!(name))
-                            .with(
-                                "backup_started_at",
-                                json!(at
-                                    .format(&time::format_description::well_known::Rfc3339)
-                                    .unwrap_or_default()),
-                            )
-                            .with("restore_name", json!(scratch.clone()))
-                            .with("scratch_namespace", json!(scratch)),
+                    Ok(Progress::to(
+                        DrillStepName::Restore,
+                        format!("newest completed backup: {name}"),
                     )
+                    .with(Column::BackupName, json!(name))
+                    .with(
+                        Column::BackupStartedAt,
+                        json!(at
+                            .format(&time::format_description::well_known::Rfc3339)
+                            .unwrap_or_default()),
+                    )
+                    .with(Column::RestoreName, json!(scratch.clone()))
+                    .with(Column::ScratchNamespace, json!(scratch)))
                 }
             }
         }
-        "restore" => {
+        DrillStepName::Restore => {
             let client = client_for(app, target).await?;
             let name = d.restore_name.clone().unwrap_or_default();
             let backup = sqlx::query_scalar!("SELECT backup_name FROM drills WHERE id = $1", d.id)
@@ -302,11 +360,11 @@ pub(super) async fn step(app: &App, d: &State) -> std::result::Result<Progress, 
                 .await
                 .map_err(unreachable)?;
             Ok(Progress::to(
-                "wait_restore",
+                DrillStepName::WaitRestore,
                 format!("Restore {name} created from {backup}"),
             ))
         }
-        "wait_restore" => {
+        DrillStepName::WaitRestore => {
             let client = client_for(app, target).await?;
             let name = d.restore_name.clone().unwrap_or_default();
             let restore = velero(&client, "Restore")
@@ -330,15 +388,15 @@ pub(super) async fn step(app: &App, d: &State) -> std::result::Result<Progress, 
                     .unwrap_or(Value::Null)
             };
             let counts = |p: Progress| {
-                p.with("items_restored", int("/progress/itemsRestored"))
-                    .with("items_total", int("/progress/totalItems"))
-                    .with("warnings", int("/warnings"))
-                    .with("errors", int("/errors"))
-                    .with("restore_completed_at", json!(now_text()))
+                p.with(Column::ItemsRestored, int("/progress/itemsRestored"))
+                    .with(Column::ItemsTotal, int("/progress/totalItems"))
+                    .with(Column::Warnings, int("/warnings"))
+                    .with(Column::Errors, int("/errors"))
+                    .with(Column::RestoreCompletedAt, json!(now_text()))
             };
             match phase.as_str() {
                 "Completed" => Ok(counts(Progress::to(
-                    "wait_ready",
+                    DrillStepName::WaitReady,
                     "restore Completed; waiting for workloads",
                 ))),
                 "PartiallyFailed" | "Failed" | "FailedValidation" => {
@@ -358,7 +416,7 @@ pub(super) async fn step(app: &App, d: &State) -> std::result::Result<Progress, 
                 }
             }
         }
-        "wait_ready" => {
+        DrillStepName::WaitReady => {
             let client = client_for(app, target).await?;
             let scratch = d.scratch_namespace.clone().unwrap_or_default();
             let not_ready = unready_workloads(&client, &scratch)
@@ -386,12 +444,12 @@ pub(super) async fn step(app: &App, d: &State) -> std::result::Result<Progress, 
                 }
                 let p = if problems.is_empty() {
                     Progress {
-                        next_step: Some("cleanup"),
+                        next_step: Some(DrillStepName::Cleanup),
                         detail: format!(
                             "workloads ready: RTO {rto:.0} s, RPO {rpo:.0} s — verdict: pass"
                         ),
                         verdict: Some((
-                            "pass",
+                            Verdict::Pass,
                             format!(
                                 "RTO {rto:.0} s ≤ {} s and RPO {rpo:.0} s ≤ {} s",
                                 d.rto_seconds, d.rpo_seconds
@@ -402,7 +460,7 @@ pub(super) async fn step(app: &App, d: &State) -> std::result::Result<Progress, 
                 } else {
                     Progress::fail(problems.join("; "))
                 };
-                return Ok(p.with("workloads_ready_at", json!(now_text())));
+                return Ok(p.with(Column::WorkloadsReadyAt, json!(now_text())));
             }
             let since = d.restore_completed_at.or(d.started_at);
             if timed_out(since, d.ready_timeout_seconds) {
@@ -417,7 +475,7 @@ pub(super) async fn step(app: &App, d: &State) -> std::result::Result<Progress, 
                 Duration::from_secs(2),
             ))
         }
-        "check" => {
+        DrillStepName::Check => {
             let checks = readiness(app, d).await?;
             let failed: Vec<String> = checks
                 .iter()
@@ -425,21 +483,29 @@ pub(super) async fn step(app: &App, d: &State) -> std::result::Result<Progress, 
                 .map(|c| c.name.clone())
                 .collect();
             let verdict = if failed.is_empty() {
-                ("pass", "every readiness check passed".to_owned())
+                (Verdict::Pass, "every readiness check passed".to_owned())
             } else {
-                ("fail", format!("failed: {}", failed.join(", ")))
+                (Verdict::Fail, format!("failed: {}", failed.join(", ")))
             };
             Ok(Progress {
-                next_step: Some("cleanup"),
+                next_step: Some(DrillStepName::Cleanup),
                 detail: format!("{} checks, {} failed", checks.len(), failed.len()),
                 verdict: Some(verdict),
-                set: vec![("checks", serde_json::to_value(&checks).unwrap_or_default())],
+                set: vec![(
+                    Column::Checks,
+                    serde_json::to_value(&checks).unwrap_or_default(),
+                )],
                 ..Default::default()
             })
         }
-        _ => {
-            // cleanup: the scratch namespace and the Restore, now or after keep_hours.
-            let Some(scratch) = d.scratch_namespace.clone().filter(|_| d.kind == "restore") else {
+        DrillStepName::Done => Ok(finish(d, "the drill is over")),
+        DrillStepName::Cleanup => {
+            // The scratch namespace and the Restore, now or after keep_hours.
+            let Some(scratch) = d
+                .scratch_namespace
+                .clone()
+                .filter(|_| d.kind == DrillKind::Restore)
+            else {
                 return Ok(finish(d, "nothing to clean up"));
             };
             let keep_until = d
@@ -458,7 +524,7 @@ pub(super) async fn step(app: &App, d: &State) -> std::result::Result<Progress, 
                             .unwrap_or_default()
                     ),
                 );
-                p.next_step = Some("cleanup");
+                p.next_step = Some(DrillStepName::Cleanup);
                 p.wait = Some(Duration::from_secs(
                     (until - OffsetDateTime::now_utc()).whole_seconds().max(1) as u64,
                 ));
@@ -507,14 +573,14 @@ pub(super) async fn scratch_name(app: &App, d: &State) -> std::result::Result<St
 
 pub(super) fn finish(d: &State, detail: impl Into<String>) -> Progress {
     let end = if d.cancel_requested {
-        "cancelled"
-    } else if d.verdict.as_deref() == Some("pass") {
-        "passed"
+        DrillState::Cancelled
+    } else if d.verdict == Some(Verdict::Pass) {
+        DrillState::Passed
     } else {
-        "failed"
+        DrillState::Failed
     };
     Progress {
-        next_step: Some("done"),
+        next_step: Some(DrillStepName::Done),
         detail: detail.into(),
         finish: Some(end),
         ..Default::default()
@@ -590,7 +656,7 @@ pub(super) async fn unready_workloads(
 pub(super) async fn record(app: &App, d: &State, p: Progress) -> Result<Outcome> {
     let mut tx = app.db.begin().await?;
     let step_entry =
-        json!([{"step": p.next_step.unwrap_or(&d.step), "at": now_text(), "detail": p.detail}]);
+        json!([{"step": p.next_step.unwrap_or(d.step), "at": now_text(), "detail": p.detail}]);
     // A wait that reports what the last entry already says adds nothing to the evidence.
     sqlx::query!(
         "UPDATE drills SET steps = CASE WHEN $3::text IS NULL AND steps->-1->>'detail' = $4 THEN steps ELSE steps || $2 END,
@@ -599,39 +665,13 @@ pub(super) async fn record(app: &App, d: &State, p: Progress) -> Result<Outcome>
          WHERE id = $1",
         d.id,
         step_entry,
-        p.next_step,
+        p.next_step.map(DrillStepName::as_str),
         p.detail
     )
     .execute(&mut *tx)
     .await?;
     for (column, value) in &p.set {
-        // Columns come from this module's own step code, never from input.
-        let sql = match *column {
-            "started_at" => {
-                "UPDATE drills SET started_at = ($2 #>> '{}')::timestamptz WHERE id = $1"
-            }
-            "backup_started_at" => {
-                "UPDATE drills SET backup_started_at = ($2 #>> '{}')::timestamptz WHERE id = $1"
-            }
-            "restore_completed_at" => {
-                "UPDATE drills SET restore_completed_at = ($2 #>> '{}')::timestamptz WHERE id = $1"
-            }
-            "workloads_ready_at" => {
-                "UPDATE drills SET workloads_ready_at = ($2 #>> '{}')::timestamptz WHERE id = $1"
-            }
-            "backup_name" => "UPDATE drills SET backup_name = $2 #>> '{}' WHERE id = $1",
-            "restore_name" => "UPDATE drills SET restore_name = $2 #>> '{}' WHERE id = $1",
-            "scratch_namespace" => {
-                "UPDATE drills SET scratch_namespace = $2 #>> '{}' WHERE id = $1"
-            }
-            "items_restored" => {
-                "UPDATE drills SET items_restored = ($2 #>> '{}')::int WHERE id = $1"
-            }
-            "items_total" => "UPDATE drills SET items_total = ($2 #>> '{}')::int WHERE id = $1",
-            "warnings" => "UPDATE drills SET warnings = ($2 #>> '{}')::int WHERE id = $1",
-            "errors" => "UPDATE drills SET errors = ($2 #>> '{}')::int WHERE id = $1",
-            _ => "UPDATE drills SET checks = $2 WHERE id = $1",
-        };
+        let sql = column.sql();
         sqlx::query(sql)
             .bind(d.id)
             .bind(value)
@@ -642,7 +682,7 @@ pub(super) async fn record(app: &App, d: &State, p: Progress) -> Result<Outcome>
         sqlx::query!(
             "UPDATE drills SET verdict = $2, verdict_reason = $3 WHERE id = $1",
             d.id,
-            verdict,
+            verdict.as_str(),
             reason
         )
         .execute(&mut *tx)
@@ -651,7 +691,7 @@ pub(super) async fn record(app: &App, d: &State, p: Progress) -> Result<Outcome>
     let outcome = match (p.finish, p.wait) {
         (Some(end), wait) => {
             if d.state != end {
-                sqlx::query!("UPDATE drills SET state = $2, finished_at = coalesce(finished_at, now()) WHERE id = $1", d.id, end)
+                sqlx::query!("UPDATE drills SET state = $2, finished_at = coalesce(finished_at, now()) WHERE id = $1", d.id, end.as_str())
                     .execute(&mut *tx)
                     .await?;
                 let verdict = sqlx::query!(
@@ -681,7 +721,7 @@ pub(super) async fn record(app: &App, d: &State, p: Progress) -> Result<Outcome>
     audit_step(&mut tx, d, &p).await?;
     tx.commit().await?;
     if let Some((verdict, _)) = &p.verdict {
-        metrics::counter!("berth_drills_total", "kind" => d.kind.clone(), "verdict" => *verdict)
+        metrics::counter!("berth_drills_total", "kind" => d.kind.as_str(), "verdict" => verdict.as_str())
             .increment(1);
     }
     Ok(outcome)

@@ -12,8 +12,8 @@ pub mod seal;
 use std::collections::BTreeMap;
 
 use berth_frontend::api::{
-    Cluster, ClusterDetail, ClusterUpdate, Connection, InventoryState, NewCluster, NodePool,
-    Resources, Scope, SimulatorFaults, StorageClass, SyncOutcome, Taint,
+    Cluster, ClusterDetail, ClusterUpdate, Connection, Environment, InventoryState, NewCluster,
+    NodePool, Resources, Scope, SimulatorFaults, StorageClass, SyncOutcome, Taint, Word,
 };
 use serde_json::json;
 use time::OffsetDateTime;
@@ -22,7 +22,6 @@ use uuid::Uuid;
 use crate::{audit, auth::Ctx, error::FieldErrors, people::collect, App, Error, Result};
 
 pub const LAYERS: [&str; 5] = ["shared-infra", "online", "offline", "stateful", "secure"];
-pub const ENVIRONMENTS: [&str; 3] = ["prod", "staging", "dev"];
 
 /// A DNS label: how Kubernetes tooling and Berth's URLs name a cluster.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -48,6 +47,11 @@ impl ClusterName {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+}
+
+/// One of a `words!` enum's words, trimmed; an error names the field and the words allowed.
+pub(crate) fn word<W: Word>(field: &str, raw: &str) -> Result<W> {
+    W::parse(raw.trim()).ok_or_else(|| Error::invalid(field, format!("must be {}", W::choices())))
 }
 
 pub(crate) fn one_of(field: &str, raw: &str, allowed: &[&str]) -> Result<String> {
@@ -263,7 +267,8 @@ pub async fn load_all(conn: &mut sqlx::PgConnection) -> Result<Vec<Cluster>> {
 
 async fn load(conn: &mut sqlx::PgConnection, only: Option<&str>) -> Result<Vec<Cluster>> {
     let rows = sqlx::query!(
-        r#"SELECT c.id, c.name, c.display_name, c.region, c.environment, c.layer, p.name AS "dr_pair?", c.labels,
+        r#"SELECT c.id, c.name, c.display_name, c.region, c.environment AS "environment: Environment", c.layer,
+                  p.name AS "dr_pair?", c.labels,
                   c.connection, c.disabled, c.prometheus_url,
                   i.reachable AS "reachable?", i.last_error, i.last_attempt_at AS "last_attempt_at?", i.last_success_at,
                   i.kubernetes_version, i.node_count AS "node_count?", i.ready_node_count AS "ready_node_count?",
@@ -391,7 +396,7 @@ pub async fn create(app: &App, ctx: &Ctx, input: NewCluster) -> Result<Cluster> 
     let region = collect(&mut errors, short_text("region", &input.region, 64));
     let environment = collect(
         &mut errors,
-        one_of("environment", &input.environment, &ENVIRONMENTS),
+        word::<Environment>("environment", &input.environment),
     );
     let layer = collect(&mut errors, one_of("layer", &input.layer, &LAYERS));
     collect(&mut errors, check_labels("labels", &input.labels));
@@ -443,7 +448,7 @@ pub async fn create(app: &App, ctx: &Ctx, input: NewCluster) -> Result<Cluster> 
         name.as_str(),
         display,
         region,
-        environment,
+        environment.as_str(),
         layer,
         dr_pair,
         json!(input.labels),
@@ -545,7 +550,7 @@ pub async fn update(app: &App, ctx: &Ctx, name: &str, input: ClusterUpdate) -> R
     let environment = input
         .environment
         .as_deref()
-        .map(|v| collect(&mut errors, one_of("environment", v, &ENVIRONMENTS)));
+        .map(|v| collect(&mut errors, word::<Environment>("environment", v)));
     let layer = input
         .layer
         .as_deref()
@@ -596,7 +601,7 @@ pub async fn update(app: &App, ctx: &Ctx, name: &str, input: ClusterUpdate) -> R
         name,
         display.flatten(),
         region.flatten(),
-        environment.flatten(),
+        environment.flatten().map(Environment::as_str),
         layer.flatten(),
         input.dr_pair.is_some(),
         dr_pair.flatten().flatten(),

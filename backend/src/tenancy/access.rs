@@ -3,7 +3,7 @@
 //! may not see does not exist for them — 404 for reads and writes alike — so its existence is
 //! never given away by a 403.
 
-use berth_frontend::api::NamespaceSpec;
+use berth_frontend::api::{Environment, NamespaceSpec, NamespaceState};
 use sqlx::{types::Json, PgConnection};
 use uuid::Uuid;
 
@@ -23,8 +23,8 @@ pub struct NamespaceRef {
     pub cluster_id: Uuid,
     pub name: String,
     pub node_pool: String,
-    pub environment: String,
-    pub state: String,
+    pub environment: Environment,
+    pub state: NamespaceState,
     pub spec: NamespaceSpec,
 }
 
@@ -37,7 +37,8 @@ pub async fn namespace(
     name: &str,
 ) -> Result<NamespaceRef> {
     let row = sqlx::query!(
-        r#"SELECT n.id, n.name, n.node_pool, n.environment, n.state, n.spec AS "spec: Json<NamespaceSpec>",
+        r#"SELECT n.id, n.name, n.node_pool, n.environment AS "environment: Environment",
+                  n.state AS "state: NamespaceState", n.spec AS "spec: Json<NamespaceSpec>",
                   t.id AS team_id, t.name AS team, c.name AS cluster, c.id AS cluster_id
            FROM namespaces n JOIN teams t ON t.id = n.team_id JOIN clusters c ON c.id = n.cluster_id
            WHERE c.name = $1 AND n.name = $2 AND n.state <> 'decommissioned'"#,

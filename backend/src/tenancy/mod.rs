@@ -19,7 +19,8 @@ pub mod spec;
 pub mod webhooks;
 
 use berth_frontend::api::{
-    Amounts, BudgetImpact, CapacityImpact, Cluster, NamespaceSpec, PolicyConditions,
+    Amounts, BudgetImpact, CapacityImpact, Cluster, Environment, NamespaceSpec, PolicyConditions,
+    RequestKind,
 };
 use sqlx::PgConnection;
 use uuid::Uuid;
@@ -223,8 +224,8 @@ fn delta_grows(delta: Amounts) -> bool {
 
 /// What the approval policies need to know about a request.
 pub struct PolicyInput<'a> {
-    pub kind: &'a str,
-    pub environment: &'a str,
+    pub kind: RequestKind,
+    pub environment: Environment,
     pub sized: Option<&'a Sized>,
     /// For quota changes: the namespace's current spec.
     pub current: Option<&'a Sized>,
@@ -249,10 +250,15 @@ pub async fn evaluate_policies(
     let presets = settings::preset_sizes(&mut *conn).await?;
     for p in policies {
         let c = &p.conditions.0;
-        if !c.kinds.is_empty() && !c.kinds.iter().any(|k| k == input.kind) {
+        if !c.kinds.is_empty() && !c.kinds.iter().any(|k| input.kind == k.as_str()) {
             continue;
         }
-        if !c.environments.is_empty() && !c.environments.iter().any(|e| e == input.environment) {
+        if !c.environments.is_empty()
+            && !c
+                .environments
+                .iter()
+                .any(|e| input.environment == e.as_str())
+        {
             continue;
         }
         if c.within_budget && input.over_budget {

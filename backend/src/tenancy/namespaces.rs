@@ -4,8 +4,8 @@
 use std::collections::BTreeMap;
 
 use berth_frontend::api::{
-    Amounts, DriftItem, LedgerRow, Namespace, NamespaceDetail, NamespaceQuery, NamespaceSpec,
-    ObjectOutcome, OutOfBand, Page, QuotaUsage, RequestQuery, Scope,
+    Amounts, DriftItem, Environment, LedgerRow, Namespace, NamespaceDetail, NamespaceQuery,
+    NamespaceSpec, NamespaceState, ObjectOutcome, OutOfBand, Page, QuotaUsage, RequestQuery, Scope,
 };
 use serde_json::{json, Value};
 use sqlx::{types::Json, PgConnection};
@@ -70,8 +70,8 @@ struct Row {
     team: String,
     cluster: String,
     node_pool: String,
-    environment: String,
-    state: String,
+    environment: Environment,
+    state: NamespaceState,
     purpose: String,
     spec: Json<NamespaceSpec>,
     quota_cpu_millis: i64,
@@ -205,7 +205,10 @@ pub async fn get(app: &App, ctx: &Ctx, cluster: &str, name: &str) -> Result<Name
     }
     let id = row.id;
     let mut namespace: Namespace = row.into();
-    if namespace.state == "ready" || namespace.state == "failed" {
+    if matches!(
+        namespace.state,
+        NamespaceState::Ready | NamespaceState::Failed
+    ) {
         if let Some(live) = live_usage(app, &mut conn, id, &namespace.name).await {
             namespace.usage = Some(live);
         }
@@ -226,7 +229,7 @@ pub async fn get(app: &App, ctx: &Ctx, cluster: &str, name: &str) -> Result<Name
     .into_iter()
     .filter(|r| r.namespace == namespace.name)
     .collect();
-    let can_request = namespace.state != "decommissioned" && namespace.state != "decommissioning";
+    let can_request = !namespace.state.is_leaving();
     let presets = super::settings::load_presets(&mut *app.db.acquire().await?).await?;
     Ok(NamespaceDetail {
         namespace,
@@ -268,7 +271,7 @@ pub async fn reapply(app: &App, ctx: &Ctx, cluster: &str, name: &str) -> Result<
     let actor = ctx.require(Scope::Request)?;
     let mut tx = app.db.begin().await?;
     let ns = super::access::namespace(&mut tx, actor, cluster, name).await?;
-    if ns.state == "decommissioning" {
+    if ns.state == NamespaceState::Decommissioning {
         return Err(Error::conflict(
             "namespace",
             "this namespace is being decommissioned",

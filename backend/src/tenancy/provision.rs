@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use berth_frontend::api::{NamespaceSpec, Taint};
+use berth_frontend::api::{NamespaceSpec, NamespaceState, Taint};
 use k8s_openapi::api::{
     core::v1::{LimitRange, Namespace, ResourceQuota, ServiceAccount},
     networking::v1::NetworkPolicy,
@@ -44,7 +44,7 @@ pub struct Facts {
     pub taints: Option<Json<Vec<Taint>>>,
     pub classes: Vec<String>,
     pub spec: Json<NamespaceSpec>,
-    pub state: String,
+    pub state: NamespaceState,
     pub expires_at: Option<OffsetDateTime>,
     pub burst_until: Option<OffsetDateTime>,
     pub base_spec: Option<Value>,
@@ -56,7 +56,7 @@ pub async fn facts(conn: &mut PgConnection, id: Uuid) -> Result<Facts> {
         r#"SELECT n.id, n.name, n.team_id, t.name AS team, c.layer, n.environment, n.cluster_id, n.node_pool AS pool,
                   p.label_key AS "pool_label?", p.taints AS "taints?: Json<Vec<Taint>>",
                   array(SELECT s.name FROM storage_classes s WHERE s.cluster_id = n.cluster_id ORDER BY s.name) AS "classes!",
-                  n.spec AS "spec: Json<NamespaceSpec>", n.state, n.expires_at, n.burst_until, n.base_spec
+                  n.spec AS "spec: Json<NamespaceSpec>", n.state AS "state: NamespaceState", n.expires_at, n.burst_until, n.base_spec
            FROM namespaces n JOIN teams t ON t.id = n.team_id JOIN clusters c ON c.id = n.cluster_id
            LEFT JOIN node_pools p ON p.cluster_id = n.cluster_id AND p.name = n.node_pool
            WHERE n.id = $1"#,
@@ -224,9 +224,9 @@ pub async fn apply(app: &App, job: &Job) -> Result<Outcome> {
         return Ok(Outcome::Done);
     };
     let f = facts(&mut *app.db.acquire().await?, ns).await?;
-    match f.state.as_str() {
-        "decommissioning" | "decommissioned" => Ok(Outcome::Done),
-        _ => apply_all(app, &f).await,
+    match f.state.is_leaving() {
+        true => Ok(Outcome::Done),
+        false => apply_all(app, &f).await,
     }
 }
 
@@ -236,9 +236,12 @@ pub async fn delete(app: &App, job: &Job) -> Result<Outcome> {
         return Ok(Outcome::Done);
     };
     let f = facts(&mut *app.db.acquire().await?, ns).await?;
-    match f.state.as_str() {
-        "decommissioned" => Ok(Outcome::Done),
-        _ => delete_namespace(app, &f).await,
+    match f.state {
+        NamespaceState::Decommissioned => Ok(Outcome::Done),
+        NamespaceState::Provisioning
+        | NamespaceState::Ready
+        | NamespaceState::Failed
+        | NamespaceState::Decommissioning => delete_namespace(app, &f).await,
     }
 }
 
@@ -347,7 +350,7 @@ pub(crate) async fn succeeded(tx: &mut PgConnection, ctx: &Ctx, job: &Job) -> Re
                 // The burst was replaced by a later change; nothing to revert.
                 return Ok(());
             };
-            if f.state == "decommissioning" || f.state == "decommissioned" {
+            if f.state.is_leaving() {
                 return Ok(());
             }
             let spec: NamespaceSpec =
@@ -368,7 +371,7 @@ pub(crate) async fn succeeded(tx: &mut PgConnection, ctx: &Ctx, job: &Job) -> Re
         }
         Kind::Expire => {
             let due = f.expires_at.is_some_and(|t| t <= OffsetDateTime::now_utc());
-            if !due || f.state == "decommissioning" || f.state == "decommissioned" {
+            if !due || f.state.is_leaving() {
                 return Ok(());
             }
             sqlx::query!(

@@ -2,8 +2,8 @@
 //! Everyone reads presets; members read their teams' budgets; the rest is admins'.
 
 use berth_frontend::api::{
-    Budget, BudgetInput, LimitSpec, NamespaceSpec, NewWebhook, Policy, PolicyConditions,
-    PolicyInput, Preset, QuotaSpec, Scope, Webhook,
+    Budget, BudgetInput, Environment, LimitSpec, NamespaceSpec, NewWebhook, Policy,
+    PolicyConditions, PolicyInput, Preset, QuotaSpec, RequestKind, Scope, Webhook, Word,
 };
 use serde_json::json;
 use sqlx::{types::Json, PgConnection};
@@ -13,7 +13,6 @@ use super::spec::{self, Amount, Sized};
 use crate::{audit, auth::Ctx, error::FieldErrors, people::collect, App, Error, Result};
 
 pub const PRESETS: [&str; 4] = ["S", "M", "L", "XL"];
-pub const KINDS: [&str; 3] = ["create", "quota_change", "decommission"];
 pub const EVENTS: [&str; 5] = [
     "request.created",
     "request.approved",
@@ -280,18 +279,18 @@ fn parse_policy(input: &PolicyInput) -> Result<(String, PolicyConditions)> {
     );
     let c = &input.conditions;
     for k in &c.kinds {
-        if !KINDS.contains(&k.as_str()) {
+        if RequestKind::parse(k).is_none() {
             errors.insert(
                 "conditions.kinds".into(),
-                format!("{k:?} is not one of {}", KINDS.join(", ")),
+                format!("{k:?} is not {}", RequestKind::choices()),
             );
         }
     }
     for e in &c.environments {
-        if !crate::fleet::ENVIRONMENTS.contains(&e.as_str()) {
+        if Environment::parse(e).is_none() {
             errors.insert(
                 "conditions.environments".into(),
-                format!("{e:?} is not one of prod, staging, dev"),
+                format!("{e:?} is not {}", Environment::choices()),
             );
         }
     }

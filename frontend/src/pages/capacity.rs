@@ -263,7 +263,7 @@ fn RightSizeForm(s: QuotaSuggestion, csrf: String) -> impl IntoView {
                 <button type="submit">"Request the right-sized quota"</button>
             </ActionForm>
             {move || value.get().and_then(|r| r.ok()).map(|d| view! {
-                <p class="ok" role="status">"Quota change "{d.request.state.clone()}". "<A href=format!("/requests/{}", d.request.id)>"Follow it"</A></p>
+                <p class="ok" role="status">"Quota change "{d.request.state}". "<A href=format!("/requests/{}", d.request.id)>"Follow it"</A></p>
             })}
         </section>
     }

@@ -5,7 +5,7 @@ use leptos::prelude::*;
 use leptos_router::{components::A, hooks::use_params_map};
 
 use crate::{
-    api::{Drill, Me},
+    api::{Drill, DrillKind, DrillState, Me, Verdict},
     components::{field_error, form_error, when, Authed, ErrorMessage},
     pages::requests::state_badge,
     server::{
@@ -24,10 +24,9 @@ fn seconds(s: Option<f64>) -> String {
 }
 
 fn verdict_badge(d: &Drill) -> impl IntoView {
-    let state = match d.state.as_str() {
-        "passed" => "ready",
-        "failed" => "failed",
-        other => other,
+    let state = match d.state {
+        DrillState::Passed => "ready",
+        other => other.as_str(),
     };
     state_badge(state).into_view()
 }
@@ -50,7 +49,7 @@ fn TrendChart(drills: Vec<Drill>, rpo: bool) -> impl IntoView {
     let points: Vec<(f64, f64, bool)> = drills
         .iter()
         .rev()
-        .filter(|d| d.kind == "restore")
+        .filter(|d| d.kind == DrillKind::Restore)
         .filter_map(|d| {
             let (value, objective) = if rpo {
                 (d.rpo_seconds?, f64::from(d.rpo_objective_seconds))
@@ -114,8 +113,8 @@ pub fn NamespaceDrills(cluster: String, name: String, csrf: String) -> impl Into
                 {move || Suspend::new(async move {
                     match drills.await {
                         Ok(list) => {
-                            let finished = list.iter().filter(|d| matches!(d.state.as_str(), "passed" | "failed")).count();
-                            let passed = list.iter().filter(|d| d.state == "passed").count();
+                            let finished = list.iter().filter(|d| matches!(d.state, DrillState::Passed | DrillState::Failed)).count();
+                            let passed = list.iter().filter(|d| d.state == DrillState::Passed).count();
                             let rate = if finished > 0 { format!("{passed} of {finished} finished drills passed ({:.0}%)", passed as f64 * 100.0 / finished as f64) } else { "No finished drill yet.".into() };
                             view! {
                                 <p>{rate}</p>
@@ -126,9 +125,9 @@ pub fn NamespaceDrills(cluster: String, name: String, csrf: String) -> impl Into
                                         <tbody>{list.into_iter().map(|d| view! {
                                             <tr>
                                                 <td><A href=format!("/drills/{}", d.id)>{when(d.started_at.unwrap_or(d.created_at))}</A></td>
-                                                <td>{d.kind.clone()}</td>
+                                                <td>{d.kind}</td>
                                                 <td>{d.target_cluster.clone().unwrap_or_else(|| "—".into())}</td>
-                                                <td>{verdict_badge(&d)}" "{d.state.clone()}</td>
+                                                <td>{verdict_badge(&d)}" "{d.state}</td>
                                                 <td>{seconds(d.rto_seconds)}</td>
                                                 <td>{seconds(d.rpo_seconds)}</td>
                                                 <td>{d.verdict_reason.clone().unwrap_or_default()}</td>
@@ -231,7 +230,7 @@ fn DrillView(me: Me) -> impl IntoView {
     // Live progress: look again every second while the drill runs.
     Effect::new(move |_| {
         if let Some(Ok(d)) = drill.get() {
-            if matches!(d.state.as_str(), "queued" | "running") {
+            if matches!(d.state, DrillState::Queued | DrillState::Running) {
                 set_timeout(
                     move || tick.update(|t| *t += 1),
                     std::time::Duration::from_secs(1),
@@ -258,12 +257,12 @@ fn DrillView(me: Me) -> impl IntoView {
 #[component]
 fn DrillBody(drill: Drill, csrf: String, cancel: ServerAction<CancelDrill>) -> impl IntoView {
     let d = drill;
-    let running = matches!(d.state.as_str(), "queued" | "running");
+    let running = matches!(d.state, DrillState::Queued | DrillState::Running);
     let evidence = format!("/api/v1/drills/{}", d.id);
     view! {
-        <h1>{format!("{} drill: ", if d.kind == "restore" { "Restore" } else { "Readiness" })}<code>{d.namespace.clone()}</code>" on "{d.cluster.clone()}</h1>
-        <p>{verdict_badge(&d)}" "<strong>{d.state.clone()}</strong>" "<span class="muted">{format!("team {} · step {} · requested by {}", d.team, d.step, d.requested_by.clone().unwrap_or_default())}</span></p>
-        {d.verdict_reason.clone().map(|r| view! { <p class=if d.verdict.as_deref() == Some("pass") { "ok" } else { "error" }>{r}</p> })}
+        <h1>{format!("{} drill: ", if d.kind == DrillKind::Restore { "Restore" } else { "Readiness" })}<code>{d.namespace.clone()}</code>" on "{d.cluster.clone()}</h1>
+        <p>{verdict_badge(&d)}" "<strong>{d.state}</strong>" "<span class="muted">{format!("team {} · step {} · requested by {}", d.team, d.step, d.requested_by.clone().unwrap_or_default())}</span></p>
+        {d.verdict_reason.clone().map(|r| view! { <p class=if d.verdict == Some(Verdict::Pass) { "ok" } else { "error" }>{r}</p> })}
         <dl class="facts">
             <dt>"Target cluster"</dt><dd>{d.target_cluster.clone().unwrap_or_else(|| "—".into())}</dd>
             <dt>"Objectives"</dt><dd>{format!("RTO {} · RPO {}", seconds(Some(d.rto_objective_seconds.into())), seconds(Some(d.rpo_objective_seconds.into())))}</dd>
@@ -290,7 +289,7 @@ fn DrillBody(drill: Drill, csrf: String, cancel: ServerAction<CancelDrill>) -> i
         <section class="card">
             <h2>"Steps"</h2>
             <ol class="steps">
-                {d.steps.iter().map(|s| view! { <li><strong>{s.step.clone()}</strong>" — "{when(s.at)}": "{s.detail.clone()}</li> }).collect_view()}
+                {d.steps.iter().map(|s| view! { <li><strong>{s.step}</strong>" — "{when(s.at)}": "{s.detail.clone()}</li> }).collect_view()}
             </ol>
         </section>
         <p class="no-print"><a href=evidence>"Evidence as JSON"</a>" · "<a href="javascript:window.print()">"Print this page"</a></p>
@@ -320,8 +319,8 @@ fn FleetDrillList() -> impl IntoView {
                 match drills.await {
                     Ok(list) if list.is_empty() => view! { <p class="muted">"No drills yet. Start one from a namespace's page."</p> }.into_any(),
                     Ok(list) => {
-                        let finished = list.iter().filter(|d| matches!(d.state.as_str(), "passed" | "failed")).count();
-                        let passed = list.iter().filter(|d| d.state == "passed").count();
+                        let finished = list.iter().filter(|d| matches!(d.state, DrillState::Passed | DrillState::Failed)).count();
+                        let passed = list.iter().filter(|d| d.state == DrillState::Passed).count();
                         view! {
                             <p>{format!("{passed} of {finished} finished drills passed ({:.0}%).", if finished > 0 { passed as f64 * 100.0 / finished as f64 } else { 0.0 })}</p>
                             <h2>"RTO and RPO of restore drills against their objectives"</h2>
@@ -335,8 +334,8 @@ fn FleetDrillList() -> impl IntoView {
                                     <tr>
                                         <td><A href=format!("/drills/{}", d.id)>{when(d.started_at.unwrap_or(d.created_at))}</A></td>
                                         <td><A href=ns_href>{d.namespace.clone()}</A></td>
-                                        <td>{d.cluster.clone()}</td><td>{d.kind.clone()}</td>
-                                        <td>{badge}" "{d.state.clone()}</td>
+                                        <td>{d.cluster.clone()}</td><td>{d.kind}</td>
+                                        <td>{badge}" "{d.state}</td>
                                         <td>{seconds(d.rto_seconds)}</td><td>{seconds(d.rpo_seconds)}</td>
                                     </tr>
                                 }}).collect_view()}</tbody>

@@ -172,7 +172,7 @@ fn ClusterCard(cluster: Cluster) -> impl IntoView {
             <h2><A href=href>{cluster.display_name.clone()}</A></h2>
             <p class="tags">
                 <span class=format!("tag layer-{}", cluster.layer)>{cluster.layer.clone()}</span>
-                <span class="tag">{cluster.environment.clone()}</span>
+                <span class="tag">{cluster.environment}</span>
                 <span class="tag">{cluster.region.clone()}</span>
                 {cluster.simulated.then(|| view! { <span class="tag sim">"simulated"</span> })}
             </p>
@@ -250,14 +250,14 @@ fn ClusterDetailView(me: Me) -> impl IntoView {
                     let (csrf1, csrf2, csrf3, csrf4, csrf5) = (csrf.clone(), csrf.clone(), csrf.clone(), csrf.clone(), csrf.clone());
                     let (n1, n2, n3, n4, n5) = (cname.clone(), cname.clone(), cname.clone(), cname.clone(), cname.clone());
                     let (e_display, e_region, e_env, e_layer, e_pair) = (
-                        c.display_name.clone(), c.region.clone(), c.environment.clone(), c.layer.clone(),
+                        c.display_name.clone(), c.region.clone(), c.environment, c.layer.clone(),
                         c.dr_pair.clone().unwrap_or_default(),
                     );
                     view! {
                         <h1>{c.display_name.clone()}" "<small><code>{cname.clone()}</code></small></h1>
                         <p class="tags">
                             <span class=format!("tag layer-{}", c.layer)>{c.layer.clone()}</span>
-                            <span class="tag">{c.environment.clone()}</span>
+                            <span class="tag">{c.environment}</span>
                             <span class="tag">{c.region.clone()}</span>
                             {simulated.then(|| view! { <span class="tag sim">"simulated"</span> })}
                         </p>

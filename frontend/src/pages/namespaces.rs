@@ -89,7 +89,7 @@ fn NamespaceList() -> impl IntoView {
                                         <tr>
                                             <td><A href=format!("/namespaces/{}/{}", n.cluster, n.name)>{n.name.clone()}</A></td>
                                             <td>{n.cluster.clone()}</td><td>{n.team.clone()}</td><td>{n.node_pool.clone()}</td>
-                                            <td>{state_badge(&n.state)}</td>
+                                            <td>{state_badge(n.state.as_str())}</td>
                                             <td><Bar label="".into() used=u.cpu_millis total=n.quota.cpu_millis
                                                 text=format!("{} / {}", cores(u.cpu_millis), cores(n.quota.cpu_millis))/></td>
                                             <td>{drift}</td>
@@ -234,7 +234,7 @@ fn NamespaceBody(
     let capacity_href = format!("/capacity/{}/{}", n.cluster, n.name);
     view! {
         <h1><code>{n.name.clone()}</code>" on "<A href=format!("/clusters/{}", n.cluster)>{n.cluster.clone()}</A></h1>
-        <p>{state_badge(&n.state)}" "<span class="muted">{format!("team {} · pool {} · {} · since {}", n.team, n.node_pool, n.environment, when(n.created_at))}</span></p>
+        <p>{state_badge(n.state.as_str())}" "<span class="muted">{format!("team {} · pool {} · {} · since {}", n.team, n.node_pool, n.environment, when(n.created_at))}</span></p>
         <p>"Purpose: "{n.purpose.clone()}</p>
         {n.last_error.clone().map(|e| view! { <p class="error" role="alert">{e}</p> })}
         {n.burst_until.map(|t| view! { <p class="warn">"Timed burst: returns to the previous quota at "{when(t)}"."</p> })}
@@ -297,7 +297,7 @@ fn NamespaceBody(
                 {form_error(change_value)}
                 <QuotaChangeForm spec=n.spec.clone() presets csrf=c2 cluster=cluster2 name=name2 change/>
                 {move || change_value.get().and_then(|r| r.ok()).map(|d| view! {
-                    <p class="ok" role="status">"Quota change "{d.request.state.clone()}". "<A href=format!("/requests/{}", d.request.id)>"Follow it"</A></p>
+                    <p class="ok" role="status">"Quota change "{d.request.state}". "<A href=format!("/requests/{}", d.request.id)>"Follow it"</A></p>
                 })}
             </section>
             <section class="card danger-zone">
@@ -317,7 +317,7 @@ fn NamespaceBody(
                     <button type="submit" class="danger" disabled=move || typed.get() != name_for_check>"Request decommissioning"</button>
                 </ActionForm>
                 {move || decom_value.get().and_then(|r| r.ok()).map(|d| view! {
-                    <p class="ok" role="status">"Decommission "{d.request.state.clone()}". "<A href=format!("/requests/{}", d.request.id)>"Follow it"</A></p>
+                    <p class="ok" role="status">"Decommission "{d.request.state}". "<A href=format!("/requests/{}", d.request.id)>"Follow it"</A></p>
                 })}
             </section>
         })}

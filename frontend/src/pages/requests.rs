@@ -7,7 +7,8 @@ use leptos_router::{components::A, hooks::use_params_map};
 use crate::{
     api::{
         Amounts, CapacityImpact, ClassQuota, LimitSpec, Me, NamespaceRequest, NamespaceSpec,
-        NewNamespaceRequest, QuotaSpec, RequestDetail, RequestPreview, RequestQuery,
+        NewNamespaceRequest, QuotaSpec, RequestDetail, RequestKind, RequestPreview, RequestQuery,
+        RequestState,
     },
     components::{field_error, form_error, reload_to, when, Authed, ErrorMessage},
     pages::fleet::{cores, gib, Bar},
@@ -27,19 +28,19 @@ pub fn state_badge(state: &str) -> impl IntoView {
     view! { <span class=class>{state.to_owned()}</span> }
 }
 
-fn kind_label(kind: &str) -> &'static str {
+fn kind_label(kind: RequestKind) -> &'static str {
     match kind {
-        "create" => "new namespace",
-        "quota_change" => "quota change",
-        _ => "decommission",
+        RequestKind::Create => "new namespace",
+        RequestKind::QuotaChange => "quota change",
+        RequestKind::Decommission => "decommission",
     }
 }
 
-fn kind_title(kind: &str) -> &'static str {
+fn kind_title(kind: RequestKind) -> &'static str {
     match kind {
-        "create" => "New namespace",
-        "quota_change" => "Quota change",
-        _ => "Decommission",
+        RequestKind::Create => "New namespace",
+        RequestKind::QuotaChange => "Quota change",
+        RequestKind::Decommission => "Decommission",
     }
 }
 
@@ -98,8 +99,8 @@ pub fn RequestTable(items: Vec<NamespaceRequest>) -> impl IntoView {
                             <td><A href=format!("/requests/{}", r.id)>{r.namespace.clone()}</A></td>
                             <td>{r.cluster.clone()}</td>
                             <td>{r.team.clone()}</td>
-                            <td>{kind_label(&r.kind)}</td>
-                            <td>{state_badge(&r.state)}</td>
+                            <td>{kind_label(r.kind)}</td>
+                            <td>{state_badge(r.state.as_str())}</td>
                             <td>{r.requested_by.clone().unwrap_or_default()}</td>
                             <td>{when(r.created_at)}</td>
                         </tr>
@@ -504,7 +505,7 @@ fn PreviewPanel(
     };
     let objects = preview.objects.clone();
     let placement = preview.placement.clone();
-    let placement_environment = preview.placement_environment.clone();
+    let placement_environment = preview.placement_environment;
     view! {
         {verdict}
         {preview.impact.map(|i| view! { <ImpactBars impact=i/> })}
@@ -716,8 +717,11 @@ fn RequestBody(
     let applied = spec_rows(&r.spec);
     let amended = r.amended_by.is_some();
     let ns_href = format!("/namespaces/{}/{}", r.cluster, r.namespace);
-    let has_namespace =
-        r.kind != "create" || matches!(r.state.as_str(), "provisioning" | "ready" | "failed");
+    let has_namespace = r.kind != RequestKind::Create
+        || matches!(
+            r.state,
+            RequestState::Provisioning | RequestState::Ready | RequestState::Failed
+        );
     let id = r.id.to_string();
     let decide_value = decide.value();
     let amend_value = amend.value();
@@ -732,8 +736,8 @@ fn RequestBody(
     let (id2, id3, id4) = (id.clone(), id.clone(), id.clone());
     let (c2, c3, c4) = (csrf.clone(), csrf.clone(), csrf.clone());
     view! {
-        <h1>{format!("{}: ", kind_title(&r.kind))}<code>{r.namespace.clone()}</code>" on "{r.cluster.clone()}</h1>
-        <p>{state_badge(&r.state)}" "<span class="muted">{format!("team {} · pool {} · {} · requested by {} on {}",
+        <h1>{format!("{}: ", kind_title(r.kind))}<code>{r.namespace.clone()}</code>" on "{r.cluster.clone()}</h1>
+        <p>{state_badge(r.state.as_str())}" "<span class="muted">{format!("team {} · pool {} · {} · requested by {} on {}",
             r.team, r.node_pool, r.environment, r.requested_by.clone().unwrap_or_default(), when(r.created_at))}</span></p>
         {has_namespace.then(|| view! { <p><A href=ns_href>"Open the namespace"</A></p> })}
         <p>"Purpose: "{r.purpose.clone()}</p>
@@ -800,7 +804,7 @@ fn RequestBody(
                     {field_error(decide_value, "reason")}
                     <button type="submit" id="reject-submit" class="danger">"Reject"</button>
                 </ActionForm>
-                {(r.kind != "decommission").then(|| view! {
+                {(r.kind != RequestKind::Decommission).then(|| view! {
                     <h3>"Amend"</h3>
                     {form_error(amend_value)}
                     <ActionForm action=amend>

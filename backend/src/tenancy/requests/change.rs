@@ -58,7 +58,7 @@ pub async fn quota_change_with_evidence(
     let actor = ctx.require(Scope::Request)?;
     let mut tx = app.db.begin().await?;
     let ns = crate::tenancy::access::namespace(&mut tx, actor, cluster, name).await?;
-    if ns.state == "decommissioning" {
+    if ns.state == NamespaceState::Decommissioning {
         return Err(Error::conflict(
             "namespace",
             "this namespace is being decommissioned",
@@ -128,8 +128,8 @@ pub async fn quota_change_with_evidence(
     let (matched_policy, auto_approve) = crate::tenancy::evaluate_policies(
         &mut tx,
         &PolicyInput {
-            kind: "quota_change",
-            environment: &ns.environment,
+            kind: RequestKind::QuotaChange,
+            environment: ns.environment,
             sized: Some(&sized),
             current: Some(&current),
             is_burst: input.burst_until.is_some(),
@@ -143,13 +143,13 @@ pub async fn quota_change_with_evidence(
         &mut tx,
         ctx,
         NewRow {
-            kind: "quota_change",
+            kind: RequestKind::QuotaChange,
             team_id: ns.team.id,
             cluster_id: placement.cluster.id,
             namespace_id: Some(ns.id),
             namespace_name: &ns.name,
             node_pool: &ns.node_pool,
-            environment: &ns.environment,
+            environment: ns.environment,
             preset: preset.as_deref(),
             purpose: &purpose,
             expires_at: None,
@@ -196,7 +196,7 @@ pub async fn decommission(
     let Some(purpose) = purpose.filter(|_| errors.is_empty()) else {
         return Err(Error::Invalid(errors));
     };
-    if ns.state == "decommissioning" {
+    if ns.state == NamespaceState::Decommissioning {
         return Err(Error::conflict(
             "namespace",
             "this namespace is already being decommissioned",
@@ -207,8 +207,8 @@ pub async fn decommission(
     let (matched_policy, auto_approve) = crate::tenancy::evaluate_policies(
         &mut tx,
         &PolicyInput {
-            kind: "decommission",
-            environment: &ns.environment,
+            kind: RequestKind::Decommission,
+            environment: ns.environment,
             sized: None,
             current: None,
             is_burst: false,
@@ -221,13 +221,13 @@ pub async fn decommission(
         &mut tx,
         ctx,
         NewRow {
-            kind: "decommission",
+            kind: RequestKind::Decommission,
             team_id: ns.team.id,
             cluster_id,
             namespace_id: Some(ns.id),
             namespace_name: &ns.name,
             node_pool: &ns.node_pool,
-            environment: &ns.environment,
+            environment: ns.environment,
             preset: None,
             purpose: &purpose,
             expires_at: None,

@@ -18,7 +18,7 @@ use crate::tenancy::{
 use crate::{
     auth::{Actor, Ctx},
     error::FieldErrors,
-    fleet::{one_of, ENVIRONMENTS},
+    fleet::word,
     people::collect,
     App, Error, Result,
 };
@@ -31,7 +31,7 @@ pub(super) struct Checked {
     placement: Placement,
     name: NamespaceName,
     pool: String,
-    environment: String,
+    environment: Environment,
     preset: Option<String>,
     sized: Sized,
     purpose: String,
@@ -73,7 +73,7 @@ pub(super) async fn check_new(
         .map(str::trim)
         .filter(|e| !e.is_empty());
     if let Some(e) = asked {
-        if let Some(e) = collect(&mut errors, one_of("environment", e, &ENVIRONMENTS)) {
+        if let Some(e) = collect(&mut errors, word::<Environment>("environment", e)) {
             if let Some(p) = placement.as_ref().filter(|p| p.cluster.environment != e) {
                 errors.insert(
                     "environment".into(),
@@ -85,7 +85,7 @@ pub(super) async fn check_new(
             }
         }
     }
-    let environment = placement.as_ref().map(|p| p.cluster.environment.clone());
+    let environment = placement.as_ref().map(|p| p.cluster.environment);
     let purpose = purpose(&mut errors, &input.purpose);
     if let Some(at) = input.expires_at {
         if at <= OffsetDateTime::now_utc() {
@@ -158,7 +158,7 @@ pub(super) fn objects_for(app: &App, c: &Checked) -> Vec<Value> {
         namespace: c.name.as_str(),
         team: &c.team.name,
         layer: &c.placement.cluster.layer,
-        environment: &c.environment,
+        environment: c.environment.as_str(),
         pool_label: pool.map_or("", |p| p.label_key.as_str()),
         pool: &c.pool,
         taints: pool.map_or(&[], |p| p.taints.as_slice()),
@@ -198,8 +198,8 @@ pub(super) async fn assess_new(
     let (policy, approve) = crate::tenancy::evaluate_policies(
         conn,
         &PolicyInput {
-            kind: "create",
-            environment: &c.environment,
+            kind: RequestKind::Create,
+            environment: c.environment,
             sized: Some(&c.sized),
             current: None,
             is_burst: false,
@@ -291,7 +291,7 @@ pub(super) async fn placement_advice(
             .unwrap_or(0),
     };
     let environment = advice_environment(conn, input).await?;
-    crate::capacity::placement_options(conn, environment.as_deref(), sized.amounts(), shape).await
+    crate::capacity::placement_options(conn, environment, sized.amounts(), shape).await
 }
 
 /// The environment the placement advisor ranks pools of: the one asked for, else the chosen
@@ -300,17 +300,17 @@ pub(super) async fn placement_advice(
 pub(super) async fn advice_environment(
     conn: &mut PgConnection,
     input: &NewNamespaceRequest,
-) -> Result<Option<String>> {
+) -> Result<Option<Environment>> {
     if let Some(e) = input
         .environment
         .as_deref()
         .map(str::trim)
-        .filter(|e| ENVIRONMENTS.contains(e))
+        .and_then(Environment::parse)
     {
-        return Ok(Some(e.to_owned()));
+        return Ok(Some(e));
     }
     Ok(sqlx::query_scalar!(
-        "SELECT environment FROM clusters WHERE name = $1",
+        r#"SELECT environment AS "environment: Environment" FROM clusters WHERE name = $1"#,
         input.cluster.trim()
     )
     .fetch_optional(conn)
@@ -326,13 +326,13 @@ pub async fn create(app: &App, ctx: &Ctx, input: NewNamespaceRequest) -> Result<
         &mut tx,
         ctx,
         NewRow {
-            kind: "create",
+            kind: RequestKind::Create,
             team_id: c.team.id,
             cluster_id: c.placement.cluster.id,
             namespace_id: None,
             namespace_name: c.name.as_str(),
             node_pool: &c.pool,
-            environment: &c.environment,
+            environment: c.environment,
             preset: c.preset.as_deref(),
             purpose: &c.purpose,
             expires_at: c.expires_at,

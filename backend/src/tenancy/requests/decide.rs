@@ -15,7 +15,7 @@ use crate::{
     audit,
     auth::{Actor, Ctx},
     error::FieldErrors,
-    fleet::{one_of, short_text, ENVIRONMENTS},
+    fleet::{short_text, word},
     jobs,
     people::collect,
     App, Error, Result,
@@ -25,26 +25,27 @@ use super::*;
 
 /// The request row, locked, for a decision.
 pub(super) struct Locked {
-    kind: String,
+    kind: RequestKind,
     team_id: Uuid,
     cluster_id: Uuid,
     namespace_id: Option<Uuid>,
     namespace_name: String,
     node_pool: String,
-    environment: String,
+    environment: Environment,
     purpose: String,
     expires_at: Option<OffsetDateTime>,
     burst_until: Option<OffsetDateTime>,
     spec: Json<NamespaceSpec>,
-    state: String,
+    state: RequestState,
     requested_by: Option<Uuid>,
 }
 
 pub(super) async fn lock(tx: &mut PgConnection, id: Uuid) -> Result<Locked> {
     sqlx::query_as!(
         Locked,
-        r#"SELECT kind, team_id, cluster_id, namespace_id, namespace_name, node_pool, environment, purpose,
-                  expires_at, burst_until, spec AS "spec: Json<NamespaceSpec>", state, requested_by
+        r#"SELECT kind AS "kind: RequestKind", team_id, cluster_id, namespace_id, namespace_name, node_pool,
+                  environment AS "environment: Environment", purpose, expires_at, burst_until,
+                  spec AS "spec: Json<NamespaceSpec>", state AS "state: RequestState", requested_by
            FROM namespace_requests WHERE id = $1 FOR UPDATE"#,
         id
     )
@@ -54,7 +55,7 @@ pub(super) async fn lock(tx: &mut PgConnection, id: Uuid) -> Result<Locked> {
 }
 
 pub(super) fn must_be_pending(r: &Locked) -> Result<()> {
-    if r.state != "pending" {
+    if r.state != RequestState::Pending {
         return Err(Error::conflict(
             "state",
             format!("this request is already {}", r.state),
@@ -76,15 +77,15 @@ pub(super) async fn approve_locked(
     let sized = crate::tenancy::stored_sized(&r.spec.0)?;
     let amounts = sized.amounts();
     let spec_json = serde_json::to_value(&r.spec.0).map_err(anyhow::Error::from)?;
-    let namespace_id = match r.kind.as_str() {
-        "create" => {
+    let namespace_id = match r.kind {
+        RequestKind::Create => {
             let ns_id = Uuid::new_v4();
             sqlx::query!(
                 "INSERT INTO namespaces (id, team_id, cluster_id, name, node_pool, state, quota_cpu_millis,
                                          quota_memory_bytes, quota_storage_bytes, environment, purpose, spec, expires_at)
                  VALUES ($1, $2, $3, $4, $5, 'provisioning', $6, $7, $8, $9, $10, $11, $12)",
                 ns_id, r.team_id, r.cluster_id, r.namespace_name, r.node_pool, amounts.cpu_millis,
-                amounts.memory_bytes, amounts.storage_bytes, r.environment, r.purpose, spec_json, r.expires_at
+                amounts.memory_bytes, amounts.storage_bytes, r.environment.as_str(), r.purpose, spec_json, r.expires_at
             )
             .execute(&mut *tx)
             .await
@@ -111,17 +112,17 @@ pub(super) async fn approve_locked(
             }
             ns_id
         }
-        "quota_change" => {
+        RequestKind::QuotaChange => {
             let ns_id = r
                 .namespace_id
                 .ok_or_else(|| anyhow::anyhow!("quota change without namespace"))?;
             let current = sqlx::query!(
-                r#"SELECT state, spec, base_spec FROM namespaces WHERE id = $1 FOR UPDATE"#,
+                r#"SELECT state AS "state: NamespaceState", spec, base_spec FROM namespaces WHERE id = $1 FOR UPDATE"#,
                 ns_id
             )
             .fetch_one(&mut *tx)
             .await?;
-            if current.state == "decommissioning" || current.state == "decommissioned" {
+            if current.state.is_leaving() {
                 return Err(Error::conflict(
                     "state",
                     "the namespace is being decommissioned",
@@ -163,7 +164,7 @@ pub(super) async fn approve_locked(
             }
             ns_id
         }
-        _ => {
+        RequestKind::Decommission => {
             let ns_id = r
                 .namespace_id
                 .ok_or_else(|| anyhow::anyhow!("decommission without namespace"))?;
@@ -301,7 +302,7 @@ pub async fn amend(app: &App, ctx: &Ctx, id: Uuid, input: Amendment) -> Result<R
     let r = lock(&mut tx, id).await?;
     crate::tenancy::access::decide(actor, r.requested_by)?;
     must_be_pending(&r)?;
-    if r.kind == "decommission" {
+    if r.kind == RequestKind::Decommission {
         return Err(Error::conflict(
             "kind",
             "a decommission request has nothing to amend",
@@ -319,7 +320,7 @@ pub async fn amend(app: &App, ctx: &Ctx, id: Uuid, input: Amendment) -> Result<R
         .map(str::trim)
         .filter(|p| !p.is_empty())
     {
-        Some(p) if r.kind == "quota_change" && p != r.node_pool => {
+        Some(p) if r.kind == RequestKind::QuotaChange && p != r.node_pool => {
             errors.insert(
                 "node_pool".into(),
                 "a quota change keeps the namespace's pool".into(),
@@ -335,15 +336,15 @@ pub async fn amend(app: &App, ctx: &Ctx, id: Uuid, input: Amendment) -> Result<R
         .map(str::trim)
         .filter(|e| !e.is_empty())
     {
-        Some(e) if r.kind == "quota_change" && e != r.environment => {
+        Some(e) if r.kind == RequestKind::QuotaChange && e != r.environment.as_str() => {
             errors.insert(
                 "environment".into(),
                 "a quota change keeps the namespace's environment".into(),
             );
             None
         }
-        Some(e) => collect(&mut errors, one_of("environment", e, &ENVIRONMENTS)),
-        None => Some(r.environment.clone()),
+        Some(e) => collect(&mut errors, word::<Environment>("environment", e)),
+        None => Some(r.environment),
     };
     let resolved = collect(
         &mut errors,
@@ -395,7 +396,7 @@ pub async fn amend(app: &App, ctx: &Ctx, id: Uuid, input: Amendment) -> Result<R
         actor.user_id,
         note,
         over_budget,
-        environment
+        environment.as_str()
     )
     .execute(&mut *tx)
     .await?;

@@ -15,7 +15,7 @@ pub use create::{create, preview};
 pub use decide::{amend, approve, cancel, reject};
 pub use read::{get, list};
 
-use berth_frontend::api::NamespaceSpec;
+use berth_frontend::api::{Environment, NamespaceSpec, NamespaceState, RequestKind, RequestState};
 use serde_json::json;
 use sqlx::PgConnection;
 use time::OffsetDateTime;
@@ -81,13 +81,13 @@ pub(super) fn purpose(errors: &mut FieldErrors, raw: &str) -> Option<String> {
 /// Inserts a request row and its audit entry; auto-approves it when a policy says so.
 #[allow(clippy::too_many_arguments)]
 pub(super) struct NewRow<'a> {
-    kind: &'static str,
+    kind: RequestKind,
     team_id: Uuid,
     cluster_id: Uuid,
     namespace_id: Option<Uuid>,
     namespace_name: &'a str,
     node_pool: &'a str,
-    environment: &'a str,
+    environment: Environment,
     preset: Option<&'a str>,
     purpose: &'a str,
     expires_at: Option<OffsetDateTime>,
@@ -112,13 +112,13 @@ pub(super) async fn insert_request(
             purpose, expires_at, burst_until, requested_spec, spec, state, requested_by, matched_policy, over_budget)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $13, 'pending', $14, $15, $16)",
         id,
-        row.kind,
+        row.kind.as_str(),
         row.team_id,
         row.cluster_id,
         row.namespace_id,
         row.namespace_name,
         row.node_pool,
-        row.environment,
+        row.environment.as_str(),
         row.preset,
         row.purpose,
         row.expires_at,

@@ -1,7 +1,8 @@
 //! Requests as people read them: one with its impact and objects, and pages of them.
 
 use berth_frontend::api::{
-    NamespaceRequest, NamespaceSpec, Page, RequestDetail, RequestQuery, Scope,
+    Environment, NamespaceRequest, NamespaceSpec, Page, RequestDetail, RequestKind, RequestQuery,
+    RequestState, Scope, Word,
 };
 use sqlx::{types::Json, PgConnection};
 use time::OffsetDateTime;
@@ -15,7 +16,13 @@ use crate::{
     App, Error, Result,
 };
 
-const OPEN: [&str; 4] = ["pending", "approved", "provisioning", "failed"];
+/// `state=open`: every request still on its way.
+const OPEN: [RequestState; 4] = [
+    RequestState::Pending,
+    RequestState::Approved,
+    RequestState::Provisioning,
+    RequestState::Failed,
+];
 
 use super::*;
 
@@ -34,14 +41,14 @@ pub(super) async fn visible(conn: &mut PgConnection, actor: &Actor, team_id: Uui
 #[derive(sqlx::FromRow)]
 pub(super) struct Row {
     id: Uuid,
-    kind: String,
+    kind: RequestKind,
     team: String,
     team_id: Uuid,
     cluster: String,
     namespace_name: String,
     namespace_id: Option<Uuid>,
     node_pool: String,
-    environment: String,
+    environment: Environment,
     preset: Option<String>,
     purpose: String,
     expires_at: Option<OffsetDateTime>,
@@ -50,7 +57,7 @@ pub(super) struct Row {
     spec: Json<NamespaceSpec>,
     amended_by: Option<String>,
     amendment_note: Option<String>,
-    state: String,
+    state: RequestState,
     requested_by_id: Option<Uuid>,
     requested_by: Option<String>,
     decided_by: Option<String>,
@@ -116,7 +123,7 @@ pub async fn get(app: &App, ctx: &Ctx, id: Uuid) -> Result<RequestDetail> {
         .ok_or(Error::NotFound("namespace request"))?;
     visible(&mut conn, actor, row.team_id).await?;
     let mut cluster_pools = Vec::new();
-    let impact = if row.state == "pending" && row.kind != "decommission" {
+    let impact = if row.state == RequestState::Pending && row.kind != RequestKind::Decommission {
         let placement = crate::tenancy::placement(&mut conn, &row.cluster).await?;
         cluster_pools = placement
             .cluster
@@ -146,7 +153,7 @@ pub async fn get(app: &App, ctx: &Ctx, id: Uuid) -> Result<RequestDetail> {
         Some(ns) => crate::tenancy::namespaces::objects(&mut conn, ns).await?,
         None => vec![],
     };
-    let pending = row.state == "pending";
+    let pending = row.state == RequestState::Pending;
     let can_decide = pending && crate::tenancy::access::may_decide(actor, row.requested_by_id);
     let can_cancel = pending && (actor.is_admin || row.requested_by_id == Some(actor.user_id));
     let evidence = sqlx::query_scalar!("SELECT evidence FROM namespace_requests WHERE id = $1", id)
@@ -173,32 +180,28 @@ pub async fn list(app: &App, ctx: &Ctx, query: RequestQuery) -> Result<Page<Name
         .as_deref()
         .map(str::trim)
         .filter(|s| !s.is_empty());
-    if let Some(s) = state {
-        let all = [
-            "open",
-            "pending",
-            "approved",
-            "rejected",
-            "cancelled",
-            "provisioning",
-            "ready",
-            "failed",
-        ];
-        if !all.contains(&s) {
-            errors.insert("state".into(), format!("must be one of {}", all.join(", ")));
-        }
-    }
+    let states: Vec<&str> = match state {
+        None => vec![],
+        Some("open") => OPEN.iter().map(|s| s.as_str()).collect(),
+        Some(s) => match RequestState::parse(s) {
+            Some(s) => vec![s.as_str()],
+            None => {
+                errors.insert(
+                    "state".into(),
+                    format!("must be open, {}", RequestState::choices()),
+                );
+                vec![]
+            }
+        },
+    };
     let kind = query
         .kind
         .as_deref()
         .map(str::trim)
         .filter(|s| !s.is_empty());
     if let Some(k) = kind {
-        if !crate::tenancy::settings::KINDS.contains(&k) {
-            errors.insert(
-                "kind".into(),
-                "must be create, quota_change or decommission".into(),
-            );
+        if RequestKind::parse(k).is_none() {
+            errors.insert("kind".into(), format!("must be {}", RequestKind::choices()));
         }
     }
     let cursor = match query.cursor.as_deref().filter(|c| !c.is_empty()) {
@@ -217,11 +220,6 @@ pub async fn list(app: &App, ctx: &Ctx, query: RequestQuery) -> Result<Page<Name
     if !errors.is_empty() {
         return Err(Error::Invalid(errors));
     }
-    let states: Vec<String> = match state {
-        Some("open") => OPEN.iter().map(|s| s.to_string()).collect(),
-        Some(s) => vec![s.to_owned()],
-        None => vec![],
-    };
     let my_teams: Vec<String> = actor.teams.iter().map(|t| t.team.clone()).collect();
     let rows: Vec<Row> = sqlx::query_as(&format!(
         "{SELECT} WHERE ($1 OR t.name = ANY($2))

@@ -12,6 +12,7 @@ pub mod config;
 pub mod demo;
 pub mod drills;
 pub mod error;
+pub mod fields;
 pub mod fleet;
 pub mod http;
 pub mod jobs;

@@ -8,6 +8,7 @@ use crate::{
     audit,
     auth::{password, Credential, Ctx},
     error::FieldErrors,
+    fields::collect,
     App, Error, Result,
 };
 
@@ -71,21 +72,6 @@ impl DisplayName {
 
     pub fn as_str(&self) -> &str {
         &self.0
-    }
-}
-
-/// Collects the field errors of several parses, so a form shows all of them at once.
-pub fn collect<T>(errors: &mut FieldErrors, parsed: Result<T>) -> Option<T> {
-    match parsed {
-        Ok(value) => Some(value),
-        Err(Error::Invalid(fields)) => {
-            errors.extend(fields);
-            None
-        }
-        Err(other) => {
-            errors.insert("_".into(), other.to_string());
-            None
-        }
     }
 }
 

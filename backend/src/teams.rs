@@ -11,7 +11,8 @@ use crate::{
     audit,
     auth::{Actor, Ctx},
     error::FieldErrors,
-    people::{collect, DisplayName, Email},
+    fields::collect,
+    people::{DisplayName, Email},
     App, Error, Result,
 };
 

@@ -1554,8 +1554,7 @@ async fn a_decrease_takes_nothing_more_in_any_dimension(db: PgPool) {
         purpose: "resize".into(),
         ..Default::default()
     };
-    let decided =
-        |detail: RequestDetail| (detail.request.state, detail.request.matched_policy);
+    let decided = |detail: RequestDetail| (detail.request.state, detail.request.matched_policy);
     let try_change = |spec| {
         let w = &w;
         async move {

@@ -17,7 +17,7 @@ use sqlx::PgConnection;
 use time::{format_description::well_known::Rfc3339, OffsetDateTime};
 use uuid::Uuid;
 
-use crate::{auth::Ctx, error::FieldErrors, App, Error, Result};
+use crate::{auth::Ctx, error::FieldErrors, fields, App, Error, Result};
 
 /// What changed. Secrets never go in `before` or `after`.
 #[derive(Debug, Clone)]
@@ -107,21 +107,6 @@ struct Filter {
     before_id: Option<i64>,
 }
 
-pub const MAX_PAGE: i64 = 500;
-pub const DEFAULT_PAGE: i64 = 50;
-
-/// Parses a page limit: 1–`MAX_PAGE`, default `DEFAULT_PAGE`.
-pub fn parse_limit(limit: Option<i64>) -> Result<i64> {
-    match limit {
-        None => Ok(DEFAULT_PAGE),
-        Some(n) if (1..=MAX_PAGE).contains(&n) => Ok(n),
-        Some(_) => Err(Error::invalid(
-            "limit",
-            format!("must be between 1 and {MAX_PAGE}"),
-        )),
-    }
-}
-
 async fn parse_filter(app: &App, query: &AuditQuery) -> Result<Filter> {
     let mut errors = FieldErrors::new();
     let mut time = |field: &str, raw: &Option<String>| {
@@ -133,20 +118,11 @@ async fn parse_filter(app: &App, query: &AuditQuery) -> Result<Filter> {
     };
     let since = time("since", &query.since);
     let until = time("until", &query.until);
-    let before_id = match query.cursor.as_deref().filter(|s| !s.is_empty()) {
-        None => None,
-        Some(raw) => match raw.parse::<i64>() {
-            Ok(id) if id > 0 => Some(id),
-            _ => {
-                errors.insert("cursor".into(), "is not a cursor this API returned".into());
-                None
-            }
-        },
-    };
-    let limit = parse_limit(query.limit).unwrap_or_else(|_| {
-        errors.insert("limit".into(), format!("must be between 1 and {MAX_PAGE}"));
-        DEFAULT_PAGE
+    let before_id = fields::cursor(&mut errors, query.cursor.as_deref(), |raw| {
+        raw.parse::<i64>().ok().filter(|id| *id > 0)
     });
+    let limit = fields::collect(&mut errors, fields::parse_limit(query.limit))
+        .unwrap_or(fields::DEFAULT_PAGE);
     let non_empty = |v: &Option<String>| {
         v.as_deref()
             .map(str::trim)
@@ -224,7 +200,7 @@ pub async fn list(app: &App, ctx: &Ctx, query: &AuditQuery) -> Result<Page<Audit
     )
     .fetch_all(&app.db)
     .await?;
-    let mut items: Vec<AuditEvent> = rows
+    let items: Vec<AuditEvent> = rows
         .into_iter()
         .map(|r| AuditEvent {
             id: r.id,
@@ -244,20 +220,14 @@ pub async fn list(app: &App, ctx: &Ctx, query: &AuditQuery) -> Result<Page<Audit
             user_agent: r.user_agent,
         })
         .collect();
-    let next_cursor = if items.len() as i64 > filter.limit {
-        items.truncate(filter.limit as usize);
-        items.last().map(|e| e.id.to_string())
-    } else {
-        None
-    };
-    Ok(Page { items, next_cursor })
+    Ok(fields::page(items, filter.limit, |e| e.id))
 }
 
 /// Every visible row matching the filter, oldest pages last (as the listing reads).
 /// Pages through [`list`], so export sees exactly what the listing sees.
 pub async fn export_all(app: &App, ctx: &Ctx, query: &AuditQuery) -> Result<Vec<AuditEvent>> {
     let mut query = AuditQuery {
-        limit: Some(MAX_PAGE),
+        limit: Some(fields::MAX_PAGE),
         ..query.clone()
     };
     let mut all = Vec::new();

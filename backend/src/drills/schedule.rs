@@ -72,7 +72,7 @@ pub async fn set_schedule(
         .clone()
         .filter(|t| !t.trim().is_empty())
         .unwrap_or_else(|| "UTC".into());
-    let next = crate::people::collect(
+    let next = crate::fields::collect(
         &mut errors,
         next_run("cron", &input.cron, &timezone, OffsetDateTime::now_utc()),
     );

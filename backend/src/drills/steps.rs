@@ -15,10 +15,10 @@ use kube::{
 };
 use serde_json::{json, Value};
 use sqlx::PgConnection;
-use time::OffsetDateTime;
+use time::{format_description::well_known::Rfc3339, OffsetDateTime};
 use uuid::Uuid;
 
-use berth_frontend::api::{DrillKind, DrillState, DrillStepName, Verdict};
+use berth_frontend::api::{DrillKind, DrillState, DrillStepName, ReadinessCheck, Verdict};
 
 use crate::{
     audit, auth::Ctx, fleet::connect, jobs::Outcome, tenancy::provision::describe, App, Error,
@@ -76,60 +76,28 @@ pub(super) async fn load(conn: &mut PgConnection, id: Uuid) -> Result<State> {
 pub(super) struct Progress {
     next_step: Option<DrillStepName>,
     detail: String,
-    set: Vec<(Column, Value)>,
+    set: Set,
     verdict: Option<(Verdict, String)>,
     finish: Option<DrillState>,
     wait: Option<Duration>,
 }
 
-/// The drill columns a step may set, each with the statement that sets it from a JSON value.
-#[derive(Clone, Copy)]
-pub(super) enum Column {
-    StartedAt,
-    BackupStartedAt,
-    RestoreCompletedAt,
-    WorkloadsReadyAt,
-    BackupName,
-    RestoreName,
-    ScratchNamespace,
-    ItemsRestored,
-    ItemsTotal,
-    Warnings,
-    Errors,
-    Checks,
-}
-
-impl Column {
-    fn sql(self) -> &'static str {
-        match self {
-            Column::StartedAt => {
-                "UPDATE drills SET started_at = ($2 #>> '{}')::timestamptz WHERE id = $1"
-            }
-            Column::BackupStartedAt => {
-                "UPDATE drills SET backup_started_at = ($2 #>> '{}')::timestamptz WHERE id = $1"
-            }
-            Column::RestoreCompletedAt => {
-                "UPDATE drills SET restore_completed_at = ($2 #>> '{}')::timestamptz WHERE id = $1"
-            }
-            Column::WorkloadsReadyAt => {
-                "UPDATE drills SET workloads_ready_at = ($2 #>> '{}')::timestamptz WHERE id = $1"
-            }
-            Column::BackupName => "UPDATE drills SET backup_name = $2 #>> '{}' WHERE id = $1",
-            Column::RestoreName => "UPDATE drills SET restore_name = $2 #>> '{}' WHERE id = $1",
-            Column::ScratchNamespace => {
-                "UPDATE drills SET scratch_namespace = $2 #>> '{}' WHERE id = $1"
-            }
-            Column::ItemsRestored => {
-                "UPDATE drills SET items_restored = ($2 #>> '{}')::int WHERE id = $1"
-            }
-            Column::ItemsTotal => {
-                "UPDATE drills SET items_total = ($2 #>> '{}')::int WHERE id = $1"
-            }
-            Column::Warnings => "UPDATE drills SET warnings = ($2 #>> '{}')::int WHERE id = $1",
-            Column::Errors => "UPDATE drills SET errors = ($2 #>> '{}')::int WHERE id = $1",
-            Column::Checks => "UPDATE drills SET checks = $2 WHERE id = $1",
-        }
-    }
+/// The drill columns a step may set; what is `None` keeps its value. One checked UPDATE
+/// writes them (see [`record`]).
+#[derive(Default)]
+pub(super) struct Set {
+    started_at: Option<OffsetDateTime>,
+    backup_started_at: Option<OffsetDateTime>,
+    restore_completed_at: Option<OffsetDateTime>,
+    workloads_ready_at: Option<OffsetDateTime>,
+    backup_name: Option<String>,
+    restore_name: Option<String>,
+    scratch_namespace: Option<String>,
+    items_restored: Option<i32>,
+    items_total: Option<i32>,
+    warnings: Option<i32>,
+    errors: Option<i32>,
+    checks: Option<Vec<ReadinessCheck>>,
 }
 
 impl Progress {
@@ -151,8 +119,8 @@ impl Progress {
         }
     }
 
-    fn with(mut self, column: Column, value: Value) -> Self {
-        self.set.push((column, value));
+    fn with(mut self, set: impl FnOnce(&mut Set)) -> Self {
+        set(&mut self.set);
         self
     }
 
@@ -219,7 +187,7 @@ pub(super) async fn step(app: &App, d: &State) -> std::result::Result<Progress, 
             if d.kind == DrillKind::Readiness {
                 return Ok(
                     Progress::to(DrillStepName::Check, "readiness check started")
-                        .with(Column::StartedAt, json!(now_text())),
+                        .with(|s| s.started_at = Some(OffsetDateTime::now_utc())),
                 );
             }
             let running = sqlx::query_scalar!(
@@ -241,7 +209,7 @@ pub(super) async fn step(app: &App, d: &State) -> std::result::Result<Progress, 
                 DrillStepName::FindBackup
             };
             Ok(Progress::to(next, "restore drill started")
-                .with(Column::StartedAt, json!(now_text())))
+                .with(|s| s.started_at = Some(OffsetDateTime::now_utc())))
         }
         DrillStepName::Backup => {
             // A fresh backup, taken where the namespace runs; Velero syncs it to the target.
@@ -263,7 +231,7 @@ pub(super) async fn step(app: &App, d: &State) -> std::result::Result<Progress, 
                 .map_err(unreachable)?;
             Ok(
                 Progress::to(DrillStepName::WaitBackup, format!("Backup {name} created"))
-                    .with(Column::BackupName, json!(name)),
+                    .with(|s| s.backup_name = Some(name)),
             )
         }
         DrillStepName::WaitBackup => {
@@ -282,13 +250,17 @@ pub(super) async fn step(app: &App, d: &State) -> std::result::Result<Progress, 
             let phase = status("/status/phase").unwrap_or_else(|| "New".into());
             match phase.as_str() {
                 "Completed" => {
-                    let started = status("/status/startTimestamp").unwrap_or_else(now_text);
+                    let started = status("/status/startTimestamp")
+                        .and_then(|t| OffsetDateTime::parse(&t, &Rfc3339).ok())
+                        .unwrap_or_else(OffsetDateTime::now_utc);
                     let scratch = scratch_name(app, d).await?;
                     Ok(
                         Progress::to(DrillStepName::Restore, format!("backup {name} Completed"))
-                            .with(Column::BackupStartedAt, json!(started))
-                            .with(Column::RestoreName, json!(scratch.clone()))
-                            .with(Column::ScratchNamespace, json!(scratch)),
+                            .with(|s| {
+                                s.backup_started_at = Some(started);
+                                s.restore_name = Some(scratch.clone());
+                                s.scratch_namespace = Some(scratch);
+                            }),
                     )
                 }
                 "Failed" | "PartiallyFailed" | "FailedValidation" => {
@@ -324,15 +296,12 @@ pub(super) async fn step(app: &App, d: &State) -> std::result::Result<Progress, 
                         DrillStepName::Restore,
                         format!("newest completed backup: {name}"),
                     )
-                    .with(Column::BackupName, json!(name))
-                    .with(
-                        Column::BackupStartedAt,
-                        json!(at
-                            .format(&time::format_description::well_known::Rfc3339)
-                            .unwrap_or_default()),
-                    )
-                    .with(Column::RestoreName, json!(scratch.clone()))
-                    .with(Column::ScratchNamespace, json!(scratch)))
+                    .with(|s| {
+                        s.backup_name = Some(name);
+                        s.backup_started_at = Some(at);
+                        s.restore_name = Some(scratch.clone());
+                        s.scratch_namespace = Some(scratch);
+                    }))
                 }
             }
         }
@@ -384,15 +353,16 @@ pub(super) async fn step(app: &App, d: &State) -> std::result::Result<Progress, 
                 status
                     .pointer(p)
                     .and_then(Value::as_i64)
-                    .map(|v| json!(v))
-                    .unwrap_or(Value::Null)
+                    .and_then(|v| i32::try_from(v).ok())
             };
             let counts = |p: Progress| {
-                p.with(Column::ItemsRestored, int("/progress/itemsRestored"))
-                    .with(Column::ItemsTotal, int("/progress/totalItems"))
-                    .with(Column::Warnings, int("/warnings"))
-                    .with(Column::Errors, int("/errors"))
-                    .with(Column::RestoreCompletedAt, json!(now_text()))
+                p.with(|s| {
+                    s.items_restored = int("/progress/itemsRestored");
+                    s.items_total = int("/progress/totalItems");
+                    s.warnings = int("/warnings");
+                    s.errors = int("/errors");
+                    s.restore_completed_at = Some(OffsetDateTime::now_utc());
+                })
             };
             match phase.as_str() {
                 "Completed" => Ok(counts(Progress::to(
@@ -460,7 +430,7 @@ pub(super) async fn step(app: &App, d: &State) -> std::result::Result<Progress, 
                 } else {
                     Progress::fail(problems.join("; "))
                 };
-                return Ok(p.with(Column::WorkloadsReadyAt, json!(now_text())));
+                return Ok(p.with(|s| s.workloads_ready_at = Some(OffsetDateTime::now_utc())));
             }
             let since = d.restore_completed_at.or(d.started_at);
             if timed_out(since, d.ready_timeout_seconds) {
@@ -491,10 +461,10 @@ pub(super) async fn step(app: &App, d: &State) -> std::result::Result<Progress, 
                 next_step: Some(DrillStepName::Cleanup),
                 detail: format!("{} checks, {} failed", checks.len(), failed.len()),
                 verdict: Some(verdict),
-                set: vec![(
-                    Column::Checks,
-                    serde_json::to_value(&checks).unwrap_or_default(),
-                )],
+                set: Set {
+                    checks: Some(checks),
+                    ..Default::default()
+                },
                 ..Default::default()
             })
         }
@@ -670,14 +640,34 @@ pub(super) async fn record(app: &App, d: &State, p: Progress) -> Result<Outcome>
     )
     .execute(&mut *tx)
     .await?;
-    for (column, value) in &p.set {
-        let sql = column.sql();
-        sqlx::query(sql)
-            .bind(d.id)
-            .bind(value)
-            .execute(&mut *tx)
-            .await?;
-    }
+    let set = &p.set;
+    sqlx::query!(
+        "UPDATE drills SET started_at = coalesce($2, started_at),
+                backup_started_at = coalesce($3, backup_started_at),
+                restore_completed_at = coalesce($4, restore_completed_at),
+                workloads_ready_at = coalesce($5, workloads_ready_at),
+                backup_name = coalesce($6, backup_name), restore_name = coalesce($7, restore_name),
+                scratch_namespace = coalesce($8, scratch_namespace),
+                items_restored = coalesce($9, items_restored), items_total = coalesce($10, items_total),
+                warnings = coalesce($11, warnings), errors = coalesce($12, errors),
+                checks = coalesce($13, checks)
+         WHERE id = $1",
+        d.id,
+        set.started_at,
+        set.backup_started_at,
+        set.restore_completed_at,
+        set.workloads_ready_at,
+        set.backup_name,
+        set.restore_name,
+        set.scratch_namespace,
+        set.items_restored,
+        set.items_total,
+        set.warnings,
+        set.errors,
+        set.checks.as_ref().map(|c| json!(c)),
+    )
+    .execute(&mut *tx)
+    .await?;
     if let Some((verdict, reason)) = &p.verdict {
         sqlx::query!(
             "UPDATE drills SET verdict = $2, verdict_reason = $3 WHERE id = $1",

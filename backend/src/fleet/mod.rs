@@ -13,13 +13,19 @@ use std::collections::BTreeMap;
 
 use berth_frontend::api::{
     Cluster, ClusterDetail, ClusterUpdate, Connection, Environment, InventoryState, NewCluster,
-    NodePool, Resources, Scope, SimulatorFaults, StorageClass, SyncOutcome, Taint, Word,
+    NodePool, Resources, Scope, SimulatorFaults, StorageClass, SyncOutcome, Taint,
 };
 use serde_json::json;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use crate::{audit, auth::Ctx, error::FieldErrors, people::collect, App, Error, Result};
+use crate::{
+    audit,
+    auth::Ctx,
+    error::FieldErrors,
+    fields::{collect, one_of, short_text, word},
+    App, Error, Result,
+};
 
 pub const LAYERS: [&str; 5] = ["shared-infra", "online", "offline", "stateful", "secure"];
 
@@ -46,39 +52,6 @@ impl ClusterName {
 
     pub fn as_str(&self) -> &str {
         &self.0
-    }
-}
-
-/// One of a `words!` enum's words, trimmed; an error names the field and the words allowed.
-pub(crate) fn word<W: Word>(field: &str, raw: &str) -> Result<W> {
-    W::parse(raw.trim()).ok_or_else(|| Error::invalid(field, format!("must be {}", W::choices())))
-}
-
-pub(crate) fn one_of(field: &str, raw: &str, allowed: &[&str]) -> Result<String> {
-    let value = raw.trim();
-    if allowed.contains(&value) {
-        Ok(value.to_owned())
-    } else {
-        Err(Error::invalid(
-            field,
-            format!("must be one of {}", allowed.join(", ")),
-        ))
-    }
-}
-
-pub(crate) fn short_text(field: &str, raw: &str, max: usize) -> Result<String> {
-    let value = raw.trim();
-    if value.is_empty() {
-        Err(Error::invalid(field, "is required"))
-    } else if value.chars().count() > max {
-        Err(Error::invalid(
-            field,
-            format!("must be at most {max} characters"),
-        ))
-    } else if value.chars().any(char::is_control) {
-        Err(Error::invalid(field, "must not contain control characters"))
-    } else {
-        Ok(value.to_owned())
     }
 }
 

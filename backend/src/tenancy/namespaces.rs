@@ -63,7 +63,6 @@ pub(crate) fn usage(raw: Option<Value>, at: Option<OffsetDateTime>) -> Option<Qu
     })
 }
 
-#[derive(sqlx::FromRow)]
 struct Row {
     id: Uuid,
     name: String,
@@ -87,10 +86,58 @@ struct Row {
     created_at: OffsetDateTime,
 }
 
-const SELECT: &str = "SELECT n.id, n.name, t.name AS team, c.name AS cluster, n.node_pool, n.environment, n.state,
-        n.purpose, n.spec, n.quota_cpu_millis, n.quota_memory_bytes, n.quota_storage_bytes, n.expires_at,
-        n.burst_until, n.last_error, n.usage, n.usage_at, n.drift, n.drift_checked_at, n.created_at
-    FROM namespaces n JOIN teams t ON t.id = n.team_id JOIN clusters c ON c.id = n.cluster_id";
+/// Which namespace rows to read: a page of the visible ones by name, or one name on one
+/// cluster (the live one, else the newest decommissioned).
+#[derive(Default)]
+struct Filter<'a> {
+    all_teams: bool,
+    my_teams: Vec<String>,
+    team: Option<&'a str>,
+    cluster: Option<&'a str>,
+    name: Option<&'a str>,
+    /// One state; `None` is every state but decommissioned, unless `any_state`.
+    state: Option<NamespaceState>,
+    any_state: bool,
+    after: Option<(String, Uuid)>,
+    limit: i64,
+}
+
+/// The one query every namespace read model comes from; checked against the schema at
+/// compile time. Ordered by name and id (the cursor's order); one name orders live first.
+async fn rows(conn: &mut PgConnection, f: &Filter<'_>) -> Result<Vec<Row>> {
+    Ok(sqlx::query_as!(
+        Row,
+        r#"SELECT n.id, n.name, t.name AS team, c.name AS cluster, n.node_pool,
+                  n.environment AS "environment: Environment", n.state AS "state: NamespaceState",
+                  n.purpose, n.spec AS "spec: Json<NamespaceSpec>", n.quota_cpu_millis, n.quota_memory_bytes,
+                  n.quota_storage_bytes, n.expires_at, n.burst_until, n.last_error, n.usage, n.usage_at,
+                  n.drift AS "drift: Json<Vec<DriftItem>>", n.drift_checked_at, n.created_at
+           FROM namespaces n JOIN teams t ON t.id = n.team_id JOIN clusters c ON c.id = n.cluster_id
+           WHERE ($1 OR t.name = ANY($2))
+             AND ($3::text IS NULL OR t.name = $3)
+             AND ($4::text IS NULL OR c.name = $4)
+             AND ($5::text IS NULL OR n.name = $5)
+             AND (CASE WHEN $6::text IS NULL THEN $7 OR n.state <> 'decommissioned' ELSE n.state = $6 END)
+             AND ($8::text IS NULL OR (n.name, n.id) > ($8, $9))
+           ORDER BY n.name,
+                    CASE WHEN $5::text IS NULL THEN NULL ELSE n.state = 'decommissioned' END,
+                    CASE WHEN $5::text IS NULL THEN NULL ELSE n.created_at END DESC,
+                    n.id
+           LIMIT $10"#,
+        f.all_teams,
+        &f.my_teams,
+        f.team,
+        f.cluster,
+        f.name,
+        f.state.map(NamespaceState::as_str),
+        f.any_state,
+        f.after.as_ref().map(|c| c.0.as_str()),
+        f.after.as_ref().map(|c| c.1),
+        f.limit
+    )
+    .fetch_all(conn)
+    .await?)
+}
 
 impl From<Row> for Namespace {
     fn from(r: Row) -> Self {
@@ -124,66 +171,35 @@ impl From<Row> for Namespace {
 pub async fn list(app: &App, ctx: &Ctx, query: NamespaceQuery) -> Result<Page<Namespace>> {
     let actor = ctx.require(Scope::Read)?;
     let mut errors = FieldErrors::new();
-    let limit = crate::people::collect(&mut errors, audit::parse_limit(query.limit)).unwrap_or(0);
-    let cursor = match query.cursor.as_deref().filter(|c| !c.is_empty()) {
-        None => None,
-        Some(c) => match c
-            .split_once('/')
-            .and_then(|(n, id)| Some((n.to_owned(), Uuid::parse_str(id).ok()?)))
-        {
-            Some(v) => Some(v),
-            None => {
-                errors.insert(
-                    "cursor".into(),
-                    "is not a cursor from a previous page".into(),
-                );
-                None
-            }
-        },
-    };
-    let state = query.state.as_deref().filter(|s| !s.is_empty());
-    if let Some(s) = state {
-        let all = [
-            "provisioning",
-            "ready",
-            "failed",
-            "decommissioning",
-            "decommissioned",
-        ];
-        if !all.contains(&s) {
-            errors.insert("state".into(), format!("must be one of {}", all.join(", ")));
-        }
-    }
+    let limit =
+        crate::fields::collect(&mut errors, crate::fields::parse_limit(query.limit)).unwrap_or(0);
+    let cursor = crate::fields::cursor(&mut errors, query.cursor.as_deref(), |c| {
+        let (name, id) = c.split_once('/')?;
+        Some((name.to_owned(), Uuid::parse_str(id).ok()?))
+    });
+    let state = query
+        .state
+        .as_deref()
+        .filter(|s| !s.is_empty())
+        .and_then(|s| crate::fields::collect(&mut errors, crate::fields::word("state", s)));
     if !errors.is_empty() {
         return Err(Error::Invalid(errors));
     }
-    let my_teams: Vec<String> = actor.teams.iter().map(|t| t.team.clone()).collect();
-    let rows: Vec<Row> = sqlx::query_as(&format!(
-        "{SELECT} WHERE ($1 OR t.name = ANY($2))
-           AND ($3::text IS NULL OR t.name = $3)
-           AND ($4::text IS NULL OR c.name = $4)
-           AND (CASE WHEN $5::text IS NULL THEN n.state <> 'decommissioned' ELSE n.state = $5 END)
-           AND ($6::text IS NULL OR (n.name, n.id) > ($6, $7))
-         ORDER BY n.name, n.id LIMIT $8"
-    ))
-    .bind(actor.is_admin)
-    .bind(&my_teams)
-    .bind(query.team.as_deref().filter(|t| !t.is_empty()))
-    .bind(query.cluster.as_deref().filter(|c| !c.is_empty()))
-    .bind(state)
-    .bind(cursor.as_ref().map(|c| c.0.clone()))
-    .bind(cursor.as_ref().map(|c| c.1))
-    .bind(limit + 1)
-    .fetch_all(&app.db)
-    .await?;
-    let mut items: Vec<Namespace> = rows.into_iter().map(Into::into).collect();
-    let next_cursor = if items.len() as i64 > limit {
-        items.truncate(limit as usize);
-        items.last().map(|n| format!("{}/{}", n.name, n.id))
-    } else {
-        None
+    let filter = Filter {
+        all_teams: actor.is_admin,
+        my_teams: actor.teams.iter().map(|t| t.team.clone()).collect(),
+        team: query.team.as_deref().filter(|t| !t.is_empty()),
+        cluster: query.cluster.as_deref().filter(|c| !c.is_empty()),
+        state,
+        after: cursor,
+        limit: limit + 1,
+        ..Default::default()
     };
-    Ok(Page { items, next_cursor })
+    let rows = rows(&mut *app.db.acquire().await?, &filter).await?;
+    let items: Vec<Namespace> = rows.into_iter().map(Into::into).collect();
+    Ok(crate::fields::page(items, limit, |n| {
+        format!("{}/{}", n.name, n.id)
+    }))
 }
 
 /// A namespace with its objects and requests. Its quota usage is read live from the
@@ -192,14 +208,18 @@ pub async fn list(app: &App, ctx: &Ctx, query: NamespaceQuery) -> Result<Page<Na
 pub async fn get(app: &App, ctx: &Ctx, cluster: &str, name: &str) -> Result<NamespaceDetail> {
     let actor = ctx.require(Scope::Read)?;
     let mut conn = app.db.acquire().await?;
-    let row: Row = sqlx::query_as(&format!(
-        "{SELECT} WHERE c.name = $1 AND n.name = $2 ORDER BY (n.state = 'decommissioned'), n.created_at DESC LIMIT 1"
-    ))
-    .bind(cluster)
-    .bind(name)
-    .fetch_optional(&mut *conn)
-    .await?
-    .ok_or(Error::NotFound("namespace"))?;
+    let filter = Filter {
+        all_teams: true,
+        cluster: Some(cluster),
+        name: Some(name),
+        any_state: true,
+        limit: 1,
+        ..Default::default()
+    };
+    let row = rows(&mut conn, &filter)
+        .await?
+        .pop()
+        .ok_or(Error::NotFound("namespace"))?;
     if !super::access::may_see_team(actor, &row.team) {
         return Err(Error::NotFound("namespace"));
     }

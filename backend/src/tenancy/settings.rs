@@ -10,7 +10,7 @@ use sqlx::{types::Json, PgConnection};
 use uuid::Uuid;
 
 use super::spec::{self, Amount, Sized};
-use crate::{audit, auth::Ctx, error::FieldErrors, people::collect, App, Error, Result};
+use crate::{audit, auth::Ctx, error::FieldErrors, fields::collect, App, Error, Result};
 
 pub const PRESETS: [&str; 4] = ["S", "M", "L", "XL"];
 pub const EVENTS: [&str; 5] = [
@@ -275,7 +275,7 @@ fn parse_policy(input: &PolicyInput) -> Result<(String, PolicyConditions)> {
     let mut errors = FieldErrors::new();
     let name = collect(
         &mut errors,
-        crate::fleet::short_text("name", &input.name, 100),
+        crate::fields::short_text("name", &input.name, 100),
     );
     let c = &input.conditions;
     for k in &c.kinds {

@@ -239,7 +239,7 @@ impl Sized {
 
 /// Records the error of `result` under its field and yields the value, if any.
 fn take<T>(errors: &mut FieldErrors, result: Result<T>) -> Option<T> {
-    crate::people::collect(errors, result)
+    crate::fields::collect(errors, result)
 }
 
 /// Parses `spec` (fields prefixed by `prefix`, e.g. `quota.requests_cpu`) and checks:

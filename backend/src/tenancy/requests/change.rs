@@ -10,7 +10,7 @@ use crate::tenancy::{
     spec::{self},
     Change, PolicyInput,
 };
-use crate::{auth::Ctx, error::FieldErrors, people::collect, App, Error, Result};
+use crate::{auth::Ctx, error::FieldErrors, fields::collect, App, Error, Result};
 
 use super::*;
 

@@ -18,8 +18,7 @@ use crate::tenancy::{
 use crate::{
     auth::{Actor, Ctx},
     error::FieldErrors,
-    fleet::word,
-    people::collect,
+    fields::{collect, word},
     App, Error, Result,
 };
 

@@ -15,10 +15,8 @@ use crate::{
     audit,
     auth::{Actor, Ctx},
     error::FieldErrors,
-    fleet::{short_text, word},
-    jobs,
-    people::collect,
-    App, Error, Result,
+    fields::{collect, short_text, word},
+    jobs, App, Error, Result,
 };
 
 use super::*;

@@ -22,7 +22,11 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 use crate::{
-    audit, auth::Ctx, error::FieldErrors, fleet::short_text, people::collect, Error, Result,
+    audit,
+    auth::Ctx,
+    error::FieldErrors,
+    fields::{collect, short_text},
+    Error, Result,
 };
 
 /// The spec a request asks for: a preset, with the quota, limits or classes replaced

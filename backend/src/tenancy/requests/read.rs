@@ -10,7 +10,6 @@ use uuid::Uuid;
 
 use crate::tenancy::Change;
 use crate::{
-    audit,
     auth::{Actor, Ctx},
     error::FieldErrors,
     App, Error, Result,
@@ -38,7 +37,6 @@ pub(super) async fn visible(conn: &mut PgConnection, actor: &Actor, team_id: Uui
     }
 }
 
-#[derive(sqlx::FromRow)]
 pub(super) struct Row {
     id: Uuid,
     kind: RequestKind,
@@ -71,14 +69,60 @@ pub(super) struct Row {
     updated_at: OffsetDateTime,
 }
 
-pub(super) const SELECT: &str = "SELECT r.id, r.kind, t.name AS team, r.team_id, c.name AS cluster, r.namespace_name, r.namespace_id,
-        r.node_pool, r.environment, r.preset, r.purpose, r.expires_at, r.burst_until, r.requested_spec, r.spec,
-        ua.email AS amended_by, r.amendment_note, r.state, r.requested_by AS requested_by_id, ur.email AS requested_by,
-        ud.email AS decided_by, r.decided_at, r.decision_reason, r.matched_policy, r.over_budget, r.last_error,
-        r.attempts, r.created_at, r.updated_at
-    FROM namespace_requests r JOIN teams t ON t.id = r.team_id JOIN clusters c ON c.id = r.cluster_id
-    LEFT JOIN users ua ON ua.id = r.amended_by LEFT JOIN users ur ON ur.id = r.requested_by
-    LEFT JOIN users ud ON ud.id = r.decided_by";
+/// Which request rows to read: one by id, or a page of the visible ones.
+#[derive(Default)]
+struct Filter<'a> {
+    id: Option<Uuid>,
+    /// Every team's (admins, and `get`, which checks visibility itself).
+    all_teams: bool,
+    my_teams: Vec<String>,
+    team: Option<&'a str>,
+    cluster: Option<&'a str>,
+    states: Vec<&'a str>,
+    kind: Option<&'a str>,
+    before: Option<(OffsetDateTime, Uuid)>,
+    limit: i64,
+}
+
+/// The one query every request read model comes from, newest first; checked against the
+/// schema at compile time.
+async fn rows(conn: &mut PgConnection, f: &Filter<'_>) -> Result<Vec<Row>> {
+    let states: Vec<String> = f.states.iter().map(|s| s.to_string()).collect();
+    Ok(sqlx::query_as!(
+        Row,
+        r#"SELECT r.id, r.kind AS "kind: RequestKind", t.name AS team, r.team_id, c.name AS cluster,
+                  r.namespace_name, r.namespace_id, r.node_pool, r.environment AS "environment: Environment",
+                  r.preset, r.purpose, r.expires_at, r.burst_until,
+                  r.requested_spec AS "requested_spec: Json<NamespaceSpec>", r.spec AS "spec: Json<NamespaceSpec>",
+                  ua.email AS "amended_by?", r.amendment_note, r.state AS "state: RequestState",
+                  r.requested_by AS requested_by_id, ur.email AS "requested_by?", ud.email AS "decided_by?",
+                  r.decided_at, r.decision_reason, r.matched_policy, r.over_budget, r.last_error,
+                  r.attempts, r.created_at, r.updated_at
+           FROM namespace_requests r JOIN teams t ON t.id = r.team_id JOIN clusters c ON c.id = r.cluster_id
+           LEFT JOIN users ua ON ua.id = r.amended_by LEFT JOIN users ur ON ur.id = r.requested_by
+           LEFT JOIN users ud ON ud.id = r.decided_by
+           WHERE ($1::uuid IS NULL OR r.id = $1)
+             AND ($2 OR t.name = ANY($3))
+             AND ($4::text IS NULL OR t.name = $4)
+             AND ($5::text IS NULL OR c.name = $5)
+             AND (cardinality($6::text[]) = 0 OR r.state = ANY($6))
+             AND ($7::text IS NULL OR r.kind = $7)
+             AND ($8::timestamptz IS NULL OR (r.created_at, r.id) < ($8, $9))
+           ORDER BY r.created_at DESC, r.id DESC LIMIT $10"#,
+        f.id,
+        f.all_teams,
+        &f.my_teams,
+        f.team,
+        f.cluster,
+        &states,
+        f.kind,
+        f.before.map(|c| c.0),
+        f.before.map(|c| c.1),
+        f.limit
+    )
+    .fetch_all(conn)
+    .await?)
+}
 
 impl From<Row> for NamespaceRequest {
     fn from(r: Row) -> Self {
@@ -116,10 +160,15 @@ impl From<Row> for NamespaceRequest {
 pub async fn get(app: &App, ctx: &Ctx, id: Uuid) -> Result<RequestDetail> {
     let actor = ctx.require(Scope::Read)?;
     let mut conn = app.db.acquire().await?;
-    let row: Row = sqlx::query_as(&format!("{SELECT} WHERE r.id = $1"))
-        .bind(id)
-        .fetch_optional(&mut *conn)
+    let filter = Filter {
+        id: Some(id),
+        all_teams: true,
+        limit: 1,
+        ..Default::default()
+    };
+    let row = rows(&mut conn, &filter)
         .await?
+        .pop()
         .ok_or(Error::NotFound("namespace request"))?;
     visible(&mut conn, actor, row.team_id).await?;
     let mut cluster_pools = Vec::new();
@@ -174,7 +223,8 @@ pub async fn get(app: &App, ctx: &Ctx, id: Uuid) -> Result<RequestDetail> {
 pub async fn list(app: &App, ctx: &Ctx, query: RequestQuery) -> Result<Page<NamespaceRequest>> {
     let actor = ctx.require(Scope::Read)?;
     let mut errors = FieldErrors::new();
-    let limit = crate::people::collect(&mut errors, audit::parse_limit(query.limit)).unwrap_or(0);
+    let limit =
+        crate::fields::collect(&mut errors, crate::fields::parse_limit(query.limit)).unwrap_or(0);
     let state = query
         .state
         .as_deref()
@@ -204,51 +254,29 @@ pub async fn list(app: &App, ctx: &Ctx, query: RequestQuery) -> Result<Page<Name
             errors.insert("kind".into(), format!("must be {}", RequestKind::choices()));
         }
     }
-    let cursor = match query.cursor.as_deref().filter(|c| !c.is_empty()) {
-        None => None,
-        Some(c) => match parse_cursor(c) {
-            Some(v) => Some(v),
-            None => {
-                errors.insert(
-                    "cursor".into(),
-                    "is not a cursor from a previous page".into(),
-                );
-                None
-            }
-        },
-    };
+    let cursor = crate::fields::cursor(&mut errors, query.cursor.as_deref(), parse_cursor);
     if !errors.is_empty() {
         return Err(Error::Invalid(errors));
     }
-    let my_teams: Vec<String> = actor.teams.iter().map(|t| t.team.clone()).collect();
-    let rows: Vec<Row> = sqlx::query_as(&format!(
-        "{SELECT} WHERE ($1 OR t.name = ANY($2))
-           AND ($3::text IS NULL OR t.name = $3)
-           AND ($4::text IS NULL OR c.name = $4)
-           AND (cardinality($5::text[]) = 0 OR r.state = ANY($5))
-           AND ($6::text IS NULL OR r.kind = $6)
-           AND ($7::timestamptz IS NULL OR (r.created_at, r.id) < ($7, $8))
-         ORDER BY r.created_at DESC, r.id DESC LIMIT $9"
-    ))
-    .bind(actor.is_admin)
-    .bind(&my_teams)
-    .bind(query.team.as_deref().filter(|t| !t.is_empty()))
-    .bind(query.cluster.as_deref().filter(|c| !c.is_empty()))
-    .bind(&states)
-    .bind(kind)
-    .bind(cursor.map(|c| c.0))
-    .bind(cursor.map(|c| c.1))
-    .bind(limit + 1)
-    .fetch_all(&app.db)
-    .await?;
-    let mut items: Vec<NamespaceRequest> = rows.into_iter().map(Into::into).collect();
-    let next_cursor = if items.len() as i64 > limit {
-        items.truncate(limit as usize);
-        items.last().map(|r| make_cursor(r.created_at, r.id))
-    } else {
-        None
+    let filter = Filter {
+        id: None,
+        all_teams: actor.is_admin,
+        my_teams: actor.teams.iter().map(|t| t.team.clone()).collect(),
+        team: query.team.as_deref().filter(|t| !t.is_empty()),
+        cluster: query.cluster.as_deref().filter(|c| !c.is_empty()),
+        states,
+        kind,
+        before: cursor,
+        limit: limit + 1,
     };
-    Ok(Page { items, next_cursor })
+    let items: Vec<NamespaceRequest> = rows(&mut *app.db.acquire().await?, &filter)
+        .await?
+        .into_iter()
+        .map(Into::into)
+        .collect();
+    Ok(crate::fields::page(items, limit, |r| {
+        make_cursor(r.created_at, r.id)
+    }))
 }
 
 pub(crate) fn make_cursor(at: OffsetDateTime, id: Uuid) -> String {

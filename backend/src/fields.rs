@@ -1,0 +1,103 @@
+//! Turning a request's raw fields into typed values, each error naming its field: the
+//! helpers every service's input shares, and the cursor paging every listing shares.
+
+use std::fmt::Display;
+
+use berth_frontend::api::{Page, Word};
+
+use crate::{error::FieldErrors, Error, Result};
+
+/// Collects the field errors of several parses, so a form shows all of them at once.
+pub fn collect<T>(errors: &mut FieldErrors, parsed: Result<T>) -> Option<T> {
+    match parsed {
+        Ok(value) => Some(value),
+        Err(Error::Invalid(fields)) => {
+            errors.extend(fields);
+            None
+        }
+        Err(other) => {
+            errors.insert("_".into(), other.to_string());
+            None
+        }
+    }
+}
+
+/// One of a `words!` enum's words, trimmed; an error names the field and the words allowed.
+pub fn word<W: Word>(field: &str, raw: &str) -> Result<W> {
+    W::parse(raw.trim()).ok_or_else(|| Error::invalid(field, format!("must be {}", W::choices())))
+}
+
+/// One of a fixed list of words that is not a state machine (cluster layers and the like).
+pub fn one_of(field: &str, raw: &str, allowed: &[&str]) -> Result<String> {
+    let value = raw.trim();
+    if allowed.contains(&value) {
+        Ok(value.to_owned())
+    } else {
+        Err(Error::invalid(
+            field,
+            format!("must be one of {}", allowed.join(", ")),
+        ))
+    }
+}
+
+/// Required text of at most `max` characters, trimmed, without control characters.
+pub fn short_text(field: &str, raw: &str, max: usize) -> Result<String> {
+    let value = raw.trim();
+    if value.is_empty() {
+        Err(Error::invalid(field, "is required"))
+    } else if value.chars().count() > max {
+        Err(Error::invalid(
+            field,
+            format!("must be at most {max} characters"),
+        ))
+    } else if value.chars().any(char::is_control) {
+        Err(Error::invalid(field, "must not contain control characters"))
+    } else {
+        Ok(value.to_owned())
+    }
+}
+
+pub const MAX_PAGE: i64 = 500;
+pub const DEFAULT_PAGE: i64 = 50;
+
+/// Parses a page limit: 1–`MAX_PAGE`, default `DEFAULT_PAGE`.
+pub fn parse_limit(limit: Option<i64>) -> Result<i64> {
+    match limit {
+        None => Ok(DEFAULT_PAGE),
+        Some(n) if (1..=MAX_PAGE).contains(&n) => Ok(n),
+        Some(_) => Err(Error::invalid(
+            "limit",
+            format!("must be between 1 and {MAX_PAGE}"),
+        )),
+    }
+}
+
+/// The `cursor` a previous page returned, read by `parse`; absent or empty is the first page.
+pub fn cursor<C>(
+    errors: &mut FieldErrors,
+    raw: Option<&str>,
+    parse: impl FnOnce(&str) -> Option<C>,
+) -> Option<C> {
+    let raw = raw.filter(|c| !c.is_empty())?;
+    let parsed = parse(raw);
+    if parsed.is_none() {
+        errors.insert(
+            "cursor".into(),
+            "is not a cursor from a previous page".into(),
+        );
+    }
+    parsed
+}
+
+/// A page from rows fetched with `LIMIT limit + 1`: the extra row only says there is more,
+/// and the last row kept names the next page's cursor.
+pub fn page<T, K: Display>(mut items: Vec<T>, limit: i64, key: impl Fn(&T) -> K) -> Page<T> {
+    let more = items.len() as i64 > limit;
+    if more {
+        items.truncate(limit.max(0) as usize);
+    }
+    let next_cursor = more
+        .then(|| items.last().map(|t| key(t).to_string()))
+        .flatten();
+    Page { items, next_cursor }
+}

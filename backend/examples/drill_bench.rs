@@ -18,7 +18,7 @@ use berth::{
     App,
 };
 use berth_fleet_sim::{Fleet, FleetSpec};
-use berth_frontend::api::{NewDrill, NewNamespaceRequest, NewTeam};
+use berth_frontend::api::{NewDrill, NewNamespaceRequest, NewTeam, SpecChoice};
 use kube::api::{Api, DynamicObject, ListParams};
 use serde_json::json;
 
@@ -126,8 +126,11 @@ async fn main() -> anyhow::Result<()> {
                 cluster: cluster.clone(),
                 name: name.clone(),
                 node_pool: "general".into(),
-                preset: Some("S".into()),
                 purpose: "drill bench".into(),
+                spec: SpecChoice {
+                    preset: Some("S".into()),
+                    ..Default::default()
+                },
                 ..Default::default()
             },
         )

@@ -22,7 +22,8 @@ use berth::{
     App,
 };
 use berth_frontend::api::{
-    Connection, NamespaceQuery, NewCluster, NewNamespaceRequest, NewTeam, TeamMembership, TeamRole,
+    Connection, NamespaceQuery, NewCluster, NewNamespaceRequest, NewTeam, SpecChoice,
+    TeamMembership, TeamRole,
 };
 use kube::config::Kubeconfig;
 
@@ -59,8 +60,11 @@ fn request(cluster: &str, name: String) -> NewNamespaceRequest {
         cluster: cluster.into(),
         name,
         node_pool: "general".into(),
-        preset: Some("S".into()),
         purpose: "benchmark".into(),
+        spec: SpecChoice {
+            preset: Some("S".into()),
+            ..Default::default()
+        },
         ..Default::default()
     }
 }

@@ -1,6 +1,6 @@
 //! Demo data, so a newcomer can try every feature right after the run command.
 
-use berth_frontend::api::{NewMember, NewTeam, RequestState, TeamRole};
+use berth_frontend::api::{NewMember, NewTeam, RequestState, SpecChoice, TeamRole};
 
 use crate::{
     auth::{password::NewPassword, random_secret, sessions::acting_as, Ctx},
@@ -165,8 +165,11 @@ pub async fn namespaces(app: &App) -> Result<()> {
             cluster: cluster.into(),
             name: name.into(),
             node_pool: "general".into(),
-            preset: Some("M".into()),
             purpose: "Demo: the checkout services (their usage is in the demo Prometheus)".into(),
+            spec: SpecChoice {
+                preset: Some("M".into()),
+                ..Default::default()
+            },
             ..Default::default()
         },
     )

@@ -113,7 +113,17 @@ fn example(schema: &Value, doc: &Value) -> Value {
         let name = r.rsplit('/').next().unwrap();
         return example(&doc["components"]["schemas"][name], doc);
     }
-    for key in ["oneOf", "anyOf", "allOf"] {
+    // allOf: every part holds (a flattened struct), so the example has every part's fields.
+    if let Some(parts) = schema.get("allOf").and_then(Value::as_array) {
+        let mut out = Map::new();
+        for part in parts {
+            if let Value::Object(fields) = example(part, doc) {
+                out.extend(fields);
+            }
+        }
+        return Value::Object(out);
+    }
+    for key in ["oneOf", "anyOf"] {
         if let Some(options) = schema.get(key).and_then(Value::as_array) {
             let first = options
                 .iter()

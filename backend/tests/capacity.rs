@@ -21,7 +21,7 @@ use berth::{
 };
 use berth_frontend::api::{
     ContainerRecommendation, NamespaceRecommendations, NewNamespaceRequest, RecommendationQuery,
-    RightSizeInput, ShapeQuery, Strategy,
+    RightSizeInput, ShapeQuery, SpecChoice, Strategy,
 };
 use common::*;
 use reqwest::StatusCode;
@@ -748,8 +748,11 @@ async fn headroom_packs_pods_onto_free_node_capacity_and_placement_ranks_pools(d
         &w.dev,
         NewNamespaceRequest {
             team: "payments".into(),
-            preset: Some("L".into()),
             environment: Some("prod".into()),
+            spec: SpecChoice {
+                preset: Some("L".into()),
+                ..Default::default()
+            },
             ..Default::default()
         },
     )

@@ -11,7 +11,7 @@ use berth::jobs;
 use berth::{auth::Ctx, drills, tenancy::requests, App, Error};
 use berth_fleet_sim::{Fleet, SimCluster};
 use berth_frontend::api::{
-    Decision, Drill, DrillObjectives, NewDrill, NewNamespaceRequest, Verdict,
+    Decision, Drill, DrillObjectives, NewDrill, NewNamespaceRequest, SpecChoice, Verdict,
 };
 use common::*;
 use serde_json::json;
@@ -703,8 +703,11 @@ async fn a_drill_can_take_a_fresh_backup_first_and_restores_wait_their_turn(db: 
                 cluster: "prod-shanghai-1".into(),
                 name: name.into(),
                 node_pool: "general".into(),
-                preset: Some("S".into()),
                 purpose: "drills".into(),
+                spec: SpecChoice {
+                    preset: Some("S".into()),
+                    ..Default::default()
+                },
                 ..Default::default()
             },
         )

@@ -105,11 +105,11 @@ async fn every_object_is_applied_a_reapply_changes_nothing_and_drift_is_put_righ
     let (cluster, pool) = w.primary();
     let name = unique("payments", "apply");
     let mut input = request(&cluster, &name, &pool, "S");
-    input.storage_classes = vec![ClassQuota {
+    input.spec.storage_classes = Some(vec![ClassQuota {
         name: "gp3".into(),
         storage: "10Gi".into(),
         persistentvolumeclaims: 2,
-    }];
+    }]);
     let id = provisioned(&w, input).await;
     let detail = requests::get(&w.app, &w.dev, id).await.unwrap();
     assert_eq!(detail.objects.len(), 10);
@@ -241,8 +241,8 @@ async fn the_real_server_enforces_the_quota_and_limit_range_berth_writes(db: PgP
     let (cluster, pool) = w.primary();
     let name = unique("payments", "quota");
     let mut input = request(&cluster, &name, &pool, "S");
-    input.preset = None;
-    input.quota = Some(berth_frontend::api::QuotaSpec {
+    input.spec.preset = None;
+    input.spec.quota = Some(berth_frontend::api::QuotaSpec {
         requests_cpu: "1".into(),
         requests_memory: "1Gi".into(),
         limits_cpu: "2".into(),
@@ -252,7 +252,7 @@ async fn the_real_server_enforces_the_quota_and_limit_range_berth_writes(db: PgP
         persistentvolumeclaims: 2,
         requests_storage: "10Gi".into(),
     });
-    input.limits = Some(berth_frontend::api::LimitSpec {
+    input.spec.limits = Some(berth_frontend::api::LimitSpec {
         default_request_cpu: "100m".into(),
         default_request_memory: "128Mi".into(),
         default_limit_cpu: "500m".into(),
@@ -264,11 +264,11 @@ async fn the_real_server_enforces_the_quota_and_limit_range_berth_writes(db: PgP
         max_limit_request_ratio_cpu: Some("10".into()),
         max_limit_request_ratio_memory: Some("4".into()),
     });
-    input.storage_classes = vec![ClassQuota {
+    input.spec.storage_classes = Some(vec![ClassQuota {
         name: "gp3".into(),
         storage: "5Gi".into(),
         persistentvolumeclaims: 1,
-    }];
+    }]);
     provisioned(&w, input).await;
     let admin = w.admin_client(&cluster).await;
 
@@ -759,7 +759,7 @@ mod parity {
 
     use berth::tenancy::objects;
     use berth_frontend::api::{
-        ClassQuota, LimitSpec, NamespaceSpec, NewNamespaceRequest, QuotaSpec,
+        ClassQuota, LimitSpec, NamespaceSpec, NewNamespaceRequest, QuotaSpec, SpecChoice,
     };
     use k8s_openapi::api::core::v1::{LimitRange, Namespace, ResourceQuota};
     use kube::{
@@ -1081,10 +1081,12 @@ mod parity {
         let mut wrong = Vec::new();
         for (spec, changed) in &samples {
             let input = NewNamespaceRequest {
-                quota: Some(spec.quota.clone()),
-                limits: Some(spec.limits.clone()),
-                storage_classes: spec.storage_classes.clone(),
-                preset: None,
+                spec: SpecChoice {
+                    quota: Some(spec.quota.clone()),
+                    limits: Some(spec.limits.clone()),
+                    storage_classes: Some(spec.storage_classes.clone()),
+                    preset: None,
+                },
                 ..super::request(&cluster, "payments-parity", &pool, "S")
             };
             let berth = berth::tenancy::requests::preview(&w.app, &w.dev, input)

@@ -15,7 +15,7 @@ use berth::{
     App,
 };
 use berth_frontend::api::{
-    ClassQuota, Decision, Decommission, NewDrill, NewNamespaceRequest, QuotaChange,
+    ClassQuota, Decision, Decommission, NewDrill, QuotaChange, SpecChoice,
 };
 use common::*;
 use serde_json::json;
@@ -85,14 +85,12 @@ async fn the_cluster_role_grants_exactly_what_the_code_uses(db: PgPool) {
     let dev = session_ctx(&app, "dev@example.com").await;
     let (cluster, name) = ("prod-shanghai-1", "payments-api");
 
-    let input = NewNamespaceRequest {
-        storage_classes: vec![ClassQuota {
-            name: "gp3".into(),
-            storage: "10Gi".into(),
-            persistentvolumeclaims: 2,
-        }],
-        ..request(cluster, name, "general", "S")
-    };
+    let mut input = request(cluster, name, "general", "S");
+    input.spec.storage_classes = Some(vec![ClassQuota {
+        name: "gp3".into(),
+        storage: "10Gi".into(),
+        persistentvolumeclaims: 2,
+    }]);
     request_approved(&app, &dev, &admin, input).await;
     advance(&app).await;
     namespaces::check_now(&app, &admin, cluster).await.unwrap();
@@ -107,8 +105,11 @@ async fn the_cluster_role_grants_exactly_what_the_code_uses(db: PgPool) {
         cluster,
         name,
         QuotaChange {
-            preset: Some("M".into()),
             purpose: "more".into(),
+            spec: SpecChoice {
+                preset: Some("M".into()),
+                ..Default::default()
+            },
             ..Default::default()
         },
     )

@@ -15,7 +15,7 @@ use berth::{
 use berth_fleet_sim::{FaultSettings, Fleet};
 use berth_frontend::api::{
     Amendment, BudgetInput, ClassQuota, Decision, Decommission, Environment, NewNamespaceRequest,
-    NewWebhook, QuotaChange, RequestDetail, RequestQuery, RequestState, Scope,
+    NewWebhook, QuotaChange, RequestDetail, RequestQuery, RequestState, Scope, SpecChoice,
 };
 use common::*;
 use serde_json::{json, Value};
@@ -95,11 +95,11 @@ async fn ready(w: &World, input: NewNamespaceRequest) -> RequestDetail {
 async fn bad_requests_name_each_field_and_store_nothing(db: PgPool) {
     let w = world(db).await;
     let mut bad = request("prod-shanghai-1", "checkout", "nowhere", "M");
-    bad.storage_classes = vec![ClassQuota {
+    bad.spec.storage_classes = Some(vec![ClassQuota {
         name: "floppy".into(),
         storage: "10Gi".into(),
         persistentvolumeclaims: 1,
-    }];
+    }]);
     bad.purpose = "".into();
     let f = fields(requests::create(&w.app, &w.dev, bad).await.unwrap_err());
     assert!(f["name"].contains("payments-"), "{f:?}");
@@ -126,7 +126,7 @@ async fn bad_requests_name_each_field_and_store_nothing(db: PgPool) {
         assert!(f.contains_key("name"), "{name}: {f:?}");
     }
     let mut custom = request("prod-shanghai-1", "payments-api", "general", "S");
-    custom.preset = None;
+    custom.spec.preset = None;
     let f = fields(
         requests::create(&w.app, &w.dev, custom.clone())
             .await
@@ -139,8 +139,8 @@ async fn bad_requests_name_each_field_and_store_nothing(db: PgPool) {
         .clone();
     quota.quota.limits_cpu = "1".into(); // below requests.cpu 2
     quota.limits.default_request_memory = "8Mi".into(); // below min 16Mi
-    custom.quota = Some(quota.quota);
-    custom.limits = Some(quota.limits);
+    custom.spec.quota = Some(quota.quota);
+    custom.spec.limits = Some(quota.limits);
     let f = fields(requests::create(&w.app, &w.dev, custom).await.unwrap_err());
     assert!(
         f.contains_key("quota.limits_cpu") && f.contains_key("limits.default_request_memory"),
@@ -211,11 +211,11 @@ async fn members_request_only_for_their_teams_and_see_only_their_requests(db: Pg
 async fn a_prod_request_is_amended_approved_and_provisioned_with_exact_objects(db: PgPool) {
     let w = world(db).await;
     let mut input = request("prod-shanghai-1", "payments-api", "general", "M");
-    input.storage_classes = vec![ClassQuota {
+    input.spec.storage_classes = Some(vec![ClassQuota {
         name: "gp3".into(),
         storage: "100Gi".into(),
         persistentvolumeclaims: 5,
-    }];
+    }]);
     let created = requests::create(&w.app, &w.dev, input).await.unwrap();
     assert_eq!(created.request.state, "pending");
     assert_eq!(
@@ -257,8 +257,11 @@ async fn a_prod_request_is_amended_approved_and_provisioned_with_exact_objects(d
 
     // S allows 50Gi of storage in all, so keeping 100Gi of gp3 is refused, naming the field
     let too_much = Amendment {
-        preset: Some("S".into()),
         note: "start small".into(),
+        spec: SpecChoice {
+            preset: Some("S".into()),
+            ..Default::default()
+        },
         ..Default::default()
     };
     let f = fields(
@@ -272,13 +275,16 @@ async fn a_prod_request_is_amended_approved_and_provisioned_with_exact_objects(d
         &w.admin,
         created.request.id,
         Amendment {
-            preset: Some("S".into()),
-            storage_classes: Some(vec![ClassQuota {
-                name: "gp3".into(),
-                storage: "40Gi".into(),
-                persistentvolumeclaims: 5,
-            }]),
             note: "start small; ask again with usage data".into(),
+            spec: SpecChoice {
+                preset: Some("S".into()),
+                storage_classes: Some(vec![ClassQuota {
+                    name: "gp3".into(),
+                    storage: "40Gi".into(),
+                    persistentvolumeclaims: 5,
+                }]),
+                ..Default::default()
+            },
             ..Default::default()
         },
     )
@@ -775,8 +781,11 @@ async fn quota_changes_decreases_auto_approve_and_bursts_revert_by_themselves(db
         "prod-shanghai-1",
         "payments-api",
         QuotaChange {
-            preset: Some("S".into()),
             purpose: "less traffic".into(),
+            spec: SpecChoice {
+                preset: Some("S".into()),
+                ..Default::default()
+            },
             ..Default::default()
         },
     )
@@ -801,8 +810,11 @@ async fn quota_changes_decreases_auto_approve_and_bursts_revert_by_themselves(db
             "prod-shanghai-1",
             "payments-api",
             QuotaChange {
-                preset: Some("S".into()),
                 purpose: "same".into(),
+                spec: SpecChoice {
+                    preset: Some("S".into()),
+                    ..Default::default()
+                },
                 ..Default::default()
             },
         )
@@ -818,10 +830,12 @@ async fn quota_changes_decreases_auto_approve_and_bursts_revert_by_themselves(db
             "prod-shanghai-1",
             "payments-api",
             QuotaChange {
-                preset: Some("L".into()),
                 burst_until: Some(past),
                 purpose: "sale".into(),
-                ..Default::default()
+                spec: SpecChoice {
+                    preset: Some("L".into()),
+                    ..Default::default()
+                },
             },
         )
         .await
@@ -836,10 +850,12 @@ async fn quota_changes_decreases_auto_approve_and_bursts_revert_by_themselves(db
         "prod-shanghai-1",
         "payments-api",
         QuotaChange {
-            preset: Some("L".into()),
             burst_until: Some(until),
             purpose: "flash sale".into(),
-            ..Default::default()
+            spec: SpecChoice {
+                preset: Some("L".into()),
+                ..Default::default()
+            },
         },
     )
     .await
@@ -1536,11 +1552,11 @@ async fn the_environment_is_the_clusters_never_the_requesters(db: PgPool) {
 async fn a_decrease_takes_nothing_more_in_any_dimension(db: PgPool) {
     let w = world(db).await;
     let mut input = request("prod-singapore-1", "payments-db", "db", "M");
-    input.storage_classes = vec![ClassQuota {
+    input.spec.storage_classes = Some(vec![ClassQuota {
         name: "high-iops-ssd".into(),
         storage: "50Gi".into(),
         persistentvolumeclaims: 2,
-    }];
+    }]);
     ready(&w, input).await;
     let current = namespaces::get(&w.app, &w.dev, "prod-singapore-1", "payments-db")
         .await
@@ -1548,10 +1564,13 @@ async fn a_decrease_takes_nothing_more_in_any_dimension(db: PgPool) {
         .namespace
         .spec;
     let change = |spec: berth_frontend::api::NamespaceSpec| QuotaChange {
-        quota: Some(spec.quota),
-        limits: Some(spec.limits),
-        storage_classes: Some(spec.storage_classes),
         purpose: "resize".into(),
+        spec: SpecChoice {
+            quota: Some(spec.quota),
+            limits: Some(spec.limits),
+            storage_classes: Some(spec.storage_classes),
+            ..Default::default()
+        },
         ..Default::default()
     };
     let decided = |detail: RequestDetail| (detail.request.state, detail.request.matched_policy);

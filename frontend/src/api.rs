@@ -774,6 +774,24 @@ pub struct Amounts {
     pub storage_bytes: i64,
 }
 
+/// The spec a request, a quota change or an amendment chooses: a `preset`, with its quota,
+/// limits or storage classes replaced where given (and, for changes, the namespace's current
+/// spec where neither says).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(ToSchema))]
+pub struct SpecChoice {
+    /// S | M | L | XL (or a preset the platform added).
+    #[serde(default)]
+    pub preset: Option<String>,
+    #[serde(default)]
+    pub quota: Option<QuotaSpec>,
+    #[serde(default)]
+    pub limits: Option<LimitSpec>,
+    /// Absent: the preset's (new namespaces: none) or the namespace's current classes.
+    #[serde(default)]
+    pub storage_classes: Option<Vec<ClassQuota>>,
+}
+
 /// A request for a new namespace. Give a `preset`, or `quota` and `limits`, or a preset
 /// with either of them replaced.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -787,14 +805,8 @@ pub struct NewNamespaceRequest {
     /// prod | staging | dev; the cluster's environment when absent.
     #[serde(default)]
     pub environment: Option<String>,
-    #[serde(default)]
-    pub preset: Option<String>,
-    #[serde(default)]
-    pub quota: Option<QuotaSpec>,
-    #[serde(default)]
-    pub limits: Option<LimitSpec>,
-    #[serde(default)]
-    pub storage_classes: Vec<ClassQuota>,
+    #[serde(flatten)]
+    pub spec: SpecChoice,
     pub purpose: String,
     /// Sandboxes: Berth decommissions the namespace at this time (RFC 3339).
     #[serde(default, with = "time::serde::rfc3339::option")]
@@ -939,14 +951,8 @@ pub struct Amendment {
     /// namespaces only).
     #[serde(default)]
     pub environment: Option<String>,
-    #[serde(default)]
-    pub preset: Option<String>,
-    #[serde(default)]
-    pub quota: Option<QuotaSpec>,
-    #[serde(default)]
-    pub limits: Option<LimitSpec>,
-    #[serde(default)]
-    pub storage_classes: Option<Vec<ClassQuota>>,
+    #[serde(flatten)]
+    pub spec: SpecChoice,
     /// Shown to the requester.
     pub note: String,
 }
@@ -1058,14 +1064,8 @@ pub struct NamespaceQuery {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ssr", derive(ToSchema))]
 pub struct QuotaChange {
-    #[serde(default)]
-    pub preset: Option<String>,
-    #[serde(default)]
-    pub quota: Option<QuotaSpec>,
-    #[serde(default)]
-    pub limits: Option<LimitSpec>,
-    #[serde(default)]
-    pub storage_classes: Option<Vec<ClassQuota>>,
+    #[serde(flatten)]
+    pub spec: SpecChoice,
     #[serde(default, with = "time::serde::rfc3339::option")]
     pub burst_until: Option<OffsetDateTime>,
     pub purpose: String,

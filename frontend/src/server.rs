@@ -564,8 +564,11 @@ pub async fn amend_request(
     let id = uuid("id", &id)?;
     let input = Amendment {
         node_pool: Some(node_pool).filter(|p| !p.is_empty()),
-        preset: Some(preset).filter(|p| !p.is_empty()),
-        storage_classes: classes("storage_classes", &storage_classes)?,
+        spec: SpecChoice {
+            preset: Some(preset).filter(|p| !p.is_empty()),
+            storage_classes: classes("storage_classes", &storage_classes)?,
+            ..Default::default()
+        },
         note,
         ..Default::default()
     };
@@ -597,10 +600,12 @@ pub async fn change_quota(
     purpose: String,
 ) -> Result<RequestDetail, ErrorDetail> {
     let input = QuotaChange {
-        preset: Some(preset).filter(|p| !p.is_empty()),
+        spec: SpecChoice {
+            preset: Some(preset).filter(|p| !p.is_empty()),
+            ..Default::default()
+        },
         burst_until: utc_time("burst_until", burst_until)?,
         purpose,
-        ..Default::default()
     };
     let (portal, parts) = portal()?;
     let detail = portal

@@ -3,7 +3,7 @@
 
 use berth_frontend::api::{
     Amounts, NamespaceRecommendations, QuotaChange, QuotaSpec, QuotaSuggestion,
-    RecommendationQuery, RequestDetail, RightSizeInput, Scope,
+    RecommendationQuery, RequestDetail, RightSizeInput, Scope, SpecChoice,
 };
 
 use crate::{
@@ -145,14 +145,17 @@ pub async fn request_right_size(
     ctx.require(Scope::Request)?;
     let evidence = quota_suggestion(app, ctx, cluster, name).await?;
     let change = QuotaChange {
-        quota: Some(QuotaSpec {
-            requests_cpu: input.requests_cpu,
-            requests_memory: input.requests_memory,
-            limits_cpu: input.limits_cpu,
-            limits_memory: input.limits_memory,
-            ..evidence.current.clone()
-        }),
         purpose: input.purpose,
+        spec: SpecChoice {
+            quota: Some(QuotaSpec {
+                requests_cpu: input.requests_cpu,
+                requests_memory: input.requests_memory,
+                limits_cpu: input.limits_cpu,
+                limits_memory: input.limits_memory,
+                ..evidence.current.clone()
+            }),
+            ..Default::default()
+        },
         ..Default::default()
     };
     crate::tenancy::requests::quota_change_with_evidence(

@@ -11,7 +11,7 @@ use berth::{
     App, Server,
 };
 use berth_frontend::api::{
-    CreatedToken, Decision, Me, NewNamespaceRequest, NewToken, RequestDetail, Scope,
+    CreatedToken, Decision, Me, NewNamespaceRequest, NewToken, RequestDetail, Scope, SpecChoice,
 };
 use reqwest::{header, Method, StatusCode};
 use serde_json::{json, Value};
@@ -245,8 +245,11 @@ pub fn request(cluster: &str, name: &str, pool: &str, preset: &str) -> NewNamesp
         cluster: cluster.into(),
         name: name.into(),
         node_pool: pool.into(),
-        preset: Some(preset.into()),
         purpose: "checkout service".into(),
+        spec: SpecChoice {
+            preset: Some(preset.into()),
+            ..Default::default()
+        },
         ..Default::default()
     }
 }

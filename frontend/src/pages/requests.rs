@@ -8,7 +8,7 @@ use crate::{
     api::{
         Amounts, CapacityImpact, ClassQuota, LimitSpec, Me, NamespaceRequest, NamespaceSpec,
         NewNamespaceRequest, QuotaSpec, RequestDetail, RequestKind, RequestPreview, RequestQuery,
-        RequestState,
+        RequestState, SpecChoice,
     },
     components::{field_error, form_error, reload_to, when, Authed, ErrorMessage},
     pages::fleet::{cores, gib, Bar},
@@ -225,19 +225,23 @@ fn Wizard(me: Me) -> impl IntoView {
         name: name.get(),
         node_pool: pool.get(),
         environment: Some(environment.get()).filter(|e| !e.is_empty()),
-        preset: (!custom.get()).then(|| preset.get()),
-        quota: if custom.get() { quota.get() } else { None },
-        limits: if custom.get() { limits.get() } else { None },
-        storage_classes: classes
-            .get()
-            .into_iter()
-            .filter(|c| c.chosen)
-            .map(|c| ClassQuota {
-                name: c.name,
-                storage: c.storage,
-                persistentvolumeclaims: c.pvcs,
-            })
-            .collect(),
+        spec: SpecChoice {
+            preset: (!custom.get()).then(|| preset.get()),
+            quota: if custom.get() { quota.get() } else { None },
+            limits: if custom.get() { limits.get() } else { None },
+            storage_classes: Some(
+                classes
+                    .get()
+                    .into_iter()
+                    .filter(|c| c.chosen)
+                    .map(|c| ClassQuota {
+                        name: c.name,
+                        storage: c.storage,
+                        persistentvolumeclaims: c.pvcs,
+                    })
+                    .collect(),
+            ),
+        },
         purpose: purpose.get(),
         expires_at: parse_local(&expires.get()),
     });

@@ -69,15 +69,7 @@ pub async fn quota_change_with_evidence(
     let purpose = purpose(&mut errors, &input.purpose);
     let resolved = collect(
         &mut errors,
-        resolve_spec(
-            &mut tx,
-            input.preset.as_deref(),
-            input.quota.as_ref(),
-            input.limits.as_ref(),
-            input.storage_classes.as_ref(),
-            Some(&ns.spec),
-        )
-        .await,
+        resolve_spec(&mut tx, &input.spec, Some(&ns.spec)).await,
     );
     let placement = crate::tenancy::placement(&mut tx, &ns.cluster).await?;
     let current = crate::tenancy::stored_sized(&ns.spec)?;

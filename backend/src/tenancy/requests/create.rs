@@ -93,15 +93,7 @@ pub(super) async fn check_new(
     }
     let resolved = collect(
         &mut errors,
-        resolve_spec(
-            &mut *conn,
-            input.preset.as_deref(),
-            input.quota.as_ref(),
-            input.limits.as_ref(),
-            Some(&input.storage_classes),
-            None,
-        )
-        .await,
+        resolve_spec(&mut *conn, &input.spec, None).await,
     );
     let mut sized = None;
     if let Some((spec, _)) = &resolved {
@@ -268,15 +260,7 @@ pub(super) async fn placement_advice(
     conn: &mut PgConnection,
     input: &NewNamespaceRequest,
 ) -> Result<Vec<berth_frontend::api::PlacementOption>> {
-    let resolved = resolve_spec(
-        &mut *conn,
-        input.preset.as_deref(),
-        input.quota.as_ref(),
-        input.limits.as_ref(),
-        Some(&input.storage_classes),
-        None,
-    )
-    .await;
+    let resolved = resolve_spec(&mut *conn, &input.spec, None).await;
     let Ok((spec, _)) = resolved else {
         return Ok(vec![]);
     };

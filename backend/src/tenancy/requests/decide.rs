@@ -346,15 +346,7 @@ pub async fn amend(app: &App, ctx: &Ctx, id: Uuid, input: Amendment) -> Result<R
     };
     let resolved = collect(
         &mut errors,
-        resolve_spec(
-            &mut tx,
-            input.preset.as_deref(),
-            input.quota.as_ref(),
-            input.limits.as_ref(),
-            input.storage_classes.as_ref(),
-            Some(&r.spec.0),
-        )
-        .await,
+        resolve_spec(&mut tx, &input.spec, Some(&r.spec.0)).await,
     );
     let mut sized = None;
     if let Some((spec, _)) = &resolved {

@@ -15,7 +15,9 @@ pub use create::{create, preview};
 pub use decide::{amend, approve, cancel, reject};
 pub use read::{get, list};
 
-use berth_frontend::api::{Environment, NamespaceSpec, NamespaceState, RequestKind, RequestState};
+use berth_frontend::api::{
+    Environment, NamespaceSpec, NamespaceState, RequestKind, RequestState, SpecChoice,
+};
 use serde_json::json;
 use sqlx::PgConnection;
 use time::OffsetDateTime;
@@ -33,13 +35,14 @@ use crate::{
 /// where given; `base` is the namespace's current spec (quota changes).
 pub(super) async fn resolve_spec(
     conn: &mut PgConnection,
-    preset: Option<&str>,
-    quota: Option<&berth_frontend::api::QuotaSpec>,
-    limits: Option<&berth_frontend::api::LimitSpec>,
-    classes: Option<&Vec<berth_frontend::api::ClassQuota>>,
+    choice: &SpecChoice,
     base: Option<&NamespaceSpec>,
 ) -> Result<(NamespaceSpec, Option<String>)> {
-    let preset_name = preset.map(str::trim).filter(|p| !p.is_empty());
+    let preset_name = choice
+        .preset
+        .as_deref()
+        .map(str::trim)
+        .filter(|p| !p.is_empty());
     let preset = match preset_name {
         None => None,
         Some(name) => Some(
@@ -50,12 +53,14 @@ pub(super) async fn resolve_spec(
                 .ok_or_else(|| Error::invalid("preset", "must be S, M, L or XL"))?,
         ),
     };
-    let quota = quota
-        .cloned()
+    let quota = choice
+        .quota
+        .clone()
         .or_else(|| preset.as_ref().map(|p| p.quota.clone()))
         .or_else(|| base.map(|b| b.quota.clone()));
-    let limits = limits
-        .cloned()
+    let limits = choice
+        .limits
+        .clone()
         .or_else(|| preset.as_ref().map(|p| p.limits.clone()))
         .or_else(|| base.map(|b| b.limits.clone()));
     let (Some(quota), Some(limits)) = (quota, limits) else {
@@ -64,8 +69,9 @@ pub(super) async fn resolve_spec(
             "choose a preset, or give both quota and limits",
         ));
     };
-    let storage_classes = classes
-        .cloned()
+    let storage_classes = choice
+        .storage_classes
+        .clone()
         .or_else(|| base.map(|b| b.storage_classes.clone()))
         .unwrap_or_default();
     Ok((

@@ -1,6 +1,9 @@
 //! The web pages: Leptos rendering, server functions and the built site's static files.
 //! The server functions reach the service layer through [`PortalService`], the backend's
 //! implementation of the frontend's `Portal` trait; it only authenticates and translates.
+//!
+//! Long because the trait is: one short method per server function, each one call into the
+//! service layer. Keeping the impl in one block is what Rust requires of a trait impl.
 
 use std::sync::Arc;
 

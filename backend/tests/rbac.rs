@@ -14,9 +14,7 @@ use berth::{
     tenancy::{namespaces, requests},
     App,
 };
-use berth_frontend::api::{
-    ClassQuota, Decision, Decommission, NewDrill, QuotaChange, SpecChoice,
-};
+use berth_frontend::api::{ClassQuota, Decision, Decommission, NewDrill, QuotaChange, SpecChoice};
 use common::*;
 use serde_json::json;
 use sqlx::PgPool;

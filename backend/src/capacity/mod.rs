@@ -89,27 +89,20 @@ struct Subject {
 
 async fn subject(conn: &mut PgConnection, ctx: &Ctx, cluster: &str, name: &str) -> Result<Subject> {
     let actor = ctx.require(Scope::Read)?;
+    let ns = crate::tenancy::access::namespace(&mut *conn, actor, cluster, name).await?;
     let row = sqlx::query!(
-        r#"SELECT n.spec, n.usage, n.usage_at, t.name AS team, c.name AS cluster, c.prometheus_url
-           FROM namespaces n JOIN teams t ON t.id = n.team_id JOIN clusters c ON c.id = n.cluster_id
-           WHERE c.name = $1 AND n.name = $2 AND n.state <> 'decommissioned'"#,
-        cluster,
-        name
+        "SELECT n.usage, n.usage_at, c.prometheus_url
+         FROM namespaces n JOIN clusters c ON c.id = n.cluster_id WHERE n.id = $1",
+        ns.id
     )
-    .fetch_optional(&mut *conn)
-    .await?
-    .ok_or(Error::NotFound("namespace"))?;
-    if !crate::tenancy::access::may_see_team(actor, &row.team) {
-        return Err(Error::NotFound("namespace"));
-    }
-    let spec: berth_frontend::api::NamespaceSpec = serde_json::from_value(row.spec)
-        .map_err(|e| Error::Internal(anyhow::anyhow!("stored spec: {e}")))?;
+    .fetch_one(&mut *conn)
+    .await?;
     let used = crate::tenancy::namespaces::usage(row.usage, row.usage_at).map(|u| u.used_amounts);
     Ok(Subject {
-        team: row.team,
-        cluster: row.cluster,
+        team: ns.team.name,
+        cluster: ns.cluster,
         prometheus_url: row.prometheus_url,
-        quota: spec.quota,
+        quota: ns.spec.quota,
         used,
     })
 }

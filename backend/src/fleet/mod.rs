@@ -4,6 +4,10 @@
 //! them (teams choose clusters and pools from here). A connection is probed before it is
 //! stored, credentials are sealed and never returned, and a cluster with Berth namespaces
 //! cannot be removed.
+//!
+//! Longer than most modules: a cluster's whole life (register with its probe, edit, DR pair,
+//! remove, the simulated demo fleet) shares one row shape, one audit view and one loader, and
+//! reads best together. How Berth reaches a cluster is `connect.rs`, what it holds `inventory.rs`.
 
 pub mod connect;
 pub mod inventory;

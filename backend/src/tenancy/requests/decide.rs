@@ -52,6 +52,24 @@ pub(super) async fn lock(tx: &mut PgConnection, id: Uuid) -> Result<Locked> {
     .ok_or(Error::NotFound("namespace request"))
 }
 
+/// The job that carries an approved request's namespace to its cluster.
+async fn enqueue_apply(
+    tx: &mut PgConnection,
+    namespace: Uuid,
+    request: Uuid,
+    cluster: Uuid,
+) -> Result<()> {
+    jobs::enqueue(
+        tx,
+        jobs::Kind::Apply,
+        namespace,
+        Some(request),
+        cluster,
+        None,
+    )
+    .await
+}
+
 pub(super) fn must_be_pending(r: &Locked) -> Result<()> {
     if r.state != RequestState::Pending {
         return Err(Error::conflict(
@@ -88,15 +106,7 @@ pub(super) async fn approve_locked(
             .execute(&mut *tx)
             .await
             .map_err(|e| Error::from_unique(e, "namespaces_live_name", "name", "a namespace of this name now exists on the cluster"))?;
-            jobs::enqueue(
-                &mut *tx,
-                jobs::Kind::Apply,
-                ns_id,
-                Some(id),
-                r.cluster_id,
-                None,
-            )
-            .await?;
+            enqueue_apply(&mut *tx, ns_id, id, r.cluster_id).await?;
             if let Some(at) = r.expires_at {
                 jobs::enqueue(
                     &mut *tx,
@@ -139,15 +149,7 @@ pub(super) async fn approve_locked(
             )
             .execute(&mut *tx)
             .await?;
-            jobs::enqueue(
-                &mut *tx,
-                jobs::Kind::Apply,
-                ns_id,
-                Some(id),
-                r.cluster_id,
-                None,
-            )
-            .await?;
+            enqueue_apply(&mut *tx, ns_id, id, r.cluster_id).await?;
             if let Some(at) = r.burst_until {
                 jobs::enqueue_with(
                     &mut *tx,

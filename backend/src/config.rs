@@ -257,7 +257,11 @@ impl Config {
         if !self.team_group_pattern.contains("{team}") {
             problems.push("BERTH_TEAM_GROUP_PATTERN must contain {team}");
         }
-        if self.jobs_per_cluster == 0 || self.jobs_per_cluster > self.job_workers.max(1) {
+        // A process without workers (an API-only replica) claims nothing, so only the lower
+        // bound matters to it.
+        if self.jobs_per_cluster == 0
+            || (self.job_workers > 0 && self.jobs_per_cluster > self.job_workers)
+        {
             problems.push("BERTH_JOBS_PER_CLUSTER must be between 1 and BERTH_JOB_WORKERS");
         }
         if self.job_lease_seconds < 30 {
@@ -304,5 +308,25 @@ impl Config {
         config.drift_interval_seconds = 0;
         config.job_workers = 0;
         config
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_replica_without_job_workers_starts_with_the_default_per_cluster_limit() {
+        let mut config = Config::for_tests("postgres://unused");
+        config.job_workers = 0;
+        assert_eq!(config.validate(), Ok(()));
+        config.jobs_per_cluster = 0;
+        assert!(config.validate().is_err());
+        config.job_workers = 2;
+        config.jobs_per_cluster = 3;
+        assert!(config
+            .validate()
+            .unwrap_err()
+            .contains("BERTH_JOBS_PER_CLUSTER"));
     }
 }

@@ -86,8 +86,7 @@ struct Row {
     created_at: OffsetDateTime,
 }
 
-/// Which namespace rows to read: a page of the visible ones by name, or one name on one
-/// cluster (the live one, else the newest decommissioned).
+/// Which namespace rows to read: a page of the visible ones, or one name on one cluster.
 #[derive(Default)]
 struct Filter<'a> {
     all_teams: bool,
@@ -103,7 +102,7 @@ struct Filter<'a> {
 }
 
 /// The one query every namespace read model comes from; checked against the schema at
-/// compile time. Ordered by name and id (the cursor's order); one name orders live first.
+/// compile time. Ordered by name and id, the cursor's order, which the index serves.
 async fn rows(conn: &mut PgConnection, f: &Filter<'_>) -> Result<Vec<Row>> {
     Ok(sqlx::query_as!(
         Row,
@@ -119,10 +118,7 @@ async fn rows(conn: &mut PgConnection, f: &Filter<'_>) -> Result<Vec<Row>> {
              AND ($5::text IS NULL OR n.name = $5)
              AND (CASE WHEN $6::text IS NULL THEN $7 OR n.state <> 'decommissioned' ELSE n.state = $6 END)
              AND ($8::text IS NULL OR (n.name, n.id) > ($8, $9))
-           ORDER BY n.name,
-                    CASE WHEN $5::text IS NULL THEN NULL ELSE n.state = 'decommissioned' END,
-                    CASE WHEN $5::text IS NULL THEN NULL ELSE n.created_at END DESC,
-                    n.id
+           ORDER BY n.name, n.id
            LIMIT $10"#,
         f.all_teams,
         &f.my_teams,
@@ -208,17 +204,20 @@ pub async fn list(app: &App, ctx: &Ctx, query: NamespaceQuery) -> Result<Page<Na
 pub async fn get(app: &App, ctx: &Ctx, cluster: &str, name: &str) -> Result<NamespaceDetail> {
     let actor = ctx.require(Scope::Read)?;
     let mut conn = app.db.acquire().await?;
+    // The live namespace of that name, else the newest decommissioned one (a name may be
+    // reused after decommissioning, so there can be several).
     let filter = Filter {
         all_teams: true,
         cluster: Some(cluster),
         name: Some(name),
         any_state: true,
-        limit: 1,
+        limit: 1000,
         ..Default::default()
     };
     let row = rows(&mut conn, &filter)
         .await?
-        .pop()
+        .into_iter()
+        .max_by_key(|r| (r.state != NamespaceState::Decommissioned, r.created_at))
         .ok_or(Error::NotFound("namespace"))?;
     if !super::access::may_see_team(actor, &row.team) {
         return Err(Error::NotFound("namespace"));

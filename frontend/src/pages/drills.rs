@@ -7,7 +7,7 @@ use leptos_router::{components::A, hooks::use_params_map};
 use crate::{
     api::{Drill, DrillKind, DrillState, Me, Verdict},
     components::{field_error, form_error, when, Authed, ErrorMessage},
-    pages::requests::state_badge,
+    pages::requests::{badge, state_badge, Tone},
     server::{
         get_drill, get_drill_schedule, list_drills, list_fleet_drills, CancelDrill,
         RemoveDrillSchedule, SetDrillSchedule, StartDrill,
@@ -21,14 +21,6 @@ fn seconds(s: Option<f64>) -> String {
         Some(s) if s < 7200.0 => format!("{:.1} min", s / 60.0),
         Some(s) => format!("{:.1} h", s / 3600.0),
     }
-}
-
-fn verdict_badge(d: &Drill) -> impl IntoView {
-    let state = match d.state {
-        DrillState::Passed => "ready",
-        other => other.as_str(),
-    };
-    state_badge(state).into_view()
 }
 
 /// RTO and RPO of each finished restore drill against the objectives, oldest first.
@@ -127,7 +119,7 @@ pub fn NamespaceDrills(cluster: String, name: String, csrf: String) -> impl Into
                                                 <td><A href=format!("/drills/{}", d.id)>{when(d.started_at.unwrap_or(d.created_at))}</A></td>
                                                 <td>{d.kind}</td>
                                                 <td>{d.target_cluster.clone().unwrap_or_else(|| "—".into())}</td>
-                                                <td>{verdict_badge(&d)}" "{d.state}</td>
+                                                <td>{state_badge(d.state)}</td>
                                                 <td>{seconds(d.rto_seconds)}</td>
                                                 <td>{seconds(d.rpo_seconds)}</td>
                                                 <td>{d.verdict_reason.clone().unwrap_or_default()}</td>
@@ -261,7 +253,7 @@ fn DrillBody(drill: Drill, csrf: String, cancel: ServerAction<CancelDrill>) -> i
     let evidence = format!("/api/v1/drills/{}", d.id);
     view! {
         <h1>{format!("{} drill: ", if d.kind == DrillKind::Restore { "Restore" } else { "Readiness" })}<code>{d.namespace.clone()}</code>" on "{d.cluster.clone()}</h1>
-        <p>{verdict_badge(&d)}" "<strong>{d.state}</strong>" "<span class="muted">{format!("team {} · step {} · requested by {}", d.team, d.step, d.requested_by.clone().unwrap_or_default())}</span></p>
+        <p>{state_badge(d.state)}" "<span class="muted">{format!("team {} · step {} · requested by {}", d.team, d.step, d.requested_by.clone().unwrap_or_default())}</span></p>
         {d.verdict_reason.clone().map(|r| view! { <p class=if d.verdict == Some(Verdict::Pass) { "ok" } else { "error" }>{r}</p> })}
         <dl class="facts">
             <dt>"Target cluster"</dt><dd>{d.target_cluster.clone().unwrap_or_else(|| "—".into())}</dd>
@@ -281,7 +273,7 @@ fn DrillBody(drill: Drill, csrf: String, cancel: ServerAction<CancelDrill>) -> i
                 <div class="table-wrap"><table>
                     <thead><tr><th>"Check"</th><th>"Result"</th><th>"Detail"</th></tr></thead>
                     <tbody>{d.checks.iter().map(|c| view! {
-                        <tr><td>{c.name.clone()}</td><td>{state_badge(if c.ok { "ready" } else { "failed" })}{if c.ok { " ok" } else { " failed" }}</td><td>{c.detail.clone()}</td></tr>
+                        <tr><td>{c.name.clone()}</td><td>{if c.ok { badge(Tone::Ok, "ok") } else { badge(Tone::Error, "failed") }}</td><td>{c.detail.clone()}</td></tr>
                     }).collect_view()}</tbody>
                 </table></div>
             </section>
@@ -328,14 +320,14 @@ fn FleetDrillList() -> impl IntoView {
                             <div class="table-wrap"><table>
                                 <thead><tr><th>"Started"</th><th>"Namespace"</th><th>"Cluster"</th><th>"Kind"</th><th>"State"</th><th>"RTO"</th><th>"RPO"</th></tr></thead>
                                 <tbody>{list.into_iter().map(|d| {
-                                    let badge = verdict_badge(&d);
+                                    let state = state_badge(d.state);
                                     let ns_href = format!("/namespaces/{}/{}", d.cluster, d.namespace);
                                     view! {
                                     <tr>
                                         <td><A href=format!("/drills/{}", d.id)>{when(d.started_at.unwrap_or(d.created_at))}</A></td>
                                         <td><A href=ns_href>{d.namespace.clone()}</A></td>
                                         <td>{d.cluster.clone()}</td><td>{d.kind}</td>
-                                        <td>{badge}" "{d.state}</td>
+                                        <td>{state}</td>
                                         <td>{seconds(d.rto_seconds)}</td><td>{seconds(d.rpo_seconds)}</td>
                                     </tr>
                                 }}).collect_view()}</tbody>

@@ -89,7 +89,7 @@ fn NamespaceList() -> impl IntoView {
                                         <tr>
                                             <td><A href=format!("/namespaces/{}/{}", n.cluster, n.name)>{n.name.clone()}</A></td>
                                             <td>{n.cluster.clone()}</td><td>{n.team.clone()}</td><td>{n.node_pool.clone()}</td>
-                                            <td>{state_badge(n.state.as_str())}</td>
+                                            <td>{state_badge(n.state)}</td>
                                             <td><Bar label="".into() used=u.cpu_millis total=n.quota.cpu_millis
                                                 text=format!("{} / {}", cores(u.cpu_millis), cores(n.quota.cpu_millis))/></td>
                                             <td>{drift}</td>
@@ -234,7 +234,7 @@ fn NamespaceBody(
     let capacity_href = format!("/capacity/{}/{}", n.cluster, n.name);
     view! {
         <h1><code>{n.name.clone()}</code>" on "<A href=format!("/clusters/{}", n.cluster)>{n.cluster.clone()}</A></h1>
-        <p>{state_badge(n.state.as_str())}" "<span class="muted">{format!("team {} · pool {} · {} · since {}", n.team, n.node_pool, n.environment, when(n.created_at))}</span></p>
+        <p>{state_badge(n.state)}" "<span class="muted">{format!("team {} · pool {} · {} · since {}", n.team, n.node_pool, n.environment, when(n.created_at))}</span></p>
         <p>"Purpose: "{n.purpose.clone()}</p>
         {n.last_error.clone().map(|e| view! { <p class="error" role="alert">{e}</p> })}
         {n.burst_until.map(|t| view! { <p class="warn">"Timed burst: returns to the previous quota at "{when(t)}"."</p> })}

@@ -6,9 +6,9 @@ use leptos_router::{components::A, hooks::use_params_map};
 
 use crate::{
     api::{
-        Amounts, CapacityImpact, ClassQuota, LimitSpec, Me, NamespaceRequest, NamespaceSpec,
-        NewNamespaceRequest, QuotaSpec, RequestDetail, RequestKind, RequestPreview, RequestQuery,
-        RequestState, SpecChoice,
+        Amounts, CapacityImpact, ClassQuota, DrillState, LimitSpec, Me, NamespaceRequest,
+        NamespaceSpec, NamespaceState, NewNamespaceRequest, QuotaSpec, RequestDetail, RequestKind,
+        RequestPreview, RequestQuery, RequestState, SpecChoice, Word,
     },
     components::{field_error, form_error, reload_to, when, Authed, ErrorMessage},
     pages::fleet::{cores, gib, Bar},
@@ -18,14 +18,70 @@ use crate::{
     },
 };
 
-pub fn state_badge(state: &str) -> impl IntoView {
-    let class = match state {
-        "ready" | "applied" => "badge ok",
-        "failed" | "rejected" => "badge error",
-        "pending" => "badge warn",
-        _ => "badge",
+pub fn state_badge<S: Toned>(state: S) -> impl IntoView {
+    badge(state.tone(), state.as_str())
+}
+
+/// A badge for what is not a state machine (an object's outcome, a check).
+pub fn badge(tone: Tone, text: &str) -> impl IntoView {
+    let class = match tone {
+        Tone::Ok => "badge ok",
+        Tone::Error => "badge error",
+        Tone::Waiting => "badge warn",
+        Tone::Moving => "badge",
     };
-    view! { <span class=class>{state.to_owned()}</span> }
+    view! { <span class=class>{text.to_owned()}</span> }
+}
+
+/// How a state reads at a glance.
+#[derive(Clone, Copy)]
+pub enum Tone {
+    Ok,
+    Error,
+    /// Someone has to act.
+    Waiting,
+    /// On its way, or over without a judgement.
+    Moving,
+}
+
+/// A state machine's word with its tone, decided once per state.
+pub trait Toned: Word {
+    fn tone(self) -> Tone;
+}
+
+impl Toned for RequestState {
+    fn tone(self) -> Tone {
+        match self {
+            RequestState::Ready => Tone::Ok,
+            RequestState::Failed | RequestState::Rejected => Tone::Error,
+            RequestState::Pending => Tone::Waiting,
+            RequestState::Approved | RequestState::Provisioning | RequestState::Cancelled => {
+                Tone::Moving
+            }
+        }
+    }
+}
+
+impl Toned for NamespaceState {
+    fn tone(self) -> Tone {
+        match self {
+            NamespaceState::Ready => Tone::Ok,
+            NamespaceState::Failed => Tone::Error,
+            NamespaceState::Provisioning
+            | NamespaceState::Decommissioning
+            | NamespaceState::Decommissioned => Tone::Moving,
+        }
+    }
+}
+
+impl Toned for DrillState {
+    fn tone(self) -> Tone {
+        match self {
+            DrillState::Passed => Tone::Ok,
+            DrillState::Failed => Tone::Error,
+            DrillState::Queued | DrillState::Running | DrillState::Cancelled => Tone::Moving,
+        }
+    }
 }
 
 fn kind_label(kind: RequestKind) -> &'static str {
@@ -100,7 +156,7 @@ pub fn RequestTable(items: Vec<NamespaceRequest>) -> impl IntoView {
                             <td>{r.cluster.clone()}</td>
                             <td>{r.team.clone()}</td>
                             <td>{kind_label(r.kind)}</td>
-                            <td>{state_badge(r.state.as_str())}</td>
+                            <td>{state_badge(r.state)}</td>
                             <td>{r.requested_by.clone().unwrap_or_default()}</td>
                             <td>{when(r.created_at)}</td>
                         </tr>
@@ -741,7 +797,7 @@ fn RequestBody(
     let (c2, c3, c4) = (csrf.clone(), csrf.clone(), csrf.clone());
     view! {
         <h1>{format!("{}: ", kind_title(r.kind))}<code>{r.namespace.clone()}</code>" on "{r.cluster.clone()}</h1>
-        <p>{state_badge(r.state.as_str())}" "<span class="muted">{format!("team {} · pool {} · {} · requested by {} on {}",
+        <p>{state_badge(r.state)}" "<span class="muted">{format!("team {} · pool {} · {} · requested by {} on {}",
             r.team, r.node_pool, r.environment, r.requested_by.clone().unwrap_or_default(), when(r.created_at))}</span></p>
         {has_namespace.then(|| view! { <p><A href=ns_href>"Open the namespace"</A></p> })}
         <p>"Purpose: "{r.purpose.clone()}</p>
@@ -780,7 +836,7 @@ fn RequestBody(
                     <thead><tr><th>"Kind"</th><th>"Name"</th><th>"Outcome"</th><th>"When"</th></tr></thead>
                     <tbody>{objects.into_iter().map(|o| view! {
                         <tr><td>{o.kind}</td><td><code>{o.name}</code></td>
-                            <td>{state_badge(&o.outcome)}
+                            <td>{badge(if o.outcome == "failed" { Tone::Error } else { Tone::Ok }, &o.outcome)}
                                 {o.error.map(|e| view! { <span class="error small">" "{e}</span> })}</td>
                             <td>{when(o.at)}</td></tr>
                     }).collect_view()}</tbody>

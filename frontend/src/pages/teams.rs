@@ -204,7 +204,7 @@ fn TeamTenancy(
                             view! {
                                 <div class="pool">
                                     <A href=format!("/namespaces/{}/{}", n.cluster, n.name)>{format!("{} on {}", n.name, n.cluster)}</A>
-                                    " "{crate::pages::requests::state_badge(n.state.as_str())}
+                                    " "{crate::pages::requests::state_badge(n.state)}
                                     <Bar label="CPU".into() used=used.cpu_millis total=n.quota.cpu_millis
                                         text=format!("{} of {} requested", cores(used.cpu_millis), cores(n.quota.cpu_millis))/>
                                     <Bar label="Memory".into() used=used.memory_bytes total=n.quota.memory_bytes

@@ -265,10 +265,23 @@ async fn actor_for(
     })
 }
 
-/// Refuses with 429 while `key` has `max` or more failures inside the window.
 /// 429 when `key` already has `max` failures in the window.
 async fn throttle(app: &App, key: &str, max: u32) -> Result<()> {
     let window_secs = app.config.login_window().as_secs_f64();
+    let (failures, oldest) =
+        recent_failures(&mut *app.db.acquire().await?, key, window_secs).await?;
+    match failures < i64::from(max) {
+        true => Ok(()),
+        false => Err(throttled(oldest, window_secs)),
+    }
+}
+
+/// The failures of `key` inside the window, and when the oldest of them was.
+async fn recent_failures(
+    conn: &mut sqlx::PgConnection,
+    key: &str,
+    window_secs: f64,
+) -> Result<(i64, Option<OffsetDateTime>)> {
     let row = sqlx::query!(
         r#"SELECT count(*) AS "failures!", min(failed_at) AS oldest
            FROM login_failures
@@ -276,12 +289,9 @@ async fn throttle(app: &App, key: &str, max: u32) -> Result<()> {
         key,
         window_secs,
     )
-    .fetch_one(&app.db)
+    .fetch_one(conn)
     .await?;
-    if row.failures < i64::from(max) {
-        return Ok(());
-    }
-    Err(throttled(row.oldest, window_secs))
+    Ok((row.failures, row.oldest))
 }
 
 fn throttled(oldest: Option<OffsetDateTime>, window_secs: f64) -> Error {
@@ -305,17 +315,9 @@ async fn count_attempt(app: &App, keys: &[(String, u32)]) -> Result<Vec<i64>> {
         sqlx::query!("SELECT pg_advisory_xact_lock(hashtextextended($1, 7))", key)
             .execute(&mut *tx)
             .await?;
-        let row = sqlx::query!(
-            r#"SELECT count(*) AS "failures!", min(failed_at) AS oldest
-               FROM login_failures
-               WHERE throttle_key = $1 AND failed_at > now() - make_interval(secs => $2)"#,
-            key,
-            window_secs,
-        )
-        .fetch_one(&mut *tx)
-        .await?;
-        if row.failures >= i64::from(*max) {
-            return Err(throttled(row.oldest, window_secs));
+        let (failures, oldest) = recent_failures(&mut tx, key, window_secs).await?;
+        if failures >= i64::from(*max) {
+            return Err(throttled(oldest, window_secs));
         }
         ids.push(
             sqlx::query_scalar!(

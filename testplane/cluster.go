@@ -63,6 +63,12 @@ func (c *cluster) apiserverArgs(saKey, saPub string) []string {
 	if len(c.spec.AdmissionPlugins) > 0 {
 		args = append(args, "--enable-admission-plugins="+strings.Join(c.spec.AdmissionPlugins, ","))
 	}
+	if len(c.spec.DisableAdmissionPlugins) > 0 {
+		args = append(args, "--disable-admission-plugins="+strings.Join(c.spec.DisableAdmissionPlugins, ","))
+	}
+	if len(c.spec.RuntimeConfig) > 0 {
+		args = append(args, "--runtime-config="+strings.Join(c.spec.RuntimeConfig, ","))
+	}
 	if len(c.spec.FeatureGates) > 0 {
 		var gates []string
 		for k, v := range c.spec.FeatureGates {

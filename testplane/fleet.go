@@ -24,9 +24,12 @@ type clusterSpec struct {
 	StorageClasses []storageClassSpec `json:"storageClasses"`
 	Pods           []podLoadSpec      `json:"pods"`
 	// Real control planes only: admission plugins enabled besides the defaults (e.g.
-	// PodNodeSelector) and feature gates.
-	AdmissionPlugins []string        `json:"admissionPlugins"`
-	FeatureGates     map[string]bool `json:"featureGates"`
+	// PodNodeSelector) or switched off, feature gates, and --runtime-config entries (e.g.
+	// admissionregistration.k8s.io/v1/mutatingadmissionpolicies=false).
+	AdmissionPlugins        []string        `json:"admissionPlugins"`
+	DisableAdmissionPlugins []string        `json:"disableAdmissionPlugins"`
+	FeatureGates            map[string]bool `json:"featureGates"`
+	RuntimeConfig           []string        `json:"runtimeConfig"`
 }
 
 type nodePoolSpec struct {

@@ -332,6 +332,12 @@ async fn bare_client(
         discovery::ApiResource,
     };
     let sized = berth::tenancy::stored_sized(spec)?;
+    // The bench clusters are Kubernetes 1.36: the same pool policies Berth writes there.
+    let served = berth::tenancy::pinning::Served {
+        validating: true,
+        mutating: Some("v1".into()),
+    };
+    let served = &served;
     let mut clients = Vec::new();
     for name in clusters {
         let options = kube::config::KubeConfigOptions {
@@ -362,6 +368,9 @@ async fn bare_client(
             let gvk = kube::api::GroupVersionKind::gvk(&group, &version, &kind);
             let plural = match kind.as_str() {
                 "NetworkPolicy" => "networkpolicies".to_owned(),
+                "ValidatingAdmissionPolicy" | "MutatingAdmissionPolicy" => {
+                    format!("{}ies", kind.to_lowercase().trim_end_matches('y'))
+                }
                 other => format!("{}s", other.to_lowercase()),
             };
             let resource = ApiResource::from_gvk_with_plural(&gvk, &plural);
@@ -369,7 +378,8 @@ async fn bare_client(
                 .as_str()
                 .unwrap_or_default()
                 .to_owned();
-            let api: Api<DynamicObject> = if kind == "Namespace" {
+            let api: Api<DynamicObject> = if kind == "Namespace" || kind.contains("AdmissionPolicy")
+            {
                 Api::all_with(client, &resource)
             } else {
                 Api::namespaced_with(client, &namespace, &resource)
@@ -396,6 +406,7 @@ async fn bare_client(
                         pool_label: "eks.amazonaws.com/nodegroup",
                         pool: "general",
                         taints: &[],
+                        served,
                         cluster_classes: &["gp3".to_owned()],
                         spec: sized,
                         group: "berth:bench".into(),

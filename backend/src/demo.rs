@@ -141,8 +141,9 @@ async fn register_real(app: &App, ctx: &Ctx, fleet: &berth_fleet_sim::FleetSpec)
 pub const DEMO_NAMESPACE: (&str, &str) = ("prod-shanghai-1", "payments-checkout");
 
 /// On a fresh demo (the simulated fleet synced, no request ever made), the developer asks
-/// for `payments-checkout` and the admin approves it, so capacity, drills and usage have a
-/// namespace to show; the job workers provision it.
+/// for `payments-checkout` and `payments-batch` and the admin approves them, so capacity,
+/// drills, usage and the pinning proof have namespaces to show; the job workers provision
+/// them.
 pub async fn namespaces(app: &App) -> Result<()> {
     let requests = sqlx::query_scalar!("SELECT count(*) AS \"n!\" FROM namespace_requests")
         .fetch_one(&app.db)
@@ -176,6 +177,30 @@ pub async fn namespaces(app: &App) -> Result<()> {
     .await?;
     if request.request.state == RequestState::Pending {
         crate::tenancy::requests::approve(app, &admin, request.request.id, Default::default())
+            .await?;
+    }
+    // A batch namespace on prod-beijing-1's spot pool, a cluster like EKS with no pinning
+    // plugin; the simulator evaluates no admission policy, so its proof says "not enforced"
+    // and the dashboard warns, as it would for such a real cluster.
+    let batch = crate::tenancy::requests::create(
+        app,
+        &dev,
+        berth_frontend::api::NewNamespaceRequest {
+            team: "payments".into(),
+            cluster: "prod-beijing-1".into(),
+            name: "payments-batch".into(),
+            node_pool: "spot".into(),
+            purpose: "Demo: nightly settlement jobs on spot nodes".into(),
+            spec: SpecChoice {
+                preset: Some("S".into()),
+                ..Default::default()
+            },
+            ..Default::default()
+        },
+    )
+    .await?;
+    if batch.request.state == RequestState::Pending {
+        crate::tenancy::requests::approve(app, &admin, batch.request.id, Default::default())
             .await?;
     }
     Ok(())

@@ -11,7 +11,8 @@ use std::collections::BTreeMap;
 
 use berth::tenancy::{namespaces, requests};
 use berth_frontend::api::{
-    ClassQuota, Decision, Decommission, NewNamespaceRequest, RequestState, Verdict,
+    ClassQuota, Decision, Decommission, NewNamespaceRequest, PinMechanism, PinVerdict,
+    PinningProof, ProbeKind, ProbeOutcome, RequestState, Verdict,
 };
 use common::{real::*, *};
 use k8s_openapi::api::{
@@ -62,7 +63,8 @@ fn resource_versions(items: Vec<(String, Option<String>)>) -> BTreeMap<String, O
     items.into_iter().collect()
 }
 
-/// The ten objects of a namespace as the real API server holds them: kind/name → version.
+/// The ten objects of a namespace and its pool's policies as the real API server holds them:
+/// kind/name → version.
 async fn live_versions(client: &Client, ns: &str) -> BTreeMap<String, Option<String>> {
     let mut out = vec![(
         "Namespace".to_owned(),
@@ -94,6 +96,23 @@ async fn live_versions(client: &Client, ns: &str) -> BTreeMap<String, Option<Str
     each!(RoleBinding, "RoleBinding", "team-edit", "deployer");
     each!(ServiceAccount, "ServiceAccount", "deployer");
     each!(Role, "Role", "deployer");
+    // The pool's policies, shared by the pool's namespaces: a re-apply leaves them alone too.
+    for kind in [
+        "ValidatingAdmissionPolicy",
+        "ValidatingAdmissionPolicyBinding",
+        "MutatingAdmissionPolicy",
+        "MutatingAdmissionPolicyBinding",
+    ] {
+        let gvk = kube::api::GroupVersionKind::gvk("admissionregistration.k8s.io", "v1", kind);
+        let plural = format!("{}s", kind.to_lowercase()).replace("policys", "policies");
+        let ar = kube::discovery::ApiResource::from_gvk_with_plural(&gvk, &plural);
+        let api = Api::<kube::api::DynamicObject>::all_with(client.clone(), &ar);
+        let o = api
+            .get("berth-pool-general")
+            .await
+            .unwrap_or_else(|e| panic!("{kind}: {e}"));
+        out.push((kind.to_owned(), o.metadata.resource_version));
+    }
     resource_versions(out)
 }
 
@@ -112,7 +131,9 @@ async fn every_object_is_applied_a_reapply_changes_nothing_and_drift_is_put_righ
     }]);
     let id = provisioned(&w, input).await;
     let detail = requests::get(&w.app, &w.dev, id).await.unwrap();
-    assert_eq!(detail.objects.len(), 10);
+    // Ten in the namespace, and the pool's Mutating- and ValidatingAdmissionPolicy with
+    // their bindings (real-east-1 is a stock 1.36).
+    assert_eq!(detail.objects.len(), 14);
     assert!(
         detail.objects.iter().all(|o| o.outcome == "applied"),
         "{:?}",
@@ -1174,4 +1195,276 @@ async fn berth_accepts_only_what_the_real_server_accepts_and_names_the_field(db:
         return;
     };
     parity::run(&w).await;
+}
+
+/// The namespace's pinning proof once it is conclusive: the proof right after provisioning
+/// may meet a quota whose usage the controller has not computed yet, so drift checks (which
+/// prove again) run until it is.
+async fn conclusive_proof(w: &Real, cluster: &str, name: &str) -> PinningProof {
+    until("a conclusive pinning proof", || async {
+        let proof = namespaces::get(&w.app, &w.admin, cluster, name)
+            .await
+            .unwrap()
+            .namespace
+            .pinning;
+        match proof {
+            Some(p) if p.verdict != PinVerdict::Inconclusive => Some(p),
+            _ => {
+                namespaces::check_now(&w.app, &w.admin, cluster)
+                    .await
+                    .unwrap();
+                None
+            }
+        }
+    })
+    .await
+}
+
+fn outcome(proof: &PinningProof, kind: ProbeKind) -> ProbeOutcome {
+    proof
+        .probes
+        .iter()
+        .find(|p| p.probe == kind)
+        .unwrap_or_else(|| panic!("no {kind} probe in {proof:?}"))
+        .outcome
+}
+
+/// A pod of `spec` (merged into one pause container sized by the LimitRange).
+fn pinned_pod(name: &str, spec: serde_json::Value) -> Pod {
+    let mut pod = json!({
+        "apiVersion": "v1", "kind": "Pod",
+        "metadata": {"name": name},
+        "spec": {"serviceAccountName": "deployer", "containers": [{"name": "app", "image": "registry.k8s.io/pause:3.10"}]},
+    });
+    for (k, v) in spec.as_object().unwrap() {
+        pod["spec"][k] = v.clone();
+    }
+    serde_json::from_value(pod).unwrap()
+}
+
+fn refused(result: Result<Pod, kube::Error>, says: &str) -> String {
+    match result {
+        Err(kube::Error::Api(s)) if s.message.contains(says) => s.message,
+        other => panic!("expected a refusal saying {says:?}, got {other:?}"),
+    }
+}
+
+/// Waits until kube-scheduler has bound the pod, and names the pool of its node.
+async fn scheduled_pool(client: &Client, ns: &str, pod: &str, label: &str) -> String {
+    let node = until("the pod to be scheduled", || async {
+        Api::<Pod>::namespaced(client.clone(), ns)
+            .get(pod)
+            .await
+            .unwrap()
+            .spec
+            .and_then(|s| s.node_name)
+    })
+    .await;
+    let node = Api::<k8s_openapi::api::core::v1::Node>::all(client.clone())
+        .get(&node)
+        .await
+        .unwrap();
+    node.metadata.labels.unwrap_or_default()[label].clone()
+}
+
+#[sqlx::test(migrator = "berth::app::MIGRATOR")]
+async fn pinning_holds_with_what_each_cluster_serves_and_the_proof_says_where_it_does_not(
+    db: PgPool,
+) {
+    let Some(w) = real_world(db).await else {
+        return;
+    };
+    // Each cluster's mechanism comes from what its API server serves, read at sync.
+    for (cluster, mechanism, mutating) in [
+        ("real-east-1", PinMechanism::Mutating, Some("v1")),
+        ("real-west-1", PinMechanism::Validating, None),
+        ("real-aks-1", PinMechanism::Annotations, None),
+        ("real-bare-1", PinMechanism::Annotations, None),
+    ] {
+        let inventory = berth::fleet::get(&w.app, &w.admin, cluster)
+            .await
+            .unwrap()
+            .cluster
+            .inventory
+            .unwrap();
+        assert_eq!(inventory.pinning, mechanism, "{cluster}");
+        assert_eq!(
+            inventory.mutating_policies.as_deref(),
+            mutating,
+            "{cluster}"
+        );
+    }
+
+    // One namespace per cluster, on a tainted pool where the cluster has one.
+    let mut names = BTreeMap::new();
+    for (cluster, pool) in [
+        ("real-east-1", "spot"),
+        ("real-west-1", "general"),
+        ("real-aks-1", "spot"),
+        ("real-bare-1", "spot"),
+    ] {
+        let name = unique("payments", "pin");
+        provisioned(&w, request(cluster, &name, pool, "S")).await;
+        names.insert(cluster, name);
+    }
+
+    // The proof: what the server did with a pod lacking the selector and with a foreign
+    // toleration, by server-side dry-run.
+    for (cluster, unpinned, foreign, verdict) in [
+        (
+            "real-east-1",
+            ProbeOutcome::Mutated,
+            ProbeOutcome::Refused,
+            PinVerdict::Enforced,
+        ),
+        (
+            "real-west-1",
+            ProbeOutcome::Refused,
+            ProbeOutcome::Refused,
+            PinVerdict::Enforced,
+        ),
+        (
+            "real-aks-1",
+            ProbeOutcome::Mutated,
+            ProbeOutcome::Refused,
+            PinVerdict::Enforced,
+        ),
+        (
+            "real-bare-1",
+            ProbeOutcome::NotEnforced,
+            ProbeOutcome::NotEnforced,
+            PinVerdict::NotEnforced,
+        ),
+    ] {
+        let proof = conclusive_proof(&w, cluster, &names[cluster]).await;
+        assert_eq!(proof.verdict, verdict, "{cluster}: {proof:#?}");
+        assert_eq!(
+            outcome(&proof, ProbeKind::Unpinned),
+            unpinned,
+            "{cluster}: {proof:#?}"
+        );
+        assert_eq!(
+            outcome(&proof, ProbeKind::ForeignToleration),
+            foreign,
+            "{cluster}: {proof:#?}"
+        );
+    }
+    // The fleet view counts the namespace whose pods may leave their pool.
+    let bare = berth::fleet::get(&w.app, &w.admin, "real-bare-1")
+        .await
+        .unwrap();
+    assert!(bare.cluster.inventory.unwrap().pinning_not_enforced >= 1);
+    // The policies and their bindings are Berth's objects like the rest: no drift.
+    for (cluster, name) in &names {
+        namespaces::check_now(&w.app, &w.admin, cluster)
+            .await
+            .unwrap();
+        let detail = namespaces::get(&w.app, &w.admin, cluster, name)
+            .await
+            .unwrap();
+        assert_eq!(detail.namespace.drift, Some(vec![]), "{cluster}");
+    }
+
+    // Real pods, as a tenant's controllers would create them.
+    let label = "eks.amazonaws.com/nodegroup";
+    let east = w.admin_client("real-east-1").await;
+    let ns = &names["real-east-1"];
+    let pods = Api::<Pod>::namespaced(east.clone(), ns);
+    // No selector: MutatingAdmissionPolicy puts it on the pool with its toleration, and
+    // kube-scheduler binds it to one of the pool's kwok nodes.
+    let created = create_pod(&east, ns, &pinned_pod("plain", json!({})))
+        .await
+        .unwrap();
+    let spec = created.spec.unwrap();
+    assert_eq!(spec.node_selector.unwrap()[label], "spot");
+    assert!(spec
+        .tolerations
+        .unwrap()
+        .iter()
+        .any(|t| t.key.as_deref() == Some("workload") && t.value.as_deref() == Some("spot")));
+    assert_eq!(scheduled_pool(&east, ns, "plain", label).await, "spot");
+    // A toleration of a taint the pool does not have is refused, and says so.
+    let message = refused(
+        pods.create(
+            &PostParams::default(),
+            &pinned_pod("foreign", json!({"tolerations": [{"key": "gpu", "operator": "Exists", "effect": "NoSchedule"}]})),
+        )
+        .await,
+        "may tolerate only the taints of node pool spot",
+    );
+    assert!(message.contains("workload=spot:NoSchedule"), "{message}");
+    // Another pool's selector is refused too (mutation leaves a selector it finds alone).
+    refused(
+        pods.create(
+            &PostParams::default(),
+            &pinned_pod("elsewhere", json!({"nodeSelector": {label: "general"}})),
+        )
+        .await,
+        "add nodeSelector",
+    );
+
+    // Validating only: a pod without the selector is refused with what to add; with it, the
+    // pod is admitted and scheduled onto the pool.
+    let west = w.admin_client("real-west-1").await;
+    let ns = &names["real-west-1"];
+    let pods = Api::<Pod>::namespaced(west.clone(), ns);
+    let message = refused(
+        create_pod(&west, ns, &pinned_pod("plain", json!({}))).await,
+        "add nodeSelector {\"eks.amazonaws.com/nodegroup\": \"general\"}",
+    );
+    assert!(message.contains("berth-pool-general"), "{message}");
+    pods.create(
+        &PostParams::default(),
+        &pinned_pod("pinned", json!({"nodeSelector": {label: "general"}})),
+    )
+    .await
+    .unwrap();
+    assert_eq!(scheduled_pool(&west, ns, "pinned", label).await, "general");
+    // A required node affinity to the pool is as good as the selector.
+    let affinity = json!({"affinity": {"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {
+        "nodeSelectorTerms": [{"matchExpressions": [{"key": label, "operator": "In", "values": ["general"]}]}]}}}});
+    pods.create(&PostParams::default(), &pinned_pod("by-affinity", affinity))
+        .await
+        .unwrap();
+    // Pods in namespaces Berth does not manage are never matched.
+    create_pod(
+        &west,
+        "default",
+        &pinned_pod(
+            &unique("free", "pod"),
+            json!({"serviceAccountName": "default"}),
+        ),
+    )
+    .await
+    .unwrap();
+
+    // The plugins (AKS-like): PodNodeSelector adds the selector, PodTolerationRestriction the
+    // default toleration, and its whitelist refuses a foreign one.
+    let aks = w.admin_client("real-aks-1").await;
+    let ns = &names["real-aks-1"];
+    let created = create_pod(&aks, ns, &pinned_pod("plain", json!({})))
+        .await
+        .unwrap();
+    assert_eq!(
+        created.spec.unwrap().node_selector.unwrap()["node-pool"],
+        "spot"
+    );
+    assert_eq!(scheduled_pool(&aks, ns, "plain", "node-pool").await, "spot");
+    refused(
+        Api::<Pod>::namespaced(aks.clone(), ns)
+            .create(
+                &PostParams::default(),
+                &pinned_pod("foreign", json!({"tolerations": [{"key": "gpu", "operator": "Exists", "effect": "NoSchedule"}]})),
+            )
+            .await,
+        "whitelist",
+    );
+
+    // None of the mechanisms: the pod goes in as it is, which is what the proof reported.
+    let bare = w.admin_client("real-bare-1").await;
+    let ns = &names["real-bare-1"];
+    let created = create_pod(&bare, ns, &pinned_pod("plain", json!({})))
+        .await
+        .unwrap();
+    assert!(created.spec.unwrap().node_selector.is_none());
 }

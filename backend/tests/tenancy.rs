@@ -330,8 +330,20 @@ async fn a_prod_request_is_amended_approved_and_provisioned_with_exact_objects(d
         .await
         .unwrap();
     assert_eq!(done.request.state, "ready");
-    assert_eq!(done.objects.len(), 10);
+    // Ten namespace objects, and the pool's admission policies with their bindings (the
+    // cluster is 1.36: Mutating and Validating).
+    assert_eq!(done.objects.len(), 14);
     assert!(done.objects.iter().all(|o| o.outcome == "applied"));
+    let policies: Vec<(&str, &str)> = done
+        .objects
+        .iter()
+        .filter(|o| o.kind.contains("AdmissionPolicy"))
+        .map(|o| (o.kind.as_str(), o.name.as_str()))
+        .collect();
+    assert_eq!(policies.len(), 4, "{policies:?}");
+    assert!(policies
+        .iter()
+        .all(|(_, name)| *name == "berth-pool-general"));
 
     let sim = w.fleet.cluster("prod-shanghai-1").unwrap();
     let ns = sim
@@ -562,6 +574,72 @@ async fn a_tainted_pool_gets_default_tolerations(db: PgPool) {
     .unwrap();
     assert_eq!(tolerations[0]["effect"], "NoSchedule");
     assert!(tolerations[0]["key"].as_str().is_some());
+    // Where PodTolerationRestriction runs, only the pool's tolerations (and the server's own
+    // for node conditions) are allowed.
+    let whitelist: Vec<Value> = serde_json::from_str(
+        annotations["scheduler.alpha.kubernetes.io/tolerationsWhitelist"]
+            .as_str()
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(whitelist[0], tolerations[0]);
+    assert!(whitelist[1..].iter().all(|t| t["key"]
+        .as_str()
+        .unwrap()
+        .starts_with("node.kubernetes.io/")));
+    assert_eq!(ns["metadata"]["labels"]["berth.dev/pool"], "spot");
+}
+
+#[sqlx::test(migrator = "berth::app::MIGRATOR")]
+async fn the_pinning_proof_reports_what_each_cluster_did_with_its_probes(db: PgPool) {
+    use berth_frontend::api::{PinVerdict, ProbeKind, ProbeOutcome};
+    let w = world(db).await;
+    // prod-shanghai-1 runs the PodNodeSelector and PodTolerationRestriction plugins.
+    ready(
+        &w,
+        request("prod-shanghai-1", "payments-pinned", "general", "S"),
+    )
+    .await;
+    let pinned = namespaces::get(&w.app, &w.dev, "prod-shanghai-1", "payments-pinned")
+        .await
+        .unwrap()
+        .namespace
+        .pinning
+        .expect("proven after provisioning");
+    assert_eq!(pinned.verdict, PinVerdict::Enforced, "{pinned:?}");
+    let outcomes: Vec<(ProbeKind, ProbeOutcome)> =
+        pinned.probes.iter().map(|p| (p.probe, p.outcome)).collect();
+    assert_eq!(
+        outcomes,
+        vec![
+            (ProbeKind::Unpinned, ProbeOutcome::Mutated),
+            (ProbeKind::ForeignToleration, ProbeOutcome::Refused)
+        ]
+    );
+    // prod-beijing-1 has no plugins, and the simulator evaluates no admission policy: the
+    // probes go in as they are, and the proof says so — on the namespace and the cluster.
+    ready(&w, request("prod-beijing-1", "payments-loose", "spot", "S")).await;
+    let loose = namespaces::get(&w.app, &w.dev, "prod-beijing-1", "payments-loose")
+        .await
+        .unwrap()
+        .namespace
+        .pinning
+        .unwrap();
+    assert_eq!(loose.verdict, PinVerdict::NotEnforced);
+    assert!(loose
+        .probes
+        .iter()
+        .all(|p| p.outcome == ProbeOutcome::NotEnforced));
+    let cluster = berth::fleet::get(&w.app, &w.admin, "prod-beijing-1")
+        .await
+        .unwrap()
+        .cluster;
+    assert_eq!(cluster.inventory.unwrap().pinning_not_enforced, 1);
+    // Nothing was created by the probes: they were dry-runs.
+    let sim = w.fleet.cluster("prod-beijing-1").unwrap();
+    assert!(sim
+        .get("pods", Some("payments-loose"), "berth-proof-unpinned")
+        .is_none());
 }
 
 #[sqlx::test(migrator = "berth::app::MIGRATOR")]
@@ -1211,7 +1289,8 @@ async fn rest_requests_decisions_and_namespaces_with_authorization(db: PgPool) {
         .post("/api/v1/namespace-requests/preview", body.clone())
         .await;
     assert_eq!(status, 200, "{preview}");
-    assert_eq!(preview["objects"].as_array().unwrap().len(), 10);
+    // Ten namespace objects and the pool's four admission policy objects (a 1.36 cluster).
+    assert_eq!(preview["objects"].as_array().unwrap().len(), 14);
     assert_eq!(preview["auto_approve"], false);
     assert!(
         preview["impact"]["allocatable"]["cpu_millis"]

@@ -554,6 +554,97 @@ pub struct InventoryState {
     pub node_count: i32,
     pub ready_node_count: i32,
     pub velero_installed: bool,
+    /// The API server serves `admissionregistration.k8s.io/v1` ValidatingAdmissionPolicy
+    /// (Kubernetes ≥ 1.30).
+    #[serde(default)]
+    pub validating_policies: bool,
+    /// The version of MutatingAdmissionPolicy it serves (`v1` from 1.36, `v1beta1` where
+    /// the beta is switched on), if any.
+    #[serde(default)]
+    pub mutating_policies: Option<String>,
+    /// How Berth pins namespaces to their pools here, from what the server serves.
+    pub pinning: PinMechanism,
+    /// Berth namespaces of this cluster whose last proof found pinning not enforced.
+    #[serde(default)]
+    pub pinning_not_enforced: i64,
+}
+
+words!(
+    /// How a cluster keeps a namespace's pods on its node pool, chosen at each sync from what
+    /// its API server serves. The namespace annotations of the PodNodeSelector and
+    /// PodTolerationRestriction admission plugins are written in every case.
+    PinMechanism {
+        /// A MutatingAdmissionPolicy adds the pool's nodeSelector and tolerations to pods that
+        /// lack them; a ValidatingAdmissionPolicy refuses what still does not fit.
+        Mutating = "mutating",
+        /// A ValidatingAdmissionPolicy refuses pods that do not select the pool or that carry
+        /// tolerations the pool does not need, saying what to add.
+        Validating = "validating",
+        /// Only the annotations: enforced where the admission plugins run (AKS, self-managed
+        /// control planes), not at all elsewhere. The proof tells which.
+        Annotations = "annotations",
+    }
+);
+
+words!(
+    /// What the proof found for one namespace.
+    PinVerdict {
+        /// A pod without the pool's selector is mutated onto it or refused, and a foreign
+        /// toleration is refused.
+        Enforced = "enforced",
+        /// The cluster admitted a pod that escapes the pool.
+        NotEnforced = "not_enforced",
+        /// A probe was refused for another reason (quota, Pod Security) or failed; the
+        /// details say which.
+        Inconclusive = "inconclusive",
+        /// The fallback pool `default` has no node label to pin to.
+        NotPinnable = "not_pinnable",
+    }
+);
+
+words!(
+    /// One server-side dry-run of the proof.
+    ProbeKind {
+        /// A pod with no nodeSelector, affinity or tolerations.
+        Unpinned = "unpinned",
+        /// A pod on the pool that also tolerates a taint no pool of Berth's has.
+        ForeignToleration = "foreign_toleration",
+    }
+);
+
+words!(
+    /// What the API server did with a probe.
+    ProbeOutcome {
+        /// Admitted with the pool's selector (and tolerations) added.
+        Mutated = "mutated",
+        /// Refused by a pinning policy or plugin.
+        Refused = "refused",
+        /// Admitted as it was: nothing keeps such a pod on the pool.
+        NotEnforced = "not_enforced",
+        /// Refused for another reason, or the call failed.
+        Inconclusive = "inconclusive",
+    }
+);
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(ToSchema))]
+pub struct Probe {
+    pub probe: ProbeKind,
+    pub outcome: ProbeOutcome,
+    /// The server's message, or what the admitted pod looked like.
+    pub detail: String,
+}
+
+/// Whether a namespace's pods are really held on its pool: server-side dry-runs of probe
+/// pods after provisioning and at every drift check.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(ToSchema))]
+pub struct PinningProof {
+    pub verdict: PinVerdict,
+    pub mechanism: PinMechanism,
+    pub probes: Vec<Probe>,
+    #[serde(with = "time::serde::rfc3339")]
+    pub checked_at: OffsetDateTime,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -1024,6 +1115,9 @@ pub struct Namespace {
     pub drift: Option<Vec<DriftItem>>,
     #[serde(with = "time::serde::rfc3339::option")]
     pub drift_checked_at: Option<OffsetDateTime>,
+    /// None until the first proof (after provisioning).
+    #[serde(default)]
+    pub pinning: Option<PinningProof>,
     #[serde(with = "time::serde::rfc3339")]
     pub created_at: OffsetDateTime,
 }

@@ -49,3 +49,29 @@ test('the fleet shows the simulated demo clusters; a fault on one fails its sync
   await expect(page.getByRole('status')).toContainText('Synced: 18 nodes in 2 pools.');
   expect(errors).toEqual([]);
 });
+
+test('the dashboard warns when node-pool pinning is not enforced, and the cluster and namespace say why', async ({ page }) => {
+  const errors: string[] = [];
+  page.on('pageerror', (err) => errors.push(err.message));
+  await logIn(page);
+  // The demo's payments-batch on prod-beijing-1 (no pinning plugin; the simulator evaluates
+  // no admission policy) is proven once its job has run: reload until the proof is in.
+  const warning = page.getByRole('alert').filter({ hasText: 'Node-pool pinning is not enforced' });
+  await expect(async () => {
+    await page.goto('/');
+    await hydrated(page);
+    await expect(warning).toBeVisible({ timeout: 1000 });
+  }).toPass();
+  await expect(warning).toContainText('prod-beijing-1');
+  await warning.getByRole('link', { name: 'prod-beijing-1' }).click();
+  await hydrated(page);
+  await expect(page.getByText('ValidatingAdmissionPolicy refuses pods that do not select their pool')).toBeVisible();
+  await expect(page.getByRole('alert').filter({ hasText: 'Pool pinning is not enforced on 1 namespace' })).toBeVisible();
+
+  await page.goto('/namespaces/prod-beijing-1/payments-batch');
+  await hydrated(page);
+  await expect(page.getByRole('heading', { name: 'Node-pool pinning' })).toBeVisible();
+  await expect(page.getByText('not_enforced').first()).toBeVisible();
+  await expect(page.getByText('A pod with no nodeSelector or tolerations')).toBeVisible();
+  expect(errors).toEqual([]);
+});

@@ -55,6 +55,8 @@ test('a developer requests a namespace, an admin amends and approves it, it is a
   await page.getByLabel('Team').selectOption('payments');
   await page.getByLabel('Cluster').selectOption('prod-shanghai-1');
   await page.getByLabel('Node pool').selectOption('general');
+  // The wizard says how the pool is held before anything is filed.
+  await expect(page.locator('p[role="note"]')).toContainText('Pods will select eks.amazonaws.com/nodegroup=general');
   await page.getByLabel('Namespace name').fill('checkout');
   await expect(page.locator('#name-hint')).toContainText('payments-');
   await page.getByLabel('Namespace name').fill(name);
@@ -62,7 +64,7 @@ test('a developer requests a namespace, an admin amends and approves it, it is a
   await page.getByLabel('gp3', { exact: true }).check();
   const preview = page.locator('aside.preview');
   await expect(preview).toContainText('A platform admin will review this request.');
-  await expect(preview).toContainText('10 objects will be applied');
+  await expect(preview).toContainText('14 objects will be applied');
   await expect(preview).toContainText('Pool general on prod-shanghai-1');
   await expect(page.locator('#name-hint')).toHaveCount(0);
   await page.getByRole('button', { name: 'Submit request' }).click();
@@ -99,6 +101,9 @@ test('a developer requests a namespace, an admin amends and approves it, it is a
     await expect(page.getByRole('cell', { name: object })).toBeVisible();
   }
   await expect(page.getByRole('img', { name: '0.0 cores of 2.0 cores' })).toBeVisible();
+  // The proof: prod-shanghai-1 runs the pinning plugins, so the probe pods were held.
+  await expect(page.getByRole('heading', { name: 'Node-pool pinning' })).toBeVisible();
+  await expect(page.getByText('Pods are held on pool general.')).toBeVisible();
 
   // A quota change through the same workflow; the form starts at the namespace's size.
   await expect(page.getByLabel('New size')).toHaveValue('S');

@@ -864,6 +864,11 @@ fn create(
     admit(target, &mut obj)?;
     strict(target, &obj, params)?;
     namespace_open(state, target)?;
+    if target.resource.kind == "Pod" {
+        if let Some(ns) = target.namespace.as_deref() {
+            crate::admission::pod_create(state, ns, &mut obj)?;
+        }
+    }
     if dry_run {
         return Ok(json_response(StatusCode::CREATED, &obj));
     }

@@ -19,7 +19,7 @@ use tower::Service;
 
 use crate::{
     api,
-    resources::{Resource, BUILT_IN, KYVERNO, VELERO},
+    resources::{Resource, BUILT_IN, KYVERNO, MUTATING_POLICIES, VALIDATING_POLICIES, VELERO},
     spec::ClusterSpec,
     store::{Key, Store},
 };
@@ -146,6 +146,14 @@ impl SimCluster {
         }
         if spec.kyverno {
             resources.extend_from_slice(KYVERNO);
+        }
+        let group = "admissionregistration.k8s.io/v1";
+        let version = spec.minor_version();
+        if version >= (1, 30) && spec.serves(group, "validatingadmissionpolicies") {
+            resources.extend_from_slice(VALIDATING_POLICIES);
+        }
+        if version >= (1, 36) && spec.serves(group, "mutatingadmissionpolicies") {
+            resources.extend_from_slice(MUTATING_POLICIES);
         }
         let initial = spec.initial_objects();
         let state = Arc::new(ClusterState {

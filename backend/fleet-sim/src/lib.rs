@@ -10,6 +10,7 @@
 //! through [`SimCluster::set_status`] and [`SimCluster::create`].
 #![forbid(unsafe_code)]
 
+mod admission;
 mod api;
 mod apply;
 pub mod cluster;

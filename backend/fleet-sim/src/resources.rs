@@ -209,6 +209,51 @@ pub const BUILT_IN: &[Resource] = &[
     ),
 ];
 
+/// ValidatingAdmissionPolicy (Kubernetes ≥ 1.30): stored, never evaluated — the simulator
+/// has no CEL. Pinning on a simulated cluster holds only where its emulated plugins run.
+pub const VALIDATING_POLICIES: &[Resource] = &[
+    r(
+        "admissionregistration.k8s.io",
+        "v1",
+        "ValidatingAdmissionPolicy",
+        "validatingadmissionpolicies",
+        "validatingadmissionpolicy",
+        false,
+        true,
+    ),
+    r(
+        "admissionregistration.k8s.io",
+        "v1",
+        "ValidatingAdmissionPolicyBinding",
+        "validatingadmissionpolicybindings",
+        "validatingadmissionpolicybinding",
+        false,
+        false,
+    ),
+];
+
+/// MutatingAdmissionPolicy (GA in 1.36): stored, never evaluated, like the validating kind.
+pub const MUTATING_POLICIES: &[Resource] = &[
+    r(
+        "admissionregistration.k8s.io",
+        "v1",
+        "MutatingAdmissionPolicy",
+        "mutatingadmissionpolicies",
+        "mutatingadmissionpolicy",
+        false,
+        false,
+    ),
+    r(
+        "admissionregistration.k8s.io",
+        "v1",
+        "MutatingAdmissionPolicyBinding",
+        "mutatingadmissionpolicybindings",
+        "mutatingadmissionpolicybinding",
+        false,
+        false,
+    ),
+];
+
 /// Velero's custom resources, registered on clusters that run Velero.
 pub const VELERO: &[Resource] = &[
     r("velero.io", "v1", "Backup", "backups", "backup", true, true),

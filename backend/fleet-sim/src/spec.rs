@@ -45,6 +45,44 @@ pub struct ClusterSpec {
     pub storage_classes: Vec<StorageClassSpec>,
     #[serde(default)]
     pub pods: Vec<PodLoadSpec>,
+    /// Admission plugins enabled besides kube-apiserver's defaults. The simulator emulates
+    /// PodNodeSelector and PodTolerationRestriction on pod creation; testplane passes the
+    /// list to its kube-apiserver.
+    #[serde(default)]
+    pub admission_plugins: Vec<String>,
+    /// Default admission plugins switched off (testplane only).
+    #[serde(default)]
+    pub disable_admission_plugins: Vec<String>,
+    /// `--runtime-config` entries such as
+    /// `admissionregistration.k8s.io/v1/mutatingadmissionpolicies=false`: resources the API
+    /// server does not serve. The simulator honours the admission policy resources.
+    #[serde(default)]
+    pub runtime_config: Vec<String>,
+    /// Feature gates for testplane's kube-apiserver (ignored by the simulator).
+    #[serde(default)]
+    pub feature_gates: std::collections::BTreeMap<String, bool>,
+}
+
+impl ClusterSpec {
+    /// `v1.31.4` → (1, 31).
+    pub fn minor_version(&self) -> (u32, u32) {
+        let mut parts = self
+            .kubernetes_version
+            .trim_start_matches('v')
+            .split('.')
+            .map(|p| p.parse().unwrap_or(0));
+        (parts.next().unwrap_or(0), parts.next().unwrap_or(0))
+    }
+
+    /// Whether `resource` of `group/version` is served: switched off by `runtimeConfig`?
+    pub fn serves(&self, group_version: &str, resource: &str) -> bool {
+        let off = format!("{group_version}/{resource}=false");
+        !self.runtime_config.iter().any(|c| c == &off)
+    }
+
+    pub fn admission_plugin(&self, name: &str) -> bool {
+        self.admission_plugins.iter().any(|p| p == name)
+    }
 }
 
 fn default_environment() -> String {
@@ -214,6 +252,13 @@ impl FleetSpec {
                     token: None,
                     velero: i % 2 == 0,
                     kyverno: false,
+                    admission_plugins: vec![
+                        "PodNodeSelector".into(),
+                        "PodTolerationRestriction".into(),
+                    ],
+                    disable_admission_plugins: Vec::new(),
+                    runtime_config: Vec::new(),
+                    feature_gates: BTreeMap::new(),
                     node_pools: vec![
                         pool(
                             "general",

@@ -21,7 +21,7 @@ use serde_json::json;
 use uuid::Uuid;
 
 use super::connect;
-use crate::{quantity::Quantity, App, Result};
+use crate::{quantity::Quantity, tenancy::pinning::Served, App, Result};
 
 /// One pool as computed from its nodes.
 #[derive(Debug, Clone, PartialEq)]
@@ -185,6 +185,7 @@ struct Inventory {
     pods: Vec<Pod>,
     classes: Vec<StorageClass>,
     velero: bool,
+    served: Served,
 }
 
 /// Every object of a list, page by page.
@@ -220,19 +221,51 @@ async fn read(client: Client) -> Result<Inventory, kube::Error> {
         .list(&ListParams::default())
         .await?
         .items;
-    let velero = client
-        .list_api_groups()
-        .await?
-        .groups
-        .iter()
-        .any(|g| g.name == "velero.io");
+    let groups = client.list_api_groups().await?.groups;
+    let velero = groups.iter().any(|g| g.name == "velero.io");
+    let served = admission_policies(&client, &groups).await?;
     Ok(Inventory {
         version,
         nodes,
         pods,
         classes,
         velero,
+        served,
     })
+}
+
+/// Which admission policy kinds the server serves: ValidatingAdmissionPolicy in
+/// `admissionregistration.k8s.io/v1`, MutatingAdmissionPolicy in `v1` or `v1beta1`. A
+/// resource switched off with `--runtime-config` is not listed, so this reads the resource
+/// lists, not the group's versions.
+async fn admission_policies(
+    client: &Client,
+    groups: &[k8s_openapi::apimachinery::pkg::apis::meta::v1::APIGroup],
+) -> Result<Served, kube::Error> {
+    let Some(group) = groups
+        .iter()
+        .find(|g| g.name == "admissionregistration.k8s.io")
+    else {
+        return Ok(Served::default());
+    };
+    let mut served = Served::default();
+    for version in ["v1", "v1beta1"] {
+        if !group.versions.iter().any(|v| v.version == version) {
+            continue;
+        }
+        let resources = client
+            .list_api_group_resources(&format!("admissionregistration.k8s.io/{version}"))
+            .await?
+            .resources;
+        let has = |name: &str| resources.iter().any(|r| r.name == name);
+        if version == "v1" && has("validatingadmissionpolicies") {
+            served.validating = true;
+        }
+        if served.mutating.is_none() && has("mutatingadmissionpolicies") {
+            served.mutating = Some(version.to_owned());
+        }
+    }
+    Ok(served)
 }
 
 /// Syncs one cluster and records the outcome; a failure is recorded, not returned.
@@ -299,16 +332,19 @@ async fn record_success(
     let mut tx = app.db.begin().await?;
     sqlx::query!(
         "INSERT INTO cluster_inventory (cluster_id, reachable, last_error, last_attempt_at, last_success_at,
-                                        kubernetes_version, node_count, ready_node_count, velero_installed)
-         VALUES ($1, true, NULL, now(), now(), $2, $3, $4, $5)
+                                        kubernetes_version, node_count, ready_node_count, velero_installed,
+                                        validating_policies, mutating_policies)
+         VALUES ($1, true, NULL, now(), now(), $2, $3, $4, $5, $6, $7)
          ON CONFLICT (cluster_id) DO UPDATE SET reachable = true, last_error = NULL, last_attempt_at = now(),
              last_success_at = now(), kubernetes_version = $2, node_count = $3, ready_node_count = $4,
-             velero_installed = $5",
+             velero_installed = $5, validating_policies = $6, mutating_policies = $7",
         cluster_id,
         inventory.version,
         inventory.nodes.len() as i32,
         ready,
-        inventory.velero
+        inventory.velero,
+        inventory.served.validating,
+        inventory.served.mutating
     )
     .execute(&mut *tx)
     .await?;

@@ -249,7 +249,10 @@ async fn load(conn: &mut sqlx::PgConnection, only: Option<&str>) -> Result<Vec<C
                   c.connection, c.disabled, c.prometheus_url,
                   i.reachable AS "reachable?", i.last_error, i.last_attempt_at AS "last_attempt_at?", i.last_success_at,
                   i.kubernetes_version, i.node_count AS "node_count?", i.ready_node_count AS "ready_node_count?",
-                  i.velero_installed AS "velero_installed?"
+                  i.velero_installed AS "velero_installed?", i.validating_policies AS "validating_policies?",
+                  i.mutating_policies,
+                  (SELECT count(*) FROM namespaces n WHERE n.cluster_id = c.id AND n.state <> 'decommissioned'
+                     AND n.pinning->>'verdict' = 'not_enforced') AS "pinning_not_enforced!"
            FROM clusters c
            LEFT JOIN clusters p ON p.id = c.dr_pair_id
            LEFT JOIN cluster_inventory i ON i.cluster_id = c.id
@@ -291,6 +294,13 @@ async fn load(conn: &mut sqlx::PgConnection, only: Option<&str>) -> Result<Vec<C
                     node_count: r.node_count.unwrap_or(0),
                     ready_node_count: r.ready_node_count.unwrap_or(0),
                     velero_installed: r.velero_installed.unwrap_or(false),
+                    validating_policies: r.validating_policies.unwrap_or(false),
+                    pinning: crate::tenancy::pinning::mechanism(
+                        r.validating_policies.unwrap_or(false),
+                        r.mutating_policies.as_deref(),
+                    ),
+                    mutating_policies: r.mutating_policies,
+                    pinning_not_enforced: r.pinning_not_enforced,
                 }),
                 _ => None,
             };

@@ -16,7 +16,7 @@ use uuid::Uuid;
 
 use super::{
     objects,
-    provision::{api, describe, desired, facts, Facts},
+    provision::{api, describe, desired, facts, record_proof, Facts},
 };
 use crate::{fleet::connect, App, Error, Result};
 
@@ -26,7 +26,7 @@ async fn check_namespace(app: &App, client: &Client, f: &Facts) -> Result<()> {
     let mut drift = Vec::new();
     let mut usage = None;
     for (kind, name, manifest) in &manifests {
-        match api(client, &f.name, kind).get_opt(name).await {
+        match api(client, &f.name, manifest).get_opt(name).await {
             Ok(Some(live)) => {
                 let live = serde_json::to_value(&live).map_err(anyhow::Error::from)?;
                 if *kind == "ResourceQuota" {
@@ -60,7 +60,7 @@ async fn check_namespace(app: &App, client: &Client, f: &Facts) -> Result<()> {
     )
     .execute(&app.db)
     .await?;
-    Ok(())
+    record_proof(app, client, f).await
 }
 
 /// Usage and drift of every ready namespace of one cluster, and the namespaces labelled

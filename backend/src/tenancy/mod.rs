@@ -12,6 +12,7 @@ pub mod access;
 pub mod drift;
 pub mod namespaces;
 pub mod objects;
+pub mod pinning;
 pub mod provision;
 pub mod requests;
 pub mod settings;

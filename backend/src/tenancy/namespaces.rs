@@ -5,7 +5,8 @@ use std::collections::BTreeMap;
 
 use berth_frontend::api::{
     Amounts, DriftItem, Environment, LedgerRow, Namespace, NamespaceDetail, NamespaceQuery,
-    NamespaceSpec, NamespaceState, ObjectOutcome, OutOfBand, Page, QuotaUsage, RequestQuery, Scope,
+    NamespaceSpec, NamespaceState, ObjectOutcome, OutOfBand, Page, PinningProof, QuotaUsage,
+    RequestQuery, Scope,
 };
 use serde_json::{json, Value};
 use sqlx::{types::Json, PgConnection};
@@ -83,6 +84,7 @@ struct Row {
     usage_at: Option<OffsetDateTime>,
     drift: Option<Json<Vec<DriftItem>>>,
     drift_checked_at: Option<OffsetDateTime>,
+    pinning: Option<Json<PinningProof>>,
     created_at: OffsetDateTime,
 }
 
@@ -110,7 +112,8 @@ async fn rows(conn: &mut PgConnection, f: &Filter<'_>) -> Result<Vec<Row>> {
                   n.environment AS "environment: Environment", n.state AS "state: NamespaceState",
                   n.purpose, n.spec AS "spec: Json<NamespaceSpec>", n.quota_cpu_millis, n.quota_memory_bytes,
                   n.quota_storage_bytes, n.expires_at, n.burst_until, n.last_error, n.usage, n.usage_at,
-                  n.drift AS "drift: Json<Vec<DriftItem>>", n.drift_checked_at, n.created_at
+                  n.drift AS "drift: Json<Vec<DriftItem>>", n.drift_checked_at,
+                  n.pinning AS "pinning: Json<PinningProof>", n.created_at
            FROM namespaces n JOIN teams t ON t.id = n.team_id JOIN clusters c ON c.id = n.cluster_id
            WHERE ($1 OR t.name = ANY($2))
              AND ($3::text IS NULL OR t.name = $3)
@@ -158,6 +161,7 @@ impl From<Row> for Namespace {
             usage: usage(r.usage, r.usage_at),
             drift: r.drift.map(|d| d.0),
             drift_checked_at: r.drift_checked_at,
+            pinning: r.pinning.map(|p| p.0),
             created_at: r.created_at,
         }
     }

@@ -5,7 +5,10 @@
 use berth_frontend::api::{NamespaceSpec, Taint};
 use serde_json::{json, Map, Value};
 
-use super::spec::Sized;
+use super::{
+    pinning::{self, Pool, Served},
+    spec::Sized,
+};
 
 /// The one field manager Berth applies with.
 pub const FIELD_MANAGER: &str = "berth";
@@ -21,6 +24,8 @@ pub struct Inputs<'a> {
     pub pool_label: &'a str,
     pub pool: &'a str,
     pub taints: &'a [Taint],
+    /// What the cluster serves for pinning.
+    pub served: &'a Served,
     /// Every storage class of the cluster; those not allowed get a quota of 0.
     pub cluster_classes: &'a [String],
     pub spec: &'a Sized,
@@ -46,29 +51,15 @@ fn meta(i: &Inputs, name: &str) -> Value {
 
 /// (kind, name, manifest) in the order they are applied: the Namespace first.
 pub fn desired(i: &Inputs) -> Vec<(&'static str, String, Value)> {
-    let mut ns_annotations = Map::new();
-    if !i.pool_label.is_empty() {
-        ns_annotations.insert(
-            "scheduler.alpha.kubernetes.io/node-selector".into(),
-            Value::String(format!("{}={}", i.pool_label, i.pool)),
-        );
-    }
-    if !i.taints.is_empty() {
-        let tolerations: Vec<Value> = i
-            .taints
-            .iter()
-            .map(|t| match &t.value {
-                Some(v) => {
-                    json!({"key": t.key, "operator": "Equal", "value": v, "effect": t.effect})
-                }
-                None => json!({"key": t.key, "operator": "Exists", "effect": t.effect}),
-            })
-            .collect();
-        ns_annotations.insert(
-            "scheduler.alpha.kubernetes.io/defaultTolerations".into(),
-            Value::String(Value::Array(tolerations).to_string()),
-        );
-    }
+    let pool = Pool {
+        name: i.pool,
+        label_key: i.pool_label,
+        taints: i.taints,
+    };
+    let ns_annotations: Map<String, Value> = pinning::annotations(&pool)
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), Value::String(v)))
+        .collect();
     let mut namespace = json!({
         "apiVersion": "v1",
         "kind": "Namespace",
@@ -83,6 +74,9 @@ pub fn desired(i: &Inputs) -> Vec<(&'static str, String, Value)> {
             },
         }
     });
+    if pool.pinnable() {
+        namespace["metadata"]["labels"][pinning::POOL_LABEL] = Value::String(i.pool.to_owned());
+    }
     // An applied `annotations: {}` would claim the map, and others' applies to it conflict.
     if !ns_annotations.is_empty() {
         namespace["metadata"]["annotations"] = Value::Object(ns_annotations);
@@ -146,7 +140,7 @@ pub fn desired(i: &Inputs) -> Vec<(&'static str, String, Value)> {
         "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": "deployer"},
         "subjects": [{"kind": "ServiceAccount", "name": "deployer", "namespace": i.namespace}],
     });
-    vec![
+    let mut out = vec![
         ("Namespace", i.namespace.to_owned(), namespace),
         ("ResourceQuota", QUOTA_NAME.into(), quota),
         ("LimitRange", LIMITS_NAME.into(), limits),
@@ -157,7 +151,11 @@ pub fn desired(i: &Inputs) -> Vec<(&'static str, String, Value)> {
         ("ServiceAccount", "deployer".into(), sa),
         ("Role", "deployer".into(), role),
         ("RoleBinding", "deployer".into(), deployer_binding),
-    ]
+    ];
+    // The pool's policies are the same for every namespace of the pool; applying them again
+    // with each namespace keeps them current when the pool's taints change.
+    out.extend(pinning::policies(&pool, i.served));
+    out
 }
 
 /// The ResourceQuota for `spec`: its totals, and per storage class of the cluster the

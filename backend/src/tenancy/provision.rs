@@ -5,14 +5,14 @@
 
 use std::time::Duration;
 
-use berth_frontend::api::{NamespaceSpec, NamespaceState, Taint};
+use berth_frontend::api::{NamespaceSpec, NamespaceState, PinVerdict, Taint};
 use k8s_openapi::api::{
     core::v1::{LimitRange, Namespace, ResourceQuota, ServiceAccount},
     networking::v1::NetworkPolicy,
     rbac::v1::{Role, RoleBinding},
 };
 use kube::{
-    api::{Api, DeleteParams, DynamicObject, Patch, PatchParams},
+    api::{Api, DeleteParams, DynamicObject, GroupVersionKind, Patch, PatchParams},
     discovery::ApiResource,
     Client,
 };
@@ -21,7 +21,10 @@ use sqlx::{types::Json, PgConnection};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use super::objects;
+use super::{
+    objects,
+    pinning::{self, Pool, Served},
+};
 use crate::{
     audit,
     auth::Ctx,
@@ -48,6 +51,18 @@ pub struct Facts {
     pub expires_at: Option<OffsetDateTime>,
     pub burst_until: Option<OffsetDateTime>,
     pub base_spec: Option<Value>,
+    /// What the cluster serves for pinning (from its last sync).
+    pub validating_policies: bool,
+    pub mutating_policies: Option<String>,
+}
+
+impl Facts {
+    pub fn served(&self) -> Served {
+        Served {
+            validating: self.validating_policies,
+            mutating: self.mutating_policies.clone(),
+        }
+    }
 }
 
 pub async fn facts(conn: &mut PgConnection, id: Uuid) -> Result<Facts> {
@@ -56,8 +71,10 @@ pub async fn facts(conn: &mut PgConnection, id: Uuid) -> Result<Facts> {
         r#"SELECT n.id, n.name, n.team_id, t.name AS team, c.layer, n.environment, n.cluster_id, n.node_pool AS pool,
                   p.label_key AS "pool_label?", p.taints AS "taints?: Json<Vec<Taint>>",
                   array(SELECT s.name FROM storage_classes s WHERE s.cluster_id = n.cluster_id ORDER BY s.name) AS "classes!",
-                  n.spec AS "spec: Json<NamespaceSpec>", n.state AS "state: NamespaceState", n.expires_at, n.burst_until, n.base_spec
+                  n.spec AS "spec: Json<NamespaceSpec>", n.state AS "state: NamespaceState", n.expires_at, n.burst_until, n.base_spec,
+                  coalesce(i.validating_policies, false) AS "validating_policies!", i.mutating_policies AS "mutating_policies?"
            FROM namespaces n JOIN teams t ON t.id = n.team_id JOIN clusters c ON c.id = n.cluster_id
+           LEFT JOIN cluster_inventory i ON i.cluster_id = n.cluster_id
            LEFT JOIN node_pools p ON p.cluster_id = n.cluster_id AND p.name = n.node_pool
            WHERE n.id = $1"#,
         id
@@ -80,6 +97,7 @@ pub fn desired(
         ));
     };
     let taints = f.taints.as_ref().map(|t| t.0.clone()).unwrap_or_default();
+    let served = f.served();
     let inputs = objects::Inputs {
         namespace: &f.name,
         team: &f.team,
@@ -88,6 +106,7 @@ pub fn desired(
         pool_label,
         pool: &f.pool,
         taints: &taints,
+        served: &served,
         cluster_classes: &f.classes,
         spec: &sized,
         group: objects::group_name(&app.config.team_group_pattern, &f.team),
@@ -95,7 +114,8 @@ pub fn desired(
     Ok(objects::desired(&inputs))
 }
 
-fn resource(kind: &str) -> ApiResource {
+/// The API resource of a manifest Berth applies.
+fn resource(kind: &str, api_version: &str) -> ApiResource {
     match kind {
         "Namespace" => ApiResource::erase::<Namespace>(&()),
         "ResourceQuota" => ApiResource::erase::<ResourceQuota>(&()),
@@ -103,13 +123,29 @@ fn resource(kind: &str) -> ApiResource {
         "NetworkPolicy" => ApiResource::erase::<NetworkPolicy>(&()),
         "RoleBinding" => ApiResource::erase::<RoleBinding>(&()),
         "Role" => ApiResource::erase::<Role>(&()),
-        _ => ApiResource::erase::<ServiceAccount>(&()),
+        "ServiceAccount" => ApiResource::erase::<ServiceAccount>(&()),
+        // The pool policies: cluster-scoped, and MutatingAdmissionPolicy in the version the
+        // cluster serves.
+        policy => {
+            let version = api_version.rsplit('/').next().unwrap_or("v1");
+            let plural = match policy {
+                "ValidatingAdmissionPolicy" => "validatingadmissionpolicies",
+                "ValidatingAdmissionPolicyBinding" => "validatingadmissionpolicybindings",
+                "MutatingAdmissionPolicy" => "mutatingadmissionpolicies",
+                _ => "mutatingadmissionpolicybindings",
+            };
+            let gvk = GroupVersionKind::gvk("admissionregistration.k8s.io", version, policy);
+            ApiResource::from_gvk_with_plural(&gvk, plural)
+        }
     }
 }
 
-pub(crate) fn api(client: &Client, namespace: &str, kind: &str) -> Api<DynamicObject> {
-    let ar = resource(kind);
-    if kind == "Namespace" {
+/// The API of one manifest: namespaced in `namespace`, or cluster-wide for the Namespace
+/// and the pool policies.
+pub(crate) fn api(client: &Client, namespace: &str, manifest: &Value) -> Api<DynamicObject> {
+    let kind = manifest["kind"].as_str().unwrap_or_default();
+    let ar = resource(kind, manifest["apiVersion"].as_str().unwrap_or("v1"));
+    if kind == "Namespace" || kind.contains("AdmissionPolicy") {
         Api::all_with(client.clone(), &ar)
     } else {
         Api::namespaced_with(client.clone(), namespace, &ar)
@@ -148,7 +184,7 @@ async fn apply_all(app: &App, f: &Facts) -> Result<Outcome> {
     };
     let params = PatchParams::apply(objects::FIELD_MANAGER).force();
     let apply = |kind: &'static str, name: &String, manifest: &Value| {
-        let api = api(&client, &f.name, kind);
+        let api = api(&client, &f.name, manifest);
         let (name, manifest, params) = (name.clone(), manifest.clone(), params.clone());
         async move {
             let mut result = api.patch(&name, &params, &Patch::Apply(&manifest)).await;
@@ -192,10 +228,35 @@ async fn apply_all(app: &App, f: &Facts) -> Result<Outcome> {
     )
     .execute(&app.db)
     .await?;
+    if failure.is_none() {
+        record_proof(app, &client, f).await?;
+    }
     Ok(match failure {
         None => Outcome::Done,
         Some(reason) => Outcome::Retry(reason),
     })
+}
+
+/// Proves the namespace's pinning on its cluster and keeps what was found.
+pub(crate) async fn record_proof(app: &App, client: &Client, f: &Facts) -> Result<()> {
+    let taints = f.taints.as_ref().map(|t| t.0.clone()).unwrap_or_default();
+    let pool = Pool {
+        name: &f.pool,
+        label_key: f.pool_label.as_deref().unwrap_or(""),
+        taints: &taints,
+    };
+    let proof = pinning::prove(client, &f.name, &pool, f.served().mechanism()).await;
+    if proof.verdict == PinVerdict::NotEnforced {
+        tracing::warn!(namespace = %f.name, pool = %f.pool, "node-pool pinning is not enforced");
+    }
+    sqlx::query!(
+        "UPDATE namespaces SET pinning = $2 WHERE id = $1",
+        f.id,
+        Json(&proof) as _
+    )
+    .execute(&app.db)
+    .await?;
+    Ok(())
 }
 
 /// Deletes the Namespace; done once the cluster no longer has it.

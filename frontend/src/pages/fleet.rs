@@ -2,7 +2,7 @@ use leptos::prelude::*;
 use leptos_router::{components::A, hooks::use_params_map};
 
 use crate::{
-    api::{Cluster, Me, NodePool},
+    api::{Cluster, InventoryState, Me, NodePool, PinMechanism},
     components::{field_error, form_error, Authed, ErrorMessage},
     server::{
         get_cluster, list_clusters, RegisterCluster, RemoveCluster, SetClusterDisabled, SetFaults,
@@ -178,10 +178,39 @@ fn ClusterCard(cluster: Cluster) -> impl IntoView {
             </p>
             <p class="muted"><code>{cluster.name.clone()}</code>" · "{version}" · "{nodes}</p>
             <p class=health_class>{health_text}</p>
+            {not_enforced(inventory.as_ref()).map(|text| view! { <p class="warn" role="alert">{text}</p> })}
             <p class="muted">"Data: "{data_age}</p>
             {cluster.pools.into_iter().map(|p| view! { <PoolBars pool=p/> }).collect_view()}
         </li>
     }
+}
+
+/// How the cluster pins namespaces to pools, from what its API server serves.
+pub fn pinning_text(inventory: Option<&InventoryState>) -> String {
+    let Some(i) = inventory.filter(|i| i.last_success_at.is_some()) else {
+        return "not known until the first sync".into();
+    };
+    match i.pinning {
+        PinMechanism::Mutating => format!(
+            "MutatingAdmissionPolicy ({}) adds each pool's nodeSelector and tolerations; ValidatingAdmissionPolicy refuses the rest",
+            i.mutating_policies.clone().unwrap_or_default()
+        ),
+        PinMechanism::Validating => "ValidatingAdmissionPolicy refuses pods that do not select their pool (no MutatingAdmissionPolicy served)".into(),
+        PinMechanism::Annotations => "namespace annotations only: they hold only where the PodNodeSelector and PodTolerationRestriction plugins run".into(),
+    }
+}
+
+/// The warning for namespaces whose pods can leave their pool, if there are any.
+pub fn not_enforced(inventory: Option<&InventoryState>) -> Option<String> {
+    inventory
+        .map(|i| i.pinning_not_enforced)
+        .filter(|n| *n > 0)
+        .map(|n| {
+            format!(
+                "Pool pinning is not enforced on {n} namespace{}: their pods may run on any pool.",
+                if n == 1 { "" } else { "s" }
+            )
+        })
 }
 
 #[component]
@@ -267,9 +296,13 @@ fn ClusterDetailView(me: Me) -> impl IntoView {
                             <dt>"Nodes"</dt><dd>{inv.as_ref().map(|i| format!("{} ready of {}", i.ready_node_count, i.node_count)).unwrap_or_default()}</dd>
                             <dt>"Data"</dt><dd>{age(inv.as_ref().and_then(|i| i.data_age_seconds))}</dd>
                             <dt>"Velero"</dt><dd>{if inv.as_ref().is_some_and(|i| i.velero_installed) { "installed" } else { "not installed" }}</dd>
+                            <dt>"Pool pinning"</dt><dd>{pinning_text(inv.as_ref())}</dd>
                             <dt>"DR pair"</dt><dd>{c.dr_pair.clone().unwrap_or_else(|| "none".into())}</dd>
                             <dt>"Connection"</dt><dd>{c.connection.clone()}</dd>
                         </dl>
+                        {not_enforced(inv.as_ref()).map(|text| view! {
+                            <p class="warn" role="alert">{text}" Open a namespace of this cluster to see what its proof found."</p>
+                        })}
                         {is_admin.then(|| view! {
                             <div class="actions-row">
                                 <ActionForm action=sync attr:class="inline">

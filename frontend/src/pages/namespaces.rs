@@ -9,7 +9,7 @@ use leptos_router::{components::A, hooks::use_params_map};
 use crate::{
     api::{
         Amounts, LedgerRow, LimitSpec, Me, Namespace, NamespaceDetail, NamespaceQuery,
-        NamespaceSpec, QuotaSpec,
+        NamespaceSpec, PinVerdict, PinningProof, ProbeKind, QuotaSpec,
     },
     components::{field_error, form_error, when, Authed, ErrorMessage},
     pages::{
@@ -77,7 +77,7 @@ fn NamespaceList() -> impl IntoView {
                                 }).collect_view()}
                             </section>
                             <div class="table-wrap"><table>
-                                <thead><tr><th>"Namespace"</th><th>"Cluster"</th><th>"Team"</th><th>"Pool"</th><th>"State"</th><th>"CPU used / quota"</th><th>"Drift"</th></tr></thead>
+                                <thead><tr><th>"Namespace"</th><th>"Cluster"</th><th>"Team"</th><th>"Pool"</th><th>"State"</th><th>"CPU used / quota"</th><th>"Drift"</th><th>"Pinning"</th></tr></thead>
                                 <tbody>{page.items.into_iter().map(|n| {
                                     let u = used(&n);
                                     let drift = match &n.drift {
@@ -93,6 +93,10 @@ fn NamespaceList() -> impl IntoView {
                                             <td><Bar label="".into() used=u.cpu_millis total=n.quota.cpu_millis
                                                 text=format!("{} / {}", cores(u.cpu_millis), cores(n.quota.cpu_millis))/></td>
                                             <td>{drift}</td>
+                                            <td>{match &n.pinning {
+                                                Some(p) => state_badge(p.verdict).into_any(),
+                                                None => view! { <span class="muted">"not proven"</span> }.into_any(),
+                                            }}</td>
                                         </tr>
                                     }
                                 }).collect_view()}</tbody>
@@ -278,6 +282,7 @@ fn NamespaceBody(
                 Err(error) => view! { <ErrorMessage error/> }.into_any(),
             })}
         </section>
+        <PinningSection proof=n.pinning.clone() pool=n.node_pool.clone()/>
         <section class="card">
             <h2>"Objects"</h2>
             <div class="table-wrap"><table>
@@ -507,5 +512,41 @@ mod tests {
         );
         let bigger = spec("16", "32Gi", 50, "8");
         assert!(takes_away(&current, &bigger.quota, &bigger.limits).is_empty());
+    }
+}
+
+/// What the last proof found: whether this namespace's pods are held on its pool.
+#[component]
+fn PinningSection(proof: Option<PinningProof>, pool: String) -> impl IntoView {
+    view! {
+        <section class="card">
+            <h2>"Node-pool pinning"</h2>
+            {match proof {
+                None => view! { <p class="muted">"Not proven yet: Berth dry-runs probe pods once the namespace is applied."</p> }.into_any(),
+                Some(p) => {
+                    let summary = match p.verdict {
+                        PinVerdict::Enforced => format!("Pods are held on pool {pool}."),
+                        PinVerdict::NotEnforced => format!("Not enforced: pods of this namespace may run on any pool, not only {pool}. The cluster has none of the mechanisms Berth can use (see its page); ask the platform team to enable ValidatingAdmissionPolicy or the PodNodeSelector plugin."),
+                        PinVerdict::Inconclusive => "The probes were refused for another reason; the next drift check tries again.".to_owned(),
+                        PinVerdict::NotPinnable => format!("Pool {pool} has no node label (the fallback pool), so it cannot be pinned: pods may run on any node."),
+                    };
+                    let class = if p.verdict == PinVerdict::NotEnforced { "error" } else { "muted" };
+                    view! {
+                        <p>{state_badge(p.verdict)}" "<span class=class>{summary}</span></p>
+                        <p class="muted">{format!("Mechanism: {} · proven {} by server-side dry-run (nothing was created)", p.mechanism, when(p.checked_at))}</p>
+                        <ul>{p.probes.into_iter().map(|probe| view! {
+                            <li>{probe_label(probe.probe)}": "{state_badge(probe.outcome)}" "<small class="muted">{probe.detail}</small></li>
+                        }).collect_view()}</ul>
+                    }.into_any()
+                }
+            }}
+        </section>
+    }
+}
+
+fn probe_label(kind: ProbeKind) -> &'static str {
+    match kind {
+        ProbeKind::Unpinned => "A pod with no nodeSelector or tolerations",
+        ProbeKind::ForeignToleration => "A pod tolerating a taint of no pool",
     }
 }

@@ -7,8 +7,8 @@ use leptos_router::{components::A, hooks::use_params_map};
 use crate::{
     api::{
         Amounts, CapacityImpact, ClassQuota, DrillState, LimitSpec, Me, NamespaceRequest,
-        NamespaceSpec, NamespaceState, NewNamespaceRequest, QuotaSpec, RequestDetail, RequestKind,
-        RequestPreview, RequestQuery, RequestState, SpecChoice, Word,
+        NamespaceSpec, NamespaceState, NewNamespaceRequest, PinVerdict, ProbeOutcome, QuotaSpec,
+        RequestDetail, RequestKind, RequestPreview, RequestQuery, RequestState, SpecChoice, Word,
     },
     components::{field_error, form_error, reload_to, when, Authed, ErrorMessage},
     pages::fleet::{cores, gib, Bar},
@@ -80,6 +80,27 @@ impl Toned for DrillState {
             DrillState::Passed => Tone::Ok,
             DrillState::Failed => Tone::Error,
             DrillState::Queued | DrillState::Running | DrillState::Cancelled => Tone::Moving,
+        }
+    }
+}
+
+impl Toned for PinVerdict {
+    fn tone(self) -> Tone {
+        match self {
+            PinVerdict::Enforced => Tone::Ok,
+            PinVerdict::NotEnforced => Tone::Error,
+            PinVerdict::Inconclusive => Tone::Waiting,
+            PinVerdict::NotPinnable => Tone::Moving,
+        }
+    }
+}
+
+impl Toned for ProbeOutcome {
+    fn tone(self) -> Tone {
+        match self {
+            ProbeOutcome::Mutated | ProbeOutcome::Refused => Tone::Ok,
+            ProbeOutcome::NotEnforced => Tone::Error,
+            ProbeOutcome::Inconclusive => Tone::Waiting,
         }
     }
 }
@@ -387,6 +408,25 @@ fn Wizard(me: Me) -> impl IntoView {
                         }).collect_view())}
                     </select>
                     {field_error(value, "node_pool")}{preview_error("node_pool")}
+                    {move || cluster_detail.get().flatten().and_then(|d| {
+                        let chosen = pool.get();
+                        let p = d.cluster.pools.iter().find(|p| p.name == chosen)?;
+                        let note = if p.label_key.is_empty() {
+                            format!("Pool {chosen} has no node label (it is the fallback pool), so Berth cannot pin to it: pods of the namespace may run on any node of the cluster.")
+                        } else if d.cluster.inventory.as_ref().is_some_and(|i| i.pinning_not_enforced > 0) {
+                            format!("This cluster does not enforce pool pinning ({}). Pods may leave pool {chosen}.", crate::pages::fleet::pinning_text(d.cluster.inventory.as_ref()))
+                        } else {
+                            let needs = if p.taints.is_empty() { String::new() } else {
+                                format!(" and tolerate {}", p.taints.iter().map(|t| match &t.value {
+                                    Some(v) => format!("{}={v}:{}", t.key, t.effect),
+                                    None => format!("{}:{}", t.key, t.effect),
+                                }).collect::<Vec<_>>().join(", "))
+                            };
+                            format!("Pods will select {}={chosen}{needs}: {}.", p.label_key, crate::pages::fleet::pinning_text(d.cluster.inventory.as_ref()))
+                        };
+                        let class = if p.label_key.is_empty() { "warn" } else { "muted small" };
+                        Some(view! { <p class=class role="note">{note}</p> })
+                    })}
                     <label for="w-env">"Environment"</label>
                     <select id="w-env" on:change=move |ev| environment.set(event_target_value(&ev))>
                         <option value="">"The cluster's"</option>

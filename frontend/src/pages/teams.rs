@@ -13,6 +13,35 @@ pub fn Home() -> impl IntoView {
     view! { <Authed view=|me: Me| view! { <TeamList me/> }/> }
 }
 
+/// For admins: clusters where the pinning proof found namespaces whose pods can leave
+/// their pool. A warning at the top of the dashboard, not a footnote on a cluster page.
+#[component]
+fn PinningWarnings() -> impl IntoView {
+    let clusters = Resource::new(|| (), |_| crate::server::list_clusters());
+    view! {
+        <Suspense fallback=|| ()>
+            {move || Suspend::new(async move {
+                let bad: Vec<(String, String)> = clusters
+                    .await
+                    .unwrap_or_default()
+                    .into_iter()
+                    .filter_map(|c| {
+                        crate::pages::fleet::not_enforced(c.inventory.as_ref()).map(|text| (c.name, text))
+                    })
+                    .collect();
+                (!bad.is_empty()).then(|| view! {
+                    <section class="card warn-card" role="alert">
+                        <h2>"Node-pool pinning is not enforced"</h2>
+                        <ul>{bad.into_iter().map(|(name, text)| view! {
+                            <li><A href=format!("/clusters/{name}")><code>{name.clone()}</code></A>": "{text}</li>
+                        }).collect_view()}</ul>
+                    </section>
+                })
+            })}
+        </Suspense>
+    }
+}
+
 #[component]
 fn TeamList(me: Me) -> impl IntoView {
     let create = ServerAction::<CreateTeam>::new();
@@ -20,6 +49,7 @@ fn TeamList(me: Me) -> impl IntoView {
     let value = create.value();
     let csrf = me.csrf_token.clone().unwrap_or_default();
     view! {
+        {me.user.is_admin.then(|| view! { <PinningWarnings/> })}
         <h1>{if me.user.is_admin { "All teams" } else { "Your teams" }}</h1>
         <Suspense fallback=|| view! { <p class="muted">"Loading teams…"</p> }>
             {move || Suspend::new(async move {

@@ -145,6 +145,7 @@ pub(super) async fn check_new(
 
 pub(super) fn objects_for(app: &App, c: &Checked) -> Vec<Value> {
     let pool = c.placement.cluster.pools.iter().find(|p| p.name == c.pool);
+    let served = crate::tenancy::pinning::Served::of(c.placement.cluster.inventory.as_ref());
     let inputs = objects::Inputs {
         namespace: c.name.as_str(),
         team: &c.team.name,
@@ -153,6 +154,7 @@ pub(super) fn objects_for(app: &App, c: &Checked) -> Vec<Value> {
         pool_label: pool.map_or("", |p| p.label_key.as_str()),
         pool: &c.pool,
         taints: pool.map_or(&[], |p| p.taints.as_slice()),
+        served: &served,
         cluster_classes: &c.placement.classes,
         spec: &c.sized,
         group: objects::group_name(&app.config.team_group_pattern, &c.team.name),

@@ -338,6 +338,16 @@ async fn bare_client(
         mutating: Some("v1".into()),
     };
     let served = &served;
+    let guardrails = &berth_frontend::api::Guardrails {
+        environment: berth_frontend::api::Environment::Dev,
+        pod_security_enforce: berth_frontend::api::PodSecurityLevel::Baseline,
+        pod_security_warn: berth_frontend::api::PodSecurityLevel::Restricted,
+        pod_security_audit: berth_frontend::api::PodSecurityLevel::Baseline,
+        require_resources: berth_frontend::api::RuleMode::Off,
+        require_probes: berth_frontend::api::RuleMode::Off,
+        forbid_latest: berth_frontend::api::RuleMode::Warn,
+        forbid_privileged: berth_frontend::api::RuleMode::Deny,
+    };
     let mut clients = Vec::new();
     for name in clusters {
         let options = kube::config::KubeConfigOptions {
@@ -407,6 +417,7 @@ async fn bare_client(
                         pool: "general",
                         taints: &[],
                         served,
+                        guardrails,
                         cluster_classes: &["gp3".to_owned()],
                         spec: sized,
                         group: "berth:bench".into(),

@@ -445,6 +445,26 @@ impl Portal for PortalService {
             .map_err(detail)
     }
 
+    async fn guardrails(&self, req: &Parts) -> portal::Result<Vec<Guardrails>> {
+        let ctx = self.reader(req).await?;
+        tenancy::guardrails::list(&self.app, &ctx)
+            .await
+            .map_err(detail)
+    }
+
+    async fn update_guardrails(
+        &self,
+        req: &Parts,
+        csrf: &str,
+        environment: &str,
+        input: GuardrailsInput,
+    ) -> portal::Result<Guardrails> {
+        let ctx = self.writer(req, csrf).await?;
+        tenancy::guardrails::update(&self.app, &ctx, environment, input)
+            .await
+            .map_err(detail)
+    }
+
     async fn presets(&self, req: &Parts) -> portal::Result<Vec<Preset>> {
         let ctx = self.reader(req).await?;
         tenancy::settings::presets(&self.app, &ctx)

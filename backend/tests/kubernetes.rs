@@ -131,9 +131,9 @@ async fn every_object_is_applied_a_reapply_changes_nothing_and_drift_is_put_righ
     }]);
     let id = provisioned(&w, input).await;
     let detail = requests::get(&w.app, &w.dev, id).await.unwrap();
-    // Ten in the namespace, and the pool's Mutating- and ValidatingAdmissionPolicy with
-    // their bindings (real-east-1 is a stock 1.36).
-    assert_eq!(detail.objects.len(), 14);
+    // Ten in the namespace, the pool's Mutating- and ValidatingAdmissionPolicy with their
+    // bindings (real-east-1 is a stock 1.36), and the workload standards' sixteen.
+    assert_eq!(detail.objects.len(), 30);
     assert!(
         detail.objects.iter().all(|o| o.outcome == "applied"),
         "{:?}",
@@ -1467,4 +1467,164 @@ async fn pinning_holds_with_what_each_cluster_serves_and_the_proof_says_where_it
         .await
         .unwrap();
     assert!(created.spec.unwrap().node_selector.is_none());
+}
+
+#[sqlx::test(migrator = "berth::app::MIGRATOR")]
+async fn guardrails_refuse_or_warn_per_environment_on_the_real_server(db: PgPool) {
+    let Some(w) = real_world(db).await else {
+        return;
+    };
+    // real-east-1 is prod: Pod Security baseline enforced, :latest and privileged denied.
+    let name = unique("payments", "guard");
+    provisioned(&w, request("real-east-1", &name, "general", "S")).await;
+    let client = w.admin_client("real-east-1").await;
+    let ns = Api::<Namespace>::all(client.clone())
+        .get(&name)
+        .await
+        .unwrap();
+    let labels = ns.metadata.labels.unwrap();
+    assert_eq!(labels["pod-security.kubernetes.io/enforce"], "baseline");
+    assert_eq!(labels["pod-security.kubernetes.io/warn"], "restricted");
+    let pods = Api::<Pod>::namespaced(client.clone(), &name);
+    let pinned = |pod_name: &str, image: &str, extra: serde_json::Value| {
+        let mut spec = json!({"nodeSelector": {"eks.amazonaws.com/nodegroup": "general"},
+            "containers": [{"name": "app", "image": image}]});
+        for (k, v) in extra.as_object().unwrap() {
+            spec["containers"][0][k] = v.clone();
+        }
+        pinned_pod(pod_name, spec)
+    };
+    // A policy the API server was just given takes effect once its admission plugin has
+    // seen it: wait for that (by dry-run), then check.
+    let latest = pinned("latest", "registry.invalid/app:latest", json!({}));
+    until("the workload standards to take effect", || async {
+        let dry = PostParams {
+            dry_run: true,
+            ..Default::default()
+        };
+        match pods.create(&dry, &latest).await {
+            Err(kube::Error::Api(s)) if s.message.contains("berth-workload-") => Some(()),
+            _ => None,
+        }
+    })
+    .await;
+    let message = refused(
+        create_pod(&client, &name, &latest).await,
+        "berth-workload-forbid-latest",
+    );
+    assert!(
+        message.contains("pinned to a tag other than latest"),
+        "{message}"
+    );
+    refused(
+        pods.create(
+            &PostParams::default(),
+            &pinned("untagged", "registry.invalid/app", json!({})),
+        )
+        .await,
+        "berth-workload-forbid-latest",
+    );
+    // A registry port is not a tag.
+    refused(
+        pods.create(
+            &PostParams::default(),
+            &pinned("port", "registry.invalid:5000/app", json!({})),
+        )
+        .await,
+        "berth-workload-forbid-latest",
+    );
+    pods.create(
+        &PostParams::default(),
+        &pinned("digest", "registry.invalid/app@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef", json!({})),
+    )
+    .await
+    .unwrap();
+    // Privileged: refused by Pod Security baseline before Berth's own standard.
+    refused(
+        pods.create(
+            &PostParams::default(),
+            &pinned(
+                "root",
+                "registry.invalid/app:1.0",
+                json!({"securityContext": {"privileged": true}}),
+            ),
+        )
+        .await,
+        "privileged",
+    );
+    // The standards check workloads when they are applied, not only their pods.
+    let deployment: k8s_openapi::api::apps::v1::Deployment = serde_json::from_value(json!({
+        "apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "web"},
+        "spec": {"selector": {"matchLabels": {"app": "web"}}, "template": {
+            "metadata": {"labels": {"app": "web"}},
+            "spec": {"containers": [{"name": "web", "image": "registry.invalid/web:latest"}]}}},
+    }))
+    .unwrap();
+    refused(
+        Api::namespaced(client.clone(), &name)
+            .create(&PostParams::default(), &deployment)
+            .await
+            .map(|_: k8s_openapi::api::apps::v1::Deployment| pinned_pod("x", json!({}))),
+        "berth-workload-forbid-latest",
+    );
+
+    // An admin relaxes :latest to a warning and tightens Pod Security to restricted for
+    // prod; the environment's namespaces are re-applied by their jobs.
+    let mut input = berth_frontend::api::GuardrailsInput {
+        pod_security_enforce: "restricted".into(),
+        pod_security_warn: "restricted".into(),
+        pod_security_audit: "restricted".into(),
+        require_resources: "warn".into(),
+        require_probes: "warn".into(),
+        forbid_latest: "warn".into(),
+        forbid_privileged: "deny".into(),
+    };
+    let bad = berth::tenancy::guardrails::update(&w.app, &w.admin, "prod", {
+        let mut b = input.clone();
+        b.pod_security_warn = "baseline".into();
+        b
+    })
+    .await;
+    assert!(matches!(bad, Err(berth::Error::Invalid(f)) if f.contains_key("pod_security_warn")));
+    assert!(matches!(
+        berth::tenancy::guardrails::update(&w.app, &w.dev, "prod", input.clone()).await,
+        Err(berth::Error::Forbidden(_))
+    ));
+    input.pod_security_audit = "restricted".into();
+    berth::tenancy::guardrails::update(&w.app, &w.admin, "prod", input)
+        .await
+        .unwrap();
+    run_jobs_until(&w.app, "the namespace to carry the new labels", || async {
+        let labels = Api::<Namespace>::all(client.clone())
+            .get(&name)
+            .await
+            .unwrap()
+            .metadata
+            .labels
+            .unwrap();
+        labels["pod-security.kubernetes.io/enforce"] == "restricted"
+            && labels["berth.dev/guardrail-forbid-latest"] == "warn"
+    })
+    .await;
+    // Restricted refuses a pod that does not drop privileges...
+    refused(
+        pods.create(
+            &PostParams::default(),
+            &pinned("loose", "registry.invalid/app:1.0", json!({})),
+        )
+        .await,
+        "violates PodSecurity \"restricted",
+    );
+    // ...and admits a compliant one even with :latest, now only warned about.
+    let compliant = json!({"securityContext": {"allowPrivilegeEscalation": false, "capabilities": {"drop": ["ALL"]},
+        "runAsNonRoot": true, "runAsUser": 1000, "seccompProfile": {"type": "RuntimeDefault"}}});
+    pods.create(
+        &PostParams::default(),
+        &pinned("warned", "registry.invalid/app:latest", compliant),
+    )
+    .await
+    .unwrap();
+    // The pinning proof's probes pass every guardrail, so the proof stays conclusive.
+    let proof = conclusive_proof(&w, "real-east-1", &name).await;
+    assert_eq!(proof.verdict, PinVerdict::Enforced, "{proof:#?}");
 }

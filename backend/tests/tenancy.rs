@@ -330,9 +330,10 @@ async fn a_prod_request_is_amended_approved_and_provisioned_with_exact_objects(d
         .await
         .unwrap();
     assert_eq!(done.request.state, "ready");
-    // Ten namespace objects, and the pool's admission policies with their bindings (the
-    // cluster is 1.36: Mutating and Validating).
-    assert_eq!(done.objects.len(), 14);
+    // Ten namespace objects, the pool's admission policies with their bindings (the cluster
+    // is 1.36: Mutating and Validating), and the four workload standards with a binding per
+    // mode.
+    assert_eq!(done.objects.len(), 30);
     assert!(done.objects.iter().all(|o| o.outcome == "applied"));
     let policies: Vec<(&str, &str)> = done
         .objects
@@ -340,10 +341,14 @@ async fn a_prod_request_is_amended_approved_and_provisioned_with_exact_objects(d
         .filter(|o| o.kind.contains("AdmissionPolicy"))
         .map(|o| (o.kind.as_str(), o.name.as_str()))
         .collect();
-    assert_eq!(policies.len(), 4, "{policies:?}");
-    assert!(policies
-        .iter()
-        .all(|(_, name)| *name == "berth-pool-general"));
+    assert_eq!(policies.len(), 20, "{policies:?}");
+    assert_eq!(
+        policies
+            .iter()
+            .filter(|(_, name)| *name == "berth-pool-general")
+            .count(),
+        4
+    );
 
     let sim = w.fleet.cluster("prod-shanghai-1").unwrap();
     let ns = sim
@@ -1289,8 +1294,9 @@ async fn rest_requests_decisions_and_namespaces_with_authorization(db: PgPool) {
         .post("/api/v1/namespace-requests/preview", body.clone())
         .await;
     assert_eq!(status, 200, "{preview}");
-    // Ten namespace objects and the pool's four admission policy objects (a 1.36 cluster).
-    assert_eq!(preview["objects"].as_array().unwrap().len(), 14);
+    // Ten namespace objects, the pool's four admission policy objects (a 1.36 cluster) and
+    // the workload standards' sixteen.
+    assert_eq!(preview["objects"].as_array().unwrap().len(), 30);
     assert_eq!(preview["auto_approve"], false);
     assert!(
         preview["impact"]["allocatable"]["cpu_millis"]

@@ -626,6 +626,61 @@ words!(
     }
 );
 
+words!(
+    /// A Pod Security Standard, as the PodSecurity admission plugin reads it from the
+    /// namespace's `pod-security.kubernetes.io/*` labels.
+    PodSecurityLevel {
+        Privileged = "privileged",
+        Baseline = "baseline",
+        Restricted = "restricted",
+    }
+);
+
+words!(
+    /// What a workload standard does with a pod or workload that breaks it: nothing, a
+    /// warning to the client, an audit annotation, or a refusal.
+    RuleMode {
+        Off = "off",
+        Warn = "warn",
+        Audit = "audit",
+        Deny = "deny",
+    }
+);
+
+/// The guardrails of one environment: Pod Security levels written on its namespaces and the
+/// mode of each workload standard.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(ToSchema))]
+pub struct Guardrails {
+    pub environment: Environment,
+    pub pod_security_enforce: PodSecurityLevel,
+    pub pod_security_warn: PodSecurityLevel,
+    pub pod_security_audit: PodSecurityLevel,
+    /// Every container sets CPU and memory requests and a memory limit.
+    pub require_resources: RuleMode,
+    /// Every long-running container has readiness and liveness probes.
+    pub require_probes: RuleMode,
+    /// Every image is pinned by tag (not `latest`) or digest.
+    pub forbid_latest: RuleMode,
+    /// No container runs privileged.
+    pub forbid_privileged: RuleMode,
+}
+
+/// An admin's change to one environment's guardrails: each field a level or a mode.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(ToSchema))]
+pub struct GuardrailsInput {
+    /// privileged | baseline | restricted
+    pub pod_security_enforce: String,
+    pub pod_security_warn: String,
+    pub pod_security_audit: String,
+    /// off | warn | audit | deny
+    pub require_resources: String,
+    pub require_probes: String,
+    pub forbid_latest: String,
+    pub forbid_privileged: String,
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ssr", derive(ToSchema))]
 pub struct Probe {

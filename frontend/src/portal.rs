@@ -134,6 +134,14 @@ pub trait Portal: Send + Sync + 'static {
     async fn check_namespaces(&self, req: &Parts, csrf: &str, cluster: &str) -> Result<()>;
     async fn ledger(&self, req: &Parts) -> Result<Vec<LedgerRow>>;
     async fn out_of_band(&self, req: &Parts) -> Result<Vec<OutOfBand>>;
+    async fn guardrails(&self, req: &Parts) -> Result<Vec<Guardrails>>;
+    async fn update_guardrails(
+        &self,
+        req: &Parts,
+        csrf: &str,
+        environment: &str,
+        input: GuardrailsInput,
+    ) -> Result<Guardrails>;
     async fn presets(&self, req: &Parts) -> Result<Vec<Preset>>;
     async fn update_preset(&self, req: &Parts, csrf: &str, input: Preset) -> Result<Preset>;
     async fn budgets(&self, req: &Parts, team: &str) -> Result<Vec<Budget>>;

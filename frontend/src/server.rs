@@ -668,6 +668,42 @@ pub async fn get_out_of_band() -> Result<Vec<OutOfBand>, ErrorDetail> {
 }
 
 #[server(prefix = "/fn")]
+pub async fn list_guardrails() -> Result<Vec<Guardrails>, ErrorDetail> {
+    let (portal, parts) = portal()?;
+    portal.guardrails(&parts).await
+}
+
+#[allow(clippy::too_many_arguments)]
+#[server(prefix = "/fn")]
+pub async fn update_guardrails(
+    csrf: String,
+    environment: String,
+    pod_security_enforce: String,
+    pod_security_warn: String,
+    pod_security_audit: String,
+    require_resources: String,
+    require_probes: String,
+    forbid_latest: String,
+    forbid_privileged: String,
+) -> Result<Guardrails, ErrorDetail> {
+    let input = GuardrailsInput {
+        pod_security_enforce,
+        pod_security_warn,
+        pod_security_audit,
+        require_resources,
+        require_probes,
+        forbid_latest,
+        forbid_privileged,
+    };
+    let (portal, parts) = portal()?;
+    let saved = portal
+        .update_guardrails(&parts, &csrf, &environment, input)
+        .await?;
+    redirect_plain_form_post(&parts, "/admin/tenancy");
+    Ok(saved)
+}
+
+#[server(prefix = "/fn")]
 pub async fn list_presets() -> Result<Vec<Preset>, ErrorDetail> {
     let (portal, parts) = portal()?;
     portal.presets(&parts).await

@@ -64,7 +64,7 @@ test('a developer requests a namespace, an admin amends and approves it, it is a
   await page.getByLabel('gp3', { exact: true }).check();
   const preview = page.locator('aside.preview');
   await expect(preview).toContainText('A platform admin will review this request.');
-  await expect(preview).toContainText('14 objects will be applied');
+  await expect(preview).toContainText('30 objects will be applied');
   await expect(preview).toContainText('Pool general on prod-shanghai-1');
   await expect(page.locator('#name-hint')).toHaveCount(0);
   await page.getByRole('button', { name: 'Submit request' }).click();
@@ -178,5 +178,27 @@ test('the admin settings page edits a preset and shows field errors', async ({ b
   await page.getByLabel('Storage', { exact: true }).fill('2Ti');
   await page.getByRole('button', { name: 'Set budget' }).click();
   await expect(page.getByText('is not a Kubernetes quantity').first()).toBeVisible();
+  expect(errors).toEqual([]);
+});
+
+test('the admin sets an environment\'s guardrails, with the levels checked against each other', async ({ browser }) => {
+  const page = await asAdmin(browser);
+  const errors: string[] = [];
+  page.on('pageerror', (err) => errors.push(err.message));
+  await page.getByRole('link', { name: 'Tenancy' }).click();
+  await hydrated(page);
+  await expect(page.getByRole('heading', { name: 'Guardrails' })).toBeVisible();
+  await expect(page.locator('#guardrail-prod-forbid_latest')).toHaveValue('deny');
+  await page.locator('#guardrail-dev-pod_security_enforce').selectOption('restricted');
+  await page.locator('#guardrail-dev-pod_security_warn').selectOption('baseline');
+  await page.getByRole('button', { name: 'Save dev' }).click();
+  // Both warn (baseline) and dev's audit (baseline) are now below enforce: each says so.
+  await expect(page.getByText('must be at least as strict as enforce (restricted)')).toHaveCount(2);
+  await page.locator('#guardrail-dev-pod_security_warn').selectOption('restricted');
+  await page.locator('#guardrail-dev-pod_security_audit').selectOption('restricted');
+  await page.locator('#guardrail-dev-require_probes').selectOption('warn');
+  await page.getByRole('button', { name: 'Save dev' }).click();
+  await expect(page.getByRole('status').filter({ hasText: 'Guardrails for dev saved' })).toBeVisible();
+  await expect(page.locator('#guardrail-dev-require_probes')).toHaveValue('warn');
   expect(errors).toEqual([]);
 });

@@ -3,10 +3,10 @@
 
 use axum::{extract::State, http::StatusCode, response::IntoResponse};
 use berth_frontend::api::{
-    Amendment, Budget, BudgetInput, Decision, Decommission, ErrorBody, LedgerRow, Namespace,
-    NamespaceDetail, NamespaceQuery, NamespaceRequest, NewNamespaceRequest, NewWebhook, OutOfBand,
-    Page, Policy, PolicyInput, Preset, QuotaChange, RequestDetail, RequestPreview, RequestQuery,
-    Webhook,
+    Amendment, Budget, BudgetInput, Decision, Decommission, ErrorBody, Guardrails, GuardrailsInput,
+    LedgerRow, Namespace, NamespaceDetail, NamespaceQuery, NamespaceRequest, NewNamespaceRequest,
+    NewWebhook, OutOfBand, Page, Policy, PolicyInput, Preset, QuotaChange, RequestDetail,
+    RequestPreview, RequestQuery, Webhook,
 };
 use serde::Deserialize;
 use utoipa_axum::{router::OpenApiRouter, routes};
@@ -32,6 +32,8 @@ pub fn router() -> OpenApiRouter<App> {
         .routes(routes!(check_cluster_namespaces))
         .routes(routes!(out_of_band))
         .routes(routes!(ledger))
+        .routes(routes!(list_guardrails))
+        .routes(routes!(update_guardrails))
         .routes(routes!(list_presets))
         .routes(routes!(update_preset))
         .routes(routes!(list_budgets, set_budget))
@@ -256,6 +258,29 @@ async fn out_of_band(State(app): State<App>, ctx: Ctx) -> Result<axum::Json<Vec<
     responses((status = 200, body = Vec<LedgerRow>), (status = 401, body = ErrorBody)))]
 async fn ledger(State(app): State<App>, ctx: Ctx) -> Result<axum::Json<Vec<LedgerRow>>> {
     Ok(axum::Json(tenancy::namespaces::ledger(&app, &ctx).await?))
+}
+
+/// The guardrails of each environment: Pod Security levels and workload standards.
+#[utoipa::path(get, path = "/guardrails", tag = "tenancy",
+    responses((status = 200, body = Vec<Guardrails>), (status = 401, body = ErrorBody)))]
+async fn list_guardrails(State(app): State<App>, ctx: Ctx) -> Result<axum::Json<Vec<Guardrails>>> {
+    Ok(axum::Json(tenancy::guardrails::list(&app, &ctx).await?))
+}
+
+/// Replace one environment's guardrails (admins); its namespaces are re-applied.
+#[utoipa::path(put, path = "/guardrails/{environment}", tag = "tenancy", params(("environment" = String, Path)),
+    request_body = GuardrailsInput,
+    responses((status = 200, body = Guardrails), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+              (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+async fn update_guardrails(
+    State(app): State<App>,
+    ctx: Ctx,
+    Path(environment): Path<String>,
+    Json(input): Json<GuardrailsInput>,
+) -> Result<axum::Json<Guardrails>> {
+    Ok(axum::Json(
+        tenancy::guardrails::update(&app, &ctx, &environment, input).await?,
+    ))
 }
 
 /// The quota presets S, M, L and XL.

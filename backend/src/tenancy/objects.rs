@@ -2,10 +2,11 @@
 //! same inputs give the same objects, which is what makes re-applying idempotent and lets
 //! the drift check compare them with the live ones.
 
-use berth_frontend::api::{NamespaceSpec, Taint};
+use berth_frontend::api::{Guardrails, NamespaceSpec, Taint};
 use serde_json::{json, Map, Value};
 
 use super::{
+    guardrails,
     pinning::{self, Pool, Served},
     spec::Sized,
 };
@@ -26,6 +27,8 @@ pub struct Inputs<'a> {
     pub taints: &'a [Taint],
     /// What the cluster serves for pinning.
     pub served: &'a Served,
+    /// The guardrails of the namespace's environment.
+    pub guardrails: &'a Guardrails,
     /// Every storage class of the cluster; those not allowed get a quota of 0.
     pub cluster_classes: &'a [String],
     pub spec: &'a Sized,
@@ -76,6 +79,9 @@ pub fn desired(i: &Inputs) -> Vec<(&'static str, String, Value)> {
     });
     if pool.pinnable() {
         namespace["metadata"]["labels"][pinning::POOL_LABEL] = Value::String(i.pool.to_owned());
+    }
+    for (k, v) in guardrails::namespace_labels(i.guardrails) {
+        namespace["metadata"]["labels"][k] = Value::String(v);
     }
     // An applied `annotations: {}` would claim the map, and others' applies to it conflict.
     if !ns_annotations.is_empty() {
@@ -155,6 +161,9 @@ pub fn desired(i: &Inputs) -> Vec<(&'static str, String, Value)> {
     // The pool's policies are the same for every namespace of the pool; applying them again
     // with each namespace keeps them current when the pool's taints change.
     out.extend(pinning::policies(&pool, i.served));
+    if i.served.validating {
+        out.extend(guardrails::policies());
+    }
     out
 }
 

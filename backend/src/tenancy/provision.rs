@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use berth_frontend::api::{NamespaceSpec, NamespaceState, PinVerdict, Taint};
+use berth_frontend::api::{Guardrails, NamespaceSpec, NamespaceState, PinVerdict, Taint};
 use k8s_openapi::api::{
     core::v1::{LimitRange, Namespace, ResourceQuota, ServiceAccount},
     networking::v1::NetworkPolicy,
@@ -54,6 +54,8 @@ pub struct Facts {
     /// What the cluster serves for pinning (from its last sync).
     pub validating_policies: bool,
     pub mutating_policies: Option<String>,
+    /// The guardrails of the namespace's environment.
+    pub guardrails: Json<Guardrails>,
 }
 
 impl Facts {
@@ -72,7 +74,8 @@ pub async fn facts(conn: &mut PgConnection, id: Uuid) -> Result<Facts> {
                   p.label_key AS "pool_label?", p.taints AS "taints?: Json<Vec<Taint>>",
                   array(SELECT s.name FROM storage_classes s WHERE s.cluster_id = n.cluster_id ORDER BY s.name) AS "classes!",
                   n.spec AS "spec: Json<NamespaceSpec>", n.state AS "state: NamespaceState", n.expires_at, n.burst_until, n.base_spec,
-                  coalesce(i.validating_policies, false) AS "validating_policies!", i.mutating_policies AS "mutating_policies?"
+                  coalesce(i.validating_policies, false) AS "validating_policies!", i.mutating_policies AS "mutating_policies?",
+                  (SELECT to_jsonb(g) FROM guardrails g WHERE g.environment = n.environment) AS "guardrails!: Json<Guardrails>"
            FROM namespaces n JOIN teams t ON t.id = n.team_id JOIN clusters c ON c.id = n.cluster_id
            LEFT JOIN cluster_inventory i ON i.cluster_id = n.cluster_id
            LEFT JOIN node_pools p ON p.cluster_id = n.cluster_id AND p.name = n.node_pool
@@ -107,6 +110,7 @@ pub fn desired(
         pool: &f.pool,
         taints: &taints,
         served: &served,
+        guardrails: &f.guardrails.0,
         cluster_classes: &f.classes,
         spec: &sized,
         group: objects::group_name(&app.config.team_group_pattern, &f.team),

@@ -8,9 +8,9 @@ use crate::{
     components::{field_error, form_error, Authed, ErrorMessage},
     pages::fleet::{cores, gib},
     server::{
-        get_out_of_band, list_budgets, list_clusters, list_policies, list_presets, list_teams,
-        list_webhooks, CheckNamespaces, CreateWebhook, RemovePolicy, RemoveWebhook, SavePolicy,
-        SetBudget, UpdatePreset,
+        get_out_of_band, list_budgets, list_clusters, list_guardrails, list_policies, list_presets,
+        list_teams, list_webhooks, CheckNamespaces, CreateWebhook, RemovePolicy, RemoveWebhook,
+        SavePolicy, SetBudget, UpdateGuardrails, UpdatePreset,
     },
 };
 
@@ -32,11 +32,83 @@ fn Settings(me: Me) -> impl IntoView {
     let csrf = me.csrf_token.clone().unwrap_or_default();
     view! {
         <h1>"Tenancy settings"</h1>
+        <GuardrailSettings csrf=csrf.clone()/>
         <Presets csrf=csrf.clone()/>
         <Budgets csrf=csrf.clone()/>
         <Policies csrf=csrf.clone()/>
         <Webhooks csrf=csrf.clone()/>
         <OutOfBand csrf/>
+    }
+}
+
+/// The guardrails of each environment: selects for the Pod Security levels and the
+/// standards' modes. Saving one re-applies every namespace of that environment.
+#[component]
+fn GuardrailSettings(csrf: String) -> impl IntoView {
+    let update = ServerAction::<UpdateGuardrails>::new();
+    let guardrails = Resource::new(move || update.version().get(), |_| list_guardrails());
+    let value = update.value();
+    // The environment whose form was submitted last: its errors show under its fields only.
+    let editing = RwSignal::new(String::new());
+    view! {
+        <section class="card">
+            <h2>"Guardrails"</h2>
+            <p class="muted">"Per environment: the Pod Security Admission levels written on each namespace, and what the API server does with workloads that break Berth's standards (ValidatingAdmissionPolicies on clusters that serve them). Saving re-applies every namespace of the environment."</p>
+            {form_error(value)}
+            {move || value.get().and_then(|r| r.ok()).map(|g| view! { <p class="ok" role="status">"Guardrails for "{g.environment}" saved; its namespaces are being re-applied."</p> })}
+            <Suspense fallback=|| ()>
+                {move || {
+                    let csrf = csrf.clone();
+                    Suspend::new(async move {
+                        match guardrails.await {
+                            Ok(list) => list.into_iter().map(|g| {
+                                let env = g.environment.as_str();
+                                let csrf = csrf.clone();
+                                let levels = [
+                                    ("pod_security_enforce", "Pod Security: enforce", g.pod_security_enforce.as_str()),
+                                    ("pod_security_warn", "Pod Security: warn", g.pod_security_warn.as_str()),
+                                    ("pod_security_audit", "Pod Security: audit", g.pod_security_audit.as_str()),
+                                ];
+                                let modes = [
+                                    ("require_resources", "Requests and limits set", g.require_resources.as_str()),
+                                    ("require_probes", "Readiness and liveness probes", g.require_probes.as_str()),
+                                    ("forbid_latest", "No :latest or untagged images", g.forbid_latest.as_str()),
+                                    ("forbid_privileged", "No privileged containers", g.forbid_privileged.as_str()),
+                                ];
+                                let select = move |field: &'static str, label: &'static str, current: &'static str, choices: &'static [&'static str]| {
+                                    let id = format!("guardrail-{env}-{field}");
+                                    view! {
+                                        <div>
+                                            <label for=id.clone()>{label}</label>
+                                            <select id=id name=field>
+                                                {choices.iter().map(|c| view! { <option value=*c selected=*c == current>{*c}</option> }).collect_view()}
+                                            </select>
+                                            {move || value.get().filter(|_| editing.get() == env).and_then(|r| r.err()).and_then(|e| e.fields.get(field).cloned())
+                                                .map(|m| view! { <span class="field-error">{m}</span> })}
+                                        </div>
+                                    }
+                                };
+                                view! {
+                                    <h3>{format!("Environment {env}")}</h3>
+                                    <div on:submit=move |_| editing.set(env.to_owned())>
+                                    <ActionForm action=update>
+                                        <input type="hidden" name="csrf" value=csrf/>
+                                        <input type="hidden" name="environment" value=env/>
+                                        <div class="grid3">
+                                            {levels.into_iter().map(|(f, l, c)| select(f, l, c, &["privileged", "baseline", "restricted"])).collect_view()}
+                                            {modes.into_iter().map(|(f, l, c)| select(f, l, c, &["off", "warn", "audit", "deny"])).collect_view()}
+                                        </div>
+                                        <button type="submit">{format!("Save {env}")}</button>
+                                    </ActionForm>
+                                    </div>
+                                }
+                            }).collect_view().into_any(),
+                            Err(error) => view! { <ErrorMessage error/> }.into_any(),
+                        }
+                    })
+                }}
+            </Suspense>
+        </section>
     }
 }
 

@@ -143,7 +143,11 @@ pub(super) async fn check_new(
     }
 }
 
-pub(super) fn objects_for(app: &App, c: &Checked) -> Vec<Value> {
+pub(super) fn objects_for(
+    app: &App,
+    c: &Checked,
+    guardrails: &berth_frontend::api::Guardrails,
+) -> Vec<Value> {
     let pool = c.placement.cluster.pools.iter().find(|p| p.name == c.pool);
     let served = crate::tenancy::pinning::Served::of(c.placement.cluster.inventory.as_ref());
     let inputs = objects::Inputs {
@@ -155,6 +159,7 @@ pub(super) fn objects_for(app: &App, c: &Checked) -> Vec<Value> {
         pool: &c.pool,
         taints: pool.map_or(&[], |p| p.taints.as_slice()),
         served: &served,
+        guardrails,
         cluster_classes: &c.placement.classes,
         spec: &c.sized,
         group: objects::group_name(&app.config.team_group_pattern, &c.team.name),
@@ -233,9 +238,10 @@ pub async fn preview(app: &App, ctx: &Ctx, input: NewNamespaceRequest) -> Result
     match check_new(&mut conn, actor, &input).await {
         Ok(c) => {
             let (impact, _, policy, approve) = assess_new(&mut conn, &c).await?;
+            let guardrails = crate::tenancy::guardrails::load(&mut conn, c.environment).await?;
             Ok(RequestPreview {
                 fields: Default::default(),
-                objects: objects_for(app, &c),
+                objects: objects_for(app, &c, &guardrails),
                 impact: Some(impact),
                 matched_policy: policy,
                 auto_approve: approve,

@@ -3,13 +3,13 @@
 //! kept, and namespaces labelled managed-by=berth that Berth does not know listed as
 //! out-of-band. Periodic (`BERTH_DRIFT_INTERVAL_SECONDS`) and on demand.
 
-use std::time::Duration;
+use std::{collections::HashMap, time::Duration};
 
 use berth_frontend::api::DriftItem;
 use futures::StreamExt;
 use k8s_openapi::api::core::v1::Namespace;
 use kube::{
-    api::{Api, ListParams},
+    api::{Api, DynamicObject, ListParams},
     Client,
 };
 use uuid::Uuid;
@@ -20,13 +20,31 @@ use super::{
 };
 use crate::{fleet::connect, App, Error, Result};
 
+/// Cluster-scoped objects shared by many namespaces (the pool and workload policies), read
+/// once per cluster check: (kind, name) → the live object, or None when it is missing.
+type Shared = HashMap<(&'static str, String), Option<DynamicObject>>;
+
 /// Reads one namespace's quota status and compares its objects with the desired ones.
-async fn check_namespace(app: &App, client: &Client, f: &Facts) -> Result<()> {
+async fn check_namespace(app: &App, client: &Client, f: &Facts, shared: &mut Shared) -> Result<()> {
     let manifests = desired(app, f).unwrap_or_default();
     let mut drift = Vec::new();
     let mut usage = None;
     for (kind, name, manifest) in &manifests {
-        match api(client, &f.name, manifest).get_opt(name).await {
+        let read = if kind.contains("AdmissionPolicy") {
+            match shared.get(&(*kind, name.clone())) {
+                Some(found) => Ok(found.clone()),
+                None => {
+                    let found = api(client, &f.name, manifest).get_opt(name).await;
+                    if let Ok(found) = &found {
+                        shared.insert((*kind, name.clone()), found.clone());
+                    }
+                    found
+                }
+            }
+        } else {
+            api(client, &f.name, manifest).get_opt(name).await
+        };
+        match read {
             Ok(Some(live)) => {
                 let live = serde_json::to_value(&live).map_err(anyhow::Error::from)?;
                 if *kind == "ResourceQuota" {
@@ -73,9 +91,10 @@ pub async fn check_cluster(app: &App, cluster_id: Uuid) -> Result<()> {
     )
     .fetch_all(&app.db)
     .await?;
+    let mut shared = Shared::new();
     for id in ids {
         let f = facts(&mut *app.db.acquire().await?, id).await?;
-        check_namespace(app, &client, &f).await?;
+        check_namespace(app, &client, &f, &mut shared).await?;
     }
     let namespaces: Api<Namespace> = Api::all(client);
     let labelled = namespaces

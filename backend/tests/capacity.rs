@@ -200,7 +200,33 @@ fn series() -> Vec<Workload> {
             constant(100.0 * MI),
         )],
     );
-    vec![web, api, db, worker, thin, agent, idle, report]
+    // batch: KRR's summed-points rule. An old pod at 2 cores and 300Mi for 75 minutes, then
+    // a new one at 0.2 cores and 200Mi for the last 75 minutes: each has fewer than 100
+    // points (about 60), together more, so both count — 2000m, where the per-pod rule of
+    // KRR ≤ 1.7.1 said "Not enough data".
+    let batch = workload(
+        "Deployment",
+        "batch",
+        vec![
+            PodSeries::new(
+                "batch-5f6d7c-old",
+                "batch",
+                end - 2.0 * 4500.0,
+                end - 4500.0,
+                constant(2.0),
+                constant(300.0 * MI),
+            ),
+            PodSeries::new(
+                "batch-5f6d7c-new",
+                "batch",
+                end - 4500.0 + SCRAPE,
+                end,
+                constant(0.2),
+                constant(200.0 * MI),
+            ),
+        ],
+    );
+    vec![web, api, db, worker, thin, agent, idle, report, batch]
 }
 
 /// The same namespace name on another cluster, with usage that would change every answer.
@@ -323,9 +349,10 @@ async fn simple(w: &World, allow_hpa: bool) -> NamespaceRecommendations {
     .unwrap()
 }
 
-/// KRR rounds memory up to the megabyte: the expected bytes for a peak of `mi` MiB.
+/// KRR (v1.29) rounds memory up to the mebibyte: the expected bytes for a peak of `mi` MiB,
+/// with the 15% buffer.
 fn krr_memory(mi: f64) -> i64 {
-    ((mi * MI * 1.15 / 1e6).ceil() as i64) * 1_000_000
+    ((mi * 1.15).ceil() as i64) << 20
 }
 
 #[sqlx::test(migrations = "../migrations")]
@@ -397,6 +424,18 @@ async fn simple_recommendations_equal_the_hand_computed_values(db: PgPool) {
         "current requests are the running pod's"
     );
 
+    let batch = row(&r, "batch");
+    assert_eq!(
+        batch.recommended.cpu_request_millis,
+        Some(2000),
+        "thin pods' points are summed, and the old pod counts: {batch:#?}"
+    );
+    assert_eq!(
+        batch.recommended.memory_request_bytes,
+        Some(krr_memory(300.0))
+    );
+    assert!(batch.usage.cpu_points < 2 * 100 && batch.usage.cpu_points >= 100);
+
     let thin = row(&r, "thin");
     assert_eq!(thin.workload_kind, "Pod");
     assert_eq!(thin.recommended.cpu_request_millis, None);
@@ -405,10 +444,12 @@ async fn simple_recommendations_equal_the_hand_computed_values(db: PgPool) {
 
     let agent = row(&r, "agent");
     assert_eq!(agent.workload_kind, "DaemonSet");
+    // Gaps and NaN change nothing. Prometheus's rate of the 0.15-core counter comes out as
+    // 0.15000000000000002, which KRR's ceil(cores × 1000) makes 151m: so does Berth.
     assert_eq!(
         agent.recommended.cpu_request_millis,
-        Some(150),
-        "gaps and NaN change nothing"
+        Some(151),
+        "gaps and NaN change nothing; KRR's rounding"
     );
     assert_eq!(
         agent.recommended.memory_request_bytes,
@@ -437,9 +478,10 @@ async fn simple_recommendations_equal_the_hand_computed_values(db: PgPool) {
 
     // Allowed, the HPA's resource gets a recommendation too.
     let allowed = simple(&w, true).await;
+    // 0.3 cores comes back as 0.30000000000000004: 301m, as KRR says.
     assert_eq!(
         row(&allowed, "api").recommended.cpu_request_millis,
-        Some(300)
+        Some(301)
     );
 
     // Totals count running replicas: web 2 × 500m, api 300m→(no rec: current 500m), ...

@@ -38,21 +38,27 @@ pub(super) fn promql(source: &Source, namespace: &str, w: Window) -> (Promql, St
     (q, ns, sel)
 }
 
-/// One query for every usage statistic of a namespace's containers.
+/// One query for every usage statistic of a namespace's containers. The per-container
+/// statistics keep the scrape `job`, as KRR's queries do, so the reader can prefer the
+/// kubelet's series as KRR does.
 pub fn usage_query(source: &Source, namespace: &str, w: Window) -> String {
     let (q, _, sel) = promql(source, namespace, w);
     let range = format!("[{}:{}]", dur(w.history), dur(w.step));
     let by = "max by (namespace, pod, container)";
-    let cpu_raw = format!("{by} (container_cpu_usage_seconds_total{{{sel}}})");
+    let by_job = "max by (namespace, pod, container, job)";
+    let s = dur(w.step);
+    let cpu_rate = format!("{by_job} (rate(container_cpu_usage_seconds_total{{{sel}}}[{s}]))");
+    let memory = format!("{by_job} (container_memory_working_set_bytes{{{sel}}})");
+    let cpu_raw = format!("{by_job} (container_cpu_usage_seconds_total{{{sel}}})");
     tagged(&[
-        ("cpu_p50", format!("quantile_over_time(0.5, {}{range})", q.cpu_rate)),
-        ("cpu_p95", format!("quantile_over_time(0.95, {}{range})", q.cpu_rate)),
-        ("cpu_p99", format!("quantile_over_time(0.99, {}{range})", q.cpu_rate)),
-        ("cpu_max", format!("max_over_time({}{range})", q.cpu_rate)),
+        ("cpu_p50", format!("quantile_over_time(0.5, {cpu_rate}{range})")),
+        ("cpu_p95", format!("quantile_over_time(0.95, {cpu_rate}{range})")),
+        ("cpu_p99", format!("quantile_over_time(0.99, {cpu_rate}{range})")),
+        ("cpu_max", format!("max_over_time({cpu_rate}{range})")),
         ("cpu_n", format!("count_over_time({cpu_raw}{range})")),
-        ("mem_p50", format!("quantile_over_time(0.5, {}{range})", q.memory)),
-        ("mem_max", format!("max_over_time({}{range})", q.memory)),
-        ("mem_n", format!("count_over_time({}{range})", q.memory)),
+        ("mem_p50", format!("quantile_over_time(0.5, {memory}{range})")),
+        ("mem_max", format!("max_over_time({memory}{range})")),
+        ("mem_n", format!("count_over_time({memory}{range})")),
         // When each container was last seen, to the hour: `timestamp()` in a subquery costs a
         // step-by-step evaluation, so it runs at hour steps (0.1 s instead of 5 s for 14 days).
         (

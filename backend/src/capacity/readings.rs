@@ -40,8 +40,20 @@ pub(super) struct Usage {
     pub(super) peak_memory: Option<f64>,
 }
 
+/// Whether a series of scrape job `job` replaces one of `current` for the same container
+/// and statistic: KRR keeps the `kubelet` job's series, else the first job's by name.
+fn preferred_job(job: &str, current: &str) -> bool {
+    match (job == "kubelet", current == "kubelet") {
+        (true, _) => true,
+        (false, true) => false,
+        (false, false) => job < current,
+    }
+}
+
 pub(super) fn read_usage(samples: Vec<Sample>) -> Usage {
     let mut u = Usage::default();
+    // (pod, container, statistic) → the job whose series was taken.
+    let mut taken: BTreeMap<(String, String, String), String> = BTreeMap::new();
     for s in samples {
         let stat = label(&s.labels, "berth_stat");
         let v = finite(s.value);
@@ -53,6 +65,14 @@ pub(super) fn read_usage(samples: Vec<Sample>) -> Usage {
                     label(&s.labels, "pod").to_owned(),
                     label(&s.labels, "container").to_owned(),
                 );
+                let job = label(&s.labels, "job");
+                let which = (key.0.clone(), key.1.clone(), stat.to_owned());
+                match taken.get(&which) {
+                    Some(current) if !preferred_job(job, current) => continue,
+                    _ => {
+                        taken.insert(which, job.to_owned());
+                    }
+                }
                 let p = u.pods.entry(key).or_default();
                 match stat {
                     "cpu_p50" => p.cpu_p50 = v,
@@ -224,4 +244,37 @@ pub async fn read(
         cpu_points,
         memory_points,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample(job: &str, stat: &str, value: f64) -> Sample {
+        let labels: Labels = [
+            ("pod", "api-1"),
+            ("container", "api"),
+            ("job", job),
+            ("berth_stat", stat),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect();
+        Sample { labels, value }
+    }
+
+    #[test]
+    fn the_kubelets_series_win_else_the_first_job_by_name_as_in_krr() {
+        // cAdvisor scraped twice: KRR takes the kubelet job's figures, not the higher ones.
+        let u = read_usage(vec![
+            sample("cadvisor", "cpu_p95", 0.9),
+            sample("kubelet", "cpu_p95", 0.3),
+            sample("zz-extra", "cpu_p95", 1.5),
+            sample("b-job", "mem_max", 2e8),
+            sample("a-job", "mem_max", 1e8),
+        ]);
+        let p = &u.pods[&("api-1".to_owned(), "api".to_owned())];
+        assert_eq!(p.cpu_p95, Some(0.3));
+        assert_eq!(p.mem_max, Some(1e8));
+    }
 }

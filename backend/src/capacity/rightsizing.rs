@@ -45,46 +45,50 @@ impl Proposal {
     }
 }
 
-/// Rounds cores up to the millicore, as KRR does, with the 10m floor. Float noise below a
-/// billionth of a core (rates are sums of products) does not push a value up a millicore.
+/// Rounds cores up to the millicore with the 10m floor, as KRR's runner does
+/// (`ceil(value × 1000) / 1000`, no allowance for float noise: 0.5000000000000001 cores is
+/// 501m there, so it is here).
 pub fn cpu_millis(cores: f64) -> i64 {
-    let millis = (cores * 1000.0 - 1e-6).ceil() as i64;
+    let millis = (cores * 1000.0).ceil() as i64;
     millis.max(CPU_FLOOR_MILLIS)
 }
 
-/// Rounds bytes up to the megabyte (10^6), as KRR does, with the 100 MiB floor.
+/// Rounds bytes up to the mebibyte (2^20) with the 100 MiB floor, as KRR's runner does
+/// (`_round_value` since v1.3; its comment says "1M", its arithmetic is MiB).
 pub fn memory_bytes(bytes: f64) -> i64 {
-    let mb = (bytes / 1e6 - 1e-9).ceil() as i64;
-    (mb * 1_000_000).max(MEMORY_FLOOR_BYTES)
+    let mib = (bytes / MIB).ceil() as i64;
+    (mib << 20).max(MEMORY_FLOOR_BYTES)
 }
 
-/// KRR's rule for one resource: pods with fewer than 100 points are left out, and the answer
-/// is the highest value of the rest; `(value, points)` picks the resource from a pod.
+const MIB: f64 = 1_048_576.0;
+
+/// KRR's rule for one resource (v1.8.2 on, PR #228): the points of all the workload's pods
+/// are summed; under 100 in all there is not enough data, otherwise every pod counts and the
+/// answer is the highest value among them. `(value, points)` picks the resource from a pod.
 fn simple_peak(
     pods: &[PodUsage],
     pick: impl Fn(&PodUsage) -> (Option<f64>, u64),
     hpa_on_resource: bool,
     allow_hpa: bool,
 ) -> Result<f64, &'static str> {
-    if pods.iter().all(|p| pick(p).0.is_none()) {
+    let values: Vec<f64> = pods
+        .iter()
+        .filter_map(|p| pick(p).0.filter(|v| v.is_finite()))
+        .collect();
+    if values.is_empty() {
         return Err("No data");
     }
-    let counted: Vec<f64> = pods
-        .iter()
-        .map(&pick)
-        .filter(|(_, points)| *points >= POINTS_REQUIRED)
-        .filter_map(|(v, _)| v.filter(|v| v.is_finite()))
-        .collect();
-    if counted.is_empty() {
+    let points: u64 = pods.iter().map(|p| pick(p).1).sum();
+    if points < POINTS_REQUIRED {
         return Err("Not enough data");
     }
     if hpa_on_resource && !allow_hpa {
         return Err("HPA detected");
     }
-    Ok(counted.into_iter().fold(0.0, f64::max))
+    Ok(values.into_iter().fold(0.0, f64::max))
 }
 
-/// KRR `simple` CPU: the highest 95th percentile of the pods with enough points; no limit.
+/// KRR `simple` CPU: the highest 95th percentile of the workload's pods; no limit.
 pub fn simple_cpu(pods: &[PodUsage], hpa_on_cpu: bool, allow_hpa: bool) -> Proposal {
     match simple_peak(pods, |p| (p.cpu_p95, p.cpu_points), hpa_on_cpu, allow_hpa) {
         Ok(p95) => Proposal::Value(cpu_millis(p95)),
@@ -92,8 +96,8 @@ pub fn simple_cpu(pods: &[PodUsage], hpa_on_cpu: bool, allow_hpa: bool) -> Propo
     }
 }
 
-/// KRR `simple` memory: the highest working-set peak of the pods with enough points, plus
-/// 15%; request and limit alike.
+/// KRR `simple` memory: the highest working-set peak of the workload's pods, plus 15%;
+/// request and limit alike.
 pub fn simple_memory(pods: &[PodUsage], hpa_on_memory: bool, allow_hpa: bool) -> Proposal {
     match simple_peak(
         pods,
@@ -278,20 +282,29 @@ mod tests {
     fn simple_takes_the_highest_pod_and_krr_rounding() {
         let pods = [pod("a", 0.2501, 500, 300e6), pod("b", 0.1, 500, 400e6)];
         assert_eq!(simple_cpu(&pods, false, false), Proposal::Value(251));
-        // 400 MB × 1.15 = 460 MB exactly.
+        // 400 MB × 1.15 = 460 MB = 438.69… MiB, rounded up to 439 MiB.
         assert_eq!(
             simple_memory(&pods, false, false),
-            Proposal::Value(460_000_000)
+            Proposal::Value(439 << 20)
         );
+        assert_eq!(memory_bytes((300 << 20) as f64), 300 << 20);
+        assert_eq!(memory_bytes((300 << 20) as f64 + 1.0), 301 << 20);
         assert_eq!(cpu_millis(0.001), CPU_FLOOR_MILLIS);
         assert_eq!(memory_bytes(1.0), MEMORY_FLOOR_BYTES);
-        assert_eq!(cpu_millis(0.5000000000000001), 500);
+        // No allowance for float noise: KRR says 501m.
+        assert_eq!(cpu_millis(0.5000000000000001), 501);
+        assert_eq!(cpu_millis(0.5), 500);
     }
 
     #[test]
-    fn simple_leaves_out_thin_pods_and_respects_hpas() {
-        let pods = [pod("old", 4.0, 99, 9e9), pod("new", 0.3, 100, 2e8)];
-        assert_eq!(simple_cpu(&pods, false, false), Proposal::Value(300));
+    fn points_are_summed_over_the_workloads_pods_as_current_krr_does() {
+        // An old pod with 76 points at 2 cores and a new one at 0.2: together enough, and
+        // the old pod counts — 2000m (the per-pod rule of KRR ≤ 1.7.1 said 200m).
+        let pods = [pod("old", 2.0, 76, 9e8), pod("new", 0.2, 30, 2e8)];
+        assert_eq!(simple_cpu(&pods, false, false), Proposal::Value(2000));
+        // Two pods of 52 points: 104 in all — 700m, not "Not enough data".
+        let pods = [pod("a", 0.7, 52, 3e8), pod("b", 0.5, 52, 2e8)];
+        assert_eq!(simple_cpu(&pods, false, false), Proposal::Value(700));
         assert_eq!(
             simple_cpu(&pods[..1], false, false),
             Proposal::Undefined("Not enough data")
@@ -300,7 +313,7 @@ mod tests {
             simple_cpu(&pods, true, false),
             Proposal::Undefined("HPA detected")
         );
-        assert_eq!(simple_cpu(&pods, true, true), Proposal::Value(300));
+        assert_eq!(simple_cpu(&pods, true, true), Proposal::Value(700));
         assert_eq!(
             simple_memory(&[], false, false),
             Proposal::Undefined("No data")

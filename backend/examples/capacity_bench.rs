@@ -90,7 +90,7 @@ async fn main() -> anyhow::Result<()> {
                 let source = source.clone();
                 async move {
                     let ns = format!("bench-{n:03}");
-                    let reading = capacity::read(&source, &ns, strategy, window, at)
+                    let reading = capacity::read(&source, &ns, strategy, window, at, false)
                         .await
                         .expect("reading");
                     let r = capacity::recommend(&reading, strategy, false, window, at);

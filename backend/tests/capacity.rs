@@ -226,7 +226,22 @@ fn series() -> Vec<Workload> {
             ),
         ],
     );
-    vec![web, api, db, worker, thin, agent, idle, report, batch]
+    // leaky: 300Mi of working set, but OOMKilled at its 512Mi limit half-way. With the OOM
+    // option memory is 512Mi × 1.25 = 640Mi; without it 300Mi × 1.15.
+    let mut leaky0 = PodSeries::new(
+        "leaky-5f6d7c-a",
+        "app",
+        start,
+        end,
+        constant(0.1),
+        constant(300.0 * MI),
+    );
+    leaky0.limit_memory = Some(512.0 * MI);
+    leaky0.oom_killed_at = Some(mid);
+    let leaky = workload("Deployment", "leaky", vec![leaky0]);
+    vec![
+        web, api, db, worker, thin, agent, idle, report, batch, leaky,
+    ]
 }
 
 /// The same namespace name on another cluster, with usage that would change every answer.
@@ -343,6 +358,7 @@ async fn simple(w: &World, allow_hpa: bool) -> NamespaceRecommendations {
         RecommendationQuery {
             strategy: Some(Strategy::Simple),
             allow_hpa: Some(allow_hpa),
+            use_oomkill: None,
         },
     )
     .await
@@ -476,6 +492,36 @@ async fn simple_recommendations_equal_the_hand_computed_values(db: PgPool) {
         Some(krr_memory(100.0))
     );
 
+    let leaky = row(&r, "leaky");
+    assert_eq!(
+        leaky.recommended.memory_request_bytes,
+        Some(krr_memory(300.0))
+    );
+    assert_eq!(leaky.memory_info, None);
+    // With the OOM option (KRR's --use_oomkill_data): the limit it was killed at, + 25%.
+    let oom = capacity::recommendations(
+        &w.app,
+        &w.dev,
+        CLUSTER,
+        NS,
+        RecommendationQuery {
+            strategy: Some(Strategy::Simple),
+            use_oomkill: Some(true),
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    let leaky = row(&oom, "leaky");
+    assert_eq!(leaky.recommended.memory_request_bytes, Some(640 << 20));
+    assert_eq!(leaky.recommended.memory_limit_bytes, Some(640 << 20));
+    assert_eq!(leaky.memory_info.as_deref(), Some("OOMKill detected"));
+    assert_eq!(
+        row(&oom, "web").recommended.memory_request_bytes,
+        Some(krr_memory(400.0)),
+        "containers never OOMKilled keep KRR's answer"
+    );
+
     // Allowed, the HPA's resource gets a recommendation too.
     let allowed = simple(&w, true).await;
     // 0.3 cores comes back as 0.30000000000000004: 301m, as KRR says.
@@ -529,6 +575,7 @@ async fn decaying_recommendations_follow_the_vpa_histogram(db: PgPool) {
         RecommendationQuery {
             strategy: Some(Strategy::Decaying),
             allow_hpa: Some(false),
+            use_oomkill: None,
         },
     )
     .await

@@ -1505,6 +1505,10 @@ pub struct RecommendationQuery {
     /// Recommend a resource even when an HPA scales on it (KRR's `--allow-hpa`).
     #[serde(default)]
     pub allow_hpa: Option<bool>,
+    /// `simple` only: a container OOMKilled in the history gets at least its memory limit
+    /// × 1.25 (KRR's `--use_oomkill_data`, as the VPA bumps after an OOM kill).
+    #[serde(default)]
+    pub use_oomkill: Option<bool>,
 }
 
 /// How one container used CPU (millicores) and memory (bytes) over the history: the

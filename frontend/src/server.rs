@@ -1009,11 +1009,13 @@ pub async fn get_recommendations(
     name: String,
     strategy: Strategy,
     allow_hpa: bool,
+    use_oomkill: bool,
 ) -> Result<NamespaceRecommendations, ErrorDetail> {
     let (portal, parts) = portal()?;
     let query = RecommendationQuery {
         strategy: Some(strategy),
         allow_hpa: Some(allow_hpa),
+        use_oomkill: Some(use_oomkill),
     };
     portal.recommendations(&parts, &cluster, &name, query).await
 }

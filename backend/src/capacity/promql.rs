@@ -80,11 +80,28 @@ pub fn usage_query(source: &Source, namespace: &str, w: Window) -> String {
     ])
 }
 
-/// One query for what kube-state-metrics says: owners, requests, limits and HPAs.
-pub fn spec_query(source: &Source, namespace: &str, w: Window) -> String {
+/// One query for what kube-state-metrics says: owners, requests, limits and HPAs, and with
+/// `oom` the memory limit of every container whose last termination was an OOM kill, at
+/// its highest over the history (KRR's MaxOOMKilledMemoryLoader).
+pub fn spec_query(source: &Source, namespace: &str, w: Window, oom: bool) -> String {
     let ns = source.matchers(namespace);
     let h = dur(w.history);
-    tagged(&[
+    let mut parts = spec_parts(&ns, &h);
+    if oom {
+        let by = "max by (namespace, pod, container)";
+        parts.push((
+            "oom_limit",
+            format!(
+                r#"max_over_time(({by} (kube_pod_container_resource_limits{{{ns},resource="memory"}}) * on (namespace, pod, container) group_left() {by} (kube_pod_container_status_last_terminated_reason{{{ns},reason="OOMKilled"}}))[{h}:{step}])"#,
+                step = dur(w.step)
+            ),
+        ));
+    }
+    tagged(&parts)
+}
+
+fn spec_parts(ns: &str, h: &str) -> Vec<(&'static str, String)> {
+    vec![
         (
             "pod_owner",
             format!("max_over_time(kube_pod_owner{{{ns}}}[{h}])"),
@@ -117,7 +134,7 @@ pub fn spec_query(source: &Source, namespace: &str, w: Window) -> String {
             "hpa_info",
             format!("last_over_time(kube_horizontalpodautoscaler_info{{{ns}}}[{h}])"),
         ),
-    ])
+    ]
 }
 
 // ---------------------------------------------------------------------------------------

@@ -103,6 +103,9 @@ pub(super) struct Spec {
     /// HPA name → (target kind, target name) and the metrics it scales on.
     pub(super) hpa_target: BTreeMap<String, (String, String)>,
     pub(super) hpa_metrics: BTreeMap<String, BTreeSet<String>>,
+    /// (pod, container) → the memory limit it had when it was OOMKilled (read only when
+    /// asked for).
+    pub(super) oom_limits: BTreeMap<(String, String), f64>,
 }
 
 pub(super) fn owner(l: &Labels) -> Option<(String, String)> {
@@ -150,6 +153,14 @@ pub(super) fn read_spec(samples: Vec<Sample>) -> Spec {
                         label(l, "scaletargetref_name").to_owned(),
                     ),
                 );
+            }
+            "oom_limit" => {
+                if let Some(v) = finite(x.value).filter(|v| *v > 0.0) {
+                    s.oom_limits.insert(
+                        (label(l, "pod").to_owned(), label(l, "container").to_owned()),
+                        v,
+                    );
+                }
             }
             "hpa_metric" => {
                 s.hpa_metrics
@@ -212,15 +223,17 @@ pub struct Reading {
     pub(super) memory_points: Vec<Series>,
 }
 
+/// With `oom`, the spec query also reads the memory limits of OOMKilled containers.
 pub async fn read(
     source: &Source,
     namespace: &str,
     strategy: Strategy,
     w: Window,
     at: f64,
+    oom: bool,
 ) -> Result<Reading> {
     let usage_q = usage_query(source, namespace, w);
-    let spec_q = spec_query(source, namespace, w);
+    let spec_q = spec_query(source, namespace, w, oom && strategy == Strategy::Simple);
     let (usage, spec) = tokio::join!(source.vector(&usage_q, at), source.vector(&spec_q, at));
     let (usage, spec) = (
         usage.map_err(Error::Unavailable)?,

@@ -141,12 +141,25 @@ pub fn recommend(
                     })
                     .collect();
                 let cpu = rightsizing::simple_cpu(&per_pod, hpa_cpu, allow_hpa);
-                let memory = rightsizing::simple_memory(&per_pod, hpa_memory, allow_hpa);
+                // The highest memory limit any of the workload's containers had when it was
+                // OOMKilled (present only when the OOM option is on).
+                let oom_limit = pods
+                    .iter()
+                    .filter_map(|p| r.spec.oom_limits.get(&((*p).to_owned(), container.clone())))
+                    .copied()
+                    .fold(None, |acc: Option<f64>, v| {
+                        Some(acc.map_or(v, |a| a.max(v)))
+                    });
+                let memory =
+                    rightsizing::simple_memory_with_oom(&per_pod, hpa_memory, allow_hpa, oom_limit);
                 rec.cpu_request_millis = cpu.value();
                 rec.memory_request_bytes = memory.value();
                 rec.memory_limit_bytes = memory.value();
                 cpu_info = cpu.info();
-                memory_info = memory.info();
+                memory_info = match (&memory, oom_limit) {
+                    (Proposal::Value(_), Some(_)) => Some("OOMKill detected".to_owned()),
+                    _ => memory.info(),
+                };
             }
             Strategy::Decaying => {
                 let mut cpu_h = DecayingHistogram::cpu(at);
@@ -290,7 +303,15 @@ pub async fn recommendations(
     let w = Window::of(app);
     let source = source(app, &s.cluster, s.prometheus_url.as_deref())?;
     let at = now_secs();
-    let reading = read(&source, name, strategy, w, at).await?;
+    let reading = read(
+        &source,
+        name,
+        strategy,
+        w,
+        at,
+        query.use_oomkill.unwrap_or(false),
+    )
+    .await?;
     let r = recommend(&reading, strategy, query.allow_hpa.unwrap_or(false), w, at);
     Ok(NamespaceRecommendations {
         cluster: s.cluster,

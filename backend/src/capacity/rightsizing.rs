@@ -110,6 +110,32 @@ pub fn simple_memory(pods: &[PodUsage], hpa_on_memory: bool, allow_hpa: bool) ->
     }
 }
 
+/// KRR's buffer over an OOMKilled container's memory limit (`oom_memory_buffer_percentage`).
+pub const OOM_BUFFER: f64 = 0.25;
+
+/// KRR `simple` memory with `--use_oomkill_data`: at least the highest memory limit at
+/// which one of the workload's containers was OOMKilled, plus 25%; otherwise as
+/// [`simple_memory`] (the same checks come first).
+pub fn simple_memory_with_oom(
+    pods: &[PodUsage],
+    hpa_on_memory: bool,
+    allow_hpa: bool,
+    oom_limit: Option<f64>,
+) -> Proposal {
+    match simple_peak(
+        pods,
+        |p| (p.memory_max, p.memory_points),
+        hpa_on_memory,
+        allow_hpa,
+    ) {
+        Ok(peak) => {
+            let bumped = oom_limit.map_or(0.0, |l| l * (1.0 + OOM_BUFFER));
+            Proposal::Value(memory_bytes((peak * (1.0 + MEMORY_BUFFER)).max(bumped)))
+        }
+        Err(why) => Proposal::Undefined(why),
+    }
+}
+
 /// The VPA recommender's histogram: exponential buckets, samples weighted by an exponential
 /// decay with a 24-hour half-life (the weight doubles every half-life after the reference
 /// time, which is the same as older samples halving).
@@ -316,6 +342,26 @@ mod tests {
         assert_eq!(simple_cpu(&pods, true, true), Proposal::Value(700));
         assert_eq!(
             simple_memory(&[], false, false),
+            Proposal::Undefined("No data")
+        );
+    }
+
+    #[test]
+    fn an_oom_kill_raises_memory_to_the_limit_plus_a_quarter() {
+        let pods = [pod("a", 0.1, 500, 300.0 * 1048576.0)];
+        let mib = |m: i64| m << 20;
+        // 512Mi × 1.25 = 640Mi, above 300Mi × 1.15.
+        assert_eq!(
+            simple_memory_with_oom(&pods, false, false, Some(512.0 * 1048576.0)),
+            Proposal::Value(mib(640))
+        );
+        // A limit below the usual answer changes nothing.
+        assert_eq!(
+            simple_memory_with_oom(&pods, false, false, Some(100.0 * 1048576.0)),
+            simple_memory(&pods, false, false)
+        );
+        assert_eq!(
+            simple_memory_with_oom(&[], false, false, Some(1e9)),
             Proposal::Undefined("No data")
         );
     }

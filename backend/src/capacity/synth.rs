@@ -36,6 +36,9 @@ pub struct PodSeries {
     pub request_memory: f64,
     pub limit_cpu: Option<f64>,
     pub limit_memory: Option<f64>,
+    /// kube-state-metrics reports the container's last termination as OOMKilled from this
+    /// time on.
+    pub oom_killed_at: Option<f64>,
 }
 
 impl PodSeries {
@@ -60,6 +63,7 @@ impl PodSeries {
             request_memory: 512.0 * 1024.0 * 1024.0,
             limit_cpu: None,
             limit_memory: Some(1024.0 * 1024.0 * 1024.0),
+            oom_killed_at: None,
         }
     }
 
@@ -273,6 +277,26 @@ pub fn write_openmetrics<W: Write>(
                         out.sample(family, &labels, v, t)?;
                     }
                 }
+            }
+        }
+    }
+    out.family("kube_pod_container_status_last_terminated_reason", "gauge")?;
+    for wl in workloads {
+        out.base = base(&wl.namespace);
+        for p in &wl.pods {
+            let Some(at) = p.oom_killed_at else { continue };
+            for t in times(at.max(p.start), p.end, ksm_step) {
+                let labels = [
+                    ("pod", p.pod.as_str()),
+                    ("container", p.container.as_str()),
+                    ("reason", "OOMKilled"),
+                ];
+                out.sample(
+                    "kube_pod_container_status_last_terminated_reason",
+                    &labels,
+                    1.0,
+                    t,
+                )?;
             }
         }
     }

@@ -541,8 +541,9 @@ pub async fn prove(
     let api: Api<Pod> = Api::namespaced(client.clone(), namespace);
     let mut probes = Vec::new();
     // Policies the API server was just given take effect once its admission plugin has seen
-    // them (about a second): where Berth wrote policies, an escape is tried again briefly
-    // before it is reported.
+    // them (about a second): where Berth wrote policies, an escape — or, where a mutating
+    // policy should add the selector, a refusal by the validating one — is tried again
+    // briefly before it is reported.
     for attempt in 0.. {
         probes.clear();
         for kind in ProbeKind::ALL.iter().copied() {
@@ -550,7 +551,11 @@ pub async fn prove(
             probes.push(outcome_of(kind, pool, result));
         }
         let escaped = verdict(&probes) == PinVerdict::NotEnforced;
-        if !escaped || mechanism == PinMechanism::Annotations || attempt >= 10 {
+        let not_mutated = mechanism == PinMechanism::Mutating
+            && probes
+                .iter()
+                .any(|p| p.probe == ProbeKind::Unpinned && p.outcome == ProbeOutcome::Refused);
+        if !(escaped || not_mutated) || mechanism == PinMechanism::Annotations || attempt >= 10 {
             break;
         }
         tokio::time::sleep(Duration::from_millis(300)).await;

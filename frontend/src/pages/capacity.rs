@@ -291,9 +291,10 @@ fn NamespaceCapacityView(me: Me) -> impl IntoView {
             p.get("name").unwrap_or_default(),
             strategy,
             q.get("allow_hpa").is_some_and(|v| v == "true"),
+            q.get("use_oomkill").is_some_and(|v| v == "true"),
         )
     };
-    let recs = Resource::new(key, |(c, n, s, h)| get_recommendations(c, n, s, h));
+    let recs = Resource::new(key, |(c, n, s, h, o)| get_recommendations(c, n, s, h, o));
     let suggestion = Resource::new(
         move || {
             let (c, n, ..) = key();
@@ -305,6 +306,7 @@ fn NamespaceCapacityView(me: Me) -> impl IntoView {
     let (cluster, name, ..) = key();
     let strategy = move || key().2.as_str();
     let allow = move || key().3;
+    let oom = move || key().4;
     view! {
         <h1>"Right-sizing "<code>{name.clone()}</code>" on "{cluster.clone()}</h1>
         <p><A href=format!("/namespaces/{cluster}/{name}")>"Back to the namespace"</A></p>
@@ -315,6 +317,7 @@ fn NamespaceCapacityView(me: Me) -> impl IntoView {
                     <option value="decaying" selected=move || strategy() == "decaying">"decaying (VPA histograms)"</option>
                 </select></div>
             <div><label><input type="checkbox" name="allow_hpa" value="true" checked=allow/>" Recommend where an HPA scales on the resource"</label></div>
+            <div><label><input type="checkbox" name="use_oomkill" value="true" checked=oom/>" After an OOM kill, at least the memory limit + 25% (simple)"</label></div>
             <div class="buttons"><button type="submit">"Show"</button></div>
         </form>
         <Suspense fallback=|| view! { <p class="muted">"Asking Prometheus…"</p> }>

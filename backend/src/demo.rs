@@ -158,17 +158,50 @@ pub async fn namespaces(app: &App) -> Result<()> {
         return Ok(());
     }
     let (cluster, name) = DEMO_NAMESPACE;
-    let request = crate::tenancy::requests::create(
+    let checkout = (
+        "Demo: the checkout services (their usage is in the demo Prometheus)",
+        "M",
+    );
+    request_approved(app, &dev, &admin, cluster, name, "general", checkout).await?;
+    // A batch namespace on prod-beijing-1's spot pool, a cluster like EKS with no pinning
+    // plugin; the simulator evaluates no admission policy, so its proof says "not enforced"
+    // and the dashboard warns, as it would for such a real cluster.
+    let batch = ("Demo: nightly settlement jobs on spot nodes", "S");
+    request_approved(
         app,
         &dev,
+        &admin,
+        "prod-beijing-1",
+        "payments-batch",
+        "spot",
+        batch,
+    )
+    .await?;
+    Ok(())
+}
+
+/// Payments asks for `name` on `cluster`'s `pool` with (purpose, preset); the admin approves
+/// it unless a policy already did.
+async fn request_approved(
+    app: &App,
+    dev: &Ctx,
+    admin: &Ctx,
+    cluster: &str,
+    name: &str,
+    pool: &str,
+    (purpose, preset): (&str, &str),
+) -> Result<()> {
+    let request = crate::tenancy::requests::create(
+        app,
+        dev,
         berth_frontend::api::NewNamespaceRequest {
             team: "payments".into(),
             cluster: cluster.into(),
             name: name.into(),
-            node_pool: "general".into(),
-            purpose: "Demo: the checkout services (their usage is in the demo Prometheus)".into(),
+            node_pool: pool.into(),
+            purpose: purpose.into(),
             spec: SpecChoice {
-                preset: Some("M".into()),
+                preset: Some(preset.into()),
                 ..Default::default()
             },
             ..Default::default()
@@ -176,31 +209,7 @@ pub async fn namespaces(app: &App) -> Result<()> {
     )
     .await?;
     if request.request.state == RequestState::Pending {
-        crate::tenancy::requests::approve(app, &admin, request.request.id, Default::default())
-            .await?;
-    }
-    // A batch namespace on prod-beijing-1's spot pool, a cluster like EKS with no pinning
-    // plugin; the simulator evaluates no admission policy, so its proof says "not enforced"
-    // and the dashboard warns, as it would for such a real cluster.
-    let batch = crate::tenancy::requests::create(
-        app,
-        &dev,
-        berth_frontend::api::NewNamespaceRequest {
-            team: "payments".into(),
-            cluster: "prod-beijing-1".into(),
-            name: "payments-batch".into(),
-            node_pool: "spot".into(),
-            purpose: "Demo: nightly settlement jobs on spot nodes".into(),
-            spec: SpecChoice {
-                preset: Some("S".into()),
-                ..Default::default()
-            },
-            ..Default::default()
-        },
-    )
-    .await?;
-    if batch.request.state == RequestState::Pending {
-        crate::tenancy::requests::approve(app, &admin, batch.request.id, Default::default())
+        crate::tenancy::requests::approve(app, admin, request.request.id, Default::default())
             .await?;
     }
     Ok(())

@@ -1165,6 +1165,114 @@ async fn usage_drift_reapply_and_out_of_band_namespaces(db: PgPool) {
         .is_empty());
 }
 
+/// The pool and workload policies are cluster-wide and the same for every namespace of a
+/// cluster: applied with the first namespace, not again with the next, and applied again
+/// once the drift check or the sync finds them missing.
+#[sqlx::test(migrator = "berth::app::MIGRATOR")]
+async fn shared_policies_are_applied_once_per_cluster_and_again_when_lost(db: PgPool) {
+    let w = world(db).await;
+    ready(
+        &w,
+        request("prod-shanghai-1", "payments-api", "general", "S"),
+    )
+    .await;
+    let sim = w.fleet.cluster("prod-shanghai-1").unwrap();
+    let policy = "berth-workload-forbid-latest";
+    assert!(sim
+        .get("validatingadmissionpolicies", None, policy)
+        .is_some());
+    let shared = count(
+        &w.app,
+        "SELECT count(*) FROM cluster_objects o JOIN clusters c ON c.id = o.cluster_id WHERE c.name = 'prod-shanghai-1'",
+    )
+    .await;
+    assert!(shared >= 16 + 4, "{shared} shared objects recorded");
+
+    // With the policies out of Berth's reach, a second namespace of the pool still becomes
+    // ready: it sends none of them.
+    for plural in [
+        "validatingadmissionpolicies",
+        "validatingadmissionpolicybindings",
+        "mutatingadmissionpolicies",
+        "mutatingadmissionpolicybindings",
+    ] {
+        sim.forbid("patch", plural);
+    }
+    ready(
+        &w,
+        request("prod-shanghai-1", "payments-web", "general", "S"),
+    )
+    .await;
+
+    // Someone deletes a policy: the drift check names it on every namespace that relies on
+    // it, and the next apply sends it again.
+    let resource = sim.state().resource("validatingadmissionpolicies");
+    sim.state()
+        .store
+        .delete(
+            &resource,
+            &berth_fleet_sim::store::Key::new(&resource, None, policy),
+        )
+        .unwrap();
+    namespaces::check_now(&w.app, &w.admin, "prod-shanghai-1")
+        .await
+        .unwrap();
+    for name in ["payments-api", "payments-web"] {
+        let drift = namespaces::get(&w.app, &w.dev, "prod-shanghai-1", name)
+            .await
+            .unwrap()
+            .namespace
+            .drift
+            .unwrap();
+        assert_eq!(drift.len(), 1, "{name}: {drift:?}");
+        assert_eq!(drift[0].name, policy);
+        assert_eq!(drift[0].differences, vec!["missing".to_owned()]);
+    }
+    for plural in [
+        "validatingadmissionpolicies",
+        "validatingadmissionpolicybindings",
+        "mutatingadmissionpolicies",
+        "mutatingadmissionpolicybindings",
+    ] {
+        sim.allow("patch", plural);
+    }
+    namespaces::reapply(&w.app, &w.dev, "prod-shanghai-1", "payments-api")
+        .await
+        .unwrap();
+    settle(&w.app).await;
+    assert!(sim
+        .get("validatingadmissionpolicies", None, policy)
+        .is_some());
+    namespaces::check_now(&w.app, &w.admin, "prod-shanghai-1")
+        .await
+        .unwrap();
+    for name in ["payments-api", "payments-web"] {
+        let ns = namespaces::get(&w.app, &w.dev, "prod-shanghai-1", name)
+            .await
+            .unwrap()
+            .namespace;
+        assert_eq!(ns.drift.unwrap(), vec![], "{name}");
+    }
+
+    // The sync lists what is left; a policy deleted between checks is forgotten there too.
+    sim.state()
+        .store
+        .delete(
+            &resource,
+            &berth_fleet_sim::store::Key::new(&resource, None, policy),
+        )
+        .unwrap();
+    berth::fleet::sync_all(&w.app, &w.admin).await.unwrap();
+    assert_eq!(
+        count(
+            &w.app,
+            &format!("SELECT count(*) FROM cluster_objects WHERE name = '{policy}' AND kind = 'ValidatingAdmissionPolicy'"),
+        )
+        .await,
+        0
+    );
+}
+
 #[sqlx::test(migrator = "berth::app::MIGRATOR")]
 async fn webhooks_are_signed_retried_and_never_block_the_request(db: PgPool) {
     let w = world(db).await;

@@ -186,6 +186,8 @@ struct Inventory {
     classes: Vec<StorageClass>,
     velero: bool,
     served: Served,
+    /// (kind, name) of every admission policy and binding Berth manages on the cluster.
+    policies: Vec<(String, String)>,
 }
 
 /// Every object of a list, page by page.
@@ -224,6 +226,7 @@ async fn read(client: Client) -> Result<Inventory, kube::Error> {
     let groups = client.list_api_groups().await?.groups;
     let velero = groups.iter().any(|g| g.name == "velero.io");
     let served = admission_policies(&client, &groups).await?;
+    let policies = managed_policies(&client, &served).await?;
     Ok(Inventory {
         version,
         nodes,
@@ -231,7 +234,41 @@ async fn read(client: Client) -> Result<Inventory, kube::Error> {
         classes,
         velero,
         served,
+        policies,
     })
+}
+
+/// The admission policies and bindings labelled managed-by=berth, by kind and name: what
+/// the cluster still has of the objects Berth applied once for all its namespaces.
+async fn managed_policies(
+    client: &Client,
+    served: &Served,
+) -> Result<Vec<(String, String)>, kube::Error> {
+    let mut kinds = Vec::new();
+    if served.validating {
+        kinds.push(("ValidatingAdmissionPolicy", "v1"));
+        kinds.push(("ValidatingAdmissionPolicyBinding", "v1"));
+    }
+    if let Some(version) = served.mutating.as_deref() {
+        kinds.push(("MutatingAdmissionPolicy", version));
+        kinds.push(("MutatingAdmissionPolicyBinding", version));
+    }
+    let mut out = Vec::new();
+    for (kind, version) in kinds {
+        let manifest =
+            json!({"kind": kind, "apiVersion": format!("admissionregistration.k8s.io/{version}")});
+        let listed = crate::tenancy::provision::api(client, "", &manifest)
+            .list_metadata(&ListParams::default().labels("app.kubernetes.io/managed-by=berth"))
+            .await?;
+        out.extend(
+            listed
+                .items
+                .into_iter()
+                .filter_map(|o| o.metadata.name)
+                .map(|name| (kind.to_owned(), name)),
+        );
+    }
+    Ok(out)
 }
 
 /// Which admission policy kinds the server serves: ValidatingAdmissionPolicy in
@@ -345,6 +382,17 @@ async fn record_success(
         inventory.velero,
         inventory.served.validating,
         inventory.served.mutating
+    )
+    .execute(&mut *tx)
+    .await?;
+    // Shared policies the cluster no longer has are applied again by the next apply.
+    let (kinds, names): (Vec<String>, Vec<String>) = inventory.policies.iter().cloned().unzip();
+    sqlx::query!(
+        "DELETE FROM cluster_objects o WHERE o.cluster_id = $1
+           AND NOT EXISTS (SELECT 1 FROM unnest($2::text[], $3::text[]) AS t(k, n) WHERE t.k = o.kind AND t.n = o.name)",
+        cluster_id,
+        &kinds,
+        &names
     )
     .execute(&mut *tx)
     .await?;

@@ -16,7 +16,7 @@ use uuid::Uuid;
 
 use super::{
     objects,
-    provision::{api, describe, desired, facts, record_proof, Facts},
+    provision::{api, describe, desired, facts, forget_shared, record_proof, shared, Facts},
 };
 use crate::{fleet::connect, App, Error, Result};
 
@@ -25,18 +25,18 @@ use crate::{fleet::connect, App, Error, Result};
 type Shared = HashMap<(&'static str, String), Option<DynamicObject>>;
 
 /// Reads one namespace's quota status and compares its objects with the desired ones.
-async fn check_namespace(app: &App, client: &Client, f: &Facts, shared: &mut Shared) -> Result<()> {
+async fn check_namespace(app: &App, client: &Client, f: &Facts, cache: &mut Shared) -> Result<()> {
     let manifests = desired(app, f).unwrap_or_default();
     let mut drift = Vec::new();
     let mut usage = None;
     for (kind, name, manifest) in &manifests {
-        let read = if kind.contains("AdmissionPolicy") {
-            match shared.get(&(*kind, name.clone())) {
+        let read = if shared(kind) {
+            match cache.get(&(*kind, name.clone())) {
                 Some(found) => Ok(found.clone()),
                 None => {
                     let found = api(client, &f.name, manifest).get_opt(name).await;
                     if let Ok(found) = &found {
-                        shared.insert((*kind, name.clone()), found.clone());
+                        cache.insert((*kind, name.clone()), found.clone());
                     }
                     found
                 }
@@ -67,6 +67,13 @@ async fn check_namespace(app: &App, client: &Client, f: &Facts, shared: &mut Sha
             Err(e) => return Err(Error::Internal(anyhow::anyhow!("{}", describe(&e)))),
         }
     }
+    // A shared policy that is missing or changed is applied again by the next apply.
+    let (kinds, names): (Vec<String>, Vec<String>) = drift
+        .iter()
+        .filter(|d| shared(&d.kind))
+        .map(|d| (d.kind.clone(), d.name.clone()))
+        .unzip();
+    forget_shared(app, f.cluster_id, &kinds, &names).await?;
     let drift = serde_json::to_value(&drift).map_err(anyhow::Error::from)?;
     sqlx::query!(
         "UPDATE namespaces SET drift = $2, drift_checked_at = now(),

@@ -186,11 +186,18 @@ async fn apply_all(app: &App, f: &Facts) -> Result<Outcome> {
         Ok(c) => c,
         Err(e) => return Ok(Outcome::Retry(format!("cannot reach the cluster: {e}"))),
     };
+    // Shared cluster-wide objects the cluster already has as desired are not sent again.
+    let applied = shared_digests(app, f.cluster_id).await?;
     let params = PatchParams::apply(objects::FIELD_MANAGER).force();
     let apply = |kind: &'static str, name: &String, manifest: &Value| {
         let api = api(&client, &f.name, manifest);
         let (name, manifest, params) = (name.clone(), manifest.clone(), params.clone());
+        let current = shared(kind)
+            && applied.get(&(kind.to_owned(), name.clone())) == Some(&digest(&manifest));
         async move {
+            if current {
+                return (kind, name, None);
+            }
             let mut result = api.patch(&name, &params, &Patch::Apply(&manifest)).await;
             // A connection the server closed under a pooled client fails before any answer;
             // an apply is idempotent, so it is sent once more at once rather than after the
@@ -232,6 +239,7 @@ async fn apply_all(app: &App, f: &Facts) -> Result<Outcome> {
     )
     .execute(&app.db)
     .await?;
+    record_shared(app, f.cluster_id, &manifests, &outcomes).await?;
     if failure.is_none() {
         record_proof(app, &client, f).await?;
     }
@@ -239,6 +247,104 @@ async fn apply_all(app: &App, f: &Facts) -> Result<Outcome> {
         None => Outcome::Done,
         Some(reason) => Outcome::Retry(reason),
     })
+}
+
+/// Whether `kind` is a cluster-scoped object many namespaces share (the pool and workload
+/// policies and their bindings): applied once per cluster and whenever it changes, not with
+/// every namespace.
+pub(crate) fn shared(kind: &str) -> bool {
+    kind.contains("AdmissionPolicy")
+}
+
+/// The digest of a manifest as Berth builds it (the same inputs give the same bytes).
+fn digest(manifest: &Value) -> String {
+    use sha2::Digest;
+    format!(
+        "{:x}",
+        sha2::Sha256::digest(manifest.to_string().as_bytes())
+    )
+}
+
+/// (kind, name) → digest of every shared object last applied to the cluster.
+async fn shared_digests(
+    app: &App,
+    cluster_id: Uuid,
+) -> Result<std::collections::HashMap<(String, String), String>> {
+    let rows = sqlx::query!(
+        "SELECT kind, name, digest FROM cluster_objects WHERE cluster_id = $1",
+        cluster_id
+    )
+    .fetch_all(&app.db)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|r| ((r.kind, r.name), r.digest))
+        .collect())
+}
+
+/// Keeps the digest of each shared object the cluster now has, and forgets one whose apply
+/// failed, so the next namespace's apply sends it again.
+async fn record_shared(
+    app: &App,
+    cluster_id: Uuid,
+    manifests: &[(&'static str, String, Value)],
+    outcomes: &[(&'static str, String, Option<String>)],
+) -> Result<()> {
+    let (mut kinds, mut names, mut digests) = (Vec::new(), Vec::new(), Vec::new());
+    let (mut failed_kinds, mut failed_names) = (Vec::new(), Vec::new());
+    for ((kind, name, manifest), (_, _, error)) in manifests.iter().zip(outcomes) {
+        if !shared(kind) {
+            continue;
+        }
+        match error {
+            None => {
+                kinds.push(kind.to_string());
+                names.push(name.clone());
+                digests.push(digest(manifest));
+            }
+            Some(_) => {
+                failed_kinds.push(kind.to_string());
+                failed_names.push(name.clone());
+            }
+        }
+    }
+    // Applies that did not run (the Namespace failed first) have no outcome and change nothing.
+    sqlx::query!(
+        "INSERT INTO cluster_objects (cluster_id, kind, name, digest, applied_at)
+         SELECT $1, k, n, d, now() FROM unnest($2::text[], $3::text[], $4::text[]) AS t(k, n, d)
+         ON CONFLICT (cluster_id, kind, name) DO UPDATE SET digest = excluded.digest, applied_at = now()
+         WHERE cluster_objects.digest <> excluded.digest",
+        cluster_id,
+        &kinds,
+        &names,
+        &digests
+    )
+    .execute(&app.db)
+    .await?;
+    forget_shared(app, cluster_id, &failed_kinds, &failed_names).await
+}
+
+/// Forgets that the cluster has these shared objects (missing, changed or failed): the next
+/// apply of any namespace that needs them sends them again.
+pub(crate) async fn forget_shared(
+    app: &App,
+    cluster_id: Uuid,
+    kinds: &[String],
+    names: &[String],
+) -> Result<()> {
+    if kinds.is_empty() {
+        return Ok(());
+    }
+    sqlx::query!(
+        "DELETE FROM cluster_objects o USING unnest($2::text[], $3::text[]) AS t(k, n)
+         WHERE o.cluster_id = $1 AND o.kind = t.k AND o.name = t.n",
+        cluster_id,
+        kinds,
+        names
+    )
+    .execute(&app.db)
+    .await?;
+    Ok(())
 }
 
 /// Proves the namespace's pinning on its cluster and keeps what was found.

@@ -465,6 +465,26 @@ impl Portal for PortalService {
             .map_err(detail)
     }
 
+    async fn layer_guardrails(&self, req: &Parts) -> portal::Result<Vec<LayerGuardrails>> {
+        let ctx = self.reader(req).await?;
+        tenancy::guardrails::list_layers(&self.app, &ctx)
+            .await
+            .map_err(detail)
+    }
+
+    async fn update_layer_guardrails(
+        &self,
+        req: &Parts,
+        csrf: &str,
+        layer: &str,
+        input: LayerGuardrailsInput,
+    ) -> portal::Result<LayerGuardrails> {
+        let ctx = self.writer(req, csrf).await?;
+        tenancy::guardrails::update_layer(&self.app, &ctx, layer, input)
+            .await
+            .map_err(detail)
+    }
+
     async fn presets(&self, req: &Parts) -> portal::Result<Vec<Preset>> {
         let ctx = self.reader(req).await?;
         tenancy::settings::presets(&self.app, &ctx)

@@ -97,6 +97,8 @@ const MATRIX: &[(&str, &str, Needs, [u16; 4])] = &[
     ("GET", "/api/v1/quota-ledger", Read, [OK, OK, OK, OK]),
     ("GET", "/api/v1/guardrails", Read, [OK, OK, OK, OK]),
     ("PUT", "/api/v1/guardrails/{environment}", Approve, [OK, DENIED, DENIED, DENIED]),
+    ("GET", "/api/v1/guardrails/layers", Read, [OK, OK, OK, OK]),
+    ("PUT", "/api/v1/guardrails/layers/{layer}", Approve, [OK, DENIED, DENIED, DENIED]),
     ("GET", "/api/v1/presets", Read, [OK, OK, OK, OK]),
     ("PUT", "/api/v1/presets/{name}", Approve, [OK, DENIED, DENIED, DENIED]),
     ("GET", "/api/v1/approval-policies", Read, [OK, OK, OK, OK]),
@@ -340,6 +342,7 @@ async fn every_endpoint_answers_every_kind_of_caller_as_the_matrix_says(db: PgPo
             .replace("/clusters/{name}", &format!("/clusters/{cluster_name}"))
             .replace("/presets/{name}", "/presets/XL")
             .replace("{environment}", "staging")
+            .replace("{layer}", "offline")
             .replace("{cluster}/{name}", "prod-shanghai-1/payments-api")
             .replace("{user_id}", &id_of("leaver@example.com"))
             .replace("{id}", &id);

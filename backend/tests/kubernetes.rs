@@ -1628,3 +1628,195 @@ async fn guardrails_refuse_or_warn_per_environment_on_the_real_server(db: PgPool
     let proof = conclusive_proof(&w, "real-east-1", &name).await;
     assert_eq!(proof.verdict, PinVerdict::Enforced, "{proof:#?}");
 }
+
+/// A layer tightens its environment's guardrails and gives pods its default PriorityClass:
+/// by a MutatingAdmissionPolicy where the cluster serves one (real-east-1), and only as a
+/// class pods may name where it does not (real-west-1). Both clusters are `online` and prod.
+#[sqlx::test(migrator = "berth::app::MIGRATOR")]
+async fn a_layer_tightens_guardrails_and_defaults_its_priority_class_on_the_real_server(
+    db: PgPool,
+) {
+    use berth::tenancy::guardrails;
+    use berth_frontend::api::LayerGuardrailsInput;
+    let Some(w) = real_world(db).await else {
+        return;
+    };
+    let class = "berth-test-online-high";
+    let input = LayerGuardrailsInput {
+        pod_security_enforce: "privileged".into(),
+        pod_security_warn: "privileged".into(),
+        pod_security_audit: "privileged".into(),
+        require_resources: "off".into(),
+        // prod warns about probes; the online layer denies.
+        require_probes: "deny".into(),
+        forbid_latest: "off".into(),
+        forbid_privileged: "off".into(),
+        priority_class: class.into(),
+        priority_value: "100000".into(),
+    };
+    assert!(matches!(
+        guardrails::update_layer(&w.app, &w.dev, "online", input.clone()).await,
+        Err(berth::Error::Forbidden(_))
+    ));
+    let bad = guardrails::update_layer(
+        &w.app,
+        &w.admin,
+        "online",
+        LayerGuardrailsInput {
+            priority_class: "system-node-critical".into(),
+            ..input.clone()
+        },
+    )
+    .await;
+    assert!(matches!(bad, Err(berth::Error::Invalid(f)) if f.contains_key("priority_class")));
+    guardrails::update_layer(&w.app, &w.admin, "online", input.clone())
+        .await
+        .unwrap();
+    // A class keeps its value: another layer cannot give it a second one.
+    let clash = guardrails::update_layer(
+        &w.app,
+        &w.admin,
+        "offline",
+        LayerGuardrailsInput {
+            priority_value: "5".into(),
+            ..input.clone()
+        },
+    )
+    .await;
+    assert!(
+        matches!(clash, Err(berth::Error::Invalid(f)) if f["priority_value"].contains("already has the value 100000"))
+    );
+
+    // The preview shows the class, and the policy where it is served.
+    for (cluster, kinds) in [
+        (
+            "real-east-1",
+            vec![
+                "PriorityClass",
+                "MutatingAdmissionPolicy",
+                "MutatingAdmissionPolicyBinding",
+            ],
+        ),
+        ("real-west-1", vec!["PriorityClass"]),
+    ] {
+        let preview = requests::preview(
+            &w.app,
+            &w.dev,
+            request(cluster, &unique("payments", "prev"), "general", "S"),
+        )
+        .await
+        .unwrap();
+        let found: Vec<&str> = preview
+            .objects
+            .iter()
+            .filter(|o| {
+                o["kind"] == "PriorityClass"
+                    || o["metadata"]["name"]
+                        .as_str()
+                        .is_some_and(|n| n.starts_with("berth-priority-"))
+            })
+            .map(|o| o["kind"].as_str().unwrap())
+            .collect();
+        assert_eq!(found, kinds, "{cluster}");
+        let namespace = &preview.objects[0];
+        assert_eq!(
+            namespace["metadata"]["labels"]["berth.dev/priority-class"],
+            class
+        );
+        assert_eq!(
+            namespace["metadata"]["labels"]["berth.dev/guardrail-require-probes"],
+            "deny"
+        );
+    }
+
+    let pod = |name: &str, probes: bool| {
+        let mut container = json!({"name": "app", "image": "registry.invalid/app:1.0"});
+        if probes {
+            container["readinessProbe"] = json!({"tcpSocket": {"port": 8080}});
+            container["livenessProbe"] = json!({"tcpSocket": {"port": 8080}});
+        }
+        pinned_pod(
+            name,
+            json!({"nodeSelector": {"eks.amazonaws.com/nodegroup": "general"}, "containers": [container]}),
+        )
+    };
+    let dry = PostParams {
+        dry_run: true,
+        ..Default::default()
+    };
+
+    // east serves MutatingAdmissionPolicy: a pod naming no class gets the layer's, with the
+    // value the Priority plugin computes for it.
+    let east = unique("payments", "prio");
+    provisioned(&w, request("real-east-1", &east, "general", "S")).await;
+    let client = w.admin_client("real-east-1").await;
+    let live = Api::<k8s_openapi::api::scheduling::v1::PriorityClass>::all(client.clone())
+        .get(class)
+        .await
+        .unwrap();
+    assert_eq!(live.value, Some(100000));
+    let pods = Api::<Pod>::namespaced(client.clone(), &east);
+    let admitted = until("the priority default to take effect", || async {
+        match pods.create(&dry, &pod("defaulted", true)).await {
+            Ok(p)
+                if p.spec
+                    .as_ref()
+                    .and_then(|s| s.priority_class_name.as_deref())
+                    == Some(class) =>
+            {
+                Some(p)
+            }
+            _ => None,
+        }
+    })
+    .await;
+    assert_eq!(admitted.spec.unwrap().priority, Some(100000));
+    // A pod that names its own class keeps it.
+    let mut own = pod("own", true);
+    own.spec.as_mut().unwrap().priority_class_name = Some("system-cluster-critical".into());
+    let kept = pods.create(&dry, &own).await.unwrap().spec.unwrap();
+    assert_eq!(
+        kept.priority_class_name.as_deref(),
+        Some("system-cluster-critical")
+    );
+    assert_eq!(kept.priority, Some(2_000_000_000));
+    // The layer's deny is stricter than prod's warning.
+    until("the probes standard to deny", || async {
+        match pods.create(&dry, &pod("no-probes", false)).await {
+            Err(kube::Error::Api(s)) if s.message.contains("berth-workload-require-probes") => {
+                Some(())
+            }
+            _ => None,
+        }
+    })
+    .await;
+
+    // west serves no MutatingAdmissionPolicy: the class is there for pods to name, and a pod
+    // that names none keeps priority 0.
+    let west = unique("payments", "prio");
+    provisioned(&w, request("real-west-1", &west, "general", "S")).await;
+    let client = w.admin_client("real-west-1").await;
+    Api::<k8s_openapi::api::scheduling::v1::PriorityClass>::all(client.clone())
+        .get(class)
+        .await
+        .unwrap();
+    let plain = Api::<Pod>::namespaced(client.clone(), &west)
+        .create(&dry, &pod("plain", true))
+        .await
+        .unwrap()
+        .spec
+        .unwrap();
+    assert_eq!(plain.priority_class_name, None);
+    assert_eq!(plain.priority, Some(0));
+    let named = {
+        let mut p = pod("named", true);
+        p.spec.as_mut().unwrap().priority_class_name = Some(class.into());
+        Api::<Pod>::namespaced(client.clone(), &west)
+            .create(&dry, &p)
+            .await
+            .unwrap()
+            .spec
+            .unwrap()
+    };
+    assert_eq!(named.priority, Some(100000));
+}

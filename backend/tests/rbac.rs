@@ -82,6 +82,25 @@ async fn the_cluster_role_grants_exactly_what_the_code_uses(db: PgPool) {
     let admin = session_ctx(&app, "admin@example.com").await;
     let dev = session_ctx(&app, "dev@example.com").await;
     let (cluster, name) = ("prod-shanghai-1", "payments-api");
+    // The cluster's layer (online) writes a default PriorityClass.
+    berth::tenancy::guardrails::update_layer(
+        &app,
+        &admin,
+        "online",
+        berth_frontend::api::LayerGuardrailsInput {
+            pod_security_enforce: "privileged".into(),
+            pod_security_warn: "privileged".into(),
+            pod_security_audit: "privileged".into(),
+            require_resources: "off".into(),
+            require_probes: "off".into(),
+            forbid_latest: "off".into(),
+            forbid_privileged: "off".into(),
+            priority_class: "online-high".into(),
+            priority_value: "1000".into(),
+        },
+    )
+    .await
+    .unwrap();
 
     let mut input = request(cluster, name, "general", "S");
     input.spec.storage_classes = Some(vec![ClassQuota {

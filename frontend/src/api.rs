@@ -681,6 +681,57 @@ pub struct GuardrailsInput {
     pub forbid_privileged: String,
 }
 
+/// A cluster layer's guardrails, on top of each environment's: a namespace on a cluster of
+/// the layer gets the stricter of its environment's and its layer's level or mode for every
+/// rule (`privileged` and `off` add nothing), and the layer's default PriorityClass if set.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(ToSchema))]
+pub struct LayerGuardrails {
+    /// shared-infra | online | offline | stateful | secure
+    pub layer: String,
+    pub pod_security_enforce: PodSecurityLevel,
+    pub pod_security_warn: PodSecurityLevel,
+    pub pod_security_audit: PodSecurityLevel,
+    pub require_resources: RuleMode,
+    pub require_probes: RuleMode,
+    pub forbid_latest: RuleMode,
+    pub forbid_privileged: RuleMode,
+    /// The PriorityClass Berth writes on the layer's clusters and gives to pods that name
+    /// none (where the cluster serves MutatingAdmissionPolicy).
+    pub priority_class: Option<String>,
+    /// Its value; Kubernetes never lets a PriorityClass's value change.
+    pub priority_value: Option<i32>,
+}
+
+impl LayerGuardrails {
+    /// The layer's default PriorityClass and its value, if it has one.
+    pub fn priority(&self) -> Option<(&str, i32)> {
+        Some((self.priority_class.as_deref()?, self.priority_value?))
+    }
+}
+
+/// An admin's change to one layer's guardrails: levels and modes as for an environment, and
+/// the default PriorityClass (both empty for none).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(ToSchema))]
+pub struct LayerGuardrailsInput {
+    /// privileged | baseline | restricted (privileged adds nothing to the environment's)
+    pub pod_security_enforce: String,
+    pub pod_security_warn: String,
+    pub pod_security_audit: String,
+    /// off | warn | audit | deny (off adds nothing)
+    pub require_resources: String,
+    pub require_probes: String,
+    pub forbid_latest: String,
+    pub forbid_privileged: String,
+    /// A lowercase DNS label, not `system-…`; empty for none.
+    #[serde(default)]
+    pub priority_class: String,
+    /// An integer up to 1000000000; empty for none.
+    #[serde(default)]
+    pub priority_value: String,
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ssr", derive(ToSchema))]
 pub struct Probe {

@@ -142,6 +142,14 @@ pub trait Portal: Send + Sync + 'static {
         environment: &str,
         input: GuardrailsInput,
     ) -> Result<Guardrails>;
+    async fn layer_guardrails(&self, req: &Parts) -> Result<Vec<LayerGuardrails>>;
+    async fn update_layer_guardrails(
+        &self,
+        req: &Parts,
+        csrf: &str,
+        layer: &str,
+        input: LayerGuardrailsInput,
+    ) -> Result<LayerGuardrails>;
     async fn presets(&self, req: &Parts) -> Result<Vec<Preset>>;
     async fn update_preset(&self, req: &Parts, csrf: &str, input: Preset) -> Result<Preset>;
     async fn budgets(&self, req: &Parts, team: &str) -> Result<Vec<Budget>>;

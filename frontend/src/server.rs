@@ -704,6 +704,46 @@ pub async fn update_guardrails(
 }
 
 #[server(prefix = "/fn")]
+pub async fn list_layer_guardrails() -> Result<Vec<LayerGuardrails>, ErrorDetail> {
+    let (portal, parts) = portal()?;
+    portal.layer_guardrails(&parts).await
+}
+
+#[allow(clippy::too_many_arguments)]
+#[server(prefix = "/fn")]
+pub async fn update_layer_guardrails(
+    csrf: String,
+    layer: String,
+    pod_security_enforce: String,
+    pod_security_warn: String,
+    pod_security_audit: String,
+    require_resources: String,
+    require_probes: String,
+    forbid_latest: String,
+    forbid_privileged: String,
+    priority_class: String,
+    priority_value: String,
+) -> Result<LayerGuardrails, ErrorDetail> {
+    let input = LayerGuardrailsInput {
+        pod_security_enforce,
+        pod_security_warn,
+        pod_security_audit,
+        require_resources,
+        require_probes,
+        forbid_latest,
+        forbid_privileged,
+        priority_class,
+        priority_value,
+    };
+    let (portal, parts) = portal()?;
+    let saved = portal
+        .update_layer_guardrails(&parts, &csrf, &layer, input)
+        .await?;
+    redirect_plain_form_post(&parts, "/admin/tenancy");
+    Ok(saved)
+}
+
+#[server(prefix = "/fn")]
 pub async fn list_presets() -> Result<Vec<Preset>, ErrorDetail> {
     let (portal, parts) = portal()?;
     portal.presets(&parts).await

@@ -207,6 +207,15 @@ pub const BUILT_IN: &[Resource] = &[
         true,
         true,
     ),
+    r(
+        "scheduling.k8s.io",
+        "v1",
+        "PriorityClass",
+        "priorityclasses",
+        "priorityclass",
+        false,
+        false,
+    ),
 ];
 
 /// ValidatingAdmissionPolicy (Kubernetes ≥ 1.30): stored, never evaluated — the simulator
@@ -367,7 +376,7 @@ fn typed(resource: &Resource, body: &Value) -> Result<Option<Value>, String> {
     use k8s_openapi::api::{
         apps::v1 as apps, autoscaling::v2 as autoscaling, batch::v1 as batch, core::v1 as core,
         networking::v1 as networking, policy::v1 as policy, rbac::v1 as rbac,
-        storage::v1 as storage,
+        scheduling::v1 as scheduling, storage::v1 as storage,
     };
     fn check<T: serde::de::DeserializeOwned + serde::Serialize>(
         body: &Value,
@@ -394,6 +403,7 @@ fn typed(resource: &Resource, body: &Value) -> Result<Option<Value>, String> {
         ("apps", "DaemonSet") => check::<apps::DaemonSet>(body),
         ("batch", "Job") => check::<batch::Job>(body),
         ("policy", "PodDisruptionBudget") => check::<policy::PodDisruptionBudget>(body),
+        ("scheduling.k8s.io", "PriorityClass") => check::<scheduling::PriorityClass>(body),
         ("autoscaling", "HorizontalPodAutoscaler") => {
             check::<autoscaling::HorizontalPodAutoscaler>(body)
         }

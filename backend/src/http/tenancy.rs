@@ -4,9 +4,9 @@
 use axum::{extract::State, http::StatusCode, response::IntoResponse};
 use berth_frontend::api::{
     Amendment, Budget, BudgetInput, Decision, Decommission, ErrorBody, Guardrails, GuardrailsInput,
-    LedgerRow, Namespace, NamespaceDetail, NamespaceQuery, NamespaceRequest, NewNamespaceRequest,
-    NewWebhook, OutOfBand, Page, Policy, PolicyInput, Preset, QuotaChange, RequestDetail,
-    RequestPreview, RequestQuery, Webhook,
+    LayerGuardrails, LayerGuardrailsInput, LedgerRow, Namespace, NamespaceDetail, NamespaceQuery,
+    NamespaceRequest, NewNamespaceRequest, NewWebhook, OutOfBand, Page, Policy, PolicyInput,
+    Preset, QuotaChange, RequestDetail, RequestPreview, RequestQuery, Webhook,
 };
 use serde::Deserialize;
 use utoipa_axum::{router::OpenApiRouter, routes};
@@ -34,6 +34,8 @@ pub fn router() -> OpenApiRouter<App> {
         .routes(routes!(ledger))
         .routes(routes!(list_guardrails))
         .routes(routes!(update_guardrails))
+        .routes(routes!(list_layer_guardrails))
+        .routes(routes!(update_layer_guardrails))
         .routes(routes!(list_presets))
         .routes(routes!(update_preset))
         .routes(routes!(list_budgets, set_budget))
@@ -280,6 +282,34 @@ async fn update_guardrails(
 ) -> Result<axum::Json<Guardrails>> {
     Ok(axum::Json(
         tenancy::guardrails::update(&app, &ctx, &environment, input).await?,
+    ))
+}
+
+/// The guardrails each cluster layer adds to its environment's, and its default PriorityClass.
+#[utoipa::path(get, path = "/guardrails/layers", tag = "tenancy",
+    responses((status = 200, body = Vec<LayerGuardrails>), (status = 401, body = ErrorBody)))]
+async fn list_layer_guardrails(
+    State(app): State<App>,
+    ctx: Ctx,
+) -> Result<axum::Json<Vec<LayerGuardrails>>> {
+    Ok(axum::Json(
+        tenancy::guardrails::list_layers(&app, &ctx).await?,
+    ))
+}
+
+/// Replace one layer's guardrails (admins); the namespaces on its clusters are re-applied.
+#[utoipa::path(put, path = "/guardrails/layers/{layer}", tag = "tenancy", params(("layer" = String, Path)),
+    request_body = LayerGuardrailsInput,
+    responses((status = 200, body = LayerGuardrails), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+              (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+async fn update_layer_guardrails(
+    State(app): State<App>,
+    ctx: Ctx,
+    Path(layer): Path<String>,
+    Json(input): Json<LayerGuardrailsInput>,
+) -> Result<axum::Json<LayerGuardrails>> {
+    Ok(axum::Json(
+        tenancy::guardrails::update_layer(&app, &ctx, &layer, input).await?,
     ))
 }
 

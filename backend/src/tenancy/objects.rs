@@ -27,8 +27,10 @@ pub struct Inputs<'a> {
     pub taints: &'a [Taint],
     /// What the cluster serves for pinning.
     pub served: &'a Served,
-    /// The guardrails of the namespace's environment.
+    /// The namespace's rules: the stricter of its environment's and its layer's.
     pub guardrails: &'a Guardrails,
+    /// Its layer's default PriorityClass and value, if the layer has one.
+    pub priority: Option<(&'a str, i32)>,
     /// Every storage class of the cluster; those not allowed get a quota of 0.
     pub cluster_classes: &'a [String],
     pub spec: &'a Sized,
@@ -82,6 +84,9 @@ pub fn desired(i: &Inputs) -> Vec<(&'static str, String, Value)> {
     }
     for (k, v) in guardrails::namespace_labels(i.guardrails) {
         namespace["metadata"]["labels"][k] = Value::String(v);
+    }
+    if let Some((class, _)) = i.priority {
+        namespace["metadata"]["labels"][guardrails::PRIORITY_LABEL] = Value::String(class.into());
     }
     // An applied `annotations: {}` would claim the map, and others' applies to it conflict.
     if !ns_annotations.is_empty() {
@@ -163,6 +168,9 @@ pub fn desired(i: &Inputs) -> Vec<(&'static str, String, Value)> {
     out.extend(pinning::policies(&pool, i.served));
     if i.served.validating {
         out.extend(guardrails::policies());
+    }
+    if let Some((class, value)) = i.priority {
+        out.extend(guardrails::priority_objects(class, value, i.served));
     }
     out
 }

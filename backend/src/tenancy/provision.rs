@@ -5,11 +5,14 @@
 
 use std::time::Duration;
 
-use berth_frontend::api::{Guardrails, NamespaceSpec, NamespaceState, PinVerdict, Taint};
+use berth_frontend::api::{
+    Guardrails, LayerGuardrails, NamespaceSpec, NamespaceState, PinVerdict, Taint,
+};
 use k8s_openapi::api::{
     core::v1::{LimitRange, Namespace, ResourceQuota, ServiceAccount},
     networking::v1::NetworkPolicy,
     rbac::v1::{Role, RoleBinding},
+    scheduling::v1::PriorityClass,
 };
 use kube::{
     api::{Api, DeleteParams, DynamicObject, GroupVersionKind, Patch, PatchParams},
@@ -54,8 +57,9 @@ pub struct Facts {
     /// What the cluster serves for pinning (from its last sync).
     pub validating_policies: bool,
     pub mutating_policies: Option<String>,
-    /// The guardrails of the namespace's environment.
+    /// The guardrails of the namespace's environment, and of its cluster's layer.
     pub guardrails: Json<Guardrails>,
+    pub layer_guardrails: Json<LayerGuardrails>,
 }
 
 impl Facts {
@@ -75,7 +79,8 @@ pub async fn facts(conn: &mut PgConnection, id: Uuid) -> Result<Facts> {
                   array(SELECT s.name FROM storage_classes s WHERE s.cluster_id = n.cluster_id ORDER BY s.name) AS "classes!",
                   n.spec AS "spec: Json<NamespaceSpec>", n.state AS "state: NamespaceState", n.expires_at, n.burst_until, n.base_spec,
                   coalesce(i.validating_policies, false) AS "validating_policies!", i.mutating_policies AS "mutating_policies?",
-                  (SELECT to_jsonb(g) FROM guardrails g WHERE g.environment = n.environment) AS "guardrails!: Json<Guardrails>"
+                  (SELECT to_jsonb(g) FROM guardrails g WHERE g.environment = n.environment) AS "guardrails!: Json<Guardrails>",
+                  (SELECT to_jsonb(l) FROM layer_guardrails l WHERE l.layer = c.layer) AS "layer_guardrails!: Json<LayerGuardrails>"
            FROM namespaces n JOIN teams t ON t.id = n.team_id JOIN clusters c ON c.id = n.cluster_id
            LEFT JOIN cluster_inventory i ON i.cluster_id = n.cluster_id
            LEFT JOIN node_pools p ON p.cluster_id = n.cluster_id AND p.name = n.node_pool
@@ -101,6 +106,7 @@ pub fn desired(
     };
     let taints = f.taints.as_ref().map(|t| t.0.clone()).unwrap_or_default();
     let served = f.served();
+    let guardrails = super::guardrails::effective(&f.guardrails.0, &f.layer_guardrails.0);
     let inputs = objects::Inputs {
         namespace: &f.name,
         team: &f.team,
@@ -110,7 +116,8 @@ pub fn desired(
         pool: &f.pool,
         taints: &taints,
         served: &served,
-        guardrails: &f.guardrails.0,
+        guardrails: &guardrails,
+        priority: f.layer_guardrails.0.priority(),
         cluster_classes: &f.classes,
         spec: &sized,
         group: objects::group_name(&app.config.team_group_pattern, &f.team),
@@ -128,6 +135,7 @@ fn resource(kind: &str, api_version: &str) -> ApiResource {
         "RoleBinding" => ApiResource::erase::<RoleBinding>(&()),
         "Role" => ApiResource::erase::<Role>(&()),
         "ServiceAccount" => ApiResource::erase::<ServiceAccount>(&()),
+        "PriorityClass" => ApiResource::erase::<PriorityClass>(&()),
         // The pool policies: cluster-scoped, and MutatingAdmissionPolicy in the version the
         // cluster serves.
         policy => {
@@ -145,11 +153,11 @@ fn resource(kind: &str, api_version: &str) -> ApiResource {
 }
 
 /// The API of one manifest: namespaced in `namespace`, or cluster-wide for the Namespace
-/// and the pool policies.
+/// and the shared policies and PriorityClasses.
 pub(crate) fn api(client: &Client, namespace: &str, manifest: &Value) -> Api<DynamicObject> {
     let kind = manifest["kind"].as_str().unwrap_or_default();
     let ar = resource(kind, manifest["apiVersion"].as_str().unwrap_or("v1"));
-    if kind == "Namespace" || kind.contains("AdmissionPolicy") {
+    if kind == "Namespace" || shared(kind) {
         Api::all_with(client.clone(), &ar)
     } else {
         Api::namespaced_with(client.clone(), namespace, &ar)
@@ -253,7 +261,7 @@ async fn apply_all(app: &App, f: &Facts) -> Result<Outcome> {
 /// policies and their bindings): applied once per cluster and whenever it changes, not with
 /// every namespace.
 pub(crate) fn shared(kind: &str) -> bool {
-    kind.contains("AdmissionPolicy")
+    kind.contains("AdmissionPolicy") || kind == "PriorityClass"
 }
 
 /// The digest of a manifest as Berth builds it (the same inputs give the same bytes).

@@ -8,9 +8,10 @@ use crate::{
     components::{field_error, form_error, Authed, ErrorMessage},
     pages::fleet::{cores, gib},
     server::{
-        get_out_of_band, list_budgets, list_clusters, list_guardrails, list_policies, list_presets,
-        list_teams, list_webhooks, CheckNamespaces, CreateWebhook, RemovePolicy, RemoveWebhook,
-        SavePolicy, SetBudget, UpdateGuardrails, UpdatePreset,
+        get_out_of_band, list_budgets, list_clusters, list_guardrails, list_layer_guardrails,
+        list_policies, list_presets, list_teams, list_webhooks, CheckNamespaces, CreateWebhook,
+        RemovePolicy, RemoveWebhook, SavePolicy, SetBudget, UpdateGuardrails,
+        UpdateLayerGuardrails, UpdatePreset,
     },
 };
 
@@ -33,6 +34,7 @@ fn Settings(me: Me) -> impl IntoView {
     view! {
         <h1>"Tenancy settings"</h1>
         <GuardrailSettings csrf=csrf.clone()/>
+        <LayerGuardrailSettings csrf=csrf.clone()/>
         <Presets csrf=csrf.clone()/>
         <Budgets csrf=csrf.clone()/>
         <Policies csrf=csrf.clone()/>
@@ -99,6 +101,93 @@ fn GuardrailSettings(csrf: String) -> impl IntoView {
                                             {modes.into_iter().map(|(f, l, c)| select(f, l, c, &["off", "warn", "audit", "deny"])).collect_view()}
                                         </div>
                                         <button type="submit">{format!("Save {env}")}</button>
+                                    </ActionForm>
+                                    </div>
+                                }
+                            }).collect_view().into_any(),
+                            Err(error) => view! { <ErrorMessage error/> }.into_any(),
+                        }
+                    })
+                }}
+            </Suspense>
+        </section>
+    }
+}
+
+/// What each cluster layer adds to its environment's guardrails (the stricter of the two
+/// wins), and its default PriorityClass. Saving one re-applies the namespaces on its clusters.
+#[component]
+fn LayerGuardrailSettings(csrf: String) -> impl IntoView {
+    let update = ServerAction::<UpdateLayerGuardrails>::new();
+    let layers = Resource::new(move || update.version().get(), |_| list_layer_guardrails());
+    let value = update.value();
+    let editing = RwSignal::new(String::new());
+    view! {
+        <section class="card">
+            <h2>"Guardrails per layer"</h2>
+            <p class="muted">"A namespace gets, rule by rule, the stricter of its environment's guardrails and its cluster layer's: a layer can tighten, never loosen (privileged and off add nothing). A default PriorityClass is written on the layer's clusters and given to every pod that names none, where the cluster serves MutatingAdmissionPolicy; elsewhere pods must name it themselves. Its value can never change in Kubernetes: give a new value a new name."</p>
+            {form_error(value)}
+            {move || value.get().and_then(|r| r.ok()).map(|l| view! { <p class="ok" role="status">"Guardrails for layer "{l.layer}" saved; the namespaces on its clusters are being re-applied."</p> })}
+            <Suspense fallback=|| ()>
+                {move || {
+                    let csrf = csrf.clone();
+                    Suspend::new(async move {
+                        match layers.await {
+                            Ok(list) => list.into_iter().map(|l| {
+                                let layer = l.layer.clone();
+                                let csrf = csrf.clone();
+                                let error = move |layer: String, field: &'static str| {
+                                    move || value.get().filter(|_| editing.get() == layer).and_then(|r| r.err()).and_then(|e| e.fields.get(field).cloned())
+                                        .map(|m| view! { <span class="field-error">{m}</span> })
+                                };
+                                let levels = [
+                                    ("pod_security_enforce", "Pod Security: enforce", l.pod_security_enforce.as_str()),
+                                    ("pod_security_warn", "Pod Security: warn", l.pod_security_warn.as_str()),
+                                    ("pod_security_audit", "Pod Security: audit", l.pod_security_audit.as_str()),
+                                ];
+                                let modes = [
+                                    ("require_resources", "Requests and limits set", l.require_resources.as_str()),
+                                    ("require_probes", "Readiness and liveness probes", l.require_probes.as_str()),
+                                    ("forbid_latest", "No :latest or untagged images", l.forbid_latest.as_str()),
+                                    ("forbid_privileged", "No privileged containers", l.forbid_privileged.as_str()),
+                                ];
+                                let select = {
+                                    let layer = layer.clone();
+                                    move |field: &'static str, label: &'static str, current: &'static str, choices: &'static [&'static str]| {
+                                        let id = format!("layer-{layer}-{field}");
+                                        view! {
+                                            <div>
+                                                <label for=id.clone()>{label}</label>
+                                                <select id=id name=field>
+                                                    {choices.iter().map(|c| view! { <option value=*c selected=*c == current>{*c}</option> }).collect_view()}
+                                                </select>
+                                                {error(layer.clone(), field)}
+                                            </div>
+                                        }
+                                    }
+                                };
+                                let submitted = layer.clone();
+                                view! {
+                                    <h3>{format!("Layer {layer}")}</h3>
+                                    <div on:submit=move |_| editing.set(submitted.clone())>
+                                    <ActionForm action=update>
+                                        <input type="hidden" name="csrf" value=csrf/>
+                                        <input type="hidden" name="layer" value=layer.clone()/>
+                                        <div class="grid3">
+                                            {levels.into_iter().map(|(f, lb, c)| select(f, lb, c, &["privileged", "baseline", "restricted"])).collect_view()}
+                                            {modes.into_iter().map(|(f, lb, c)| select(f, lb, c, &["off", "warn", "audit", "deny"])).collect_view()}
+                                            <div>
+                                                <label for=format!("layer-{layer}-priority_class")>"Default PriorityClass"</label>
+                                                <input id=format!("layer-{layer}-priority_class") name="priority_class" placeholder="none" value=l.priority_class.clone().unwrap_or_default()/>
+                                                {error(layer.clone(), "priority_class")}
+                                            </div>
+                                            <div>
+                                                <label for=format!("layer-{layer}-priority_value")>"Its value"</label>
+                                                <input id=format!("layer-{layer}-priority_value") name="priority_value" inputmode="numeric" placeholder="e.g. 100000" value=l.priority_value.map(|v| v.to_string()).unwrap_or_default()/>
+                                                {error(layer.clone(), "priority_value")}
+                                            </div>
+                                        </div>
+                                        <button type="submit">{format!("Save {layer}")}</button>
                                     </ActionForm>
                                     </div>
                                 }

@@ -146,7 +146,10 @@ pub(super) async fn check_new(
 pub(super) fn objects_for(
     app: &App,
     c: &Checked,
-    guardrails: &berth_frontend::api::Guardrails,
+    (guardrails, layer): &(
+        berth_frontend::api::Guardrails,
+        berth_frontend::api::LayerGuardrails,
+    ),
 ) -> Vec<Value> {
     let pool = c.placement.cluster.pools.iter().find(|p| p.name == c.pool);
     let served = crate::tenancy::pinning::Served::of(c.placement.cluster.inventory.as_ref());
@@ -160,6 +163,7 @@ pub(super) fn objects_for(
         taints: pool.map_or(&[], |p| p.taints.as_slice()),
         served: &served,
         guardrails,
+        priority: layer.priority(),
         cluster_classes: &c.placement.classes,
         spec: &c.sized,
         group: objects::group_name(&app.config.team_group_pattern, &c.team.name),
@@ -238,7 +242,12 @@ pub async fn preview(app: &App, ctx: &Ctx, input: NewNamespaceRequest) -> Result
     match check_new(&mut conn, actor, &input).await {
         Ok(c) => {
             let (impact, _, policy, approve) = assess_new(&mut conn, &c).await?;
-            let guardrails = crate::tenancy::guardrails::load(&mut conn, c.environment).await?;
+            let guardrails = crate::tenancy::guardrails::for_namespace(
+                &mut conn,
+                c.environment,
+                &c.placement.cluster.layer,
+            )
+            .await?;
             Ok(RequestPreview {
                 fields: Default::default(),
                 objects: objects_for(app, &c, &guardrails),

@@ -181,13 +181,13 @@ test('the admin settings page edits a preset and shows field errors', async ({ b
   expect(errors).toEqual([]);
 });
 
-test('the admin sets an environment\'s guardrails, with the levels checked against each other', async ({ browser }) => {
+test('the admin sets an environment\'s and a layer\'s guardrails, with the levels and the PriorityClass checked', async ({ browser }) => {
   const page = await asAdmin(browser);
   const errors: string[] = [];
   page.on('pageerror', (err) => errors.push(err.message));
   await page.getByRole('link', { name: 'Tenancy' }).click();
   await hydrated(page);
-  await expect(page.getByRole('heading', { name: 'Guardrails' })).toBeVisible();
+  await expect(page.getByRole('heading', { name: 'Guardrails', exact: true })).toBeVisible();
   await expect(page.locator('#guardrail-prod-forbid_latest')).toHaveValue('deny');
   await page.locator('#guardrail-dev-pod_security_enforce').selectOption('restricted');
   await page.locator('#guardrail-dev-pod_security_warn').selectOption('baseline');
@@ -200,5 +200,20 @@ test('the admin sets an environment\'s guardrails, with the levels checked again
   await page.getByRole('button', { name: 'Save dev' }).click();
   await expect(page.getByRole('status').filter({ hasText: 'Guardrails for dev saved' })).toBeVisible();
   await expect(page.locator('#guardrail-dev-require_probes')).toHaveValue('warn');
+
+  // A layer tightens its environments and may set a default PriorityClass.
+  await expect(page.getByRole('heading', { name: 'Guardrails per layer' })).toBeVisible();
+  await expect(page.locator('#layer-secure-pod_security_enforce')).toHaveValue('restricted');
+  await page.locator('#layer-offline-priority_class').fill('system-batch');
+  await page.locator('#layer-offline-priority_value').fill('-10');
+  await page.getByRole('button', { name: 'Save offline' }).click();
+  await expect(page.getByText('names starting with system- are reserved for Kubernetes')).toBeVisible();
+  await page.locator('#layer-offline-priority_class').fill('batch-low');
+  await page.locator('#layer-offline-require_resources').selectOption('deny');
+  await page.getByRole('button', { name: 'Save offline' }).click();
+  await expect(page.getByRole('status').filter({ hasText: 'Guardrails for layer offline saved' })).toBeVisible();
+  await expect(page.locator('#layer-offline-priority_class')).toHaveValue('batch-low');
+  await expect(page.locator('#layer-offline-priority_value')).toHaveValue('-10');
+  await expect(page.locator('#layer-offline-require_resources')).toHaveValue('deny');
   expect(errors).toEqual([]);
 });

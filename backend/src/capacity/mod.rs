@@ -21,7 +21,7 @@ pub use placement::{headroom, placement_options};
 pub use promql::{spec_query, usage_query};
 pub use quota::{quota_suggestion, request_right_size, suggest};
 pub use readings::{read, Reading};
-pub use recommend::{recommend, recommendations, team_sizing, Recommended};
+pub use recommend::{recommend, recommendations, recommendations_with, team_sizing, Recommended};
 
 use std::time::Duration;
 
@@ -36,6 +36,22 @@ use crate::{
 };
 
 const GIB: f64 = 1024.0 * 1024.0 * 1024.0;
+
+/// Which usage statistics a reading asks Prometheus for. Prometheus evaluates the rate (or
+/// memory) subquery once for every statistic that needs it, so a reading asks only for what
+/// its caller uses: a team's totals and the fleet need what the recommendation does; a quota
+/// suggestion adds the namespace's summed peaks; the namespace's right-sizing page shows
+/// every chart statistic.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stats {
+    /// KRR's `simple` inputs: the CPU percentile and points, the memory peak and points, and
+    /// when each container was last seen.
+    Recommend,
+    /// And the namespace's summed CPU and memory peaks.
+    Peaks,
+    /// And the CPU median, p99 and maximum and the memory median.
+    Chart,
+}
 
 /// How far back and how finely recommendations read usage.
 #[derive(Debug, Clone, Copy)]

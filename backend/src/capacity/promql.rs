@@ -38,10 +38,10 @@ pub(super) fn promql(source: &Source, namespace: &str, w: Window) -> (Promql, St
     (q, ns, sel)
 }
 
-/// One query for every usage statistic of a namespace's containers. The per-container
-/// statistics keep the scrape `job`, as KRR's queries do, so the reader can prefer the
-/// kubelet's series as KRR does.
-pub fn usage_query(source: &Source, namespace: &str, w: Window) -> String {
+/// One query for the usage statistics `stats` names of a namespace's containers. The
+/// per-container statistics keep the scrape `job`, as KRR's queries do, so the reader can
+/// prefer the kubelet's series as KRR does.
+pub fn usage_query(source: &Source, namespace: &str, w: Window, stats: Stats) -> String {
     let (q, _, sel) = promql(source, namespace, w);
     let range = format!("[{}:{}]", dur(w.history), dur(w.step));
     let by = "max by (namespace, pod, container)";
@@ -50,13 +50,9 @@ pub fn usage_query(source: &Source, namespace: &str, w: Window) -> String {
     let cpu_rate = format!("{by_job} (rate(container_cpu_usage_seconds_total{{{sel}}}[{s}]))");
     let memory = format!("{by_job} (container_memory_working_set_bytes{{{sel}}})");
     let cpu_raw = format!("{by_job} (container_cpu_usage_seconds_total{{{sel}}})");
-    tagged(&[
-        ("cpu_p50", format!("quantile_over_time(0.5, {cpu_rate}{range})")),
+    let mut parts = vec![
         ("cpu_p95", format!("quantile_over_time(0.95, {cpu_rate}{range})")),
-        ("cpu_p99", format!("quantile_over_time(0.99, {cpu_rate}{range})")),
-        ("cpu_max", format!("max_over_time({cpu_rate}{range})")),
         ("cpu_n", format!("count_over_time({cpu_raw}{range})")),
-        ("mem_p50", format!("quantile_over_time(0.5, {memory}{range})")),
         ("mem_max", format!("max_over_time({memory}{range})")),
         ("mem_n", format!("count_over_time({memory}{range})")),
         // When each container was last seen, to the hour: `timestamp()` in a subquery costs a
@@ -69,15 +65,35 @@ pub fn usage_query(source: &Source, namespace: &str, w: Window) -> String {
                 dur(w.presence_step())
             ),
         ),
-        (
+    ];
+    if stats != Stats::Recommend {
+        parts.push((
             "ns_cpu_peak",
             format!("max_over_time(sum by (namespace) ({}){range})", q.cpu_rate),
-        ),
-        (
+        ));
+        parts.push((
             "ns_mem_peak",
             format!("max_over_time(sum by (namespace) ({}){range})", q.memory),
-        ),
-    ])
+        ));
+    }
+    if stats == Stats::Chart {
+        parts.extend([
+            (
+                "cpu_p50",
+                format!("quantile_over_time(0.5, {cpu_rate}{range})"),
+            ),
+            (
+                "cpu_p99",
+                format!("quantile_over_time(0.99, {cpu_rate}{range})"),
+            ),
+            ("cpu_max", format!("max_over_time({cpu_rate}{range})")),
+            (
+                "mem_p50",
+                format!("quantile_over_time(0.5, {memory}{range})"),
+            ),
+        ]);
+    }
+    tagged(&parts)
 }
 
 /// One query for what kube-state-metrics says: owners, requests, limits and HPAs, and with
@@ -139,3 +155,40 @@ fn spec_parts(ns: &str, h: &str) -> Vec<(&'static str, String)> {
 
 // ---------------------------------------------------------------------------------------
 // Reading the answers
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_reading_asks_only_for_the_statistics_its_caller_uses() {
+        let source =
+            Source::new("http://127.0.0.1:9090", Duration::from_secs(5), None, None).unwrap();
+        let w = Window {
+            history: Duration::from_secs(7 * 86_400),
+            step: Duration::from_secs(300),
+        };
+        let stats = |s: Stats| -> (Vec<String>, usize) {
+            let q = usage_query(&source, "payments-api", w, s);
+            let tags = q
+                .split(r#""berth_stat", ""#)
+                .skip(1)
+                .map(|t| t.split('"').next().unwrap().to_owned())
+                .collect();
+            // Each rate subquery is evaluated on its own: the costly part of a reading.
+            (
+                tags,
+                q.matches("rate(container_cpu_usage_seconds_total").count(),
+            )
+        };
+        let (lean, lean_rates) = stats(Stats::Recommend);
+        assert_eq!(lean, ["cpu_p95", "cpu_n", "mem_max", "mem_n", "last_seen"]);
+        assert_eq!(lean_rates, 1);
+        let (peaks, peak_rates) = stats(Stats::Peaks);
+        assert_eq!(&peaks[5..], ["ns_cpu_peak", "ns_mem_peak"]);
+        assert_eq!(peak_rates, 2);
+        let (chart, chart_rates) = stats(Stats::Chart);
+        assert_eq!(chart.len(), 11);
+        assert_eq!(chart_rates, 5);
+    }
+}

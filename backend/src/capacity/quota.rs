@@ -47,7 +47,15 @@ pub async fn quota_suggestion(
     cluster: &str,
     name: &str,
 ) -> Result<QuotaSuggestion> {
-    let rec = recommendations(app, ctx, cluster, name, RecommendationQuery::default()).await?;
+    let rec = recommendations_with(
+        app,
+        ctx,
+        cluster,
+        name,
+        RecommendationQuery::default(),
+        Stats::Peaks,
+    )
+    .await?;
     let s = subject(&mut *app.db.acquire().await?, ctx, cluster, name).await?;
     Ok(suggest(&s.quota, s.used, &rec))
 }

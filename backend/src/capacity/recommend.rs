@@ -290,13 +290,27 @@ pub(super) fn now_secs() -> f64 {
     OffsetDateTime::now_utc().unix_timestamp_nanos() as f64 / 1e9
 }
 
-/// Recommendations for one namespace (its team's members and admins).
+/// Recommendations for one namespace (its team's members and admins), with every chart
+/// statistic.
 pub async fn recommendations(
     app: &App,
     ctx: &Ctx,
     cluster: &str,
     name: &str,
     query: RecommendationQuery,
+) -> Result<NamespaceRecommendations> {
+    recommendations_with(app, ctx, cluster, name, query, Stats::Chart).await
+}
+
+/// Recommendations for one namespace, reading only the statistics `stats` names (the
+/// others are left empty).
+pub async fn recommendations_with(
+    app: &App,
+    ctx: &Ctx,
+    cluster: &str,
+    name: &str,
+    query: RecommendationQuery,
+    stats: Stats,
 ) -> Result<NamespaceRecommendations> {
     let s = subject(&mut *app.db.acquire().await?, ctx, cluster, name).await?;
     let strategy = query.strategy.unwrap_or_default();
@@ -310,6 +324,7 @@ pub async fn recommendations(
         w,
         at,
         query.use_oomkill.unwrap_or(false),
+        stats,
     )
     .await?;
     let r = recommend(&reading, strategy, query.allow_hpa.unwrap_or(false), w, at);
@@ -353,7 +368,16 @@ pub async fn team_sizing(
         .map(|row| {
             let query = query.clone();
             async move {
-                match recommendations(app, ctx, &row.cluster, &row.name, query).await {
+                match recommendations_with(
+                    app,
+                    ctx,
+                    &row.cluster,
+                    &row.name,
+                    query,
+                    Stats::Recommend,
+                )
+                .await
+                {
                     Ok(r) => NamespaceSizing {
                         cluster: row.cluster,
                         namespace: row.name,

@@ -903,3 +903,128 @@ async fn the_planner_applies_the_capacity_model_and_refuses_nonsense(db: PgPool)
         .await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
 }
+
+/// A usage-aware policy: quota increases of at most one preset step are approved when the
+/// namespace's CPU or memory use at p95 reached a share of its quota. The figures are read
+/// from the real Prometheus when the change is filed, stored with it and shown to the
+/// approver.
+#[sqlx::test(migrations = "../migrations")]
+async fn a_busy_namespace_gets_one_preset_step_more_without_waiting(db: PgPool) {
+    use berth::tenancy::settings;
+    use berth_frontend::api::{PolicyConditions, PolicyInput, QuotaChange};
+    let w = world(db, Some(prometheus("busy").await), None).await;
+    let policy = |min: u32| PolicyInput {
+        name: "busy namespaces grow a step".into(),
+        position: 0,
+        enabled: true,
+        conditions: PolicyConditions {
+            kinds: vec!["quota_change".into()],
+            min_usage_percent: Some(min),
+            max_preset_steps: Some(1),
+            ..Default::default()
+        },
+        action: "approve".into(),
+    };
+    // Bad conditions name their fields.
+    for (bad, field) in [
+        (
+            PolicyInput {
+                conditions: PolicyConditions {
+                    min_usage_percent: Some(0),
+                    ..policy(1).conditions
+                },
+                ..policy(1)
+            },
+            "conditions.min_usage_percent",
+        ),
+        (
+            PolicyInput {
+                conditions: PolicyConditions {
+                    kinds: vec!["create".into()],
+                    ..policy(1).conditions
+                },
+                ..policy(1)
+            },
+            "conditions.kinds",
+        ),
+        (
+            PolicyInput {
+                conditions: PolicyConditions {
+                    max_preset_steps: Some(9),
+                    ..policy(1).conditions
+                },
+                ..policy(1)
+            },
+            "conditions.max_preset_steps",
+        ),
+    ] {
+        match settings::save_policy(&w.app, &w.admin, None, bad).await {
+            Err(Error::Invalid(f)) => assert!(f.contains_key(field), "{f:?}"),
+            other => panic!("{field}: {other:?}"),
+        }
+    }
+    let saved = settings::save_policy(&w.app, &w.admin, None, policy(100))
+        .await
+        .unwrap();
+    let change = |preset: &str| QuotaChange {
+        purpose: "traffic grew".into(),
+        spec: SpecChoice {
+            preset: Some(preset.into()),
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+
+    // Below the threshold: an admin decides, and sees the figures.
+    let filed = requests::quota_change(&w.app, &w.dev, CLUSTER, NS, change("L"))
+        .await
+        .unwrap();
+    assert_eq!(filed.request.state, "pending");
+    let seen = requests::get(&w.app, &w.admin, filed.request.id)
+        .await
+        .unwrap();
+    let usage = seen.usage.expect("usage stored with the request");
+    assert_eq!(usage.error, None);
+    assert_eq!(usage.quota_cpu_millis, 8000, "preset M");
+    let cpu = usage.cpu_p95_cores.unwrap();
+    let memory = usage.memory_p95_bytes.unwrap();
+    assert!(cpu > 0.0 && memory > 0.0, "{usage:?}");
+    assert!((usage.cpu_percent.unwrap() - cpu * 1000.0 / 8000.0 * 100.0).abs() < 1e-9);
+    assert!(
+        (usage.memory_percent.unwrap() - memory / usage.quota_memory_bytes as f64 * 100.0).abs()
+            < 1e-9
+    );
+    requests::cancel(&w.app, &w.dev, filed.request.id)
+        .await
+        .unwrap();
+
+    // At the threshold the policy approves one step (M → L), not two (M → XL).
+    let busiest = usage
+        .cpu_percent
+        .unwrap()
+        .max(usage.memory_percent.unwrap());
+    settings::save_policy(
+        &w.app,
+        &w.admin,
+        Some(saved.id),
+        policy((busiest.floor() as u32).max(1)),
+    )
+    .await
+    .unwrap();
+    let two = requests::quota_change(&w.app, &w.dev, CLUSTER, NS, change("XL"))
+        .await
+        .unwrap();
+    assert_eq!(two.request.state, "pending");
+    requests::cancel(&w.app, &w.dev, two.request.id)
+        .await
+        .unwrap();
+    let one = requests::quota_change(&w.app, &w.dev, CLUSTER, NS, change("L"))
+        .await
+        .unwrap();
+    assert_ne!(one.request.state, "pending", "{:?}", one.request);
+    assert_eq!(
+        one.request.matched_policy.as_deref(),
+        Some("busy namespaces grow a step")
+    );
+    assert!(one.usage.is_some());
+}

@@ -1107,6 +1107,9 @@ pub struct RequestDetail {
     pub cluster_pools: Vec<String>,
     /// A right-sizing quota change: the capacity evidence Berth gathered when it was filed.
     pub evidence: Option<QuotaSuggestion>,
+    /// A quota change filed while a usage-aware policy was enabled: the namespace's measured
+    /// use against its quota.
+    pub usage: Option<UsageEvidence>,
 }
 
 /// What a request would do, without storing anything: the wizard's live panel.
@@ -1324,6 +1327,36 @@ pub struct PolicyConditions {
     /// Only quota changes that lower every resource (and raise none).
     #[serde(default)]
     pub decrease_only: bool,
+    /// Only quota changes of a namespace whose CPU or memory use, at p95 over the capacity
+    /// history, was at least this percentage (1–100) of its quota's requests. Read from
+    /// Prometheus when the change is filed; a new namespace has no usage and never matches.
+    #[serde(default)]
+    pub min_usage_percent: Option<u32>,
+    /// Only quota changes that stay within this many preset steps (1–3) above the smallest
+    /// preset that holds the current quota.
+    #[serde(default)]
+    pub max_preset_steps: Option<u32>,
+}
+
+/// A namespace's measured use against its quota, read from Prometheus when a quota change
+/// is filed: the evidence a usage-aware policy decided on, shown to the approver.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(ToSchema))]
+pub struct UsageEvidence {
+    /// The history read, in hours.
+    pub history_hours: u64,
+    /// The namespace's summed CPU use at p95 over the history, in cores.
+    pub cpu_p95_cores: Option<f64>,
+    /// Its summed memory working set at p95, in bytes.
+    pub memory_p95_bytes: Option<f64>,
+    /// The quota's requests.cpu and requests.memory when the change was filed.
+    pub quota_cpu_millis: i64,
+    pub quota_memory_bytes: i64,
+    /// Use as a percentage of those.
+    pub cpu_percent: Option<f64>,
+    pub memory_percent: Option<f64>,
+    /// Why there is no figure (no Prometheus, an error, no series).
+    pub error: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -856,6 +856,8 @@ pub async fn save_policy(
     max_preset: String,
     within_budget: Option<String>,
     decrease_only: Option<String>,
+    min_usage_percent: String,
+    max_preset_steps: String,
     action: String,
 ) -> Result<Policy, ErrorDetail> {
     let id = match id.filter(|i| !i.is_empty()) {
@@ -866,6 +868,17 @@ pub async fn save_policy(
         .trim()
         .parse()
         .map_err(|_| invalid("position", "must be a whole number"))?;
+    let optional = |field: &str, raw: &str| -> Result<Option<u32>, ErrorDetail> {
+        match raw.trim() {
+            "" => Ok(None),
+            v => v
+                .parse()
+                .map(Some)
+                .map_err(|_| invalid(field, "must be a whole number")),
+        }
+    };
+    let min_usage_percent = optional("conditions.min_usage_percent", &min_usage_percent)?;
+    let max_preset_steps = optional("conditions.max_preset_steps", &max_preset_steps)?;
     let input = PolicyInput {
         name,
         position,
@@ -876,6 +889,8 @@ pub async fn save_policy(
             max_preset: Some(max_preset).filter(|p| !p.is_empty()),
             within_budget: within_budget.is_some(),
             decrease_only: decrease_only.is_some(),
+            min_usage_percent,
+            max_preset_steps,
         },
         action,
     };

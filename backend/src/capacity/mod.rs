@@ -123,6 +123,62 @@ async fn subject(conn: &mut PgConnection, ctx: &Ctx, cluster: &str, name: &str) 
     })
 }
 
+/// A namespace's measured use against its quota's requests, for a usage-aware approval
+/// policy and its approver. Never fails: what went wrong is the evidence's `error`.
+pub async fn usage_evidence(
+    app: &App,
+    cluster: &str,
+    prometheus_url: Option<&str>,
+    namespace: &str,
+    quota: Amounts,
+) -> berth_frontend::api::UsageEvidence {
+    let w = Window::of(app);
+    let mut evidence = berth_frontend::api::UsageEvidence {
+        history_hours: w.history.as_secs() / 3600,
+        cpu_p95_cores: None,
+        memory_p95_bytes: None,
+        quota_cpu_millis: quota.cpu_millis,
+        quota_memory_bytes: quota.memory_bytes,
+        cpu_percent: None,
+        memory_percent: None,
+        error: None,
+    };
+    let source = match source(app, cluster, prometheus_url) {
+        Ok(s) => s,
+        Err(e) => {
+            evidence.error = Some(e.detail().message);
+            return evidence;
+        }
+    };
+    let query = promql::namespace_p95_query(&source, namespace, w);
+    match source.vector(&query, recommend::now_secs()).await {
+        Ok(samples) => {
+            for s in samples {
+                let v = readings::finite(s.value);
+                match readings::label(&s.labels, "berth_stat") {
+                    "ns_cpu_p95" => evidence.cpu_p95_cores = v,
+                    "ns_mem_p95" => evidence.memory_p95_bytes = v,
+                    _ => {}
+                }
+            }
+            let percent = |used: f64, quota: f64| (quota > 0.0).then(|| used / quota * 100.0);
+            evidence.cpu_percent = evidence
+                .cpu_p95_cores
+                .and_then(|c| percent(c * 1000.0, quota.cpu_millis as f64));
+            evidence.memory_percent = evidence
+                .memory_p95_bytes
+                .and_then(|m| percent(m, quota.memory_bytes as f64));
+            if evidence.cpu_p95_cores.is_none() && evidence.memory_p95_bytes.is_none() {
+                evidence.error = Some(format!(
+                    "Prometheus has no usage series for namespace {namespace}"
+                ));
+            }
+        }
+        Err(e) => evidence.error = Some(e),
+    }
+    evidence
+}
+
 // ---------------------------------------------------------------------------------------
 // Queries
 

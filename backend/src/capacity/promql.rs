@@ -96,6 +96,29 @@ pub fn usage_query(source: &Source, namespace: &str, w: Window, stats: Stats) ->
     tagged(&parts)
 }
 
+/// One query for a namespace's summed CPU and memory use at p95 over the history: what a
+/// usage-aware approval policy compares with the quota.
+pub fn namespace_p95_query(source: &Source, namespace: &str, w: Window) -> String {
+    let (q, ..) = promql(source, namespace, w);
+    let range = format!("[{}:{}]", dur(w.history), dur(w.step));
+    tagged(&[
+        (
+            "ns_cpu_p95",
+            format!(
+                "quantile_over_time(0.95, sum by (namespace) ({}){range})",
+                q.cpu_rate
+            ),
+        ),
+        (
+            "ns_mem_p95",
+            format!(
+                "quantile_over_time(0.95, sum by (namespace) ({}){range})",
+                q.memory
+            ),
+        ),
+    ])
+}
+
 /// One query for what kube-state-metrics says: owners, requests, limits and HPAs, and with
 /// `oom` the memory limit of every container whose last termination was an OOM kill, at
 /// its highest over the history (KRR's MaxOOMKilledMemoryLoader).

@@ -235,6 +235,18 @@ pub struct PolicyInput<'a> {
     pub over_budget: bool,
     /// The namespace stays on its node pool (a move is never a decrease).
     pub same_pool: bool,
+    /// For quota changes while a usage-aware policy is enabled: the measured use.
+    pub usage: Option<&'a berth_frontend::api::UsageEvidence>,
+}
+
+/// Whether any enabled policy looks at measured usage (then a quota change reads it).
+pub async fn usage_aware_policies(conn: &mut PgConnection) -> Result<bool> {
+    Ok(sqlx::query_scalar!(
+        r#"SELECT EXISTS (SELECT 1 FROM approval_policies WHERE enabled AND conditions ? 'min_usage_percent'
+                          AND conditions->>'min_usage_percent' IS NOT NULL) AS "any!""#
+    )
+    .fetch_one(conn)
+    .await?)
 }
 
 /// The first enabled policy (by position) whose conditions all hold: (name, approves).
@@ -273,6 +285,30 @@ pub async fn evaluate_policies(
                 _ => false,
             };
             if !fits {
+                continue;
+            }
+        }
+        if let Some(min) = c.min_usage_percent {
+            let busy = input.usage.is_some_and(|u| {
+                [u.cpu_percent, u.memory_percent]
+                    .into_iter()
+                    .flatten()
+                    .any(|p| p >= f64::from(min))
+            });
+            if !busy {
+                continue;
+            }
+        }
+        if let Some(steps) = c.max_preset_steps {
+            let within = match (input.sized, input.current) {
+                (Some(new), Some(old)) => presets
+                    .iter()
+                    .position(|(_, p)| old.fits_within(p))
+                    .and_then(|i| presets.get(i + steps as usize))
+                    .is_some_and(|(_, bound)| new.fits_within(bound)),
+                _ => false,
+            };
+            if !within {
                 continue;
             }
         }

@@ -302,6 +302,29 @@ fn parse_policy(input: &PolicyInput) -> Result<(String, PolicyConditions)> {
             );
         }
     }
+    if let Some(p) = c.min_usage_percent {
+        if !(1..=100).contains(&p) {
+            errors.insert(
+                "conditions.min_usage_percent".into(),
+                "must be between 1 and 100".into(),
+            );
+        }
+    }
+    if let Some(n) = c.max_preset_steps {
+        if !(1..=3).contains(&n) {
+            errors.insert(
+                "conditions.max_preset_steps".into(),
+                "must be 1, 2 or 3".into(),
+            );
+        }
+    }
+    let usage_only = c.min_usage_percent.is_some() || c.max_preset_steps.is_some();
+    if usage_only && c.kinds.iter().any(|k| k != "quota_change") {
+        errors.insert(
+            "conditions.kinds".into(),
+            "usage and preset steps apply to quota changes only: choose quota_change".into(),
+        );
+    }
     if !["approve", "manual"].contains(&input.action.as_str()) {
         errors.insert("action".into(), "must be approve or manual".into());
     }

@@ -797,6 +797,33 @@ fn spec_rows(spec: &NamespaceSpec) -> Vec<(String, String)> {
     rows
 }
 
+/// The namespace's measured use against its quota when the change was filed: what a
+/// usage-aware policy decided on.
+#[component]
+fn UsageCard(u: crate::api::UsageEvidence) -> impl IntoView {
+    let percent = |p: Option<f64>| p.map_or_else(|| "—".to_owned(), |p| format!("{p:.0}%"));
+    let cores = u
+        .cpu_p95_cores
+        .map_or_else(|| "—".to_owned(), |c| format!("{:.0}m", c * 1000.0));
+    let memory = u
+        .memory_p95_bytes
+        .map_or_else(|| "—".to_owned(), |b| format!("{:.0}Mi", b / 1048576.0));
+    view! {
+        <section class="card" aria-label="Measured usage">
+            <h2>"Measured usage"</h2>
+            <p class="muted">{format!("The namespace's summed use at p95 over the last {} hours, read from Prometheus when the change was filed, against the quota's requests then.", u.history_hours)}</p>
+            {u.error.clone().map(|e| view! { <p class="error">{e}</p> })}
+            <div class="table-wrap"><table>
+                <thead><tr><th>"Resource"</th><th>"Used at p95"</th><th>"Quota requests"</th><th>"Share"</th></tr></thead>
+                <tbody>
+                    <tr><td>"CPU"</td><td>{cores}</td><td>{format!("{}m", u.quota_cpu_millis)}</td><td>{percent(u.cpu_percent)}</td></tr>
+                    <tr><td>"Memory"</td><td>{memory}</td><td>{format!("{}Mi", u.quota_memory_bytes / 1048576)}</td><td>{percent(u.memory_percent)}</td></tr>
+                </tbody>
+            </table></div>
+        </section>
+    }
+}
+
 #[component]
 fn RequestBody(
     detail: RequestDetail,
@@ -812,6 +839,7 @@ fn RequestBody(
         can_cancel,
         cluster_pools,
         evidence,
+        usage,
     } = detail;
     let requested = spec_rows(&r.requested_spec);
     let applied = spec_rows(&r.spec);
@@ -869,6 +897,7 @@ fn RequestBody(
         </section>
         {impact.map(|i| view! { <section class="card"><h2>"Capacity impact"</h2><ImpactBars impact=i/></section> })}
         {evidence.map(|suggestion| view! { <crate::pages::capacity::Evidence suggestion/> })}
+        {usage.map(|u| view! { <UsageCard u/> })}
         {(!objects.is_empty()).then(|| view! {
             <section class="card">
                 <h2>"Objects"</h2>

@@ -406,7 +406,7 @@ fn Policies(csrf: String) -> impl IntoView {
                         match policies.await {
                             Ok(list) => view! {
                                 <div class="table-wrap"><table>
-                                    <thead><tr><th>"#"</th><th>"Name"</th><th>"Kinds"</th><th>"Environments"</th><th>"Up to"</th><th>"Budget"</th><th>"Decreases only"</th><th>"Action"</th><th></th></tr></thead>
+                                    <thead><tr><th>"#"</th><th>"Name"</th><th>"Kinds"</th><th>"Environments"</th><th>"Up to"</th><th>"Budget"</th><th>"Decreases only"</th><th>"Usage at p95"</th><th>"Preset steps"</th><th>"Action"</th><th></th></tr></thead>
                                     <tbody>{list.into_iter().map(|p| {
                                         let c = p.conditions.clone();
                                         let csrf = remove_csrf.clone();
@@ -418,6 +418,8 @@ fn Policies(csrf: String) -> impl IntoView {
                                                 <td>{c.max_preset.unwrap_or_else(|| "—".into())}</td>
                                                 <td>{if c.within_budget { "within" } else { "—" }}</td>
                                                 <td>{if c.decrease_only { "yes" } else { "—" }}</td>
+                                                <td>{c.min_usage_percent.map_or_else(|| "—".into(), |p| format!("≥ {p}% of quota"))}</td>
+                                                <td>{c.max_preset_steps.map_or_else(|| "—".into(), |n| format!("≤ {n}"))}</td>
                                                 <td>{p.action.clone()}</td>
                                                 <td><ActionForm action=remove attr:class="inline">
                                                     <input type="hidden" name="csrf" value=csrf/>
@@ -445,6 +447,8 @@ fn Policies(csrf: String) -> impl IntoView {
                     <div><label for="p-envs">"Environments (empty: any)"</label><input id="p-envs" name="environments" placeholder="dev, staging"/>{field_error(value, "conditions.environments")}</div>
                     <div><label for="p-max">"Not above preset"</label>
                         <select id="p-max" name="max_preset"><option value="">"any size"</option><option>"S"</option><option>"M"</option><option>"L"</option><option>"XL"</option></select></div>
+                    <div><label for="p-usage">"CPU or memory use at p95 at least (% of quota; quota changes)"</label><input id="p-usage" name="min_usage_percent" inputmode="numeric" placeholder="e.g. 80"/>{field_error(value, "conditions.min_usage_percent")}</div>
+                    <div><label for="p-steps">"At most preset steps up (quota changes)"</label><input id="p-steps" name="max_preset_steps" inputmode="numeric" placeholder="e.g. 1"/>{field_error(value, "conditions.max_preset_steps")}</div>
                     <div><label for="p-action">"Then"</label>
                         <select id="p-action" name="action"><option value="approve">"approve"</option><option value="manual">"send to an admin"</option></select>{field_error(value, "action")}</div>
                 </div>

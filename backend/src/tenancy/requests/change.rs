@@ -56,6 +56,35 @@ pub async fn quota_change_with_evidence(
     evidence: Option<QuotaSuggestion>,
 ) -> Result<RequestDetail> {
     let actor = ctx.require(Scope::Request)?;
+    // Measured use is read from Prometheus before the transaction, and only when a policy
+    // will look at it.
+    let usage = {
+        let mut conn = app.db.acquire().await?;
+        match crate::tenancy::usage_aware_policies(&mut conn).await? {
+            false => None,
+            true => {
+                let ns = crate::tenancy::access::namespace(&mut conn, actor, cluster, name).await?;
+                let url = sqlx::query_scalar!(
+                    "SELECT prometheus_url FROM clusters WHERE id = $1",
+                    ns.cluster_id
+                )
+                .fetch_one(&mut *conn)
+                .await?;
+                let quota = crate::tenancy::stored_sized(&ns.spec)?.amounts();
+                drop(conn);
+                Some(
+                    crate::capacity::usage_evidence(
+                        app,
+                        &ns.cluster,
+                        url.as_deref(),
+                        &ns.name,
+                        quota,
+                    )
+                    .await,
+                )
+            }
+        }
+    };
     let mut tx = app.db.begin().await?;
     let ns = crate::tenancy::access::namespace(&mut tx, actor, cluster, name).await?;
     if ns.state == NamespaceState::Decommissioning {
@@ -128,6 +157,7 @@ pub async fn quota_change_with_evidence(
             over_budget,
             // A quota change keeps the namespace's pool.
             same_pool: true,
+            usage: usage.as_ref(),
         },
     )
     .await?;
@@ -153,6 +183,15 @@ pub async fn quota_change_with_evidence(
         },
     )
     .await?;
+    if let Some(usage) = &usage {
+        sqlx::query!(
+            "UPDATE namespace_requests SET usage_evidence = $2 WHERE id = $1",
+            id,
+            serde_json::to_value(usage).map_err(anyhow::Error::from)?
+        )
+        .execute(&mut *tx)
+        .await?;
+    }
     if let Some(evidence) = evidence {
         sqlx::query!(
             "UPDATE namespace_requests SET evidence = $2 WHERE id = $1",
@@ -206,6 +245,7 @@ pub async fn decommission(
             is_burst: false,
             over_budget: false,
             same_pool: true,
+            usage: None,
         },
     )
     .await?;

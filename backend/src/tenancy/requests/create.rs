@@ -207,6 +207,7 @@ pub(super) async fn assess_new(
             is_burst: false,
             over_budget,
             same_pool: true,
+            usage: None,
         },
     )
     .await?;

@@ -205,9 +205,15 @@ pub async fn get(app: &App, ctx: &Ctx, id: Uuid) -> Result<RequestDetail> {
     let pending = row.state == RequestState::Pending;
     let can_decide = pending && crate::tenancy::access::may_decide(actor, row.requested_by_id);
     let can_cancel = pending && (actor.is_admin || row.requested_by_id == Some(actor.user_id));
-    let evidence = sqlx::query_scalar!("SELECT evidence FROM namespace_requests WHERE id = $1", id)
-        .fetch_one(&mut *conn)
-        .await?
+    let stored = sqlx::query!(
+        "SELECT evidence, usage_evidence FROM namespace_requests WHERE id = $1",
+        id
+    )
+    .fetch_one(&mut *conn)
+    .await?;
+    let evidence = stored.evidence.and_then(|e| serde_json::from_value(e).ok());
+    let usage = stored
+        .usage_evidence
         .and_then(|e| serde_json::from_value(e).ok());
     Ok(RequestDetail {
         request: row.into(),
@@ -217,6 +223,7 @@ pub async fn get(app: &App, ctx: &Ctx, id: Uuid) -> Result<RequestDetail> {
         can_cancel,
         cluster_pools,
         evidence,
+        usage,
     })
 }
 

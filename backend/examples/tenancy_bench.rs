@@ -315,6 +315,31 @@ async fn main() -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The inputs of a bench namespace on the bench clusters' `general` pool.
+fn bench_inputs<'a>(
+    namespace: &'a str,
+    served: &'a berth::tenancy::pinning::Served,
+    guardrails: &'a berth_frontend::api::Guardrails,
+    spec: &'a berth::tenancy::spec::Sized,
+    classes: &'a [String],
+) -> berth::tenancy::objects::Inputs<'a> {
+    berth::tenancy::objects::Inputs {
+        namespace,
+        team: "bench",
+        layer: "online",
+        environment: "dev",
+        pool_label: "eks.amazonaws.com/nodegroup",
+        pool: "general",
+        taints: &[],
+        served,
+        guardrails,
+        priority: None,
+        cluster_classes: classes,
+        spec,
+        group: "berth:bench".into(),
+    }
+}
+
 /// Applies Berth's ten objects for `n` namespaces straight to the clusters with kube clients
 /// of the same contexts — the Namespace, then the other nine together — `per_cluster` at a
 /// time on each cluster (Berth's workers run one job per cluster at a time), then the pinning
@@ -328,7 +353,7 @@ async fn bare_client(
     per_cluster: usize,
     round: usize,
 ) -> anyhow::Result<f64> {
-    use berth::tenancy::objects;
+    use berth::tenancy::{objects, provision};
     use kube::{
         api::{Api, DynamicObject, Patch, PatchParams},
         discovery::ApiResource,
@@ -401,32 +426,19 @@ async fn bare_client(
                 .map(|_| ())
         }
     };
+    let classes = ["gp3".to_owned()];
     // The pool and workload policies are the same for every namespace of a cluster.
-    let any = objects::Inputs {
-        namespace: "bench",
-        team: "bench",
-        layer: "online",
-        environment: "dev",
-        pool_label: "eks.amazonaws.com/nodegroup",
-        pool: "general",
-        taints: &[],
-        served,
-        guardrails,
-        priority: None,
-        cluster_classes: &["gp3".to_owned()],
-        spec: &sized,
-        group: "berth:bench".into(),
-    };
-    let shared: Vec<serde_json::Value> = objects::desired(&any)
-        .into_iter()
-        .filter(|(kind, _, _)| kind.contains("AdmissionPolicy"))
-        .map(|(_, _, m)| m)
-        .collect();
+    let shared: Vec<serde_json::Value> =
+        objects::desired(&bench_inputs("bench", served, guardrails, &sized, &classes))
+            .into_iter()
+            .filter(|(kind, _, _)| provision::shared(kind))
+            .map(|(_, _, m)| m)
+            .collect();
     let started = Instant::now();
     let count = clients.len();
     let jobs = clients.iter().enumerate().map(|(c, client)| {
         let apply = &apply;
-        let sized = &sized;
+        let (sized, classes) = (&sized, &classes);
         let shared = &shared;
         async move {
             futures::future::try_join_all(
@@ -438,25 +450,12 @@ async fn bare_client(
             futures::stream::iter((c..n).step_by(count))
                 .map(|i| async move {
                     let namespace = format!("bench-bare-{round}-{per_cluster}-{i}");
-                    let inputs = objects::Inputs {
-                        namespace: &namespace,
-                        team: "bench",
-                        layer: "online",
-                        environment: "dev",
-                        pool_label: "eks.amazonaws.com/nodegroup",
-                        pool: "general",
-                        taints: &[],
-                        served,
-                        guardrails,
-                        priority: None,
-                        cluster_classes: &["gp3".to_owned()],
-                        spec: sized,
-                        group: "berth:bench".into(),
-                    };
-                    let mut manifests = objects::desired(&inputs)
-                        .into_iter()
-                        .filter(|(kind, _, _)| !kind.contains("AdmissionPolicy"))
-                        .map(|(_, _, m)| m);
+                    let mut manifests = objects::desired(&bench_inputs(
+                        &namespace, served, guardrails, sized, classes,
+                    ))
+                    .into_iter()
+                    .filter(|(kind, _, _)| !provision::shared(kind))
+                    .map(|(_, _, m)| m);
                     let first = manifests.next().expect("the Namespace");
                     apply(client.clone(), namespace.clone(), first).await?;
                     futures::future::try_join_all(

@@ -260,7 +260,7 @@ async fn apply_all(app: &App, f: &Facts) -> Result<Outcome> {
 /// Whether `kind` is a cluster-scoped object many namespaces share (the pool and workload
 /// policies and their bindings): applied once per cluster and whenever it changes, not with
 /// every namespace.
-pub(crate) fn shared(kind: &str) -> bool {
+pub fn shared(kind: &str) -> bool {
     kind.contains("AdmissionPolicy") || kind == "PriorityClass"
 }
 

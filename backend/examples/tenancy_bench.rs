@@ -335,6 +335,7 @@ fn bench_inputs<'a>(
         guardrails,
         priority: None,
         cluster_classes: classes,
+        cluster_extended: &[],
         spec,
         group: "berth:bench".into(),
     }

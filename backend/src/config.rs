@@ -176,6 +176,11 @@ pub struct Config {
     #[arg(long, env = "BERTH_CAPACITY_STEP_SECONDS", default_value_t = 75)]
     pub capacity_step_seconds: u64,
 
+    /// The currency prices are set and cost reports are shown in (ISO 4217 code or any
+    /// short label).
+    #[arg(long, env = "BERTH_COST_CURRENCY", default_value = "USD")]
+    pub cost_currency: String,
+
     /// Log as JSON lines (for log shippers) instead of text.
     #[arg(long, env = "BERTH_LOG_JSON", default_value_t = false)]
     pub log_json: bool,

@@ -76,9 +76,30 @@ pub async fn seed(app: &App, real: Option<&berth_fleet_sim::FleetSpec>) -> Resul
             cpu: "64".into(),
             memory: "256Gi".into(),
             storage: "4Ti".into(),
+            extended: [("nvidia.com/gpu".to_owned(), "8".to_owned())].into(),
         };
         crate::tenancy::settings::set_budget(app, &as_admin, "payments", input).await?;
-        said.push("budget for payments: 64 CPU, 256Gi memory, 4Ti storage fleet-wide".into());
+        said.push(
+            "budget for payments: 64 CPU, 256Gi memory, 4Ti storage, 8 nvidia.com/gpu fleet-wide"
+                .into(),
+        );
+    }
+
+    let prices = sqlx::query_scalar!("SELECT count(*) AS \"n!\" FROM prices")
+        .fetch_one(&app.db)
+        .await?;
+    if prices == 0 {
+        // On-demand list prices of the kind clouds charge, for the cost report.
+        let input = berth_frontend::api::PriceInput {
+            cpu_core_hour: "0.0316".into(),
+            memory_gib_hour: "0.0042".into(),
+            extended_hour: [("nvidia.com/gpu".to_owned(), "2.48".to_owned())].into(),
+            ..Default::default()
+        };
+        crate::cost::set_price(app, &as_admin, input).await?;
+        said.push(
+            "default price: 0.0316 per core-hour, 0.0042 per GiB-hour, 2.48 per GPU-hour".into(),
+        );
     }
 
     let clusters = sqlx::query_scalar!("SELECT count(*) AS \"n!\" FROM clusters")

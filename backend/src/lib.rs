@@ -9,6 +9,7 @@ pub mod audit;
 pub mod auth;
 pub mod capacity;
 pub mod config;
+pub mod cost;
 pub mod demo;
 pub mod drills;
 pub mod error;

@@ -679,6 +679,25 @@ impl Portal for PortalService {
             .map_err(detail)
     }
 
+    async fn cost_report(&self, req: &Parts, team: &str) -> portal::Result<CostReport> {
+        let ctx = self.reader(req).await?;
+        crate::cost::report(&self.app, &ctx, team, RecommendationQuery::default())
+            .await
+            .map_err(detail)
+    }
+
+    async fn prices(&self, req: &Parts) -> portal::Result<Vec<Price>> {
+        let ctx = self.reader(req).await?;
+        crate::cost::prices(&self.app, &ctx).await.map_err(detail)
+    }
+
+    async fn set_price(&self, req: &Parts, csrf: &str, input: PriceInput) -> portal::Result<Price> {
+        let ctx = self.writer(req, csrf).await?;
+        crate::cost::set_price(&self.app, &ctx, input)
+            .await
+            .map_err(detail)
+    }
+
     async fn quota_suggestion(
         &self,
         req: &Parts,

@@ -52,6 +52,11 @@ const MATRIX: &[(&str, &str, Needs, [u16; 4])] = &[
     ("PUT", "/api/v1/teams/{team}/budgets", Approve, [OK, DENIED, DENIED, DENIED]),
     ("DELETE", "/api/v1/teams/{team}/budgets", Approve, [OK, DENIED, DENIED, DENIED]),
     ("GET", "/api/v1/teams/{team}/recommendations", Read, [OK, OK, OK, HIDDEN]),
+    ("GET", "/api/v1/teams/{team}/cost", Read, [OK, OK, OK, HIDDEN]),
+    ("GET", "/api/v1/teams/{team}/cost.csv", Read, [OK, OK, OK, HIDDEN]),
+    ("GET", "/api/v1/cost/prices", Read, [OK, OK, OK, OK]),
+    ("PUT", "/api/v1/cost/prices", Approve, [OK, DENIED, DENIED, DENIED]),
+    ("DELETE", "/api/v1/cost/prices", Approve, [OK, DENIED, DENIED, DENIED]),
     ("GET", "/api/v1/tokens", Read, [OK, OK, OK, OK]),
     ("POST", "/api/v1/tokens", Session, [OK, OK, OK, OK]),
     ("DELETE", "/api/v1/tokens/{id}", Request, [OK, HIDDEN, HIDDEN, HIDDEN]),
@@ -263,6 +268,14 @@ async fn every_endpoint_answers_every_kind_of_caller_as_the_matrix_says(db: PgPo
         .put(
             "/api/v1/teams/payments/budgets",
             json!({"cpu": "64", "memory": "256Gi", "storage": "1Ti"}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    // The default price, for DELETE to find.
+    let (s, b) = admin
+        .put(
+            "/api/v1/cost/prices",
+            json!({"cpu_core_hour": "0.04", "memory_gib_hour": "0.005"}),
         )
         .await;
     assert_eq!(s, StatusCode::OK, "{b}");

@@ -1028,3 +1028,121 @@ async fn a_busy_namespace_gets_one_preset_step_more_without_waiting(db: PgPool) 
     );
     assert!(one.usage.is_some());
 }
+
+/// The team cost report: the fleet's default price applies until a pool has its own;
+/// committed is the quota's requests, requested and after right-sizing come from the same
+/// Prometheus reading as the team's right-sizing; prices are validated by field and audited;
+/// the CSV has one row per namespace and a total.
+#[sqlx::test(migrations = "../migrations")]
+async fn the_cost_report_prices_quotas_requests_and_right_sizing(db: PgPool) {
+    use berth_frontend::api::PriceInput;
+    let w = world(db, Some(prometheus("cost").await), None).await;
+    let price = |cluster: Option<&str>, pool: Option<&str>, cpu: &str, memory: &str| PriceInput {
+        cluster: cluster.map(str::to_owned),
+        pool: pool.map(str::to_owned),
+        cpu_core_hour: cpu.into(),
+        memory_gib_hour: memory.into(),
+        extended_hour: Default::default(),
+    };
+    // Nothing priced yet: the namespace is listed, its costs are None, the totals say so.
+    let r = berth::cost::report(&w.app, &w.dev, "payments", RecommendationQuery::default())
+        .await
+        .unwrap();
+    assert_eq!(r.namespaces.len(), 1);
+    assert_eq!(r.namespaces[0].committed_cost, None);
+    assert_eq!(r.totals.unpriced, 1);
+
+    // Only admins set prices; bad ones are refused by field and nothing is stored.
+    assert!(matches!(
+        berth::cost::set_price(&w.app, &w.dev, price(None, None, "1", "1")).await,
+        Err(Error::Forbidden(_))
+    ));
+    match berth::cost::set_price(
+        &w.app,
+        &w.admin,
+        price(Some(CLUSTER), Some("nope"), "-1", "NaN"),
+    )
+    .await
+    {
+        Err(Error::Invalid(f)) => {
+            for field in ["pool", "cpu_core_hour", "memory_gib_hour"] {
+                assert!(f.contains_key(field), "{field}: {f:?}");
+            }
+        }
+        other => panic!("expected field errors, got {other:?}"),
+    }
+    assert!(berth::cost::prices(&w.app, &w.dev)
+        .await
+        .unwrap()
+        .is_empty());
+
+    berth::cost::set_price(&w.app, &w.admin, price(None, None, "0.04", "0.005"))
+        .await
+        .unwrap();
+    let r = berth::cost::report(&w.app, &w.dev, "payments", RecommendationQuery::default())
+        .await
+        .unwrap();
+    let n = &r.namespaces[0];
+    assert_eq!(n.price_from.as_deref(), Some("default"));
+    // Preset M: 8 cores and 16 GiB of requests.
+    let committed = (n.committed_cpu_cores * 0.04 + n.committed_memory_gib * 0.005) * 730.0;
+    assert!((n.committed_cost.unwrap() - committed).abs() < 1e-6);
+    assert!(n.error.is_none(), "{:?}", n.error);
+    assert!(
+        n.requested_cpu_cores > 0.0,
+        "the pods' requests come from Prometheus"
+    );
+    let sizing = capacity::team_sizing(&w.app, &w.dev, "payments", RecommendationQuery::default())
+        .await
+        .unwrap();
+    assert_eq!(
+        n.requested_cpu_cores,
+        sizing.namespaces[0].totals.current_cpu_cores
+    );
+    assert_eq!(
+        n.recommended_cpu_cores,
+        sizing.namespaces[0].totals.recommended_cpu_cores
+    );
+    let savings = (n.requested_cost.unwrap() - n.recommended_cost.unwrap()).max(0.0);
+    assert!((n.savings.unwrap() - savings).abs() < 1e-9);
+    assert!((r.totals.committed_cost - n.committed_cost.unwrap()).abs() < 1e-9);
+
+    // The pool's own price wins over the default.
+    berth::cost::set_price(
+        &w.app,
+        &w.admin,
+        price(Some(CLUSTER), Some("general"), "0.08", "0.01"),
+    )
+    .await
+    .unwrap();
+    let r = berth::cost::report(&w.app, &w.dev, "payments", RecommendationQuery::default())
+        .await
+        .unwrap();
+    assert_eq!(r.namespaces[0].price_from.as_deref(), Some("pool"));
+    assert!((r.namespaces[0].committed_cost.unwrap() - 2.0 * committed).abs() < 1e-6);
+    let audited: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM audit_events WHERE action = 'price.set'")
+            .fetch_one(&w.app.db)
+            .await
+            .unwrap();
+    assert_eq!(audited, 2);
+
+    let csv = berth::cost::to_csv(&r).unwrap();
+    let lines: Vec<&str> = csv.lines().collect();
+    assert_eq!(lines.len(), 3, "{csv}");
+    assert!(lines[0].contains("committed_USD_per_month"));
+    assert!(lines[1].starts_with(&format!("{CLUSTER},{NS},general,pool,")));
+    assert!(lines[2].starts_with("total,"));
+
+    // Another team's member sees nothing of it.
+    assert!(matches!(
+        berth::cost::report(
+            &w.app,
+            &w.outsider,
+            "payments",
+            RecommendationQuery::default()
+        )
+        .await,
+        Err(Error::NotFound(_))
+    ));
+}

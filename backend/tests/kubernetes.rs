@@ -272,6 +272,7 @@ async fn the_real_server_enforces_the_quota_and_limit_range_berth_writes(db: PgP
         services: 1,
         persistentvolumeclaims: 2,
         requests_storage: "10Gi".into(),
+        other: Default::default(),
     });
     input.spec.limits = Some(berth_frontend::api::LimitSpec {
         default_request_cpu: "100m".into(),
@@ -453,7 +454,7 @@ async fn inventory_reads_pools_zones_taints_and_free_capacity_from_kwok_nodes(db
         .unwrap();
     let inventory = east.cluster.inventory.clone().expect("synced");
     assert_eq!(inventory.kubernetes_version.as_deref(), Some("v1.36.3"));
-    assert_eq!((inventory.node_count, inventory.ready_node_count), (6, 5));
+    assert_eq!((inventory.node_count, inventory.ready_node_count), (7, 6));
     let pool = |name: &str| {
         east.cluster
             .pools
@@ -480,6 +481,14 @@ async fn inventory_reads_pools_zones_taints_and_free_capacity_from_kwok_nodes(db
     assert_eq!(spot.taints[0].effect, "NoSchedule");
     assert_eq!(spot.allocatable.cpu_millis, 2 * 15890);
     assert_eq!(spot.allocatable.memory_bytes, 2 * (30 << 30));
+    assert!(spot.extended.is_empty());
+    // The GPU node's extended resource, as the device plugin would advertise it.
+    let gpu = pool("gpu");
+    assert_eq!(gpu.extended.len(), 1);
+    assert_eq!(
+        (gpu.extended[0].name.as_str(), gpu.extended[0].allocatable),
+        ("nvidia.com/gpu", 4)
+    );
     let classes: Vec<(String, bool)> = east
         .storage_classes
         .iter()
@@ -530,6 +539,165 @@ fn rfc3339_now() -> String {
 
 async fn drill(w: &Real, id: Uuid) -> berth_frontend::api::Drill {
     berth::drills::get(&w.app, &w.dev, id).await.unwrap()
+}
+
+/// Waits until the real resourcequota controller counts `key` of the namespace's quota: until
+/// then quota admission refuses everything it limits as "status unknown".
+async fn quota_counted(client: &Client, ns: &str, key: &str) {
+    let quotas = Api::<ResourceQuota>::namespaced(client.clone(), ns);
+    until(
+        "the resourcequota controller to count the quota",
+        || async {
+            let q = quotas.get("berth-quota").await.ok()?;
+            q.status?.used?.contains_key(key).then_some(())
+        },
+    )
+    .await
+}
+
+/// Quota keys beyond CPU, memory and storage, on the real server: a GPU pool's namespace gets
+/// its `requests.nvidia.com/gpu`, object counts and load balancers, and the quota admission
+/// plugin enforces each; a namespace of another pool gets 0 GPUs; asking for GPUs on a pool
+/// whose nodes have none is refused before anything is stored; the scheduler puts the GPU
+/// pod on the GPU node.
+#[sqlx::test(migrator = "berth::app::MIGRATOR")]
+async fn any_quota_key_is_applied_and_enforced_and_gpus_go_only_to_gpu_pools(db: PgPool) {
+    let Some(w) = real_world(db).await else {
+        return;
+    };
+    let (cluster, general) = w.primary();
+    let gpu_pool = "gpu";
+    let quota = |other: &[(&str, &str)]| berth_frontend::api::QuotaSpec {
+        requests_cpu: "4".into(),
+        requests_memory: "8Gi".into(),
+        limits_cpu: "8".into(),
+        limits_memory: "16Gi".into(),
+        pods: 10,
+        services: 2,
+        persistentvolumeclaims: 2,
+        requests_storage: "10Gi".into(),
+        other: other
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect(),
+    };
+
+    // The pool's inventory: its nodes' GPUs.
+    let c = berth::fleet::get(&w.app, &w.admin, &cluster).await.unwrap();
+    let pool = c.cluster.pools.iter().find(|p| p.name == gpu_pool).unwrap();
+    assert_eq!(pool.extended.len(), 1, "{:?}", pool.extended);
+    assert_eq!(
+        (pool.extended[0].name.as_str(), pool.extended[0].allocatable),
+        ("nvidia.com/gpu", 4)
+    );
+
+    // GPUs on a pool without them: refused, naming the key and the pool that has them.
+    let mut wrong = request(&cluster, &unique("payments", "nogpu"), &general, "S");
+    wrong.spec.quota = Some(quota(&[("requests.nvidia.com/gpu", "1")]));
+    match requests::create(&w.app, &w.dev, wrong).await {
+        Err(berth::Error::Invalid(fields)) => {
+            let m = &fields["quota.other[requests.nvidia.com/gpu]"];
+            assert!(m.contains("gpu") && m.contains(&general), "{m}");
+        }
+        other => panic!("expected a field error, got {other:?}"),
+    }
+
+    let name = unique("payments", "train");
+    let mut input = request(&cluster, &name, gpu_pool, "S");
+    input.spec.quota = Some(quota(&[
+        ("requests.nvidia.com/gpu", "2"),
+        ("count/deployments.apps", "1"),
+        ("services.loadbalancers", "0"),
+        ("requests.ephemeral-storage", "20Gi"),
+    ]));
+    provisioned(&w, input).await;
+    let admin = w.admin_client(&cluster).await;
+    let hard = Api::<ResourceQuota>::namespaced(admin.clone(), &name)
+        .get("berth-quota")
+        .await
+        .unwrap()
+        .spec
+        .unwrap()
+        .hard
+        .unwrap();
+    assert_eq!(hard["requests.nvidia.com/gpu"].0, "2");
+    assert_eq!(hard["count/deployments.apps"].0, "1");
+    assert_eq!(hard["services.loadbalancers"].0, "0");
+    assert_eq!(hard["requests.ephemeral-storage"].0, "20Gi");
+    quota_counted(&admin, &name, "count/deployments.apps").await;
+    let c = berth::fleet::get(&w.app, &w.admin, &cluster).await.unwrap();
+    let pool = c.cluster.pools.iter().find(|p| p.name == gpu_pool).unwrap();
+    assert!(pool.extended[0].committed >= 2, "{:?}", pool.extended);
+
+    let gpus = |n: u32| {
+        Some(
+            json!({"requests": {"nvidia.com/gpu": n.to_string()}, "limits": {"nvidia.com/gpu": n.to_string()}}),
+        )
+    };
+    let message = refused_for_quota(create_pod(&admin, &name, &pod("greedy", gpus(3))).await);
+    assert!(message.contains("requests.nvidia.com/gpu"), "{message}");
+    create_pod(&admin, &name, &pod("trainer", gpus(1)))
+        .await
+        .unwrap();
+    // The scheduler binds it to the GPU node (pinning put it on the pool, and the node has GPUs).
+    let pods = Api::<Pod>::namespaced(admin.clone(), &name);
+    let node = until("the GPU pod to be scheduled", || async {
+        pods.get("trainer")
+            .await
+            .ok()
+            .and_then(|p| p.spec.and_then(|s| s.node_name))
+    })
+    .await;
+    let node = Api::<k8s_openapi::api::core::v1::Node>::all(admin.clone())
+        .get(&node)
+        .await
+        .unwrap();
+    assert_eq!(
+        node.metadata.labels.unwrap()["eks.amazonaws.com/nodegroup"],
+        gpu_pool
+    );
+
+    // One Deployment is allowed, a second is refused; no load balancer at all.
+    let deployments =
+        Api::<k8s_openapi::api::apps::v1::Deployment>::namespaced(admin.clone(), &name);
+    deployments
+        .create(&PostParams::default(), &deployment("first", 0, false))
+        .await
+        .unwrap();
+    let message = refused_for_quota(
+        deployments
+            .create(&PostParams::default(), &deployment("second", 0, false))
+            .await,
+    );
+    assert!(message.contains("count/deployments.apps"), "{message}");
+    let lb: k8s_openapi::api::core::v1::Service = serde_json::from_value(json!({
+        "apiVersion": "v1", "kind": "Service",
+        "metadata": {"name": "public"},
+        "spec": {"type": "LoadBalancer", "selector": {"app": "x"}, "ports": [{"port": 80}]},
+    }))
+    .unwrap();
+    let message = refused_for_quota(
+        Api::<k8s_openapi::api::core::v1::Service>::namespaced(admin.clone(), &name)
+            .create(&PostParams::default(), &lb)
+            .await,
+    );
+    assert!(message.contains("services.loadbalancers"), "{message}");
+
+    // A namespace that asks for no GPU gets a GPU quota of 0 on a cluster that has them.
+    let plain = unique("payments", "plain");
+    provisioned(&w, request(&cluster, &plain, &general, "S")).await;
+    let hard = Api::<ResourceQuota>::namespaced(admin.clone(), &plain)
+        .get("berth-quota")
+        .await
+        .unwrap()
+        .spec
+        .unwrap()
+        .hard
+        .unwrap();
+    assert_eq!(hard["requests.nvidia.com/gpu"].0, "0");
+    quota_counted(&admin, &plain, "requests.nvidia.com/gpu").await;
+    let message = refused_for_quota(create_pod(&admin, &plain, &pod("sneaky", gpus(1))).await);
+    assert!(message.contains("requests.nvidia.com/gpu"), "{message}");
 }
 
 /// A Deployment of `replicas` pods the real controllers make ready on kwok's nodes.
@@ -820,6 +988,27 @@ mod parity {
         Some("300"),
     ];
     const COUNT: &[i64] = &[0, 1, 2, 5, 20, 100, -1, -5, 100_000, 200_000];
+    /// Keys of `quota.other`: ones Berth applies, and ones the server or Berth refuses.
+    const OTHER_KEYS: &[&str] = &[
+        "requests.nvidia.com/gpu",
+        "requests.example.com/fpga",
+        "count/deployments.apps",
+        "count/widgets.example.com",
+        "count/Deployments",
+        "services.loadbalancers",
+        "services.nodeports",
+        "configmaps",
+        "requests.ephemeral-storage",
+        "limits.ephemeral-storage",
+        "requests.hugepages-2Mi",
+        "nvidia.com/gpu",
+        "limits.nvidia.com/gpu",
+        "requests.kubernetes.io/thing",
+        "requests.cpu",
+        "bogus",
+        "a/b/c",
+    ];
+    const OTHER_VALUES: &[&str] = &["0", "1", "4", "1k", "20Gi", "0.5", "500m", "-1", "lots", ""];
 
     pub fn base() -> NamespaceSpec {
         NamespaceSpec {
@@ -832,6 +1021,7 @@ mod parity {
                 services: 5,
                 persistentvolumeclaims: 5,
                 requests_storage: "50Gi".into(),
+                other: Default::default(),
             },
             limits: LimitSpec {
                 default_request_cpu: "100m".into(),
@@ -859,7 +1049,7 @@ mod parity {
         let mem = |rng: &mut StdRng| MEMORY.choose(rng).unwrap().to_string();
         let ratio = |rng: &mut StdRng| RATIO.choose(rng).unwrap().map(str::to_owned);
         let count = |rng: &mut StdRng| *COUNT.choose(rng).unwrap();
-        match rng.gen_range(0..19) {
+        match rng.gen_range(0..20) {
             0 => {
                 s.quota.requests_cpu = cpu(rng);
                 "quota.requests_cpu"
@@ -932,6 +1122,12 @@ mod parity {
                 s.limits.max_limit_request_ratio_memory = ratio(rng);
                 "limits.max_limit_request_ratio_memory"
             }
+            18 => {
+                let key = *OTHER_KEYS.choose(rng).unwrap();
+                let value = *OTHER_VALUES.choose(rng).unwrap();
+                s.quota.other.insert(key.to_owned(), value.to_owned());
+                Box::leak(format!("quota.other[{key}]").into_boxed_str())
+            }
             _ => {
                 s.storage_classes[0].storage = mem(rng);
                 "storage_classes[0].storage"
@@ -991,6 +1187,9 @@ mod parity {
                 | "persistentvolumeclaims"
                 | "requests.storage" => {
                     out.insert(format!("quota.{}", quota_key.replace('.', "_")));
+                }
+                other if !other.contains(".storageclass.storage.k8s.io/") => {
+                    out.insert(format!("quota.other[{other}]"));
                 }
                 class_key => {
                     let class = class_key.split('.').next().unwrap_or_default();
@@ -1082,6 +1281,7 @@ mod parity {
         let quotas = Api::<ResourceQuota>::namespaced(admin.clone(), &ns);
         let limits = Api::<LimitRange>::namespaced(admin.clone(), &ns);
         let classes = vec!["gp3".to_owned(), "high-iops-ssd".to_owned()];
+        let gpus = vec!["nvidia.com/gpu".to_owned()];
 
         let seed = std::env::var("BERTH_PARITY_SEED")
             .ok()
@@ -1127,7 +1327,7 @@ mod parity {
                 dry_run(
                     &quotas,
                     "berth-quota",
-                    objects::resource_quota(meta("berth-quota"), &trimmed, &classes),
+                    objects::resource_quota(meta("berth-quota"), &trimmed, &classes, &gpus),
                 )
                 .await,
                 dry_run(

@@ -497,6 +497,7 @@ async fn policies_auto_approve_within_budget_and_record_the_rule(db: PgPool) {
             cpu: "3".into(),
             memory: "64Gi".into(),
             storage: "1Ti".into(),
+            ..Default::default()
         },
     )
     .await
@@ -528,7 +529,8 @@ async fn policies_auto_approve_within_budget_and_record_the_rule(db: PgPool) {
                 cluster: None,
                 cpu: "99".into(),
                 memory: "1Gi".into(),
-                storage: "1Gi".into()
+                storage: "1Gi".into(),
+                ..Default::default()
             }
         )
         .await,
@@ -544,6 +546,7 @@ async fn policies_auto_approve_within_budget_and_record_the_rule(db: PgPool) {
                 cpu: "x".into(),
                 memory: "1Gi".into(),
                 storage: "1Gi".into(),
+                ..Default::default()
             },
         )
         .await
@@ -1852,4 +1855,134 @@ async fn the_placement_advisor_ranks_only_the_requests_environment(db: PgPool) {
     let preview = requests::preview(&w.app, &w.dev, open).await.unwrap();
     assert_eq!(preview.placement_environment, None);
     assert!(preview.placement.iter().any(|o| o.environment == "prod"));
+}
+
+/// GPUs and counts in a quota (simulator): the placement advisor offers only pools whose
+/// nodes advertise the GPUs asked for, the namespace's ResourceQuota carries the keys, every
+/// other namespace of the cluster gets 0 GPUs, and the pool shows what is committed.
+#[sqlx::test(migrator = "berth::app::MIGRATOR")]
+async fn a_gpu_quota_is_placed_on_gpu_pools_and_others_get_none(db: PgPool) {
+    let w = world(db).await;
+    let with_gpus = |name: &str, pool: &str| {
+        let mut input = request("prod-beijing-1", name, pool, "S");
+        let mut quota = quota_of_s();
+        quota
+            .other
+            .insert("requests.nvidia.com/gpu".into(), "4".into());
+        quota.other.insert("count/jobs.batch".into(), "50".into());
+        input.spec.quota = Some(quota);
+        input
+    };
+    let mut open = with_gpus("payments-train", "");
+    open.cluster = String::new();
+    let preview = requests::preview(&w.app, &w.dev, open).await.unwrap();
+    assert!(!preview.placement.is_empty());
+    assert!(
+        preview
+            .placement
+            .iter()
+            .all(|o| o.cluster == "prod-beijing-1" && o.pool == "gpu"),
+        "{:?}",
+        preview.placement
+    );
+    let preview = requests::preview(&w.app, &w.dev, with_gpus("payments-train", "batch"))
+        .await
+        .unwrap();
+    assert!(
+        preview.fields["quota.other[requests.nvidia.com/gpu]"].contains("gpu"),
+        "{:?}",
+        preview.fields
+    );
+
+    ready(&w, with_gpus("payments-train", "gpu")).await;
+    ready(&w, request("prod-beijing-1", "payments-etl", "batch", "S")).await;
+    let sim = w.fleet.cluster("prod-beijing-1").unwrap();
+    let hard = |ns: &str| {
+        sim.get("resourcequotas", Some(ns), "berth-quota").unwrap()["spec"]["hard"].clone()
+    };
+    assert_eq!(hard("payments-train")["requests.nvidia.com/gpu"], "4");
+    assert_eq!(hard("payments-train")["count/jobs.batch"], "50");
+    assert_eq!(hard("payments-etl")["requests.nvidia.com/gpu"], "0");
+    let cluster = berth::fleet::get(&w.app, &w.admin, "prod-beijing-1")
+        .await
+        .unwrap()
+        .cluster;
+    let gpu = cluster.pools.iter().find(|p| p.name == "gpu").unwrap();
+    assert_eq!(gpu.extended.len(), 1);
+    assert_eq!(
+        (gpu.extended[0].allocatable, gpu.extended[0].committed),
+        (16, 4)
+    );
+
+    // A budget of 6 GPUs: 4 are committed, so 4 more are over budget, and the impact says so.
+    settings::set_budget(
+        &w.app,
+        &w.admin,
+        "payments",
+        BudgetInput {
+            cpu: "1000".into(),
+            memory: "10Ti".into(),
+            storage: "100Ti".into(),
+            extended: [("nvidia.com/gpu".to_owned(), "6".to_owned())].into(),
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    let budgets = settings::budgets(&w.app, &w.dev, "payments").await.unwrap();
+    assert_eq!(
+        (budgets[0].extended[0].limit, budgets[0].extended[0].after),
+        (6, 4)
+    );
+    let more = requests::create(&w.app, &w.dev, with_gpus("payments-train2", "gpu"))
+        .await
+        .unwrap();
+    assert!(more.request.over_budget);
+    let impact = more.impact.unwrap();
+    let budget = impact.budget.unwrap();
+    assert_eq!(
+        (budget.extended[0].before, budget.extended[0].after),
+        (4, 8)
+    );
+    assert_eq!(
+        (impact.extended[0].before, impact.extended[0].after),
+        (4, 8),
+        "the pool's GPUs"
+    );
+    let f = fields(
+        settings::set_budget(
+            &w.app,
+            &w.admin,
+            "payments",
+            BudgetInput {
+                cpu: "1".into(),
+                memory: "1Gi".into(),
+                storage: "1Gi".into(),
+                extended: [
+                    ("gpu".to_owned(), "1".to_owned()),
+                    ("nvidia.com/gpu".to_owned(), "0.5".to_owned()),
+                ]
+                .into(),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap_err(),
+    );
+    assert!(f.contains_key("extended[gpu]") && f.contains_key("extended[nvidia.com/gpu]"));
+}
+
+/// A quota like preset S's, to add keys to.
+fn quota_of_s() -> berth_frontend::api::QuotaSpec {
+    berth_frontend::api::QuotaSpec {
+        requests_cpu: "2".into(),
+        requests_memory: "4Gi".into(),
+        limits_cpu: "4".into(),
+        limits_memory: "8Gi".into(),
+        pods: 20,
+        services: 5,
+        persistentvolumeclaims: 5,
+        requests_storage: "50Gi".into(),
+        other: Default::default(),
+    }
 }

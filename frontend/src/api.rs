@@ -779,6 +779,20 @@ pub struct NodePool {
     pub committed: Resources,
     /// committed ÷ allocatable for CPU and memory (the larger of the two).
     pub overcommit_ratio: f64,
+    /// Extended resources the pool's nodes advertise (`nvidia.com/gpu`), with what Berth
+    /// namespaces pinned here may request of them.
+    #[serde(default)]
+    pub extended: Vec<ExtendedResource>,
+}
+
+/// One extended resource of a pool: the nodes' allocatable added up, and the quota
+/// (`requests.<name>`) committed to namespaces pinned to the pool.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(ToSchema))]
+pub struct ExtendedResource {
+    pub name: String,
+    pub allocatable: i64,
+    pub committed: i64,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
@@ -910,6 +924,57 @@ pub struct QuotaSpec {
     pub services: i64,
     pub persistentvolumeclaims: i64,
     pub requests_storage: String,
+    /// Any other ResourceQuota key: extended resources (`requests.nvidia.com/gpu`: `2`), object
+    /// counts (`count/deployments.apps`: `20`, `services.loadbalancers`: `1`) and ephemeral
+    /// storage or huge pages (`requests.ephemeral-storage`: `20Gi`). An extended resource a
+    /// cluster's nodes advertise and the spec leaves out gets a quota of 0; a count left out
+    /// is not limited.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub other: BTreeMap<String, String>,
+}
+
+/// `quota.other` from the portal's text box: one `key: value` (or `key=value`, or `key value`)
+/// per line; blank lines are skipped. A line without a value keeps an empty one, for the
+/// server to name.
+pub fn quota_other_from_text(text: &str) -> BTreeMap<String, String> {
+    text.lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .map(|line| {
+            let at = line
+                .find([':', '='])
+                .or_else(|| line.find(char::is_whitespace));
+            match at {
+                Some(i) => (line[..i].trim().to_owned(), line[i + 1..].trim().to_owned()),
+                None => (line.to_owned(), String::new()),
+            }
+        })
+        .collect()
+}
+
+/// `quota.other` as the portal's text box shows it.
+pub fn quota_other_text(other: &BTreeMap<String, String>) -> String {
+    other
+        .iter()
+        .map(|(k, v)| format!("{k}: {v}"))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// The messages of `fields` about `quota.other`, each naming its key.
+pub fn quota_other_errors(fields: &BTreeMap<String, String>) -> Vec<String> {
+    fields
+        .iter()
+        .filter_map(|(f, m)| {
+            let rest = f.strip_prefix("quota.other")?;
+            let key = rest.trim_start_matches('[').trim_end_matches(']');
+            Some(if key.is_empty() {
+                m.clone()
+            } else {
+                format!("{key}: {m}")
+            })
+        })
+        .collect()
 }
 
 /// The container defaults and bounds of the namespace's LimitRange.
@@ -1022,6 +1087,22 @@ pub struct CapacityImpact {
     pub committed_after: Amounts,
     /// The tightest budget that applies, before and after.
     pub budget: Option<BudgetImpact>,
+    /// Per extended resource the request or the pool has (`nvidia.com/gpu`): the pool's,
+    /// committed before and after.
+    #[serde(default)]
+    pub extended: Vec<ExtendedImpact>,
+}
+
+/// One extended resource against a limit (a pool's allocatable, or a budget), before and after
+/// a request, in whole units.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(ToSchema))]
+pub struct ExtendedImpact {
+    /// `nvidia.com/gpu`.
+    pub name: String,
+    pub limit: i64,
+    pub before: i64,
+    pub after: i64,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -1035,6 +1116,9 @@ pub struct BudgetImpact {
     pub over_budget: bool,
     /// What the request takes beyond the budget (0 where within it).
     pub overrun: Amounts,
+    /// The budget's extended resources (GPUs), before and after.
+    #[serde(default)]
+    pub extended: Vec<ExtendedImpact>,
 }
 
 /// The outcome of applying one object.
@@ -1292,6 +1376,10 @@ pub struct Budget {
     pub limit: Amounts,
     /// The sum of the team's quotas in this scope now.
     pub used: Amounts,
+    /// Extended resources the budget caps (`nvidia.com/gpu`), with the team's quotas of them
+    /// now: `limit` is the budget, `after` what is used (`before` the same).
+    #[serde(default)]
+    pub extended: Vec<ExtendedImpact>,
     #[serde(with = "time::serde::rfc3339")]
     pub updated_at: OffsetDateTime,
 }
@@ -1306,6 +1394,10 @@ pub struct BudgetInput {
     pub cpu: String,
     pub memory: String,
     pub storage: String,
+    /// Extended resources the budget caps, by resource: `nvidia.com/gpu` → `16`. Left out, the
+    /// budget does not cap it (a namespace's quota still gives it 0 unless it asks).
+    #[serde(default)]
+    pub extended: BTreeMap<String, String>,
 }
 
 /// When a policy applies. Empty lists match everything.
@@ -1833,4 +1925,107 @@ pub struct PlacementOption {
     pub default_pods_fit: i64,
     pub fits: bool,
     pub reason: Option<String>,
+}
+
+// ---------------------------------------------------------------------------------------
+// Cost: prices per pool, and what a team's namespaces cost per month.
+// ---------------------------------------------------------------------------------------
+
+/// What capacity costs per hour: for one pool of one cluster, or the fleet's default (no
+/// cluster and no pool), which applies to every pool without a price of its own.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(ToSchema))]
+pub struct Price {
+    pub cluster: Option<String>,
+    pub pool: Option<String>,
+    pub cpu_core_hour: f64,
+    pub memory_gib_hour: f64,
+    /// Per unit-hour of an extended resource: `nvidia.com/gpu` → 2.5.
+    #[serde(default)]
+    pub extended_hour: BTreeMap<String, f64>,
+    #[serde(with = "time::serde::rfc3339")]
+    pub updated_at: OffsetDateTime,
+}
+
+/// Sets a price. Amounts are decimal numbers of the currency (`0.0316`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(ToSchema))]
+pub struct PriceInput {
+    /// Absent with `pool` absent: the fleet's default price.
+    #[serde(default)]
+    pub cluster: Option<String>,
+    #[serde(default)]
+    pub pool: Option<String>,
+    pub cpu_core_hour: String,
+    pub memory_gib_hour: String,
+    /// `nvidia.com/gpu` → `2.5`.
+    #[serde(default)]
+    pub extended_hour: BTreeMap<String, String>,
+}
+
+/// Which price to remove: a pool's (cluster and pool) or the default (neither).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(IntoParams))]
+pub struct PriceScope {
+    #[serde(default)]
+    pub cluster: Option<String>,
+    #[serde(default)]
+    pub pool: Option<String>,
+}
+
+/// A team's namespaces priced per month: what their quotas commit, what their pods request,
+/// and what those would request after right-sizing.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(ToSchema))]
+pub struct CostReport {
+    pub team: String,
+    pub currency: String,
+    /// Hours a month is priced at (730: a year's hours ÷ 12).
+    pub hours_per_month: f64,
+    pub strategy: Strategy,
+    #[serde(with = "time::serde::rfc3339")]
+    pub generated_at: OffsetDateTime,
+    pub namespaces: Vec<NamespaceCost>,
+    pub totals: CostTotals,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(ToSchema))]
+pub struct NamespaceCost {
+    pub cluster: String,
+    pub namespace: String,
+    pub pool: String,
+    /// `pool` (the pool's own price), `default` (the fleet's), or None: no price applies, and
+    /// the costs are None.
+    pub price_from: Option<String>,
+    /// The quota's requests.
+    pub committed_cpu_cores: f64,
+    pub committed_memory_gib: f64,
+    /// The quota's extended resources (`nvidia.com/gpu` → 2).
+    #[serde(default)]
+    pub committed_extended: BTreeMap<String, i64>,
+    /// What the namespace's pods request now, and would after right-sizing.
+    pub requested_cpu_cores: f64,
+    pub requested_memory_gib: f64,
+    pub recommended_cpu_cores: f64,
+    pub recommended_memory_gib: f64,
+    /// Per month at the price.
+    pub committed_cost: Option<f64>,
+    pub requested_cost: Option<f64>,
+    pub recommended_cost: Option<f64>,
+    /// Requested less recommended, never below 0: what right-sizing would save a month.
+    pub savings: Option<f64>,
+    /// Why usage could not be read (the committed cost still stands).
+    pub error: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(ToSchema))]
+pub struct CostTotals {
+    pub committed_cost: f64,
+    pub requested_cost: f64,
+    pub recommended_cost: f64,
+    pub savings: f64,
+    /// Namespaces no price applies to (left out of the totals).
+    pub unpriced: u32,
 }

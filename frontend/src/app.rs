@@ -80,6 +80,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/") view=pages::teams::Home/>
                     <Route path=path!("/login") view=pages::login::Login/>
                     <Route path=path!("/teams/:name") view=pages::teams::TeamPage/>
+                    <Route path=path!("/teams/:name/cost") view=pages::cost::TeamCost/>
                     <Route path=path!("/fleet") view=pages::fleet::Fleet/>
                     <Route path=path!("/clusters/:name") view=pages::fleet::ClusterPage/>
                     <Route path=path!("/tokens") view=pages::tokens::Tokens/>

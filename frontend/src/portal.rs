@@ -215,6 +215,9 @@ pub trait Portal: Send + Sync + 'static {
         query: RecommendationQuery,
     ) -> Result<NamespaceRecommendations>;
     async fn team_sizing(&self, req: &Parts, team: &str) -> Result<TeamSizing>;
+    async fn cost_report(&self, req: &Parts, team: &str) -> Result<CostReport>;
+    async fn prices(&self, req: &Parts) -> Result<Vec<Price>>;
+    async fn set_price(&self, req: &Parts, csrf: &str, input: PriceInput) -> Result<Price>;
     async fn quota_suggestion(
         &self,
         req: &Parts,

@@ -761,6 +761,8 @@ pub async fn update_preset(
     services: String,
     persistentvolumeclaims: String,
     requests_storage: String,
+    /// Other quota keys, one `key: value` per line.
+    other: String,
     default_request_cpu: String,
     default_request_memory: String,
     default_limit_cpu: String,
@@ -789,6 +791,7 @@ pub async fn update_preset(
             services: whole("services", &services)?,
             persistentvolumeclaims: whole("persistentvolumeclaims", &persistentvolumeclaims)?,
             requests_storage,
+            other: crate::api::quota_other_from_text(&other),
         },
         limits: LimitSpec {
             default_request_cpu,
@@ -825,12 +828,15 @@ pub async fn set_budget(
     cpu: String,
     memory: String,
     storage: String,
+    /// Extended resources, one `resource: count` per line.
+    extended: String,
 ) -> Result<Vec<Budget>, ErrorDetail> {
     let input = BudgetInput {
         cluster: Some(cluster).filter(|c| !c.is_empty()),
         cpu,
         memory,
         storage,
+        extended: crate::api::quota_other_from_text(&extended),
     };
     let (portal, parts) = portal()?;
     let budgets = portal.set_budget(&parts, &csrf, &team, input).await?;
@@ -1079,6 +1085,52 @@ pub async fn get_recommendations(
 pub async fn get_team_sizing(team: String) -> Result<TeamSizing, ErrorDetail> {
     let (portal, parts) = portal()?;
     portal.team_sizing(&parts, &team).await
+}
+
+#[server(prefix = "/fn")]
+pub async fn get_cost_report(team: String) -> Result<CostReport, ErrorDetail> {
+    let (portal, parts) = portal()?;
+    portal.cost_report(&parts, &team).await
+}
+
+#[server(prefix = "/fn")]
+pub async fn list_prices() -> Result<Vec<Price>, ErrorDetail> {
+    let (portal, parts) = portal()?;
+    portal.prices(&parts).await
+}
+
+#[server(prefix = "/fn")]
+pub async fn set_price(
+    csrf: String,
+    /// `cluster/pool`, or empty for the fleet's default.
+    scope: String,
+    cpu_core_hour: String,
+    memory_gib_hour: String,
+    /// One `resource: price` per line.
+    extended_hour: String,
+    /// Where a plain form post returns to.
+    back: String,
+) -> Result<Price, ErrorDetail> {
+    let (cluster, pool) = match scope.split_once('/') {
+        Some((c, p)) => (Some(c.to_owned()), Some(p.to_owned())),
+        None => (None, None),
+    };
+    let input = PriceInput {
+        cluster,
+        pool,
+        cpu_core_hour,
+        memory_gib_hour,
+        extended_hour: crate::api::quota_other_from_text(&extended_hour),
+    };
+    let (portal, parts) = portal()?;
+    let price = portal.set_price(&parts, &csrf, input).await?;
+    let back = if back.starts_with("/teams/") {
+        back
+    } else {
+        "/".to_owned()
+    };
+    redirect_plain_form_post(&parts, &back);
+    Ok(price)
 }
 
 #[server(prefix = "/fn")]

@@ -95,3 +95,34 @@ test('the planner refuses nonsense by field and plans a pre-scale; pool headroom
   await expect(page.getByRole('row', { name: /general\s+12/ })).toBeVisible();
   await expect(page.getByRole('img', { name: '108 pods fit' })).toBeVisible();
 });
+
+test('the team cost report prices quotas, requests and right-sizing, charts them, exports CSV, and an admin sets a pool price', async ({ page }) => {
+  const errors: string[] = [];
+  page.on('pageerror', (err) => errors.push(err.message));
+  await logIn(page);
+  await page.goto('/teams/payments');
+  await hydrated(page);
+  await page.getByRole('link', { name: 'Cost report' }).click();
+  await expect(page).toHaveURL(/\/teams\/payments\/cost$/);
+  await hydrated(page);
+  await expect(page.getByRole('heading', { level: 1 })).toHaveText('Cost of payments');
+  await expect(page.getByText('Committed', { exact: true })).toBeVisible();
+  await expect(page.getByRole('img', { name: /^Monthly cost per namespace in USD/ })).toBeVisible();
+  await expect(page.getByRole('cell', { name: /^(the fleet default|the pool's)$/ }).first()).toBeVisible();
+  const csv = await page.request.get('/api/v1/teams/payments/cost.csv');
+  expect(csv.ok()).toBeTruthy();
+  expect(csv.headers()['content-type']).toContain('text/csv');
+  expect((await csv.text()).split('\n')[0]).toContain('committed_USD_per_month');
+
+  // A bad price names its field; a good one applies to the pool at once.
+  await page.getByLabel('For', { exact: true }).selectOption('prod-shanghai-1/general');
+  await page.getByLabel('CPU core-hour').fill('cheap');
+  await page.getByLabel('Memory GiB-hour').fill('0.01');
+  await page.getByRole('button', { name: 'Set price' }).click();
+  await expect(page.getByText('must be a price per hour')).toBeVisible();
+  await page.getByLabel('CPU core-hour').fill('0.05');
+  await page.getByRole('button', { name: 'Set price' }).click();
+  await expect(page.getByText('Price for prod-shanghai-1 · general saved.')).toBeVisible();
+  await expect(page.getByRole('cell', { name: "the pool's" }).first()).toBeVisible();
+  expect(errors).toEqual([]);
+});

@@ -217,3 +217,42 @@ test('the admin sets an environment\'s and a layer\'s guardrails, with the level
   await expect(page.locator('#layer-offline-require_resources')).toHaveValue('deny');
   expect(errors).toEqual([]);
 });
+
+test('a team asks for GPUs: refused on a pool without them, placed on the GPU pool, counted against it', async ({ page }) => {
+  const errors: string[] = [];
+  page.on('pageerror', (err) => errors.push(err.message));
+  const dev = await developer();
+  const name = `payments-gpu${Date.now() % 100000}`;
+  await logIn(page, dev.email, dev.password);
+  await page.goto('/requests/new');
+  await hydrated(page);
+  await page.getByLabel('Team').selectOption('payments');
+  await page.getByLabel('Cluster').selectOption('prod-beijing-1');
+  // The pool list says which pool has GPUs.
+  await expect(page.getByLabel('Node pool').locator('option', { hasText: 'nvidia.com/gpu' })).toHaveCount(1);
+  await page.getByLabel('Node pool').selectOption('batch');
+  await page.getByLabel('Namespace name').fill(name);
+  await page.getByLabel('Purpose').fill('model training');
+  await page.locator('#w-custom').check();
+  const other = page.getByLabel('Other quota keys (one key: value per line)');
+  await other.fill('requests.nvidia.com/gpu: 2\ncount/jobs.batch: 20');
+  await other.press('Tab');
+  await expect(page.getByText('the nodes of pool batch advertise no nvidia.com/gpu; pools that do: gpu')).toBeVisible();
+  await page.getByLabel('Node pool').selectOption('gpu');
+  await expect(page.getByText('advertise no nvidia.com/gpu')).toHaveCount(0);
+  // The capacity impact counts the pool's GPUs, and the manifests carry the keys.
+  const preview = page.locator('aside.preview');
+  await expect(preview.getByRole('img', { name: /^\d+ → \d+ of 16$/ })).toBeVisible();
+  await expect(preview).toContainText('requests.nvidia.com/gpu');
+  await page.getByRole('button', { name: 'Submit request' }).click();
+  await expect(page).toHaveURL(/\/requests\/[0-9a-f-]{36}$/);
+  await hydrated(page);
+  await expect(page.getByRole('row', { name: /requests\.nvidia\.com\/gpu\s+2/ }).first()).toBeVisible();
+  await expect(page.getByRole('row', { name: /count\/jobs\.batch\s+20/ }).first()).toBeVisible();
+
+  // The cluster page lists the pool's GPUs.
+  await page.goto('/clusters/prod-beijing-1');
+  await hydrated(page);
+  await expect(page.getByRole('row', { name: /gpu.*16 nvidia\.com\/gpu/ })).toBeVisible();
+  expect(errors).toEqual([]);
+});

@@ -152,11 +152,14 @@ pub async fn headroom(
 
 /// Cluster × pool choices for a new namespace of `environment`, ranked by what stays
 /// uncommitted after `quota` (the smaller of CPU and memory, as a share of allocatable), with
-/// how many pods at the LimitRange's default request fit on the nodes now.
+/// how many pods at the LimitRange's default request fit on the nodes now. A quota that asks
+/// for extended resources (`nvidia.com/gpu` → 2) is offered only pools whose nodes advertise
+/// each of them.
 pub async fn placement_options(
     conn: &mut PgConnection,
     environment: Option<Environment>,
     quota: Amounts,
+    extended: &BTreeMap<String, i64>,
     default_pod: Shape,
 ) -> Result<Vec<PlacementOption>> {
     let clusters = crate::fleet::load_all(&mut *conn).await?;
@@ -171,6 +174,24 @@ pub async fn placement_options(
             if alloc_cpu <= 0 || alloc_mem <= 0 {
                 continue;
             }
+            // Per extended resource asked for: what would be left of the pool's.
+            let extended_left: Option<Vec<(&str, i64)>> = extended
+                .iter()
+                .map(|(name, wanted)| {
+                    p.extended
+                        .iter()
+                        .find(|e| &e.name == name && e.allocatable > 0)
+                        .map(|e| (name.as_str(), e.allocatable - e.committed - wanted))
+                })
+                .collect();
+            let Some(extended_left) = extended_left else {
+                continue;
+            };
+            let short: Vec<String> = extended_left
+                .iter()
+                .filter(|(_, left)| *left < 0)
+                .map(|(name, left)| format!("{name} by {}", -left))
+                .collect();
             let cpu_left = alloc_cpu - p.committed.cpu_millis - quota.cpu_millis;
             let memory_left = alloc_mem - p.committed.memory_bytes - quota.memory_bytes;
             let share =
@@ -180,8 +201,8 @@ pub async fn placement_options(
                 .filter(|r| r.pool == p.name && r.schedulable)
                 .map(|r| r.free)
                 .collect();
-            let fits = cpu_left >= 0 && memory_left >= 0;
-            let tainted = !p.taints.is_empty();
+            let fits = cpu_left >= 0 && memory_left >= 0 && short.is_empty();
+            let tainted = !p.taints.is_empty() && extended.is_empty();
             out.push(PlacementOption {
                 cluster: c.name.clone(),
                 pool: p.name.clone(),
@@ -191,7 +212,12 @@ pub async fn placement_options(
                 memory_left_bytes: memory_left,
                 default_pods_fit: packing::pack(&frees, default_pod).fits,
                 fits,
-                reason: if !fits {
+                reason: if !short.is_empty() {
+                    Some(format!(
+                        "the quota would overcommit this pool's {}",
+                        short.join(", ")
+                    ))
+                } else if !fits {
                     Some("the quota would overcommit this pool".into())
                 } else if tainted {
                     Some("tainted pool: only for workloads that tolerate its taints".into())

@@ -60,7 +60,7 @@ pub(super) async fn readiness(
                 .map_err(Error::from)?;
             check("dr_pair", true, format!("DR pair: {dr_name}"));
             let pools = sqlx::query!(
-                r#"SELECT p.name, p.common_labels, p.cpu_millis, p.memory_bytes,
+                r#"SELECT p.name, p.common_labels, p.cpu_millis, p.memory_bytes, p.extended,
                           coalesce((SELECT sum(n.quota_cpu_millis) FROM namespaces n WHERE n.cluster_id = p.cluster_id
                                       AND n.node_pool = p.name AND n.state <> 'decommissioned'), 0)::bigint AS "cpu_committed!",
                           coalesce((SELECT sum(n.quota_memory_bytes) FROM namespaces n WHERE n.cluster_id = p.cluster_id
@@ -89,7 +89,31 @@ pub(super) async fn readiness(
                 ),
                 Some(p) => {
                     check("pool_class", true, format!("pool {} on {dr_name}", p.name));
-                    let quota = crate::tenancy::stored_sized(&facts.spec.0)?.amounts();
+                    let sized = crate::tenancy::stored_sized(&facts.spec.0)?;
+                    // GPUs (and other extended resources) the namespace may use must be there
+                    // on the pair too, or its workloads would stay Pending after a failover.
+                    let wanted = sized.extended();
+                    if !wanted.is_empty() {
+                        let there: std::collections::BTreeMap<String, i64> =
+                            serde_json::from_value(p.extended.clone()).unwrap_or_default();
+                        let short: Vec<String> = wanted
+                            .iter()
+                            .filter(|(name, n)| there.get(*name).copied().unwrap_or(0) < **n)
+                            .map(|(name, n)| {
+                                format!("{name}: {} of {n}", there.get(name).copied().unwrap_or(0))
+                            })
+                            .collect();
+                        check(
+                            "extended_resources",
+                            short.is_empty(),
+                            if short.is_empty() {
+                                format!("pool {} on {dr_name} has the GPUs and other extended resources the quota allows", p.name)
+                            } else {
+                                format!("pool {} on {dr_name} lacks {}", p.name, short.join(", "))
+                            },
+                        );
+                    }
+                    let quota = sized.amounts();
                     let free_cpu = p.cpu_millis - p.cpu_committed;
                     let free_memory = p.memory_bytes - p.memory_committed;
                     check(

@@ -35,6 +35,21 @@ pub struct Pool {
     pub taints: Vec<Taint>,
     pub common_labels: BTreeMap<String, String>,
     pub allocatable: Resources,
+    /// Extended resources (`nvidia.com/gpu`) of the nodes, added up.
+    pub extended: BTreeMap<String, i64>,
+}
+
+/// The extended resources (`nvidia.com/gpu`, `example.com/fpga`) in a node's allocatable, in
+/// whole units.
+pub fn extended_allocatable(node: &Node) -> BTreeMap<String, i64> {
+    node.status
+        .as_ref()
+        .and_then(|s| s.allocatable.as_ref())
+        .into_iter()
+        .flatten()
+        .filter(|(k, _)| berth_kube::resources::is_extended(k))
+        .filter_map(|(k, q)| amount(&q.0).map(|v| (k.clone(), v)))
+        .collect()
 }
 
 /// `500m` → 500 (millicores); `2` → 2000. Rounded up, as the API server's `MilliValue()`.
@@ -99,6 +114,7 @@ pub fn group_pools(nodes: &[Node], label_keys: &[String]) -> Vec<Pool> {
             let mut taints: Vec<Taint> = Vec::new();
             let mut first = true;
             let mut allocatable = Resources::default();
+            let mut extended: BTreeMap<String, i64> = BTreeMap::new();
             let mut common: Option<BTreeMap<String, String>> = None;
             for node in &nodes {
                 if let Some(z) = label(
@@ -156,6 +172,9 @@ pub fn group_pools(nodes: &[Node], label_keys: &[String]) -> Vec<Pool> {
                     allocatable.ephemeral_bytes +=
                         get("ephemeral-storage").and_then(amount).unwrap_or(0);
                 }
+                for (k, v) in extended_allocatable(node) {
+                    *extended.entry(k).or_default() += v;
+                }
             }
             // Per-node labels say nothing about the pool.
             let mut common_labels = common.unwrap_or_default();
@@ -172,6 +191,7 @@ pub fn group_pools(nodes: &[Node], label_keys: &[String]) -> Vec<Pool> {
                 taints,
                 common_labels,
                 allocatable,
+                extended,
             }
         })
         .collect()
@@ -402,8 +422,8 @@ async fn record_success(
     for p in &pools {
         sqlx::query!(
             "INSERT INTO node_pools (cluster_id, name, label_key, node_count, ready_count, zones, instance_types,
-                                     taints, common_labels, cpu_millis, memory_bytes, pods, ephemeral_bytes)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
+                                     taints, common_labels, cpu_millis, memory_bytes, pods, ephemeral_bytes, extended)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
             cluster_id,
             p.name,
             p.label_key,
@@ -416,7 +436,8 @@ async fn record_success(
             p.allocatable.cpu_millis,
             p.allocatable.memory_bytes,
             p.allocatable.pods,
-            p.allocatable.ephemeral_bytes
+            p.allocatable.ephemeral_bytes,
+            json!(p.extended)
         )
         .execute(&mut *tx)
         .await?;

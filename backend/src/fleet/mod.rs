@@ -238,6 +238,28 @@ pub async fn get(app: &App, ctx: &Ctx, name: &str) -> Result<ClusterDetail> {
 
 /// Clusters (all, or the one named) as `conn` sees them — inside a transaction, its own writes.
 /// Every cluster with its pools, for the service layer's own use (no permission check).
+/// A pool's extended resources from its nodes' allocatable and its namespaces' quotas (both
+/// `{"nvidia.com/gpu": 8}`), in name order.
+fn extended_resources(
+    allocatable: &serde_json::Value,
+    committed: &serde_json::Value,
+) -> Vec<berth_frontend::api::ExtendedResource> {
+    let read = |v: &serde_json::Value| -> std::collections::BTreeMap<String, i64> {
+        serde_json::from_value(v.clone()).unwrap_or_default()
+    };
+    let (allocatable, committed) = (read(allocatable), read(committed));
+    let names: std::collections::BTreeSet<&String> =
+        allocatable.keys().chain(committed.keys()).collect();
+    names
+        .into_iter()
+        .map(|name| berth_frontend::api::ExtendedResource {
+            name: name.clone(),
+            allocatable: allocatable.get(name).copied().unwrap_or(0),
+            committed: committed.get(name).copied().unwrap_or(0),
+        })
+        .collect()
+}
+
 pub async fn load_all(conn: &mut sqlx::PgConnection) -> Result<Vec<Cluster>> {
     load(conn, None).await
 }
@@ -266,7 +288,15 @@ async fn load(conn: &mut sqlx::PgConnection, only: Option<&str>) -> Result<Vec<C
     let pools = sqlx::query!(
         r#"SELECT np.cluster_id, np.name, np.label_key, np.node_count, np.ready_count, np.zones, np.instance_types,
                   np.taints, np.common_labels, np.cpu_millis, np.memory_bytes, np.pods, np.ephemeral_bytes,
-                  coalesce(c.cpu, 0) AS "committed_cpu!", coalesce(c.memory, 0) AS "committed_memory!"
+                  np.extended,
+                  coalesce(c.cpu, 0) AS "committed_cpu!", coalesce(c.memory, 0) AS "committed_memory!",
+                  (SELECT coalesce(jsonb_object_agg(x.resource, x.total), '{}')
+                     FROM (SELECT substr(e.key, 10) AS resource,
+                                  sum(CASE WHEN e.value ~ '^[0-9]{1,12}$' THEN e.value::bigint ELSE 0 END) AS total
+                           FROM namespaces n, jsonb_each_text(coalesce(n.spec->'quota'->'other', '{}')) e
+                           WHERE n.cluster_id = np.cluster_id AND n.node_pool = np.name AND n.state <> 'decommissioned'
+                             AND e.key LIKE 'requests.%/%'
+                           GROUP BY 1) x) AS "committed_extended!"
            FROM node_pools np
            LEFT JOIN (SELECT cluster_id, node_pool, sum(quota_cpu_millis)::bigint AS cpu,
                              sum(quota_memory_bytes)::bigint AS memory
@@ -335,6 +365,7 @@ async fn load(conn: &mut sqlx::PgConnection, only: Option<&str>) -> Result<Vec<C
                         committed,
                         overcommit_ratio: ratio(p.committed_cpu, p.cpu_millis)
                             .max(ratio(p.committed_memory, p.memory_bytes)),
+                        extended: extended_resources(&p.extended, &p.committed_extended),
                     }
                 })
                 .collect();

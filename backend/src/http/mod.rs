@@ -5,6 +5,7 @@
 
 mod audit;
 mod capacity;
+mod cost;
 mod docs;
 mod drills;
 mod edge;
@@ -51,7 +52,7 @@ use crate::App;
         (name = "audit", description = "The append-only audit trail"),
         (name = "fleet", description = "Clusters, node pools, storage classes and inventory sync"),
         (name = "drills", description = "Disaster-recovery drills: Velero restores into scratch namespaces and failover-readiness checks"),
-        (name = "capacity", description = "Right-sizing from Prometheus (KRR simple, VPA-style decaying), quota suggestions, the replica planner, pool headroom"),
+        (name = "capacity", description = "Right-sizing from Prometheus (KRR simple, VPA-style decaying), quota suggestions, the replica planner, pool headroom, prices and team cost reports"),
         (name = "tenancy", description = "Namespace requests, approvals, namespaces, quotas, budgets, policies and webhooks"),
     )
 )]
@@ -94,7 +95,8 @@ pub fn api() -> (Router<App>, utoipa::openapi::OpenApi) {
                 .merge(fleet::router())
                 .merge(tenancy::router())
                 .merge(drills::router())
-                .merge(capacity::router()),
+                .merge(capacity::router())
+                .merge(cost::router()),
         )
         .split_for_parts();
     document_shared_errors(&mut doc);

@@ -24,6 +24,8 @@ use berth_frontend::api::{
     Amounts, BudgetImpact, CapacityImpact, Cluster, Environment, NamespaceSpec, PolicyConditions,
     RequestKind,
 };
+use std::collections::BTreeMap;
+
 use sqlx::PgConnection;
 use uuid::Uuid;
 
@@ -79,12 +81,64 @@ pub async fn placement(conn: &mut PgConnection, name: &str) -> Result<Placement>
 }
 
 impl Placement {
-    /// Field errors for a pool or storage class this cluster does not have.
+    /// The extended resources the cluster's nodes advertise, in name order.
+    pub fn extended(&self) -> Vec<String> {
+        let names: std::collections::BTreeSet<&String> = self
+            .cluster
+            .pools
+            .iter()
+            .flat_map(|p| p.extended.iter().filter(|e| e.allocatable > 0))
+            .map(|e| &e.name)
+            .collect();
+        names.into_iter().cloned().collect()
+    }
+
+    /// Field errors for a pool or storage class this cluster does not have, and for an
+    /// extended resource the chosen pool's nodes do not advertise.
     pub fn check(&self, pool: &str, spec: &NamespaceSpec, errors: &mut crate::error::FieldErrors) {
         if self.cluster.disabled {
             errors.insert("cluster".into(), "is disabled".into());
         }
-        if !self.cluster.pools.iter().any(|p| p.name == pool) {
+        let chosen = self.cluster.pools.iter().find(|p| p.name == pool);
+        if let Some(p) = chosen {
+            for (key, value) in &spec.quota.other {
+                let Some(resource) = spec::extended_resource(key.trim()) else {
+                    continue;
+                };
+                if value.trim().trim_start_matches('0').is_empty() {
+                    continue;
+                }
+                if !p
+                    .extended
+                    .iter()
+                    .any(|e| e.name == resource && e.allocatable > 0)
+                {
+                    let with: Vec<&str> = self
+                        .cluster
+                        .pools
+                        .iter()
+                        .filter(|o| {
+                            o.extended
+                                .iter()
+                                .any(|e| e.name == resource && e.allocatable > 0)
+                        })
+                        .map(|o| o.name.as_str())
+                        .collect();
+                    errors.insert(
+                        format!("quota.other[{}]", key.trim()),
+                        if with.is_empty() {
+                            format!("no node of this cluster advertises {resource}")
+                        } else {
+                            format!(
+                                "the nodes of pool {pool} advertise no {resource}; pools that do: {}",
+                                with.join(", ")
+                            )
+                        },
+                    );
+                }
+            }
+        }
+        if chosen.is_none() {
             let known: Vec<&str> = self.cluster.pools.iter().map(|p| p.name.as_str()).collect();
             errors.insert(
                 "node_pool".into(),
@@ -122,18 +176,58 @@ fn sub(a: Amounts, b: Amounts) -> Amounts {
     }
 }
 
+/// What a namespace takes of a pool and a budget: CPU, memory and storage, and its
+/// extended resources (`nvidia.com/gpu` → 2).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Takes {
+    pub amounts: Amounts,
+    pub extended: BTreeMap<String, i64>,
+}
+
+impl Sized {
+    pub fn takes(&self) -> Takes {
+        Takes {
+            amounts: self.amounts(),
+            extended: self.extended(),
+        }
+    }
+}
+
 /// What a change adds to the team's and pool's commitments: the new quota, less the one it
 /// replaces (`previous`, for quota changes), moved between pools when the pool changes.
 pub struct Change<'a> {
     pub team_id: Uuid,
     pub placement: &'a Placement,
     pub pool: &'a str,
-    pub after: Amounts,
+    pub after: Takes,
     /// The namespace's current quota and pool, for changes to an existing namespace.
-    pub previous: Option<(Amounts, String)>,
+    pub previous: Option<(Takes, String)>,
 }
 
-/// Pool committed before/after against allocatable, and the tightest budget before/after.
+/// Each team's quotas of extended resources, added up over its live namespaces (on one
+/// cluster, or the fleet): `nvidia.com/gpu` → 12.
+pub async fn extended_used(
+    conn: &mut PgConnection,
+    team_id: Uuid,
+    cluster_id: Option<Uuid>,
+) -> Result<BTreeMap<String, i64>> {
+    let rows = sqlx::query!(
+        r#"SELECT substr(e.key, 10) AS "resource!",
+                  sum(CASE WHEN e.value ~ '^[0-9]{1,12}$' THEN e.value::bigint ELSE 0 END)::bigint AS "used!"
+           FROM namespaces n, jsonb_each_text(coalesce(n.spec->'quota'->'other', '{}')) e
+           WHERE n.team_id = $1 AND n.state <> 'decommissioned' AND ($2::uuid IS NULL OR n.cluster_id = $2)
+             AND e.key LIKE 'requests.%/%'
+           GROUP BY 1"#,
+        team_id,
+        cluster_id
+    )
+    .fetch_all(conn)
+    .await?;
+    Ok(rows.into_iter().map(|r| (r.resource, r.used)).collect())
+}
+
+/// Pool committed before/after against allocatable, and the tightest budget before/after,
+/// for CPU, memory and storage and for each extended resource.
 pub async fn impact(conn: &mut PgConnection, change: &Change<'_>) -> Result<CapacityImpact> {
     let cluster = &change.placement.cluster;
     let pool = cluster.pools.iter().find(|p| p.name == change.pool);
@@ -147,18 +241,52 @@ pub async fn impact(conn: &mut PgConnection, change: &Change<'_>) -> Result<Capa
         memory_bytes: p.committed.memory_bytes,
         storage_bytes: 0,
     });
-    let mut committed_after = add(committed_before, change.after);
-    let mut delta = change.after;
+    let after = &change.after;
+    let mut committed_after = add(committed_before, after.amounts);
+    let mut delta = after.amounts;
+    let none = BTreeMap::new();
+    let mut before_extended = &none;
+    let mut same_pool = false;
     if let Some((prev, prev_pool)) = &change.previous {
-        delta = sub(change.after, *prev);
+        delta = sub(after.amounts, prev.amounts);
+        before_extended = &prev.extended;
         if prev_pool == change.pool {
-            committed_after = sub(committed_after, *prev);
+            committed_after = sub(committed_after, prev.amounts);
+            same_pool = true;
         }
     }
     committed_after.storage_bytes = 0;
+    let delta_extended = |name: &str| {
+        after.extended.get(name).copied().unwrap_or(0)
+            - before_extended.get(name).copied().unwrap_or(0)
+    };
+    // The pool's extended resources, and any the request asks for that the pool lacks.
+    let mut names: std::collections::BTreeSet<String> = pool
+        .into_iter()
+        .flat_map(|p| p.extended.iter().map(|e| e.name.clone()))
+        .collect();
+    names.extend(after.extended.keys().cloned());
+    let extended = names
+        .into_iter()
+        .map(|name| {
+            let e = pool.and_then(|p| p.extended.iter().find(|e| e.name == name));
+            let before = e.map_or(0, |e| e.committed);
+            let moved_in = if same_pool {
+                delta_extended(&name)
+            } else {
+                after.extended.get(&name).copied().unwrap_or(0)
+            };
+            berth_frontend::api::ExtendedImpact {
+                limit: e.map_or(0, |e| e.allocatable),
+                before,
+                after: before + moved_in,
+                name,
+            }
+        })
+        .collect();
 
     let budgets = sqlx::query!(
-        r#"SELECT b.cluster_id, c.name AS "cluster_name?", b.cpu_millis, b.memory_bytes, b.storage_bytes,
+        r#"SELECT b.cluster_id, c.name AS "cluster_name?", b.cpu_millis, b.memory_bytes, b.storage_bytes, b.extended,
                   coalesce((SELECT sum(n.quota_cpu_millis) FROM namespaces n WHERE n.team_id = b.team_id
                               AND n.state <> 'decommissioned' AND (b.cluster_id IS NULL OR n.cluster_id = b.cluster_id)), 0)::bigint AS "used_cpu!",
                   coalesce((SELECT sum(n.quota_memory_bytes) FROM namespaces n WHERE n.team_id = b.team_id
@@ -192,7 +320,28 @@ pub async fn impact(conn: &mut PgConnection, change: &Change<'_>) -> Result<Capa
             memory_bytes: over(used_after.memory_bytes, limit.memory_bytes),
             storage_bytes: over(used_after.storage_bytes, limit.storage_bytes),
         };
-        let over_budget = overrun != Amounts::default() && delta_grows(delta);
+        let caps: BTreeMap<String, i64> = serde_json::from_value(b.extended).unwrap_or_default();
+        let used = if caps.is_empty() {
+            BTreeMap::new()
+        } else {
+            extended_used(&mut *conn, change.team_id, b.cluster_id).await?
+        };
+        let extended: Vec<berth_frontend::api::ExtendedImpact> = caps
+            .into_iter()
+            .map(|(name, limit)| {
+                let before = used.get(&name).copied().unwrap_or(0);
+                berth_frontend::api::ExtendedImpact {
+                    limit,
+                    before,
+                    after: before + delta_extended(&name),
+                    name,
+                }
+            })
+            .collect();
+        let extended_over = extended
+            .iter()
+            .any(|e| e.after > e.limit && delta_extended(&e.name) > 0);
+        let over_budget = (overrun != Amounts::default() && delta_grows(delta)) || extended_over;
         let candidate = BudgetImpact {
             scope: b.cluster_name.unwrap_or_else(|| "fleet".into()),
             limit,
@@ -200,6 +349,7 @@ pub async fn impact(conn: &mut PgConnection, change: &Change<'_>) -> Result<Capa
             used_after,
             over_budget,
             overrun,
+            extended,
         };
         let replace = match &tightest {
             None => true,
@@ -216,6 +366,7 @@ pub async fn impact(conn: &mut PgConnection, change: &Change<'_>) -> Result<Capa
         committed_before,
         committed_after,
         budget: tightest,
+        extended,
     })
 }
 

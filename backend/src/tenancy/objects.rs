@@ -33,6 +33,9 @@ pub struct Inputs<'a> {
     pub priority: Option<(&'a str, i32)>,
     /// Every storage class of the cluster; those not allowed get a quota of 0.
     pub cluster_classes: &'a [String],
+    /// Every extended resource the cluster's nodes advertise; those the spec leaves out get a
+    /// quota of 0.
+    pub cluster_extended: &'a [String],
     pub spec: &'a Sized,
     /// The RoleBinding's group, e.g. `berth:payments`.
     pub group: String,
@@ -93,7 +96,12 @@ pub fn desired(i: &Inputs) -> Vec<(&'static str, String, Value)> {
         namespace["metadata"]["annotations"] = Value::Object(ns_annotations);
     }
 
-    let quota = resource_quota(meta(i, QUOTA_NAME), &i.spec.spec, i.cluster_classes);
+    let quota = resource_quota(
+        meta(i, QUOTA_NAME),
+        &i.spec.spec,
+        i.cluster_classes,
+        i.cluster_extended,
+    );
     let limits = limit_range(meta(i, LIMITS_NAME), &i.spec.spec);
 
     let deny = json!({
@@ -175,9 +183,15 @@ pub fn desired(i: &Inputs) -> Vec<(&'static str, String, Value)> {
     out
 }
 
-/// The ResourceQuota for `spec`: its totals, and per storage class of the cluster the
-/// storage and claims allowed (`0` for a class the spec does not allow).
-pub fn resource_quota(metadata: Value, spec: &NamespaceSpec, cluster_classes: &[String]) -> Value {
+/// The ResourceQuota for `spec`: its totals and other keys, per storage class of the cluster
+/// the storage and claims allowed (`0` for a class the spec does not allow), and `0` for every
+/// extended resource of the cluster the spec does not ask for.
+pub fn resource_quota(
+    metadata: Value,
+    spec: &NamespaceSpec,
+    cluster_classes: &[String],
+    cluster_extended: &[String],
+) -> Value {
     let q = &spec.quota;
     let mut hard = Map::new();
     let mut put = |k: &str, v: String| {
@@ -194,6 +208,12 @@ pub fn resource_quota(metadata: Value, spec: &NamespaceSpec, cluster_classes: &[
         q.persistentvolumeclaims.to_string(),
     );
     put("requests.storage", q.requests_storage.clone());
+    for resource in cluster_extended {
+        put(&format!("requests.{resource}"), "0".into());
+    }
+    for (key, value) in &q.other {
+        put(key, value.clone());
+    }
     for class in cluster_classes {
         let allowed = spec.storage_classes.iter().find(|c| &c.name == class);
         let (storage, pvcs) = match allowed {

@@ -49,6 +49,8 @@ pub struct Facts {
     pub pool_label: Option<String>,
     pub taints: Option<Json<Vec<Taint>>>,
     pub classes: Vec<String>,
+    /// The extended resources the cluster's nodes advertise.
+    pub extended: Vec<String>,
     pub spec: Json<NamespaceSpec>,
     pub state: NamespaceState,
     pub expires_at: Option<OffsetDateTime>,
@@ -77,6 +79,8 @@ pub async fn facts(conn: &mut PgConnection, id: Uuid) -> Result<Facts> {
         r#"SELECT n.id, n.name, n.team_id, t.name AS team, c.layer, n.environment, n.cluster_id, n.node_pool AS pool,
                   p.label_key AS "pool_label?", p.taints AS "taints?: Json<Vec<Taint>>",
                   array(SELECT s.name FROM storage_classes s WHERE s.cluster_id = n.cluster_id ORDER BY s.name) AS "classes!",
+                  array(SELECT DISTINCT e FROM node_pools np, jsonb_object_keys(np.extended) e
+                        WHERE np.cluster_id = n.cluster_id ORDER BY e) AS "extended!",
                   n.spec AS "spec: Json<NamespaceSpec>", n.state AS "state: NamespaceState", n.expires_at, n.burst_until, n.base_spec,
                   coalesce(i.validating_policies, false) AS "validating_policies!", i.mutating_policies AS "mutating_policies?",
                   (SELECT to_jsonb(g) FROM guardrails g WHERE g.environment = n.environment) AS "guardrails!: Json<Guardrails>",
@@ -119,6 +123,7 @@ pub fn desired(
         guardrails: &guardrails,
         priority: f.layer_guardrails.0.priority(),
         cluster_classes: &f.classes,
+        cluster_extended: &f.extended,
         spec: &sized,
         group: objects::group_name(&app.config.team_group_pattern, &f.team),
     };

@@ -117,7 +117,7 @@ pub async fn budgets(app: &App, ctx: &Ctx, team: &str) -> Result<Vec<Budget>> {
     let mut conn = app.db.acquire().await?;
     let team = super::acting_team(&mut conn, actor, team).await?;
     let rows = sqlx::query!(
-        r#"SELECT t.name AS team, c.name AS "cluster?", b.cpu_millis, b.memory_bytes, b.storage_bytes, b.updated_at,
+        r#"SELECT t.name AS team, c.name AS "cluster?", b.cluster_id, b.cpu_millis, b.memory_bytes, b.storage_bytes, b.extended, b.updated_at,
                   coalesce((SELECT sum(n.quota_cpu_millis) FROM namespaces n WHERE n.team_id = b.team_id
                               AND n.state <> 'decommissioned' AND (b.cluster_id IS NULL OR n.cluster_id = b.cluster_id)), 0)::bigint AS "used_cpu!",
                   coalesce((SELECT sum(n.quota_memory_bytes) FROM namespaces n WHERE n.team_id = b.team_id
@@ -130,9 +130,28 @@ pub async fn budgets(app: &App, ctx: &Ctx, team: &str) -> Result<Vec<Budget>> {
     )
     .fetch_all(&mut *conn)
     .await?;
-    Ok(rows
-        .into_iter()
-        .map(|r| Budget {
+    let mut out = Vec::with_capacity(rows.len());
+    for r in rows {
+        let caps: std::collections::BTreeMap<String, i64> =
+            serde_json::from_value(r.extended).unwrap_or_default();
+        let used = if caps.is_empty() {
+            Default::default()
+        } else {
+            super::extended_used(&mut conn, team.id, r.cluster_id).await?
+        };
+        let extended = caps
+            .into_iter()
+            .map(|(name, limit)| {
+                let now = used.get(&name).copied().unwrap_or(0);
+                berth_frontend::api::ExtendedImpact {
+                    name,
+                    limit,
+                    before: now,
+                    after: now,
+                }
+            })
+            .collect();
+        out.push(Budget {
             team: r.team,
             cluster: r.cluster,
             limit: berth_frontend::api::Amounts {
@@ -145,9 +164,11 @@ pub async fn budgets(app: &App, ctx: &Ctx, team: &str) -> Result<Vec<Budget>> {
                 memory_bytes: r.used_memory,
                 storage_bytes: r.used_storage,
             },
+            extended,
             updated_at: r.updated_at,
-        })
-        .collect())
+        });
+    }
+    Ok(out)
 }
 
 /// Sets (creates or replaces) a team's budget, fleet-wide or for one cluster (admins).
@@ -162,6 +183,26 @@ pub async fn set_budget(
     let cpu = collect(&mut errors, Amount::cpu("cpu", &input.cpu));
     let memory = collect(&mut errors, Amount::bytes("memory", &input.memory));
     let storage = collect(&mut errors, Amount::bytes("storage", &input.storage));
+    let mut extended = std::collections::BTreeMap::new();
+    for (name, raw) in &input.extended {
+        let name = name.trim();
+        let field = format!("extended[{name}]");
+        if !berth_kube::resources::is_extended(name) {
+            errors.insert(
+                field,
+                "must be an extended resource a node advertises, such as nvidia.com/gpu".into(),
+            );
+            continue;
+        }
+        match berth_kube::quantity::Quantity::parse(raw.trim()) {
+            Ok(q) if !q.is_negative() && q.is_whole() && q.units() <= 1_000_000 => {
+                extended.insert(name.to_owned(), q.units());
+            }
+            _ => {
+                errors.insert(field, "must be a whole number from 0 to 1000000".into());
+            }
+        }
+    }
     let mut tx = app.db.begin().await?;
     let team_ref = super::acting_team(&mut tx, actor, team).await?;
     let cluster = match input
@@ -189,32 +230,33 @@ pub async fn set_budget(
     }
     let cluster_id = cluster.as_ref().map(|c| c.0);
     let before = sqlx::query!(
-        "SELECT cpu_millis, memory_bytes, storage_bytes FROM team_budgets
+        "SELECT cpu_millis, memory_bytes, storage_bytes, extended FROM team_budgets
          WHERE team_id = $1 AND cluster_id IS NOT DISTINCT FROM $2 FOR UPDATE",
         team_ref.id,
         cluster_id
     )
     .fetch_optional(&mut *tx)
     .await?
-    .map(|b| json!({"cpu_millis": b.cpu_millis, "memory_bytes": b.memory_bytes, "storage_bytes": b.storage_bytes}));
+    .map(|b| json!({"cpu_millis": b.cpu_millis, "memory_bytes": b.memory_bytes, "storage_bytes": b.storage_bytes, "extended": b.extended}));
     sqlx::query!(
-        "INSERT INTO team_budgets (id, team_id, cluster_id, cpu_millis, memory_bytes, storage_bytes)
-         VALUES ($1, $2, $3, $4, $5, $6)
+        "INSERT INTO team_budgets (id, team_id, cluster_id, cpu_millis, memory_bytes, storage_bytes, extended)
+         VALUES ($1, $2, $3, $4, $5, $6, $7)
          ON CONFLICT ON CONSTRAINT team_budgets_scope_key
-         DO UPDATE SET cpu_millis = $4, memory_bytes = $5, storage_bytes = $6, updated_at = now()",
+         DO UPDATE SET cpu_millis = $4, memory_bytes = $5, storage_bytes = $6, extended = $7, updated_at = now()",
         Uuid::new_v4(),
         team_ref.id,
         cluster_id,
         cpu.0,
         memory.0,
-        storage.0
+        storage.0,
+        json!(extended)
     )
     .execute(&mut *tx)
     .await?;
     let scope = cluster.map_or_else(|| "fleet".to_owned(), |c| c.1);
     let mut entry = audit::Entry::new("budget.set", "budget", format!("{}/{scope}", team_ref.name))
         .team(team_ref.id)
-        .after(json!({"cpu_millis": cpu.0, "memory_bytes": memory.0, "storage_bytes": storage.0}));
+        .after(json!({"cpu_millis": cpu.0, "memory_bytes": memory.0, "storage_bytes": storage.0, "extended": extended}));
     if let Some(before) = before {
         entry = entry.before(before);
     }

@@ -6,7 +6,10 @@ use crate::{
     quantity::{Quantity, QuantityError},
     Error, Result,
 };
+use std::collections::BTreeMap;
+
 use berth_frontend::api::{Amounts, ClassQuota, LimitSpec, NamespaceSpec, QuotaSpec};
+use berth_kube::resources;
 
 /// A Kubernetes quantity in the unit Berth adds up: millicores for CPU, bytes otherwise,
 /// rounded up like the API server's `MilliValue`/`Value`. The exact quantity is kept too,
@@ -95,6 +98,153 @@ fn count(field: &str, n: i64, max: i64) -> Result<i64> {
     Ok(n)
 }
 
+/// What a key of `quota.other` limits, and so how its value reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OtherKind {
+    /// Objects of a kind (`count/deployments.apps`, `services.loadbalancers`): a whole
+    /// number; left out, the kind is not limited.
+    Count,
+    /// An extended resource's requests (`requests.nvidia.com/gpu`): a whole number; left
+    /// out, 0 on every cluster whose nodes advertise it.
+    Extended,
+    /// Ephemeral storage or huge pages: bytes.
+    Bytes,
+}
+
+/// The most keys `quota.other` may hold.
+pub const MAX_OTHER_KEYS: usize = 32;
+
+/// What Berth takes as a key of `quota.other`: a key kube-apiserver takes in `spec.hard`
+/// (the shared `berth_kube::resources` rules), that no field of its own already sets, in the
+/// one spelling the quota controller counts.
+pub fn other_key(key: &str) -> std::result::Result<OtherKind, String> {
+    resources::quota_key(key)?;
+    let own = match key {
+        "cpu" | "requests.cpu" => Some("requests_cpu"),
+        "memory" | "requests.memory" => Some("requests_memory"),
+        "limits.cpu" => Some("limits_cpu"),
+        "limits.memory" => Some("limits_memory"),
+        "pods" => Some("pods"),
+        "services" => Some("services"),
+        "persistentvolumeclaims" => Some("persistentvolumeclaims"),
+        "requests.storage" => Some("requests_storage"),
+        _ => None,
+    };
+    if let Some(field) = own {
+        return Err(format!("is set by quota.{field}"));
+    }
+    if key.contains(".storageclass.storage.k8s.io/") {
+        return Err("per-class storage is set under storage_classes".into());
+    }
+    if let Some(rest) = key.strip_prefix("count/") {
+        let (resource, group) = rest.split_once('.').unwrap_or((rest, ""));
+        let label = |s: &str| resources::is_dns_subdomain(s) && !s.contains('.');
+        if !label(resource) || !(group.is_empty() || resources::is_dns_subdomain(group)) {
+            return Err(
+                "must be count/<resource> or count/<resource>.<group>, such as count/deployments.apps"
+                    .into(),
+            );
+        }
+        return Ok(OtherKind::Count);
+    }
+    match key {
+        "services.nodeports"
+        | "services.loadbalancers"
+        | "configmaps"
+        | "secrets"
+        | "replicationcontrollers"
+        | "resourcequotas" => return Ok(OtherKind::Count),
+        "requests.ephemeral-storage" | "limits.ephemeral-storage" => return Ok(OtherKind::Bytes),
+        "ephemeral-storage" => {
+            return Err(
+                "write it as requests.ephemeral-storage (or limits.ephemeral-storage)".into(),
+            )
+        }
+        _ => {}
+    }
+    if key.starts_with("requests.hugepages-") {
+        return Ok(OtherKind::Bytes);
+    }
+    if key.starts_with("hugepages-") {
+        return Err(format!("write it as requests.{key}"));
+    }
+    if let Some(rest) = key.strip_prefix("requests.") {
+        if resources::is_extended(rest) {
+            return Ok(OtherKind::Extended);
+        }
+    }
+    if let Some(rest) = key.strip_prefix("limits.") {
+        if resources::is_extended(rest) {
+            return Err(format!(
+                "extended resources are limited by requests.{rest} alone: Kubernetes never lets their limit differ from the request"
+            ));
+        }
+    }
+    if resources::is_extended(key) {
+        return Err(format!(
+            "write it as requests.{key}: quotas count extended resources by their requests"
+        ));
+    }
+    Err("is not a quota key Berth applies (an extended resource, count/…, services.nodeports, services.loadbalancers, ephemeral storage or huge pages)".into())
+}
+
+/// The extended resource a `requests.<name>` key limits (`nvidia.com/gpu`).
+pub fn extended_resource(key: &str) -> Option<&str> {
+    key.strip_prefix("requests.")
+        .filter(|rest| resources::is_extended(rest))
+}
+
+/// The keys and values of `quota.other`, parsed; values of counts in canonical notation.
+fn parse_other(
+    errors: &mut FieldErrors,
+    other: &BTreeMap<String, String>,
+) -> (BTreeMap<String, (OtherKind, i64)>, BTreeMap<String, String>) {
+    let mut parsed = BTreeMap::new();
+    let mut text = BTreeMap::new();
+    if other.len() > MAX_OTHER_KEYS {
+        errors.insert(
+            "quota.other".into(),
+            format!("may hold at most {MAX_OTHER_KEYS} keys"),
+        );
+        return (parsed, text);
+    }
+    for (raw_key, raw) in other {
+        let key = raw_key.trim();
+        let field = format!("quota.other[{key}]");
+        // " requests.x" and "requests.x" are two JSON keys but one quota key.
+        if parsed.contains_key(key) {
+            errors.insert(field, "is listed twice".into());
+            continue;
+        }
+        let kind = match other_key(key) {
+            Ok(k) => k,
+            Err(m) => {
+                errors.insert(field, m);
+                continue;
+            }
+        };
+        let value = match kind {
+            OtherKind::Bytes => Amount::bytes(&field, raw).map(|a| (a.0, raw.trim().to_owned())),
+            OtherKind::Count | OtherKind::Extended => quantity(raw)
+                .map_err(|m| Error::invalid(&field, m))
+                .and_then(|q| {
+                    if !q.is_whole() {
+                        Err(Error::invalid(&field, "must be a whole number, such as 4"))
+                    } else if q.units() > 1_000_000 {
+                        Err(Error::invalid(&field, "must be at most 1000000"))
+                    } else {
+                        Ok((q.units(), q.units().to_string()))
+                    }
+                }),
+        };
+        if let Some((v, t)) = take(errors, value) {
+            parsed.insert(key.to_owned(), (kind, v));
+            text.insert(key.to_owned(), t);
+        }
+    }
+    (parsed, text)
+}
+
 /// A namespace name: a DNS-1123 label of at most 63 characters that starts with `<team>-`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NamespaceName(String);
@@ -152,6 +302,8 @@ pub struct Sized {
     pub pvcs: i64,
     pub storage: Amount,
     pub classes: Vec<ClassLimit>,
+    /// `quota.other`, parsed: counts and extended resources in units, the rest in bytes.
+    pub other: BTreeMap<String, (OtherKind, i64)>,
     pub limits: LimitAmounts,
     /// The spec as given (quantities in the requester's notation), for applying.
     pub spec: NamespaceSpec,
@@ -234,6 +386,31 @@ impl Sized {
             && self.services <= other.services
             && self.pvcs <= other.pvcs
             && self.storage <= other.storage
+            && self.other.keys().chain(other.other.keys()).all(|k| {
+                match (self.other_value(k), other.other_value(k)) {
+                    (_, None) => true,
+                    (None, Some(_)) => false,
+                    (Some(a), Some(b)) => a <= b,
+                }
+            })
+    }
+
+    /// The limit on a `quota.other` key: its value; for an extended resource left out, 0;
+    /// None where nothing limits it.
+    pub fn other_value(&self, key: &str) -> Option<i64> {
+        match self.other.get(key) {
+            Some((_, v)) => Some(*v),
+            None => extended_resource(key).map(|_| 0),
+        }
+    }
+
+    /// The extended resources this spec requests, by resource (`nvidia.com/gpu` → 2).
+    pub fn extended(&self) -> BTreeMap<String, i64> {
+        self.other
+            .iter()
+            .filter(|(_, (kind, v))| *kind == OtherKind::Extended && *v > 0)
+            .filter_map(|(k, (_, v))| extended_resource(k).map(|r| (r.to_owned(), *v)))
+            .collect()
     }
 }
 
@@ -342,6 +519,8 @@ pub fn parse(spec: &NamespaceSpec) -> std::result::Result<Sized, FieldErrors> {
             });
         }
     }
+
+    let (other, other_text) = parse_other(&mut e, &q.other);
 
     let mut rule = |field: &str, ok: bool, message: &str| {
         if !ok && !e.contains_key(field) {
@@ -469,6 +648,7 @@ pub fn parse(spec: &NamespaceSpec) -> std::result::Result<Sized, FieldErrors> {
         pvcs: pvcs.unwrap(),
         storage: storage.unwrap(),
         classes,
+        other,
         limits: LimitAmounts {
             default_request_cpu: drc.unwrap(),
             default_request_memory: drm.unwrap(),
@@ -481,12 +661,13 @@ pub fn parse(spec: &NamespaceSpec) -> std::result::Result<Sized, FieldErrors> {
             ratio_cpu: ratio_c.flatten(),
             ratio_memory: ratio_m.flatten(),
         },
-        spec: normalized(spec),
+        spec: normalized(spec, other_text),
     })
 }
 
-/// The spec with whitespace trimmed, as it is stored and applied.
-fn normalized(spec: &NamespaceSpec) -> NamespaceSpec {
+/// The spec with whitespace trimmed (and counts in `quota.other` as plain integers), as it is
+/// stored and applied.
+fn normalized(spec: &NamespaceSpec, other: BTreeMap<String, String>) -> NamespaceSpec {
     let t = |s: &String| s.trim().to_owned();
     let q = &spec.quota;
     let l = &spec.limits;
@@ -500,6 +681,7 @@ fn normalized(spec: &NamespaceSpec) -> NamespaceSpec {
             services: q.services,
             persistentvolumeclaims: q.persistentvolumeclaims,
             requests_storage: t(&q.requests_storage),
+            other,
         },
         limits: LimitSpec {
             default_request_cpu: t(&l.default_request_cpu),
@@ -548,6 +730,7 @@ mod tests {
                 services: 5,
                 persistentvolumeclaims: 4,
                 requests_storage: "100Gi".into(),
+                other: BTreeMap::new(),
             },
             limits: LimitSpec {
                 default_request_cpu: "100m".into(),
@@ -646,5 +829,87 @@ mod tests {
             errors(|s| s.storage_classes.push(s.storage_classes[0].clone()))
                 .contains_key("storage_classes[1].name")
         );
+    }
+
+    #[test]
+    fn other_quota_keys_parse_by_kind_and_counts_become_plain_integers() {
+        let mut s = spec();
+        s.quota.other = BTreeMap::from([
+            ("requests.nvidia.com/gpu".into(), "2".into()),
+            ("count/deployments.apps".into(), " 1k ".into()),
+            ("services.loadbalancers".into(), "0".into()),
+            ("requests.ephemeral-storage".into(), "20Gi".into()),
+            ("requests.hugepages-2Mi".into(), "1Gi".into()),
+        ]);
+        let sized = parse(&s).unwrap();
+        assert_eq!(
+            sized.other["requests.nvidia.com/gpu"],
+            (OtherKind::Extended, 2)
+        );
+        assert_eq!(
+            sized.other["count/deployments.apps"],
+            (OtherKind::Count, 1000)
+        );
+        assert_eq!(
+            sized.other["requests.ephemeral-storage"],
+            (OtherKind::Bytes, 20 << 30)
+        );
+        assert_eq!(sized.spec.quota.other["count/deployments.apps"], "1000");
+        assert_eq!(sized.spec.quota.other["requests.ephemeral-storage"], "20Gi");
+        assert_eq!(
+            sized.extended(),
+            BTreeMap::from([("nvidia.com/gpu".to_owned(), 2)])
+        );
+    }
+
+    #[test]
+    fn other_quota_keys_that_berth_will_not_apply_name_the_key_and_why() {
+        let with = |key: &str, value: &str| {
+            let mut s = spec();
+            s.quota.other = BTreeMap::from([(key.to_owned(), value.to_owned())]);
+            parse(&s)
+                .unwrap_err()
+                .remove(&format!("quota.other[{key}]"))
+                .unwrap_or_else(|| panic!("{key}: {value} accepted"))
+        };
+        assert!(with("requests.cpu", "1").contains("quota.requests_cpu"));
+        assert!(with("pods", "1").contains("quota.pods"));
+        assert!(
+            with("gp3.storageclass.storage.k8s.io/requests.storage", "1Gi")
+                .contains("storage_classes")
+        );
+        assert!(with("nvidia.com/gpu", "1").contains("requests.nvidia.com/gpu"));
+        assert!(with("limits.nvidia.com/gpu", "1").contains("requests.nvidia.com/gpu"));
+        assert!(with("ephemeral-storage", "1Gi").contains("requests.ephemeral-storage"));
+        assert!(with("requests.gpu", "1").contains("standard"));
+        assert!(with("bogus", "1").contains("standard"));
+        assert!(with("count/Deployments", "1").contains("count/"));
+        assert!(with("requests.kubernetes.io/thing", "1").contains("quota key"));
+        assert!(with("requests.nvidia.com/gpu", "0.5").contains("whole"));
+        assert!(with("count/deployments.apps", "-1").contains("negative"));
+        assert!(with("count/deployments.apps", "lots").contains("lots"));
+        with("requests.ephemeral-storage", "");
+        let mut s = spec();
+        s.quota.other = (0..=MAX_OTHER_KEYS)
+            .map(|i| (format!("count/things{i}.example.com"), "1".to_owned()))
+            .collect();
+        assert!(parse(&s).unwrap_err().contains_key("quota.other"));
+    }
+
+    #[test]
+    fn an_extended_resource_left_out_is_zero_and_a_count_left_out_is_unlimited() {
+        let base = parse(&spec()).unwrap();
+        let with = |key: &str, value: &str| {
+            let mut s = spec();
+            s.quota.other = BTreeMap::from([(key.to_owned(), value.to_owned())]);
+            parse(&s).unwrap()
+        };
+        let gpu = with("requests.nvidia.com/gpu", "1");
+        assert!(!gpu.fits_within(&base), "a GPU is more than none");
+        assert!(base.fits_within(&gpu));
+        let counted = with("count/deployments.apps", "5");
+        assert!(counted.fits_within(&base), "a limit is within no limit");
+        assert!(!base.fits_within(&counted));
+        assert!(!with("count/deployments.apps", "6").fits_within(&counted));
     }
 }

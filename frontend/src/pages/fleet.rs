@@ -222,6 +222,10 @@ fn PoolBars(pool: NodePool) -> impl IntoView {
                 text=format!("{} of {} committed", cores(pool.committed.cpu_millis), cores(pool.allocatable.cpu_millis))/>
             <Bar label="Memory".into() used=pool.committed.memory_bytes total=pool.allocatable.memory_bytes
                 text=format!("{} of {} committed", gib(pool.committed.memory_bytes), gib(pool.allocatable.memory_bytes))/>
+            {pool.extended.into_iter().filter(|e| e.allocatable > 0).map(|e| view! {
+                <Bar label=e.name.clone() used=e.committed total=e.allocatable
+                    text=format!("{} of {} committed", e.committed, e.allocatable)/>
+            }).collect_view()}
         </div>
     }
 }
@@ -337,8 +341,10 @@ fn ClusterDetailView(me: Me) -> impl IntoView {
                                             <td>{p.zones.join(", ")}</td>
                                             <td>{p.instance_types.join(", ")}</td>
                                             <td>{if taints.is_empty() { "none".to_owned() } else { taints }}</td>
-                                            <td>{format!("{}, {}, {} pods", cores(p.allocatable.cpu_millis), gib(p.allocatable.memory_bytes), p.allocatable.pods)}</td>
-                                            <td>{format!("{}, {}", cores(p.committed.cpu_millis), gib(p.committed.memory_bytes))}</td>
+                                            <td>{format!("{}, {}, {} pods", cores(p.allocatable.cpu_millis), gib(p.allocatable.memory_bytes), p.allocatable.pods)}
+                                                {p.extended.iter().filter(|e| e.allocatable > 0).map(|e| format!(", {} {}", e.allocatable, e.name)).collect::<String>()}</td>
+                                            <td>{format!("{}, {}", cores(p.committed.cpu_millis), gib(p.committed.memory_bytes))}
+                                                {p.extended.iter().map(|e| format!(", {} {}", e.committed, e.name)).collect::<String>()}</td>
                                             <td>{format!("{:.0}%", p.overcommit_ratio * 100.0)}</td>
                                         </tr>
                                     }

@@ -3,6 +3,7 @@
 pub mod account;
 pub mod audit;
 pub mod capacity;
+pub mod cost;
 pub mod drills;
 pub mod fleet;
 pub mod login;

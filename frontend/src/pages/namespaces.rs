@@ -362,6 +362,15 @@ pub fn takes_away(current: &NamespaceSpec, quota: &QuotaSpec, limits: &LimitSpec
         &q.persistentvolumeclaims.to_string(),
         &quota.persistentvolumeclaims.to_string(),
     );
+    for (key, from) in &q.other {
+        // An extended resource left out is 0; a count left out is not limited.
+        let gpu_like = key.starts_with("requests.") && key.contains('/');
+        match quota.other.get(key) {
+            Some(to) => less(key, from, to),
+            None if gpu_like => less(key, from, "0"),
+            None => {}
+        }
+    }
     less("largest container's CPU", &l.max_cpu, &limits.max_cpu);
     less(
         "largest container's memory",
@@ -484,6 +493,7 @@ mod tests {
                 services: 10,
                 persistentvolumeclaims: 10,
                 requests_storage: "200Gi".into(),
+                other: Default::default(),
             },
             limits: LimitSpec {
                 default_request_cpu: "250m".into(),

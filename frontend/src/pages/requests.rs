@@ -6,9 +6,10 @@ use leptos_router::{components::A, hooks::use_params_map};
 
 use crate::{
     api::{
-        Amounts, CapacityImpact, ClassQuota, DrillState, LimitSpec, Me, NamespaceRequest,
-        NamespaceSpec, NamespaceState, NewNamespaceRequest, PinVerdict, ProbeOutcome, QuotaSpec,
-        RequestDetail, RequestKind, RequestPreview, RequestQuery, RequestState, SpecChoice, Word,
+        quota_other_errors, quota_other_from_text, quota_other_text, Amounts, CapacityImpact,
+        ClassQuota, DrillState, LimitSpec, Me, NamespaceRequest, NamespaceSpec, NamespaceState,
+        NewNamespaceRequest, PinVerdict, ProbeOutcome, QuotaSpec, RequestDetail, RequestKind,
+        RequestPreview, RequestQuery, RequestState, SpecChoice, Word,
     },
     components::{field_error, form_error, reload_to, when, Authed, ErrorMessage},
     pages::fleet::{cores, gib, Bar},
@@ -403,8 +404,10 @@ fn Wizard(me: Me) -> impl IntoView {
                         {move || cluster_detail.get().flatten().map(|d| d.cluster.pools.into_iter().map(|p| {
                             let free = p.allocatable.cpu_millis - p.committed.cpu_millis;
                             let tainted = if p.taints.is_empty() { "" } else { " · tainted" };
+                            let extended: String = p.extended.iter().filter(|e| e.allocatable > 0)
+                                .map(|e| format!(" · {} of {} {} free", e.allocatable - e.committed, e.allocatable, e.name)).collect();
                             let value = p.name.clone();
-                            view! { <option value=p.name.clone() selected=move || pool.get() == value>{format!("{} ({} free of {}{tainted})", p.name, cores(free), cores(p.allocatable.cpu_millis))}</option> }
+                            view! { <option value=p.name.clone() selected=move || pool.get() == value>{format!("{} ({} free of {}{tainted}{extended})", p.name, cores(free), cores(p.allocatable.cpu_millis))}</option> }
                         }).collect_view())}
                     </select>
                     {field_error(value, "node_pool")}{preview_error("node_pool")}
@@ -504,6 +507,14 @@ fn Wizard(me: Me) -> impl IntoView {
                                 <input id="w-q-pvcs" type="number" min="0" prop:value=move || quota.get().map(|q| q.persistentvolumeclaims.to_string()).unwrap_or_default()
                                     on:input=move |ev| quota.update(|q| if let Some(q) = q { q.persistentvolumeclaims = event_target_value(&ev).parse().unwrap_or(-1) })/>
                                 {preview_error("quota.persistentvolumeclaims")}
+                            </div>
+                            <div class="span2">
+                                <label for="w-q-other">"Other quota keys (one key: value per line)"</label>
+                                <textarea id="w-q-other" rows="3" placeholder="requests.nvidia.com/gpu: 1\ncount/deployments.apps: 20\nservices.loadbalancers: 1"
+                                    prop:value=move || quota.get().map(|q| quota_other_text(&q.other)).unwrap_or_default()
+                                    on:change=move |ev| quota.update(|q| if let Some(q) = q { q.other = quota_other_from_text(&event_target_value(&ev)) })></textarea>
+                                <span class="muted small">"Extended resources (GPUs) your pool's nodes advertise, object counts, ephemeral storage. A GPU you do not ask for gets a quota of 0."</span>
+                                {move || preview.get().flatten().map(|p| quota_other_errors(&p.fields).into_iter().map(|m| view! { <span class="field-error hint">{m}</span> }).collect_view())}
                             </div>
                             {LIMIT_FIELDS.into_iter().map(|(field, label, lens)| {
                                 let key = format!("limits.{field}");
@@ -659,13 +670,27 @@ pub fn ImpactBars(impact: CapacityImpact) -> impl IntoView {
         committed_after: c,
         budget,
         cluster,
+        extended,
     } = impact;
+    let extended_bars = |list: Vec<crate::api::ExtendedImpact>| {
+        list.into_iter()
+            .map(|e| {
+                let text = if e.limit == 0 && e.after > 0 {
+                    format!("{} → {}, and the nodes have none", e.before, e.after)
+                } else {
+                    format!("{} → {} of {}", e.before, e.after, e.limit)
+                };
+                view! { <Bar label=e.name.clone() used=e.after total=e.limit text/> }
+            })
+            .collect_view()
+    };
     view! {
         <h3>"Pool "<code>{pool}</code>" on "{cluster}</h3>
         <Bar label="CPU".into() used=c.cpu_millis total=a.cpu_millis
             text=format!("{} → {} of {} committed", cores(b.cpu_millis), cores(c.cpu_millis), cores(a.cpu_millis))/>
         <Bar label="Memory".into() used=c.memory_bytes total=a.memory_bytes
             text=format!("{} → {} of {} committed", gib(b.memory_bytes), gib(c.memory_bytes), gib(a.memory_bytes))/>
+        {extended_bars(extended)}
         {match budget {
             None => view! { <p class="muted">"No budget is set for this team."</p> }.into_any(),
             Some(bi) => {
@@ -679,8 +704,11 @@ pub fn ImpactBars(impact: CapacityImpact) -> impl IntoView {
                         text=format!("{} → {} of {}", gib(bi.used_before.memory_bytes), gib(bi.used_after.memory_bytes), gib(memory_bytes))/>
                     <Bar label="Storage".into() used=bi.used_after.storage_bytes total=storage_bytes
                         text=format!("{} → {} of {}", gib(bi.used_before.storage_bytes), gib(bi.used_after.storage_bytes), gib(storage_bytes))/>
+                    {extended_bars(bi.extended.clone())}
                     {if bi.over_budget {
-                        view! { <p class="error" role="alert">{format!("Over budget by {} CPU, {} memory, {} storage — only an admin can approve.",
+                        let gpus: String = bi.extended.iter().filter(|e| e.after > e.limit)
+                            .map(|e| format!(", {} {}", e.after - e.limit, e.name)).collect();
+                        view! { <p class="error" role="alert">{format!("Over budget by {} CPU, {} memory, {} storage{gpus} — only an admin can approve.",
                             cores(bi.overrun.cpu_millis), gib(bi.overrun.memory_bytes), gib(bi.overrun.storage_bytes))}</p> }.into_any()
                     } else {
                         view! { <p class="muted">{format!("{} of CPU budget left after this.", cores(left))}</p> }.into_any()
@@ -761,6 +789,9 @@ fn spec_rows(spec: &NamespaceSpec) -> Vec<(String, String)> {
             q.persistentvolumeclaims.to_string(),
         ),
         ("requests.storage".into(), q.requests_storage.clone()),
+    ];
+    rows.extend(q.other.iter().map(|(k, v)| (k.clone(), v.clone())));
+    rows.extend([
         (
             "container default request".into(),
             format!("{} / {}", l.default_request_cpu, l.default_request_memory),
@@ -787,7 +818,7 @@ fn spec_rows(spec: &NamespaceSpec) -> Vec<(String, String)> {
                     .unwrap_or("—".into())
             ),
         ),
-    ];
+    ]);
     for c in &spec.storage_classes {
         rows.push((
             format!("class {}", c.name),

@@ -4,7 +4,7 @@
 use leptos::prelude::*;
 
 use crate::{
-    api::{Me, Preset},
+    api::{quota_other_errors, quota_other_text, Me, Preset},
     components::{field_error, form_error, Authed, ErrorMessage},
     pages::fleet::{cores, gib},
     server::{
@@ -288,7 +288,8 @@ fn Presets(csrf: String) -> impl IntoView {
                                 view! {
                                     <details class="preset-edit" on:submit=move |_| editing.set(this.clone())>
                                         <summary><strong>{p.name.clone()}</strong>" — "{format!("{} CPU, {} memory, {} pods, {} storage",
-                                            p.quota.requests_cpu, p.quota.requests_memory, p.quota.pods, p.quota.requests_storage)}</summary>
+                                            p.quota.requests_cpu, p.quota.requests_memory, p.quota.pods, p.quota.requests_storage)}
+                                            {p.quota.other.iter().map(|(k, v)| format!(", {k} {v}")).collect::<String>()}</summary>
                                         <ActionForm action=update>
                                             <input type="hidden" name="csrf" value=csrf/>
                                             <input type="hidden" name="name" value=p.name.clone()/>
@@ -307,6 +308,17 @@ fn Presets(csrf: String) -> impl IntoView {
                                                     }
                                                 }).collect_view()}
                                             </div>
+                                            {
+                                                let id = format!("preset-{}-other", p.name);
+                                                let mine = p.name.clone();
+                                                view! {
+                                                    <label for=id.clone()>"Other quota keys (one key: value per line)"</label>
+                                                    <textarea id=id name="other" rows="3" placeholder="requests.nvidia.com/gpu: 1\ncount/deployments.apps: 20\nservices.loadbalancers: 1"
+                                                        >{quota_other_text(&p.quota.other)}</textarea>
+                                                    {move || value.get().filter(|_| editing.get() == mine).and_then(|r| r.err())
+                                                        .map(|e| quota_other_errors(&e.fields).into_iter().map(|m| view! { <span class="field-error">{m}</span> }).collect_view())}
+                                                }
+                                            }
                                             <button type="submit">{format!("Save {}", p.name)}</button>
                                         </ActionForm>
                                     </details>
@@ -347,12 +359,14 @@ fn Budgets(csrf: String) -> impl IntoView {
                         Ok(list) if list.is_empty() => view! { <p class="muted">"No budgets yet."</p> }.into_any(),
                         Ok(list) => view! {
                             <div class="table-wrap"><table>
-                                <thead><tr><th>"Team"</th><th>"Scope"</th><th>"CPU"</th><th>"Memory"</th><th>"Storage"</th></tr></thead>
+                                <thead><tr><th>"Team"</th><th>"Scope"</th><th>"CPU"</th><th>"Memory"</th><th>"Storage"</th><th>"Extended resources"</th></tr></thead>
                                 <tbody>{list.into_iter().map(|b| view! {
                                     <tr><td>{b.team}</td><td>{b.cluster.unwrap_or_else(|| "fleet".into())}</td>
                                         <td>{format!("{} of {}", cores(b.used.cpu_millis), cores(b.limit.cpu_millis))}</td>
                                         <td>{format!("{} of {}", gib(b.used.memory_bytes), gib(b.limit.memory_bytes))}</td>
-                                        <td>{format!("{} of {}", gib(b.used.storage_bytes), gib(b.limit.storage_bytes))}</td></tr>
+                                        <td>{format!("{} of {}", gib(b.used.storage_bytes), gib(b.limit.storage_bytes))}</td>
+                                        <td>{if b.extended.is_empty() { "—".to_owned() } else {
+                                            b.extended.iter().map(|e| format!("{} {} of {}", e.name, e.after, e.limit)).collect::<Vec<_>>().join(", ") }}</td></tr>
                                 }).collect_view()}</tbody>
                             </table></div>
                         }.into_any(),
@@ -378,6 +392,12 @@ fn Budgets(csrf: String) -> impl IntoView {
                     <div><label for="b-cpu">"CPU"</label><input id="b-cpu" name="cpu" placeholder="64" required/>{field_error(value, "cpu")}</div>
                     <div><label for="b-memory">"Memory"</label><input id="b-memory" name="memory" placeholder="256Gi" required/>{field_error(value, "memory")}</div>
                     <div><label for="b-storage">"Storage"</label><input id="b-storage" name="storage" placeholder="2Ti" required/>{field_error(value, "storage")}</div>
+                    <div class="span2"><label for="b-extended">"Extended resources (optional, one resource: count per line)"</label>
+                        <textarea id="b-extended" name="extended" rows="2" placeholder="nvidia.com/gpu: 16"></textarea>
+                        {move || value.with(|v| v.as_ref().and_then(|r| r.as_ref().err()).map(|e| e.fields.iter()
+                            .filter(|(f, _)| f.starts_with("extended"))
+                            .map(|(f, m)| view! { <span class="field-error">{format!("{}: {m}", f.trim_start_matches("extended[").trim_end_matches(']'))}</span> })
+                            .collect_view()))}</div>
                 </div>
                 <button type="submit">"Set budget"</button>
             </ActionForm>

@@ -176,7 +176,8 @@ fn TeamDetailView(me: Me) -> impl IntoView {
                     }).collect_view();
                     view! {
                         <h1>{detail.team.display_name}" "<small><code>{detail.team.name.clone()}</code></small></h1>
-                        <p class="muted">"Namespaces of this team start with "<code>{format!("{}-", detail.team.name)}</code>"."</p>
+                        <p class="muted">"Namespaces of this team start with "<code>{format!("{}-", detail.team.name)}</code>". "
+                            <A href=format!("/teams/{}/cost", detail.team.name)>"Cost report"</A></p>
                         <h2>"Members"</h2>
                         <div class="table-wrap">
                             <table>

@@ -140,8 +140,8 @@ pub async fn quota_change_with_evidence(
             team_id: ns.team.id,
             placement: &placement,
             pool: &ns.node_pool,
-            after: sized.amounts(),
-            previous: Some((current.amounts(), ns.node_pool.clone())),
+            after: sized.takes(),
+            previous: Some((current.takes(), ns.node_pool.clone())),
         },
     )
     .await?;

@@ -165,6 +165,7 @@ pub(super) fn objects_for(
         guardrails,
         priority: layer.priority(),
         cluster_classes: &c.placement.classes,
+        cluster_extended: &c.placement.extended(),
         spec: &c.sized,
         group: objects::group_name(&app.config.team_group_pattern, &c.team.name),
     };
@@ -191,7 +192,7 @@ pub(super) async fn assess_new(
             team_id: c.team.id,
             placement: &c.placement,
             pool: &c.pool,
-            after: c.sized.amounts(),
+            after: c.sized.takes(),
             previous: None,
         },
     )
@@ -219,7 +220,7 @@ pub(super) async fn previous_quota(
     conn: &mut PgConnection,
     namespace_id: Option<Uuid>,
     pool: &str,
-) -> Result<Option<(berth_frontend::api::Amounts, String)>> {
+) -> Result<Option<(crate::tenancy::Takes, String)>> {
     let Some(ns) = namespace_id else {
         return Ok(None);
     };
@@ -230,7 +231,7 @@ pub(super) async fn previous_quota(
     .fetch_one(conn)
     .await?;
     Ok(Some((
-        crate::tenancy::stored_sized(&spec.0)?.amounts(),
+        crate::tenancy::stored_sized(&spec.0)?.takes(),
         pool.to_owned(),
     )))
 }
@@ -292,7 +293,8 @@ pub(super) async fn placement_advice(
             .unwrap_or(0),
     };
     let environment = advice_environment(conn, input).await?;
-    crate::capacity::placement_options(conn, environment, sized.amounts(), shape).await
+    crate::capacity::placement_options(conn, environment, sized.amounts(), &sized.extended(), shape)
+        .await
 }
 
 /// The environment the placement advisor ranks pools of: the one asked for, else the chosen

@@ -371,7 +371,7 @@ pub async fn amend(app: &App, ctx: &Ctx, id: Uuid, input: Amendment) -> Result<R
             team_id: r.team_id,
             placement: &placement,
             pool: &pool,
-            after: sized.amounts(),
+            after: sized.takes(),
             previous,
         },
     )

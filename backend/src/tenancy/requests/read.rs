@@ -189,7 +189,7 @@ pub async fn get(app: &App, ctx: &Ctx, id: Uuid) -> Result<RequestDetail> {
                     team_id: row.team_id,
                     placement: &placement,
                     pool: &row.node_pool,
-                    after: sized.amounts(),
+                    after: sized.takes(),
                     previous,
                 },
             )

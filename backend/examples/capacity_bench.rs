@@ -74,6 +74,10 @@ async fn main() -> anyhow::Result<()> {
             });
         }
     }
+    let krr = std::env::var("BENCH_KRR")
+        .ok()
+        .filter(|c| !c.trim().is_empty());
+    let manifests = krr.as_ref().map(|_| manifests(&workloads));
     let dir = std::env::temp_dir().join(format!("berth-capacity-bench-{}", std::process::id()));
     let file = dir.with_extension("om");
     let t = Instant::now();
@@ -90,6 +94,11 @@ async fn main() -> anyhow::Result<()> {
         history: Duration::from_secs((DAYS * 86_400.0) as u64),
         step: Duration::from_secs(SCRAPE as u64),
     };
+    if let (Some(krr), Some(manifests)) = (krr, manifests) {
+        side_by_side(&krr, &manifests, &prometheus.url, namespaces, window, &dir).await?;
+        let _ = std::fs::remove_file(&file);
+        return Ok(());
+    }
     let mut rows = Vec::new();
     for (strategy, stats, what) in [
         (
@@ -154,5 +163,205 @@ async fn main() -> anyhow::Result<()> {
         peak_rss_mib("self")
     );
     let _ = std::fs::remove_file(&file);
+    Ok(())
+}
+
+/// The bench's workloads as Kubernetes objects for KRR to discover: a Namespace each, and a
+/// Deployment (no replicas: KRR finds the pods in Prometheus) whose container requests what
+/// the series say.
+fn manifests(workloads: &[Workload]) -> String {
+    let mut out = String::new();
+    let mut seen = std::collections::BTreeSet::new();
+    for w in workloads {
+        if seen.insert(w.namespace.clone()) {
+            out.push_str(&format!(
+                "apiVersion: v1\nkind: Namespace\nmetadata: {{name: {}}}\n---\n",
+                w.namespace
+            ));
+        }
+        let p = &w.pods[0];
+        let mut limits = String::new();
+        if let Some(c) = p.limit_cpu {
+            limits.push_str(&format!("cpu: '{}m', ", (c * 1000.0).round()));
+        }
+        if let Some(m) = p.limit_memory {
+            limits.push_str(&format!("memory: '{}', ", m.round()));
+        }
+        out.push_str(&format!(
+            "apiVersion: apps/v1\nkind: Deployment\nmetadata: {{name: {name}, namespace: {ns}}}\nspec:\n  replicas: 0\n  selector: {{matchLabels: {{app: {name}}}}}\n  template:\n    metadata: {{labels: {{app: {name}}}}}\n    spec:\n      containers:\n      - name: {container}\n        image: registry.invalid/app:1.0\n        resources: {{requests: {{cpu: '{cpu}m', memory: '{memory}'}}, limits: {{{limits}}}}}\n---\n",
+            name = w.name,
+            ns = w.namespace,
+            container = p.container,
+            cpu = (p.request_cpu * 1000.0).round(),
+            memory = p.request_memory.round(),
+        ));
+    }
+    out
+}
+
+/// Prometheus' count of the queries it has evaluated so far.
+async fn prometheus_queries(url: &str) -> anyhow::Result<f64> {
+    let text = reqwest::get(format!("{url}/metrics")).await?.text().await?;
+    Ok(text
+        .lines()
+        .filter(|l| l.starts_with("prometheus_engine_query_duration_seconds_count{"))
+        .filter(|l| l.contains("slice=\"inner_eval\""))
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum())
+}
+
+/// KRR (`BENCH_KRR`: the command that runs it, e.g. `python3 krr.py`) and Berth on the same
+/// Prometheus, one after the other: KRR discovers the workloads from the cluster of
+/// `BENCH_KUBECONFIG`/`BENCH_CONTEXT` (where `BENCH_KUBECTL` applied them) and both read the same
+/// series. Prints each one's wall time, Prometheus CPU and queries, and how many containers'
+/// CPU and memory requests are exactly equal.
+async fn side_by_side(
+    krr: &str,
+    manifests: &str,
+    url: &str,
+    namespaces: usize,
+    window: Window,
+    dir: &std::path::Path,
+) -> anyhow::Result<()> {
+    let env = |k: &str| std::env::var(k).map_err(|_| anyhow::anyhow!("{k} is not set"));
+    let (kubeconfig, context, kubectl) = (
+        env("BENCH_KUBECONFIG")?,
+        env("BENCH_CONTEXT")?,
+        env("BENCH_KUBECTL")?,
+    );
+    let file = dir.with_extension("yaml");
+    std::fs::write(&file, manifests)?;
+    let applied = std::process::Command::new(&kubectl)
+        .args(["--kubeconfig", &kubeconfig, "--context", &context])
+        .args(["apply", "--server-side", "-f"])
+        .arg(&file)
+        .output()?;
+    anyhow::ensure!(
+        applied.status.success(),
+        "kubectl apply: {}",
+        String::from_utf8_lossy(&applied.stderr)
+    );
+
+    let output = dir.with_extension("krr.json");
+    let mut words = krr.split_whitespace();
+    let program = words.next().unwrap_or("krr");
+    let history_hours = (window.history.as_secs() / 3600).to_string();
+    let step_minutes = (window.step.as_secs() as f64 / 60.0).to_string();
+    let cpu_before = prometheus_cpu(url).await?;
+    let queries_before = prometheus_queries(url).await?;
+    let t = Instant::now();
+    let ran = std::process::Command::new(program)
+        .args(words)
+        .args(["simple", "--kubeconfig", &kubeconfig, "--context", &context])
+        .args(["-p", url, "--history_duration", &history_hours])
+        .args(["--timeframe_duration", &step_minutes])
+        .args(["--formatter", "json", "--fileoutput"])
+        .arg(&output)
+        .args(["--quiet"])
+        .output()?;
+    let krr_wall = t.elapsed();
+    anyhow::ensure!(
+        ran.status.success(),
+        "KRR: {}",
+        String::from_utf8_lossy(&ran.stderr)
+    );
+    let krr_cpu = prometheus_cpu(url).await? - cpu_before;
+    let krr_queries = prometheus_queries(url).await? - queries_before;
+    let report: serde_json::Value = serde_json::from_slice(&std::fs::read(&output)?)?;
+
+    // Berth at the same moment's window.
+    let at = time::OffsetDateTime::now_utc().unix_timestamp() as f64;
+    let source = Arc::new(
+        Source::new(url, Duration::from_secs(120), None, None).map_err(anyhow::Error::msg)?,
+    );
+    let cpu_before = prometheus_cpu(url).await?;
+    let queries_before = prometheus_queries(url).await?;
+    let t = Instant::now();
+    let berth: Vec<_> = futures::stream::iter(0..namespaces)
+        .map(|n| {
+            let source = source.clone();
+            async move {
+                let ns = format!("bench-{n:03}");
+                let reading = capacity::read(
+                    &source,
+                    &ns,
+                    Strategy::Simple,
+                    window,
+                    at,
+                    false,
+                    Stats::Recommend,
+                )
+                .await
+                .expect("reading");
+                let r = capacity::recommend(&reading, Strategy::Simple, false, window, at);
+                r.containers
+                    .into_iter()
+                    .map(|c| {
+                        (
+                            (ns.clone(), c.workload.clone(), c.container.clone()),
+                            (
+                                c.recommended.cpu_request_millis,
+                                c.recommended.memory_request_bytes,
+                            ),
+                        )
+                    })
+                    .collect::<Vec<_>>()
+            }
+        })
+        .buffer_unordered(4)
+        .collect::<Vec<_>>()
+        .await;
+    let berth_wall = t.elapsed();
+    let berth_cpu = prometheus_cpu(url).await? - cpu_before;
+    let berth_queries = prometheus_queries(url).await? - queries_before;
+    let berth: std::collections::BTreeMap<_, _> = berth.into_iter().flatten().collect();
+
+    let (mut n, mut cpu_equal, mut memory_equal) = (0, 0, 0);
+    let mut differing = Vec::new();
+    for scan in report["scans"].as_array().into_iter().flatten() {
+        let o = &scan["object"];
+        let key = (
+            o["namespace"].as_str().unwrap_or_default().to_owned(),
+            o["name"].as_str().unwrap_or_default().to_owned(),
+            o["container"].as_str().unwrap_or_default().to_owned(),
+        );
+        let Some((cpu, memory)) = berth.get(&key) else {
+            continue;
+        };
+        n += 1;
+        let value = |r: &str| scan["recommended"]["requests"][r]["value"].as_f64();
+        let krr_cpu = value("cpu").map(|c| (c * 1000.0).round() as i64);
+        let krr_memory = value("memory").map(|m| m.round() as i64);
+        cpu_equal += usize::from(krr_cpu == *cpu);
+        memory_equal += usize::from(krr_memory == *memory);
+        if (krr_cpu != *cpu || krr_memory != *memory) && differing.len() < 5 {
+            differing.push(format!(
+                "{}/{}/{}: KRR {krr_cpu:?} m, {krr_memory:?} B; Berth {cpu:?} m, {memory:?} B",
+                key.0, key.1, key.2
+            ));
+        }
+    }
+    println!(
+        "KRR ({krr}) simple: {:.1} s wall, Prometheus CPU {krr_cpu:.1} s, {krr_queries:.0} queries",
+        krr_wall.as_secs_f64()
+    );
+    println!(
+        "Berth simple: {:.1} s wall, Prometheus CPU {berth_cpu:.1} s, {berth_queries:.0} queries ({} per namespace)",
+        berth_wall.as_secs_f64(),
+        source.queries() as usize / namespaces.max(1)
+    );
+    println!(
+        "KRR ÷ Berth: {:.1}× the wall time, {:.1}× the Prometheus CPU",
+        krr_wall.as_secs_f64() / berth_wall.as_secs_f64().max(1e-9),
+        krr_cpu / berth_cpu.max(1e-9)
+    );
+    println!(
+        "parity: CPU requests equal on {cpu_equal} of {n} containers, memory requests on {memory_equal} of {n}"
+    );
+    for d in differing {
+        println!("differs: {d}");
+    }
+    let _ = std::fs::remove_file(&file);
+    let _ = std::fs::remove_file(&output);
     Ok(())
 }

@@ -106,7 +106,8 @@ test('the team cost report prices quotas, requests and right-sizing, charts them
   await expect(page).toHaveURL(/\/teams\/payments\/cost$/);
   await hydrated(page);
   await expect(page.getByRole('heading', { level: 1 })).toHaveText('Cost of payments');
-  await expect(page.getByText('Committed', { exact: true })).toBeVisible();
+  await expect(page.locator('.card.stat', { hasText: 'Committed' })).toContainText('USD');
+  await expect(page.getByRole('columnheader', { name: 'After right-sizing' })).toBeVisible();
   await expect(page.getByRole('img', { name: /^Monthly cost per namespace in USD/ })).toBeVisible();
   await expect(page.getByRole('cell', { name: /^(the fleet default|the pool's)$/ }).first()).toBeVisible();
   const csv = await page.request.get('/api/v1/teams/payments/cost.csv');

@@ -358,6 +358,33 @@ async fn side_by_side(
     println!(
         "parity: CPU requests equal on {cpu_equal} of {n} containers, memory requests on {memory_equal} of {n}"
     );
+    // Where Berth's Prometheus CPU goes: its usage query and its kube-state-metrics query, each
+    // on its own over every namespace.
+    for (what, spec) in [("usage", false), ("kube-state-metrics", true)] {
+        let cpu_before = prometheus_cpu(url).await?;
+        let t = Instant::now();
+        futures::stream::iter(0..namespaces)
+            .map(|n| {
+                let source = source.clone();
+                async move {
+                    let ns = format!("bench-{n:03}");
+                    let q = if spec {
+                        capacity::spec_query(&source, &ns, window, false)
+                    } else {
+                        capacity::usage_query(&source, &ns, window, Stats::Recommend)
+                    };
+                    source.vector(&q, at).await.expect("query")
+                }
+            })
+            .buffer_unordered(4)
+            .collect::<Vec<_>>()
+            .await;
+        println!(
+            "Berth's {what} query alone: {:.1} s wall, Prometheus CPU {:.1} s",
+            t.elapsed().as_secs_f64(),
+            prometheus_cpu(url).await? - cpu_before
+        );
+    }
     for d in differing {
         println!("differs: {d}");
     }

@@ -20,12 +20,12 @@ pub mod settings;
 pub mod spec;
 pub mod webhooks;
 
+use std::collections::BTreeMap;
+
 use berth_frontend::api::{
     Amounts, BudgetImpact, CapacityImpact, Cluster, Environment, NamespaceSpec, PolicyConditions,
     RequestKind,
 };
-use std::collections::BTreeMap;
-
 use sqlx::PgConnection;
 use uuid::Uuid;
 
@@ -105,7 +105,11 @@ impl Placement {
                 let Some(resource) = spec::extended_resource(key.trim()) else {
                     continue;
                 };
-                if value.trim().trim_start_matches('0').is_empty() {
+                // Asking for none needs no pool that has them (a malformed value is the
+                // spec parser's to name).
+                let wanted = berth_kube::quantity::Quantity::parse(value.trim())
+                    .is_ok_and(|q| q.units() > 0);
+                if !wanted {
                     continue;
                 }
                 if !p

@@ -385,6 +385,40 @@ async fn side_by_side(
             prometheus_cpu(url).await? - cpu_before
         );
     }
+    // And each statistic of the usage query on its own (the query is its parts joined by `or`).
+    let parts: Vec<String> = capacity::usage_query(&source, "bench-000", window, Stats::Recommend)
+        .split(" or label_replace(")
+        .enumerate()
+        .map(|(i, p)| {
+            if i == 0 {
+                p.to_owned()
+            } else {
+                format!("label_replace({p}")
+            }
+        })
+        .collect();
+    for part in parts {
+        let name = part
+            .rsplit("\"berth_stat\", \"")
+            .next()
+            .and_then(|r| r.split('"').next())
+            .unwrap_or("?")
+            .to_owned();
+        let cpu_before = prometheus_cpu(url).await?;
+        futures::stream::iter(0..namespaces)
+            .map(|n| {
+                let source = source.clone();
+                let q = part.replace("bench-000", &format!("bench-{n:03}"));
+                async move { source.vector(&q, at).await.expect("query") }
+            })
+            .buffer_unordered(4)
+            .collect::<Vec<_>>()
+            .await;
+        println!(
+            "Berth's {name} alone: Prometheus CPU {:.1} s",
+            prometheus_cpu(url).await? - cpu_before
+        );
+    }
     for d in differing {
         println!("differs: {d}");
     }

@@ -236,8 +236,6 @@ pub async fn get(app: &App, ctx: &Ctx, name: &str) -> Result<ClusterDetail> {
     })
 }
 
-/// Clusters (all, or the one named) as `conn` sees them — inside a transaction, its own writes.
-/// Every cluster with its pools, for the service layer's own use (no permission check).
 /// A pool's extended resources from its nodes' allocatable and its namespaces' quotas (both
 /// `{"nvidia.com/gpu": 8}`), in name order.
 fn extended_resources(
@@ -260,6 +258,8 @@ fn extended_resources(
         .collect()
 }
 
+/// Clusters (all, or the one named) as `conn` sees them — inside a transaction, its own writes.
+/// Every cluster with its pools, for the service layer's own use (no permission check).
 pub async fn load_all(conn: &mut sqlx::PgConnection) -> Result<Vec<Cluster>> {
     load(conn, None).await
 }

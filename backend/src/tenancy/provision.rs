@@ -79,8 +79,8 @@ pub async fn facts(conn: &mut PgConnection, id: Uuid) -> Result<Facts> {
         r#"SELECT n.id, n.name, n.team_id, t.name AS team, c.layer, n.environment, n.cluster_id, n.node_pool AS pool,
                   p.label_key AS "pool_label?", p.taints AS "taints?: Json<Vec<Taint>>",
                   array(SELECT s.name FROM storage_classes s WHERE s.cluster_id = n.cluster_id ORDER BY s.name) AS "classes!",
-                  array(SELECT DISTINCT e FROM node_pools np, jsonb_object_keys(np.extended) e
-                        WHERE np.cluster_id = n.cluster_id ORDER BY e) AS "extended!",
+                  array(SELECT DISTINCT e.key FROM node_pools np, jsonb_each_text(np.extended) e
+                        WHERE np.cluster_id = n.cluster_id AND e.value::numeric > 0 ORDER BY e.key) AS "extended!",
                   n.spec AS "spec: Json<NamespaceSpec>", n.state AS "state: NamespaceState", n.expires_at, n.burst_until, n.base_spec,
                   coalesce(i.validating_policies, false) AS "validating_policies!", i.mutating_policies AS "mutating_policies?",
                   (SELECT to_jsonb(g) FROM guardrails g WHERE g.environment = n.environment) AS "guardrails!: Json<Guardrails>",

@@ -2019,4 +2019,118 @@ async fn a_layer_tightens_guardrails_and_defaults_its_priority_class_on_the_real
             .unwrap()
     };
     assert_eq!(named.priority, Some(100000));
+
+    // Renamed: the namespaces get the new class, and the old class and its policy leave both
+    // clusters (a prune job per cluster of the layer).
+    let renamed = "berth-test-online-higher";
+    guardrails::update_layer(
+        &w.app,
+        &w.admin,
+        "online",
+        LayerGuardrailsInput {
+            priority_class: renamed.into(),
+            priority_value: "200000".into(),
+            ..input.clone()
+        },
+    )
+    .await
+    .unwrap();
+    let exists = |cluster: &'static str, kind: &'static str, name: String| {
+        let w = &w;
+        async move {
+            let client = w.admin_client(cluster).await;
+            let (group, plural) = match kind {
+                "PriorityClass" => ("scheduling.k8s.io", "priorityclasses"),
+                "MutatingAdmissionPolicy" => {
+                    ("admissionregistration.k8s.io", "mutatingadmissionpolicies")
+                }
+                _ => (
+                    "admissionregistration.k8s.io",
+                    "mutatingadmissionpolicybindings",
+                ),
+            };
+            let gvk = kube::api::GroupVersionKind::gvk(group, "v1", kind);
+            let resource = kube::discovery::ApiResource::from_gvk_with_plural(&gvk, plural);
+            Api::<kube::api::DynamicObject>::all_with(client, &resource)
+                .get_opt(&name)
+                .await
+                .unwrap()
+                .is_some()
+        }
+    };
+    let old_policy = format!("berth-priority-{class}");
+    run_jobs_until(&w.app, "the old class to leave both clusters", || async {
+        !exists("real-east-1", "PriorityClass", class.into()).await
+            && !exists("real-west-1", "PriorityClass", class.into()).await
+            && !exists("real-east-1", "MutatingAdmissionPolicy", old_policy.clone()).await
+            && !exists(
+                "real-east-1",
+                "MutatingAdmissionPolicyBinding",
+                old_policy.clone(),
+            )
+            .await
+            && exists("real-east-1", "PriorityClass", renamed.into()).await
+    })
+    .await;
+    let admitted = until("the renamed default to take effect", || async {
+        match pods.create(&dry, &pod("renamed", true)).await {
+            Ok(p)
+                if p.spec
+                    .as_ref()
+                    .and_then(|s| s.priority_class_name.as_deref())
+                    == Some(renamed) =>
+            {
+                Some(p)
+            }
+            _ => None,
+        }
+    })
+    .await;
+    assert_eq!(admitted.spec.unwrap().priority, Some(200000));
+    let removed = sqlx::query_scalar!(
+        r#"SELECT count(*) AS "n!" FROM audit_events WHERE action = 'cluster.objects_removed'"#
+    )
+    .fetch_one(&w.app.db)
+    .await
+    .unwrap();
+    assert_eq!(removed, 2, "one audit row per cluster's prune");
+
+    // Cleared: no class is left, and pods name none again.
+    guardrails::update_layer(
+        &w.app,
+        &w.admin,
+        "online",
+        LayerGuardrailsInput {
+            priority_class: String::new(),
+            priority_value: String::new(),
+            ..input.clone()
+        },
+    )
+    .await
+    .unwrap();
+    let new_policy = format!("berth-priority-{renamed}");
+    run_jobs_until(
+        &w.app,
+        "the cleared class to leave both clusters",
+        || async {
+            !exists("real-east-1", "PriorityClass", renamed.into()).await
+                && !exists("real-west-1", "PriorityClass", renamed.into()).await
+                && !exists("real-east-1", "MutatingAdmissionPolicy", new_policy.clone()).await
+        },
+    )
+    .await;
+    until("pods to name no class again", || async {
+        match pods.create(&dry, &pod("cleared", true)).await {
+            Ok(p)
+                if p.spec
+                    .as_ref()
+                    .and_then(|s| s.priority_class_name.as_deref())
+                    .is_none() =>
+            {
+                Some(())
+            }
+            _ => None,
+        }
+    })
+    .await;
 }

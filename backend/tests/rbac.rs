@@ -196,6 +196,90 @@ async fn the_cluster_role_grants_exactly_what_the_code_uses(db: PgPool) {
         .finished_at
         .is_some());
 
+    // Renaming the layer's class removes the old one and its policy (a prune job); so does
+    // the sync for the policies of a pool that has left the cluster.
+    let layer = |class: &str, value: &str| berth_frontend::api::LayerGuardrailsInput {
+        pod_security_enforce: "privileged".into(),
+        pod_security_warn: "privileged".into(),
+        pod_security_audit: "privileged".into(),
+        require_resources: "off".into(),
+        require_probes: "off".into(),
+        forbid_latest: "off".into(),
+        forbid_privileged: "off".into(),
+        priority_class: class.into(),
+        priority_value: value.into(),
+    };
+    assert!(sim.get("priorityclasses", None, "online-high").is_some());
+    assert!(sim
+        .get(
+            "mutatingadmissionpolicies",
+            None,
+            "berth-priority-online-high"
+        )
+        .is_some());
+    berth::tenancy::guardrails::update_layer(
+        &app,
+        &admin,
+        "online",
+        layer("online-higher", "2000"),
+    )
+    .await
+    .unwrap();
+    advance(&app).await;
+    assert!(sim.get("priorityclasses", None, "online-high").is_none());
+    assert!(sim
+        .get(
+            "mutatingadmissionpolicybindings",
+            None,
+            "berth-priority-online-high"
+        )
+        .is_none());
+    assert!(sim.get("priorityclasses", None, "online-higher").is_some());
+    let cluster_id = sqlx::query_scalar!("SELECT id FROM clusters WHERE name = $1", cluster)
+        .fetch_one(&app.db)
+        .await
+        .unwrap();
+    for (plural, kind) in [
+        ("validatingadmissionpolicies", "ValidatingAdmissionPolicy"),
+        (
+            "validatingadmissionpolicybindings",
+            "ValidatingAdmissionPolicyBinding",
+        ),
+    ] {
+        let spec = if kind.ends_with("Binding") {
+            json!({"policyName": "berth-pool-retired", "validationActions": ["Deny"]})
+        } else {
+            json!({"validations": [{"expression": "true"}]})
+        };
+        sim.create(
+            plural,
+            json!({"apiVersion": "admissionregistration.k8s.io/v1", "kind": kind,
+                   "metadata": {"name": "berth-pool-retired", "labels": {"app.kubernetes.io/managed-by": "berth"}},
+                   "spec": spec}),
+        )
+        .unwrap();
+        sqlx::query!(
+            "INSERT INTO cluster_objects (cluster_id, kind, name, digest) VALUES ($1, $2, 'berth-pool-retired', 'applied')",
+            cluster_id,
+            kind
+        )
+        .execute(&app.db)
+        .await
+        .unwrap();
+    }
+    berth::fleet::sync_now(&app, &admin, cluster).await.unwrap();
+    advance(&app).await;
+    assert!(sim
+        .get("validatingadmissionpolicies", None, "berth-pool-retired")
+        .is_none());
+    assert!(sim
+        .get(
+            "validatingadmissionpolicybindings",
+            None,
+            "berth-pool-retired"
+        )
+        .is_none());
+
     let gone = requests::decommission(
         &app,
         &dev,

@@ -258,8 +258,8 @@ async fn read(client: Client) -> Result<Inventory, kube::Error> {
     })
 }
 
-/// The admission policies and bindings labelled managed-by=berth, by kind and name: what
-/// the cluster still has of the objects Berth applied once for all its namespaces.
+/// The admission policies, bindings and PriorityClasses labelled managed-by=berth, by kind and
+/// name: what the cluster still has of the objects Berth applied once for all its namespaces.
 async fn managed_policies(
     client: &Client,
     served: &Served,
@@ -274,9 +274,12 @@ async fn managed_policies(
         kinds.push(("MutatingAdmissionPolicyBinding", version));
     }
     let mut out = Vec::new();
-    for (kind, version) in kinds {
-        let manifest =
-            json!({"kind": kind, "apiVersion": format!("admissionregistration.k8s.io/{version}")});
+    let kinds = kinds
+        .into_iter()
+        .map(|(kind, version)| (kind, format!("admissionregistration.k8s.io/{version}")))
+        .chain([("PriorityClass", "scheduling.k8s.io/v1".to_owned())]);
+    for (kind, api_version) in kinds {
+        let manifest = json!({"kind": kind, "apiVersion": api_version});
         let listed = crate::tenancy::provision::api(client, "", &manifest)
             .list_metadata(&ListParams::default().labels("app.kubernetes.io/managed-by=berth"))
             .await?;
@@ -473,6 +476,14 @@ async fn record_success(
         .await?;
     }
     record_nodes(&mut tx, cluster_id, &inventory, &app.config.pool_label_keys).await?;
+    // A pool that left the cluster, or a layer class changed while the cluster was down,
+    // leaves objects no namespace uses: a prune removes them.
+    if !crate::tenancy::shared::pending(&mut tx, cluster_id)
+        .await?
+        .is_empty()
+    {
+        crate::tenancy::shared::enqueue(&mut tx, cluster_id).await?;
+    }
     tx.commit().await?;
     Ok(SyncOutcome {
         cluster: name.to_owned(),

@@ -40,6 +40,8 @@ pub enum Kind {
     Webhook,
     /// One step of a disaster-recovery drill.
     Drill,
+    /// Removing a cluster's shared objects that no namespace can use any more.
+    Prune,
 }
 
 impl Kind {
@@ -51,6 +53,7 @@ impl Kind {
             Kind::Decommission => "decommission",
             Kind::Webhook => "webhook",
             Kind::Drill => "drill",
+            Kind::Prune => "prune",
         }
     }
 }

@@ -9,7 +9,7 @@ use super::{queue, queue::claim, Job, Kind, Outcome, CHANNEL};
 use crate::{
     auth::Ctx,
     drills,
-    tenancy::{provision, webhooks},
+    tenancy::{provision, shared, webhooks},
     App, Result,
 };
 
@@ -22,6 +22,7 @@ pub async fn execute(app: &App, job: &Job) -> Result<Outcome> {
         Kind::RevertBurst | Kind::Expire => Ok(Outcome::Done),
         Kind::Webhook => webhooks::deliver(app, job).await,
         Kind::Drill => drills::steps::run(app, job).await,
+        Kind::Prune => shared::prune(app, job).await,
     }
 }
 
@@ -56,12 +57,13 @@ pub async fn conclude(app: &App, ctx: &Ctx, job: &Job, outcome: Result<Outcome>)
         Outcome::Retry(reason) => {
             let gives_up = match job.kind {
                 Kind::Webhook => webhooks::gives_up(job.attempts),
-                // Provisioning, decommissioning and drills retry until they succeed.
+                // Provisioning, decommissioning, drills and prunes retry until they succeed.
                 Kind::Apply
                 | Kind::Decommission
                 | Kind::RevertBurst
                 | Kind::Expire
-                | Kind::Drill => false,
+                | Kind::Drill
+                | Kind::Prune => false,
             };
             if gives_up {
                 queue::bury(&mut tx, job, &reason).await?
@@ -73,7 +75,11 @@ pub async fn conclude(app: &App, ctx: &Ctx, job: &Job, outcome: Result<Outcome>)
                         Kind::Apply | Kind::Decommission => {
                             provision::failed(&mut tx, ctx, job, &reason, after).await?
                         }
-                        Kind::RevertBurst | Kind::Expire | Kind::Webhook | Kind::Drill => {}
+                        Kind::RevertBurst
+                        | Kind::Expire
+                        | Kind::Webhook
+                        | Kind::Drill
+                        | Kind::Prune => {}
                     }
                 }
                 held
@@ -86,8 +92,9 @@ pub async fn conclude(app: &App, ctx: &Ctx, job: &Job, outcome: Result<Outcome>)
                     Kind::Apply | Kind::Decommission | Kind::RevertBurst | Kind::Expire => {
                         provision::succeeded(&mut tx, ctx, job).await?
                     }
-                    // A webhook has nothing more to record; a drill records each step itself.
-                    Kind::Webhook | Kind::Drill => {}
+                    // A webhook has nothing more to record; a drill records each step itself,
+                    // a prune what it removed.
+                    Kind::Webhook | Kind::Drill | Kind::Prune => {}
                 }
             }
             held

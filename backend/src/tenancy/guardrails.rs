@@ -615,6 +615,14 @@ pub async fn update_layer(
     for n in &namespaces {
         jobs::enqueue(&mut tx, jobs::Kind::Apply, n.id, None, n.cluster_id, None).await?;
     }
+    // A class renamed or cleared leaves the old one and its policy behind: each of the
+    // layer's clusters gets a prune.
+    let clusters = sqlx::query_scalar!("SELECT id FROM clusters WHERE layer = $1", layer)
+        .fetch_all(&mut *tx)
+        .await?;
+    for cluster in clusters {
+        super::shared::enqueue(&mut tx, cluster).await?;
+    }
     let after = serde_json::to_value(&l).map_err(anyhow::Error::from)?;
     audit::record(
         &mut tx,

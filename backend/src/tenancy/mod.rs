@@ -17,6 +17,7 @@ pub mod pinning;
 pub mod provision;
 pub mod requests;
 pub mod settings;
+pub mod shared;
 pub mod spec;
 pub mod webhooks;
 

@@ -570,7 +570,7 @@ pub(crate) async fn succeeded(tx: &mut PgConnection, ctx: &Ctx, job: &Job) -> Re
                 json!({"namespace": f.name, "expires_at": f.expires_at.map(|t| t.unix_timestamp())}),
             )
         }
-        Kind::Webhook | Kind::Drill => return Ok(()),
+        Kind::Webhook | Kind::Drill | Kind::Prune => return Ok(()),
     };
     if let Some(request) = job.request_id {
         sqlx::query!(

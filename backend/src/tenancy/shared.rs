@@ -1,0 +1,300 @@
+//! Removing the cluster-wide objects that no namespace can use any more: a layer's old
+//! default PriorityClass and its MutatingAdmissionPolicy after an admin renames or clears
+//! it, and the pool policies of a node pool that has left the cluster. Left in place they are
+//! inert (their bindings select namespaces by labels no namespace carries), but a stale
+//! PriorityClass is still one a tenant can name, and a fleet fills with objects nobody owns.
+//!
+//! Only objects this Berth applied (its `cluster_objects` rows) are candidates, so a second
+//! installation's objects on the same cluster are never touched. The standards' policies are
+//! never removed: every namespace on a cluster that serves them uses them. Removal is a
+//! durable `prune` job per cluster, queued when a layer's guardrails change and by the
+//! cluster sync when it finds something to remove; it deletes by name, so running it twice
+//! is harmless.
+
+use std::collections::BTreeSet;
+
+use kube::api::DeleteParams;
+use serde_json::json;
+use sqlx::PgConnection;
+use uuid::Uuid;
+
+use super::{
+    pinning::{self, Served},
+    provision,
+};
+use crate::{
+    audit,
+    auth::Ctx,
+    fleet::connect,
+    jobs::{self, Job, Kind, Outcome},
+    App, Result,
+};
+
+/// What a cluster should have of the objects a prune may remove.
+pub struct Wanted {
+    /// The default PriorityClass of the cluster's layer, if an admin set one.
+    pub priority_class: Option<String>,
+    /// Where MutatingAdmissionPolicy is served: its version.
+    pub mutating: Option<String>,
+    /// The node pools in the cluster's inventory.
+    pub pools: Vec<String>,
+}
+
+/// The (kind, name) of every recorded object that `wanted` no longer asks for, in order.
+pub fn unwanted(recorded: &[(String, String)], wanted: &Wanted) -> Vec<(String, String)> {
+    let pool_names: BTreeSet<String> = wanted
+        .pools
+        .iter()
+        .map(|p| pinning::policy_name(p))
+        .collect();
+    let priority_policy = wanted
+        .priority_class
+        .as_ref()
+        .filter(|_| wanted.mutating.is_some())
+        .map(|c| format!("berth-priority-{c}"));
+    let mut out: Vec<(String, String)> = recorded
+        .iter()
+        .filter(|(kind, name)| match kind.as_str() {
+            "PriorityClass" => wanted.priority_class.as_deref() != Some(name.as_str()),
+            _ if name.starts_with("berth-priority-") => {
+                priority_policy.as_deref() != Some(name.as_str())
+            }
+            _ if name.starts_with("berth-pool-") => !pool_names.contains(name),
+            _ => false,
+        })
+        .cloned()
+        .collect();
+    // Bindings before their policies, policies before the class they hand out.
+    out.sort_by_key(|(kind, name)| (order(kind), name.clone()));
+    out
+}
+
+fn order(kind: &str) -> u8 {
+    match kind {
+        k if k.ends_with("Binding") => 0,
+        "PriorityClass" => 2,
+        _ => 1,
+    }
+}
+
+/// The cluster's recorded objects and what it should have, read in `conn`.
+async fn load(
+    conn: &mut PgConnection,
+    cluster_id: Uuid,
+) -> Result<(Vec<(String, String)>, Wanted)> {
+    let recorded = sqlx::query!(
+        "SELECT kind, name FROM cluster_objects WHERE cluster_id = $1 ORDER BY kind, name",
+        cluster_id
+    )
+    .fetch_all(&mut *conn)
+    .await?
+    .into_iter()
+    .map(|r| (r.kind, r.name))
+    .collect();
+    let row = sqlx::query!(
+        r#"SELECT l.priority_class AS "priority_class?", i.mutating_policies AS "mutating?",
+                  array(SELECT p.name FROM node_pools p WHERE p.cluster_id = c.id ORDER BY p.name) AS "pools!"
+           FROM clusters c
+           LEFT JOIN layer_guardrails l ON l.layer = c.layer
+           LEFT JOIN cluster_inventory i ON i.cluster_id = c.id
+           WHERE c.id = $1"#,
+        cluster_id
+    )
+    .fetch_one(&mut *conn)
+    .await?;
+    Ok((
+        recorded,
+        Wanted {
+            priority_class: row.priority_class,
+            mutating: row.mutating,
+            pools: row.pools,
+        },
+    ))
+}
+
+/// What a prune of the cluster would remove now.
+pub async fn pending(conn: &mut PgConnection, cluster_id: Uuid) -> Result<Vec<(String, String)>> {
+    let (recorded, wanted) = load(conn, cluster_id).await?;
+    Ok(unwanted(&recorded, &wanted))
+}
+
+/// Queues a prune of the cluster in the caller's transaction, unless one is already queued.
+pub async fn enqueue(tx: &mut PgConnection, cluster_id: Uuid) -> Result<()> {
+    let queued = sqlx::query_scalar!(
+        r#"SELECT EXISTS (SELECT 1 FROM jobs WHERE kind = 'prune' AND cluster_id = $1 AND state = 'queued') AS "queued!""#,
+        cluster_id
+    )
+    .fetch_one(&mut *tx)
+    .await?;
+    if queued {
+        return Ok(());
+    }
+    jobs::push(
+        tx,
+        jobs::NewJob {
+            kind: Kind::Prune,
+            namespace_id: None,
+            request_id: None,
+            cluster_id: Some(cluster_id),
+            drill_id: None,
+            run_at: None,
+            payload: json!({}),
+        },
+    )
+    .await
+}
+
+/// The prune job: deletes each unwanted object (gone already counts as deleted), then forgets
+/// it and records what went in one transaction with the audit row.
+pub async fn prune(app: &App, job: &Job) -> Result<Outcome> {
+    let Some(cluster_id) = job.cluster_id else {
+        return Ok(Outcome::Done);
+    };
+    let mut conn = app.db.acquire().await?;
+    let (recorded, wanted) = load(&mut conn, cluster_id).await?;
+    drop(conn);
+    let remove = unwanted(&recorded, &wanted);
+    if remove.is_empty() {
+        return Ok(Outcome::Done);
+    }
+    let client = match connect::client(app, cluster_id).await {
+        Ok(c) => c,
+        Err(e) => return Ok(Outcome::Retry(format!("cannot reach the cluster: {e}"))),
+    };
+    let served = Served {
+        validating: true,
+        mutating: wanted.mutating.clone(),
+    };
+    let mut removed = Vec::new();
+    for (kind, name) in &remove {
+        let Some(api_version) = api_version(kind, &served) else {
+            continue;
+        };
+        let manifest = json!({"kind": kind, "apiVersion": api_version});
+        let api = provision::api(&client, "", &manifest);
+        match api.delete(name, &DeleteParams::default()).await {
+            Ok(_) => {}
+            Err(kube::Error::Api(s)) if s.code == 404 => {}
+            Err(e) => {
+                return Ok(Outcome::Retry(format!(
+                    "{kind} {name}: {}",
+                    provision::describe(&e)
+                )))
+            }
+        }
+        removed.push(json!({"kind": kind, "name": name}));
+    }
+    let (kinds, names): (Vec<String>, Vec<String>) = remove.into_iter().unzip();
+    let mut tx = app.db.begin().await?;
+    sqlx::query!(
+        "DELETE FROM cluster_objects o USING unnest($2::text[], $3::text[]) AS t(k, n)
+         WHERE o.cluster_id = $1 AND o.kind = t.k AND o.name = t.n",
+        cluster_id,
+        &kinds,
+        &names
+    )
+    .execute(&mut *tx)
+    .await?;
+    let cluster = sqlx::query_scalar!("SELECT name FROM clusters WHERE id = $1", cluster_id)
+        .fetch_one(&mut *tx)
+        .await?;
+    audit::record(
+        &mut tx,
+        &Ctx::system("berth-worker"),
+        audit::Entry::new("cluster.objects_removed", "cluster", cluster)
+            .after(json!({"removed": removed})),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(Outcome::Done)
+}
+
+/// The API version a recorded kind is deleted in; MutatingAdmissionPolicy in the version the
+/// cluster serves (none: the cluster cannot have one).
+fn api_version(kind: &str, served: &Served) -> Option<String> {
+    match kind {
+        "PriorityClass" => Some("scheduling.k8s.io/v1".into()),
+        "MutatingAdmissionPolicy" | "MutatingAdmissionPolicyBinding" => served
+            .mutating
+            .as_ref()
+            .map(|v| format!("admissionregistration.k8s.io/{v}")),
+        _ => Some("admissionregistration.k8s.io/v1".into()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rows(list: &[(&str, &str)]) -> Vec<(String, String)> {
+        list.iter()
+            .map(|(k, n)| (k.to_string(), n.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn a_renamed_class_and_a_gone_pool_are_unwanted_and_the_standards_never() {
+        let recorded = rows(&[
+            ("PriorityClass", "online-high"),
+            ("MutatingAdmissionPolicy", "berth-priority-online-high"),
+            (
+                "MutatingAdmissionPolicyBinding",
+                "berth-priority-online-high",
+            ),
+            ("PriorityClass", "online-higher"),
+            ("MutatingAdmissionPolicy", "berth-priority-online-higher"),
+            ("ValidatingAdmissionPolicy", "berth-pool-general"),
+            ("ValidatingAdmissionPolicyBinding", "berth-pool-spot"),
+            ("ValidatingAdmissionPolicy", "berth-pool-spot"),
+            ("ValidatingAdmissionPolicy", "berth-workload-require-probes"),
+        ]);
+        let wanted = Wanted {
+            priority_class: Some("online-higher".into()),
+            mutating: Some("v1".into()),
+            pools: vec!["general".into()],
+        };
+        assert_eq!(
+            unwanted(&recorded, &wanted),
+            rows(&[
+                ("ValidatingAdmissionPolicyBinding", "berth-pool-spot"),
+                (
+                    "MutatingAdmissionPolicyBinding",
+                    "berth-priority-online-high"
+                ),
+                ("ValidatingAdmissionPolicy", "berth-pool-spot"),
+                ("MutatingAdmissionPolicy", "berth-priority-online-high"),
+                ("PriorityClass", "online-high"),
+            ])
+        );
+        // No class: every priority object goes; a cluster without MutatingAdmissionPolicy
+        // keeps the class only.
+        let none = Wanted {
+            priority_class: None,
+            ..wanted
+        };
+        assert_eq!(
+            unwanted(&recorded, &none)
+                .iter()
+                .filter(|(k, _)| k == "PriorityClass")
+                .count(),
+            2
+        );
+        let no_mutating = Wanted {
+            priority_class: Some("online-higher".into()),
+            mutating: None,
+            pools: vec!["general".into(), "spot".into()],
+        };
+        assert_eq!(
+            unwanted(&recorded, &no_mutating),
+            rows(&[
+                (
+                    "MutatingAdmissionPolicyBinding",
+                    "berth-priority-online-high"
+                ),
+                ("MutatingAdmissionPolicy", "berth-priority-online-high"),
+                ("MutatingAdmissionPolicy", "berth-priority-online-higher"),
+                ("PriorityClass", "online-high"),
+            ])
+        );
+    }
+}

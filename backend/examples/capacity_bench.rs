@@ -371,7 +371,7 @@ async fn side_by_side(
                     let q = if spec {
                         capacity::spec_query(&source, &ns, window, false)
                     } else {
-                        capacity::usage_query(&source, &ns, window, Stats::Recommend)
+                        capacity::usage_query(&source, &ns, window, Stats::Recommend, at)
                     };
                     source.vector(&q, at).await.expect("query")
                 }
@@ -386,17 +386,18 @@ async fn side_by_side(
         );
     }
     // And each statistic of the usage query on its own (the query is its parts joined by `or`).
-    let parts: Vec<String> = capacity::usage_query(&source, "bench-000", window, Stats::Recommend)
-        .split(" or label_replace(")
-        .enumerate()
-        .map(|(i, p)| {
-            if i == 0 {
-                p.to_owned()
-            } else {
-                format!("label_replace({p}")
-            }
-        })
-        .collect();
+    let parts: Vec<String> =
+        capacity::usage_query(&source, "bench-000", window, Stats::Recommend, at)
+            .split(" or label_replace(")
+            .enumerate()
+            .map(|(i, p)| {
+                if i == 0 {
+                    p.to_owned()
+                } else {
+                    format!("label_replace({p}")
+                }
+            })
+            .collect();
     for part in parts {
         let name = part
             .rsplit("\"berth_stat\", \"")

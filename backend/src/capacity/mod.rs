@@ -66,6 +66,13 @@ impl Window {
         self.step.max(Duration::from_secs(3600))
     }
 
+    /// The last whole presence step at or before `at`, in Unix seconds: where a subquery
+    /// with that step evaluated at `at` would take its last point.
+    pub fn presence_end(&self, at: f64) -> i64 {
+        let step = self.presence_step().as_secs() as i64;
+        (at.floor() as i64).div_euclid(step) * step
+    }
+
     pub fn of(app: &App) -> Self {
         Window {
             history: Duration::from_secs(app.config.capacity_history_hours * 3600),

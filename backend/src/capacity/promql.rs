@@ -41,7 +41,7 @@ pub(super) fn promql(source: &Source, namespace: &str, w: Window) -> (Promql, St
 /// One query for the usage statistics `stats` names of a namespace's containers. The
 /// per-container statistics keep the scrape `job`, as KRR's queries do, so the reader can
 /// prefer the kubelet's series as KRR does.
-pub fn usage_query(source: &Source, namespace: &str, w: Window, stats: Stats) -> String {
+pub fn usage_query(source: &Source, namespace: &str, w: Window, stats: Stats, at: f64) -> String {
     let (q, _, sel) = promql(source, namespace, w);
     let range = format!("[{}:{}]", dur(w.history), dur(w.step));
     let by = "max by (namespace, pod, container)";
@@ -51,18 +51,22 @@ pub fn usage_query(source: &Source, namespace: &str, w: Window, stats: Stats) ->
     let memory = format!("{by_job} (container_memory_working_set_bytes{{{sel}}})");
     let cpu_raw = format!("{by_job} (container_cpu_usage_seconds_total{{{sel}}})");
     let mut parts = vec![
-        ("cpu_p95", format!("quantile_over_time(0.95, {cpu_rate}{range})")),
+        (
+            "cpu_p95",
+            format!("quantile_over_time(0.95, {cpu_rate}{range})"),
+        ),
         ("cpu_n", format!("count_over_time({cpu_raw}{range})")),
         ("mem_max", format!("max_over_time({memory}{range})")),
         ("mem_n", format!("count_over_time({memory}{range})")),
-        // When each container was last seen, to the hour: `timestamp()` in a subquery costs a
-        // step-by-step evaluation, so it runs at hour steps (0.1 s instead of 5 s for 14 days).
+        // Which containers run at the end of the history, to the hour: their sample at the
+        // last whole presence step before `at` (where a subquery at that step would end), one
+        // instant read instead of a subquery over the history, which cost more than any
+        // statistic KRR asks for.
         (
             "last_seen",
             format!(
-                "{by} (max_over_time(timestamp(container_memory_working_set_bytes{{{sel}}})[{}:{}]))",
-                dur(w.history),
-                dur(w.presence_step())
+                "{by} (timestamp(container_memory_working_set_bytes{{{sel}}} @ {}))",
+                w.presence_end(at)
             ),
         ),
     ];
@@ -192,7 +196,7 @@ mod tests {
             step: Duration::from_secs(300),
         };
         let stats = |s: Stats| -> (Vec<String>, usize) {
-            let q = usage_query(&source, "payments-api", w, s);
+            let q = usage_query(&source, "payments-api", w, s, 1_700_000_000.0);
             let tags = q
                 .split(r#""berth_stat", ""#)
                 .skip(1)
@@ -213,5 +217,14 @@ mod tests {
         let (chart, chart_rates) = stats(Stats::Chart);
         assert_eq!(chart.len(), 11);
         assert_eq!(chart_rates, 5);
+        // Presence is one instant read at the last whole hour, not a subquery.
+        let q = usage_query(
+            &source,
+            "payments-api",
+            w,
+            Stats::Recommend,
+            1_700_001_234.5,
+        );
+        assert!(q.contains("container_memory_working_set_bytes{namespace=\"payments-api\",container!=\"\",container!=\"POD\"} @ 1699999200)"), "{q}");
     }
 }

@@ -233,7 +233,7 @@ pub async fn read(
     oom: bool,
     stats: Stats,
 ) -> Result<Reading> {
-    let usage_q = usage_query(source, namespace, w, stats);
+    let usage_q = usage_query(source, namespace, w, stats, at);
     let spec_q = spec_query(source, namespace, w, oom && strategy == Strategy::Simple);
     let (usage, spec) = tokio::join!(source.vector(&usage_q, at), source.vector(&spec_q, at));
     let (usage, spec) = (

@@ -512,6 +512,13 @@ impl Portal for PortalService {
             .map_err(detail)
     }
 
+    async fn all_budgets(&self, req: &Parts) -> portal::Result<Vec<Budget>> {
+        let ctx = self.reader(req).await?;
+        tenancy::settings::all_budgets(&self.app, &ctx)
+            .await
+            .map_err(detail)
+    }
+
     async fn set_budget(
         &self,
         req: &Parts,

@@ -553,6 +553,15 @@ async fn policies_auto_approve_within_budget_and_record_the_rule(db: PgPool) {
         .unwrap_err(),
     );
     assert!(f.contains_key("cpu") && f.contains_key("cluster"), "{f:?}");
+    // The settings page's table: every team's budgets, for admins only.
+    let all = settings::all_budgets(&w.app, &w.admin).await.unwrap();
+    assert!(all
+        .iter()
+        .any(|b| b.team == "payments" && b.limit.cpu_millis == 3000));
+    assert!(matches!(
+        settings::all_budgets(&w.app, &w.dev).await,
+        Err(Error::Forbidden(_))
+    ));
     // the admin may still approve, with the overrun in view
     requests::approve(&w.app, &w.admin, over.request.id, Decision::default())
         .await

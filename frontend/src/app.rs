@@ -4,7 +4,7 @@ use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
 use leptos_router::{
     components::{Route, Router, Routes, A},
-    path,
+    path, SsrMode,
 };
 
 use crate::{
@@ -71,7 +71,7 @@ pub fn App() -> impl IntoView {
 
     view! {
         <Stylesheet id="berth" href="/pkg/berth.css"/>
-        <Title text="Berth"/>
+        <Title formatter=|page: String| if page.is_empty() { "Berth".to_owned() } else { format!("{page} — Berth") }/>
         <Router>
             <a class="skip" href="#main">"Skip to content"</a>
             <Nav/>
@@ -86,8 +86,9 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/tokens") view=pages::tokens::Tokens/>
                     <Route path=path!("/audit") view=pages::audit::Audit/>
                     <Route path=path!("/account") view=pages::account::Account/>
-                    <Route path=path!("/admin/users") view=pages::users::Users/>
-                    <Route path=path!("/admin/tenancy") view=pages::settings::TenancySettings/>
+                    // Rendered whole before the first byte, so a developer's 403 is the status.
+                    <Route path=path!("/admin/users") view=pages::users::Users ssr=SsrMode::Async/>
+                    <Route path=path!("/admin/tenancy") view=pages::settings::TenancySettings ssr=SsrMode::Async/>
                     <Route path=path!("/requests") view=pages::requests::Requests/>
                     <Route path=path!("/requests/new") view=pages::requests::NewRequest/>
                     <Route path=path!("/requests/:id") view=pages::requests::RequestPage/>

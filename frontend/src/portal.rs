@@ -153,6 +153,8 @@ pub trait Portal: Send + Sync + 'static {
     async fn presets(&self, req: &Parts) -> Result<Vec<Preset>>;
     async fn update_preset(&self, req: &Parts, csrf: &str, input: Preset) -> Result<Preset>;
     async fn budgets(&self, req: &Parts, team: &str) -> Result<Vec<Budget>>;
+    /// Every team's budgets (admins).
+    async fn all_budgets(&self, req: &Parts) -> Result<Vec<Budget>>;
     async fn set_budget(
         &self,
         req: &Parts,

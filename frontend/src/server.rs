@@ -820,6 +820,13 @@ pub async fn list_budgets(team: String) -> Result<Vec<Budget>, ErrorDetail> {
     portal.budgets(&parts, &team).await
 }
 
+/// Every team's budgets in one call: a resource whose fetcher awaits one server function.
+#[server(prefix = "/fn")]
+pub async fn list_all_budgets() -> Result<Vec<Budget>, ErrorDetail> {
+    let (portal, parts) = portal()?;
+    portal.all_budgets(&parts).await
+}
+
 #[server(prefix = "/fn")]
 pub async fn set_budget(
     csrf: String,

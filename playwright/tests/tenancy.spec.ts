@@ -57,6 +57,9 @@ test('a developer requests a namespace, an admin amends and approves it, it is a
   await page.getByLabel('Node pool').selectOption('general');
   // The wizard says how the pool is held before anything is filed.
   await expect(page.locator('p[role="note"]')).toContainText('Pods will select eks.amazonaws.com/nodegroup=general');
+  // The preview is there, but fields nobody has filled in yet carry no error.
+  await expect(page.locator('aside.preview')).toContainText('field(s) to fix before submitting');
+  await expect(page.locator('.field-error')).toHaveCount(0);
   await page.getByLabel('Namespace name').fill('checkout');
   await expect(page.locator('#name-hint')).toContainText('payments-');
   await page.getByLabel('Namespace name').fill(name);

@@ -112,6 +112,19 @@ pub async fn update_preset(app: &App, ctx: &Ctx, name: &str, input: Preset) -> R
         .ok_or(Error::NotFound("preset"))
 }
 
+/// Every team's budgets, team by team (admins): the tenancy settings page's table.
+pub async fn all_budgets(app: &App, ctx: &Ctx) -> Result<Vec<Budget>> {
+    ctx.require_admin(Scope::Read)?;
+    let teams = sqlx::query_scalar!("SELECT name FROM teams ORDER BY name")
+        .fetch_all(&app.db)
+        .await?;
+    let mut all = Vec::new();
+    for team in teams {
+        all.extend(budgets(app, ctx, &team).await?);
+    }
+    Ok(all)
+}
+
 pub async fn budgets(app: &App, ctx: &Ctx, team: &str) -> Result<Vec<Budget>> {
     let actor = ctx.require(Scope::Read)?;
     let mut conn = app.db.acquire().await?;

@@ -1,4 +1,5 @@
 use leptos::prelude::*;
+use leptos_meta::Title;
 
 use crate::{
     components::{field_error, form_error, Authed},
@@ -8,6 +9,7 @@ use crate::{
 #[component]
 pub fn Account() -> impl IntoView {
     view! {
+        <Title text="Your account"/>
         <Authed view=|me| {
             let change = ServerAction::<ChangePassword>::new();
             let value = change.value();

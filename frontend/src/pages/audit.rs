@@ -1,4 +1,5 @@
 use leptos::prelude::*;
+use leptos_meta::Title;
 use leptos_router::hooks::use_query_map;
 
 use crate::{
@@ -9,7 +10,7 @@ use crate::{
 
 #[component]
 pub fn Audit() -> impl IntoView {
-    view! { <Authed view=|_me: Me| view! { <AuditTrail/> }/> }
+    view! { <Title text="Audit trail"/><Authed view=|_me: Me| view! { <AuditTrail/> }/> }
 }
 
 /// The filters live in the URL, so a filtered view can be bookmarked and shared.

@@ -3,6 +3,7 @@
 //! replica planner and pool headroom. Choices live in the URL so views can be shared.
 
 use leptos::prelude::*;
+use leptos_meta::Title;
 use leptos_router::{
     components::A,
     hooks::{use_params_map, use_query_map},
@@ -272,7 +273,13 @@ fn RightSizeForm(s: QuotaSuggestion, csrf: String) -> impl IntoView {
 /// `/capacity/:cluster/:name`: one namespace's right-sizing.
 #[component]
 pub fn NamespaceCapacity() -> impl IntoView {
-    view! { <Authed view=|me: Me| view! { <NamespaceCapacityView me/> }/> }
+    let params = use_params_map();
+    let title = move || {
+        let name = params.with(|p| p.get("name").unwrap_or_default());
+        let cluster = params.with(|p| p.get("cluster").unwrap_or_default());
+        format!("Capacity of {name} on {cluster}")
+    };
+    view! { <Title text=title/><Authed view=|me: Me| view! { <NamespaceCapacityView me/> }/> }
 }
 
 #[component]
@@ -441,7 +448,7 @@ fn Planner() -> impl IntoView {
 /// `/capacity`: the team roll-up, the planner and pool headroom.
 #[component]
 pub fn Capacity() -> impl IntoView {
-    view! { <Authed view=|me: Me| view! { <CapacityView me/> }/> }
+    view! { <Title text="Capacity"/><Authed view=|me: Me| view! { <CapacityView me/> }/> }
 }
 
 #[component]

@@ -2,6 +2,7 @@
 //! after right-sizing, per namespace, as a chart, a table and a CSV; admins set the prices.
 
 use leptos::prelude::*;
+use leptos_meta::Title;
 use leptos_router::{components::A, hooks::use_params_map};
 
 use crate::{
@@ -19,7 +20,12 @@ fn money(currency: &str, v: Option<f64>) -> String {
 
 #[component]
 pub fn TeamCost() -> impl IntoView {
-    view! { <Authed view=|me: Me| view! { <CostView me/> }/> }
+    let params = use_params_map();
+    let title = move || {
+        let name = params.with(|p| p.get("name").unwrap_or_default());
+        format!("Cost of team {name}")
+    };
+    view! { <Title text=title/><Authed view=|me: Me| view! { <CostView me/> }/> }
 }
 
 #[component]

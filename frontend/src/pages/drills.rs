@@ -2,6 +2,7 @@
 //! pass rate) and one drill's page (live steps, evidence, readiness checks), printable.
 
 use leptos::prelude::*;
+use leptos_meta::Title;
 use leptos_router::{components::A, hooks::use_params_map};
 
 use crate::{
@@ -206,7 +207,7 @@ pub fn NamespaceDrills(cluster: String, name: String, csrf: String) -> impl Into
 
 #[component]
 pub fn DrillPage() -> impl IntoView {
-    view! { <Authed view=|me: Me| view! { <DrillView me/> }/> }
+    view! { <Title text="Drill"/><Authed view=|me: Me| view! { <DrillView me/> }/> }
 }
 
 #[component]
@@ -298,7 +299,7 @@ fn DrillBody(drill: Drill, csrf: String, cancel: ServerAction<CancelDrill>) -> i
 /// Drills across the fleet (or the caller's teams): pass rate, RTO trend, the latest runs.
 #[component]
 pub fn FleetDrills() -> impl IntoView {
-    view! { <Authed view=|_me: Me| view! { <FleetDrillList/> }/> }
+    view! { <Title text="Drills"/><Authed view=|_me: Me| view! { <FleetDrillList/> }/> }
 }
 
 #[component]

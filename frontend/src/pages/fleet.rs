@@ -1,4 +1,5 @@
 use leptos::prelude::*;
+use leptos_meta::Title;
 use leptos_router::{components::A, hooks::use_params_map};
 
 use crate::{
@@ -66,7 +67,7 @@ fn health(cluster: &Cluster) -> (&'static str, String) {
 
 #[component]
 pub fn Fleet() -> impl IntoView {
-    view! { <Authed view=|me: Me| view! { <FleetOverview me/> }/> }
+    view! { <Title text="Fleet"/><Authed view=|me: Me| view! { <FleetOverview me/> }/> }
 }
 
 #[component]
@@ -232,7 +233,12 @@ fn PoolBars(pool: NodePool) -> impl IntoView {
 
 #[component]
 pub fn ClusterPage() -> impl IntoView {
-    view! { <Authed view=|me: Me| view! { <ClusterDetailView me/> }/> }
+    let params = use_params_map();
+    let title = move || {
+        let name = params.with(|p| p.get("name").unwrap_or_default());
+        format!("Cluster {name}")
+    };
+    view! { <Title text=title/><Authed view=|me: Me| view! { <ClusterDetailView me/> }/> }
 }
 
 #[component]

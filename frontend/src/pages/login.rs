@@ -1,4 +1,5 @@
 use leptos::prelude::*;
+use leptos_meta::Title;
 
 use crate::{
     components::{field_error, form_error, reload_to},
@@ -15,6 +16,7 @@ pub fn Login() -> impl IntoView {
         }
     });
     view! {
+        <Title text="Log in"/>
         <section class="card narrow">
             <h1>"Log in to Berth"</h1>
             {form_error(value)}

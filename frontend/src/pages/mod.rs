@@ -15,7 +15,23 @@ pub mod tokens;
 pub mod users;
 
 use leptos::prelude::*;
+use leptos_meta::Title;
 use leptos_router::components::A;
+
+/// What a signed-in user sees on a page that is not theirs: HTTP 403 and no admin form,
+/// and nothing of the page is loaded.
+#[component]
+pub fn Forbidden(#[prop(into)] what: String) -> impl IntoView {
+    #[cfg(feature = "ssr")]
+    if let Some(response) = use_context::<leptos_axum::ResponseOptions>() {
+        response.set_status(http::StatusCode::FORBIDDEN);
+    }
+    view! {
+        <h1>"Not allowed"</h1>
+        <p class="error" role="alert">{format!("Only platform admins {what}.")}</p>
+        <p><A href="/">"Back to your teams"</A></p>
+    }
+}
 
 #[component]
 pub fn NotFound() -> impl IntoView {
@@ -24,6 +40,7 @@ pub fn NotFound() -> impl IntoView {
         response.set_status(http::StatusCode::NOT_FOUND);
     }
     view! {
+        <Title text="Page not found"/>
         <h1>"Page not found"</h1>
         <p><A href="/">"Back to your teams"</A></p>
     }

@@ -4,6 +4,7 @@
 use std::collections::BTreeMap;
 
 use leptos::prelude::*;
+use leptos_meta::Title;
 use leptos_router::{components::A, hooks::use_params_map};
 
 use crate::{
@@ -24,7 +25,7 @@ use crate::{
 
 #[component]
 pub fn Namespaces() -> impl IntoView {
-    view! { <Authed view=|_me: Me| view! { <NamespaceList/> }/> }
+    view! { <Title text="Namespaces"/><Authed view=|_me: Me| view! { <NamespaceList/> }/> }
 }
 
 fn used(ns: &Namespace) -> Amounts {
@@ -138,7 +139,13 @@ fn Ledger(rows: Vec<LedgerRow>) -> impl IntoView {
 
 #[component]
 pub fn NamespacePage() -> impl IntoView {
-    view! { <Authed view=|me: Me| view! { <NamespaceView me/> }/> }
+    let params = use_params_map();
+    let title = move || {
+        let name = params.with(|p| p.get("name").unwrap_or_default());
+        let cluster = params.with(|p| p.get("cluster").unwrap_or_default());
+        format!("Namespace {name} on {cluster}")
+    };
+    view! { <Title text=title/><Authed view=|me: Me| view! { <NamespaceView me/> }/> }
 }
 
 #[component]

@@ -2,6 +2,7 @@
 //! page where admins approve, amend or reject and requesters follow progress.
 
 use leptos::prelude::*;
+use leptos_meta::Title;
 use leptos_router::{components::A, hooks::use_params_map};
 
 use crate::{
@@ -124,7 +125,7 @@ fn kind_title(kind: RequestKind) -> &'static str {
 
 #[component]
 pub fn Requests() -> impl IntoView {
-    view! { <Authed view=|me: Me| view! { <RequestList me/> }/> }
+    view! { <Title text="Requests"/><Authed view=|me: Me| view! { <RequestList me/> }/> }
 }
 
 #[component]
@@ -235,7 +236,7 @@ struct ClassChoice {
 
 #[component]
 pub fn NewRequest() -> impl IntoView {
-    view! { <Authed view=|me: Me| view! { <Wizard me/> }/> }
+    view! { <Title text="Request a namespace"/><Authed view=|me: Me| view! { <Wizard me/> }/> }
 }
 
 #[component]
@@ -268,9 +269,12 @@ fn Wizard(me: Me) -> impl IntoView {
             }
         },
     );
-    // A new cluster: its storage classes, none chosen.
+    // A new cluster: its storage classes, none chosen, and its pool if it has only one.
     Effect::new(move |_| {
         if let Some(Some(detail)) = cluster_detail.get() {
+            if let [only] = detail.cluster.pools.as_slice() {
+                pool.set(only.name.clone());
+            }
             classes.set(
                 detail
                     .storage_classes
@@ -340,9 +344,21 @@ fn Wizard(me: Me) -> impl IntoView {
             reload_to(&format!("/requests/{}", detail.request.id));
         }
     });
+    // A field's error shows once it has been touched (its group: `quota` for every quota
+    // field) or a submit was tried, never on a form nobody has filled in yet.
+    let touched = RwSignal::new(std::collections::BTreeSet::<&'static str>::new());
+    let tried = RwSignal::new(false);
+    let touch = move |group: &'static str| {
+        touched.update(|t| {
+            t.insert(group);
+        })
+    };
+    let shown = move |field: &str| {
+        tried.get() || touched.with(|t| t.contains(field.split(['.', '[']).next().unwrap_or(field)))
+    };
     let preview_error = move |field: &'static str| {
         move || {
-            preview.get().flatten().and_then(|p| p.fields.get(field).cloned()).map(|m| {
+            preview.get().flatten().filter(|_| shown(field)).and_then(|p| p.fields.get(field).cloned()).map(|m| {
                 view! { <span class="field-error hint" id=format!("{}-hint", field.replace('.', "-"))>{m}</span> }
             })
         }
@@ -357,6 +373,7 @@ fn Wizard(me: Me) -> impl IntoView {
         <div class="wizard">
             <form class="card" on:submit=move |ev| {
                 ev.prevent_default();
+                tried.set(true);
                 create.dispatch(CreateRequest { csrf: submit_csrf.clone(), input: input.get_untracked() });
             }>
                 {form_error(value)}
@@ -367,7 +384,7 @@ fn Wizard(me: Me) -> impl IntoView {
                         {move || Suspend::new(async move {
                             let list = teams.await.unwrap_or_default();
                             view! {
-                                <select id="w-team" on:change=move |ev| team.set(event_target_value(&ev))>
+                                <select id="w-team" on:change=move |ev| { touch("team"); team.set(event_target_value(&ev)) }>
                                     <option value="">"Choose a team"</option>
                                     {list.into_iter().map(|t| {
                                         let selected = t.name == team.get_untracked();
@@ -384,7 +401,7 @@ fn Wizard(me: Me) -> impl IntoView {
                         {move || Suspend::new(async move {
                             let list = clusters.await.unwrap_or_default();
                             view! {
-                                <select id="w-cluster" on:change=move |ev| { cluster.set(event_target_value(&ev)); pool.set(String::new()); }>
+                                <select id="w-cluster" on:change=move |ev| { touch("cluster"); cluster.set(event_target_value(&ev)); pool.set(String::new()); }>
                                     <option value="">"Choose a cluster"</option>
                                     {list.into_iter().filter(|c| !c.disabled).map(|c| {
                                         let value = c.name.clone();
@@ -399,7 +416,7 @@ fn Wizard(me: Me) -> impl IntoView {
                     </Suspense>
                     {field_error(value, "cluster")}{preview_error("cluster")}
                     <label for="w-pool">"Node pool"</label>
-                    <select id="w-pool" on:change=move |ev| pool.set(event_target_value(&ev))>
+                    <select id="w-pool" on:change=move |ev| { touch("node_pool"); pool.set(event_target_value(&ev)) }>
                         <option value="">"Choose a pool"</option>
                         {move || cluster_detail.get().flatten().map(|d| d.cluster.pools.into_iter().map(|p| {
                             let free = p.allocatable.cpu_millis - p.committed.cpu_millis;
@@ -443,14 +460,14 @@ fn Wizard(me: Me) -> impl IntoView {
                     <legend>"Name and purpose"</legend>
                     <label for="w-name">"Namespace name"</label>
                     <input id="w-name" autocomplete="off" placeholder=move || format!("{}-api", team.get())
-                        prop:value=move || name.get() on:input=move |ev| name.set(event_target_value(&ev))/>
+                        prop:value=move || name.get() on:input=move |ev| { touch("name"); name.set(event_target_value(&ev)) }/>
                     <span class="muted small">"Lower-case letters, digits and '-', starting with your team's prefix."</span>
                     {field_error(value, "name")}{preview_error("name")}
                     <label for="w-purpose">"Purpose"</label>
-                    <input id="w-purpose" prop:value=move || purpose.get() on:input=move |ev| purpose.set(event_target_value(&ev))/>
+                    <input id="w-purpose" prop:value=move || purpose.get() on:input=move |ev| { touch("purpose"); purpose.set(event_target_value(&ev)) }/>
                     {field_error(value, "purpose")}{preview_error("purpose")}
                     <label for="w-expires">"Expires (optional, for sandboxes; UTC)"</label>
-                    <input id="w-expires" type="datetime-local" on:input=move |ev| expires.set(event_target_value(&ev))/>
+                    <input id="w-expires" type="datetime-local" on:input=move |ev| { touch("expires_at"); expires.set(event_target_value(&ev)) }/>
                     {field_error(value, "expires_at")}{preview_error("expires_at")}
                 </fieldset>
                 <fieldset>
@@ -465,7 +482,7 @@ fn Wizard(me: Me) -> impl IntoView {
                                     view! {
                                         <label class="preset" for=for_id>
                                             <input type="radio" name="preset" id=id value=p.name.clone() checked=p.name == "M"
-                                                on:change=move |_| { preset.set(n.clone()); custom.set(false); quota.set(None); limits.set(None); }/>
+                                                on:change=move |_| { touch("preset"); preset.set(n.clone()); custom.set(false); quota.set(None); limits.set(None); }/>
                                             <strong>{p.name.clone()}</strong>
                                             <span class="muted small">{format!("{} CPU · {} memory · {} pods", p.quota.requests_cpu, p.quota.requests_memory, p.quota.pods)}</span>
                                         </label>
@@ -485,36 +502,36 @@ fn Wizard(me: Me) -> impl IntoView {
                                     <div>
                                         <label for=id.clone()>{label}</label>
                                         <input id=id prop:value=move || quota.get().map(|mut q| lens(&mut q).clone()).unwrap_or_default()
-                                            on:input=move |ev| quota.update(|q| if let Some(q) = q { *lens(q) = event_target_value(&ev) })/>
-                                        {move || preview.get().flatten().and_then(|p| p.fields.get(&key).cloned()).map(|m| view! { <span class="field-error hint">{m}</span> })}
+                                            on:input=move |ev| { touch("quota"); quota.update(|q| if let Some(q) = q { *lens(q) = event_target_value(&ev) }) }/>
+                                        {move || preview.get().flatten().filter(|_| shown(&key)).and_then(|p| p.fields.get(&key).cloned()).map(|m| view! { <span class="field-error hint">{m}</span> })}
                                     </div>
                                 }
                             }).collect_view()}
                             <div>
                                 <label for="w-q-pods">"pods"</label>
                                 <input id="w-q-pods" type="number" min="0" prop:value=move || quota.get().map(|q| q.pods.to_string()).unwrap_or_default()
-                                    on:input=move |ev| quota.update(|q| if let Some(q) = q { q.pods = event_target_value(&ev).parse().unwrap_or(-1) })/>
+                                    on:input=move |ev| { touch("quota"); quota.update(|q| if let Some(q) = q { q.pods = event_target_value(&ev).parse().unwrap_or(-1) }) }/>
                                 {preview_error("quota.pods")}
                             </div>
                             <div>
                                 <label for="w-q-services">"services"</label>
                                 <input id="w-q-services" type="number" min="0" prop:value=move || quota.get().map(|q| q.services.to_string()).unwrap_or_default()
-                                    on:input=move |ev| quota.update(|q| if let Some(q) = q { q.services = event_target_value(&ev).parse().unwrap_or(-1) })/>
+                                    on:input=move |ev| { touch("quota"); quota.update(|q| if let Some(q) = q { q.services = event_target_value(&ev).parse().unwrap_or(-1) }) }/>
                                 {preview_error("quota.services")}
                             </div>
                             <div>
                                 <label for="w-q-pvcs">"persistentvolumeclaims"</label>
                                 <input id="w-q-pvcs" type="number" min="0" prop:value=move || quota.get().map(|q| q.persistentvolumeclaims.to_string()).unwrap_or_default()
-                                    on:input=move |ev| quota.update(|q| if let Some(q) = q { q.persistentvolumeclaims = event_target_value(&ev).parse().unwrap_or(-1) })/>
+                                    on:input=move |ev| { touch("quota"); quota.update(|q| if let Some(q) = q { q.persistentvolumeclaims = event_target_value(&ev).parse().unwrap_or(-1) }) }/>
                                 {preview_error("quota.persistentvolumeclaims")}
                             </div>
                             <div class="span2">
                                 <label for="w-q-other">"Other quota keys (one key: value per line)"</label>
                                 <textarea id="w-q-other" rows="3" placeholder="requests.nvidia.com/gpu: 1\ncount/deployments.apps: 20\nservices.loadbalancers: 1"
                                     prop:value=move || quota.get().map(|q| quota_other_text(&q.other)).unwrap_or_default()
-                                    on:change=move |ev| quota.update(|q| if let Some(q) = q { q.other = quota_other_from_text(&event_target_value(&ev)) })></textarea>
+                                    on:change=move |ev| { touch("quota"); quota.update(|q| if let Some(q) = q { q.other = quota_other_from_text(&event_target_value(&ev)) }) }></textarea>
                                 <span class="muted small">"Extended resources (GPUs) your pool's nodes advertise, object counts, ephemeral storage. A GPU you do not ask for gets a quota of 0."</span>
-                                {move || preview.get().flatten().map(|p| quota_other_errors(&p.fields).into_iter().map(|m| view! { <span class="field-error hint">{m}</span> }).collect_view())}
+                                {move || preview.get().flatten().filter(|_| shown("quota")).map(|p| quota_other_errors(&p.fields).into_iter().map(|m| view! { <span class="field-error hint">{m}</span> }).collect_view())}
                             </div>
                             {LIMIT_FIELDS.into_iter().map(|(field, label, lens)| {
                                 let key = format!("limits.{field}");
@@ -523,8 +540,8 @@ fn Wizard(me: Me) -> impl IntoView {
                                     <div>
                                         <label for=id.clone()>{label}</label>
                                         <input id=id prop:value=move || limits.get().map(|mut l| lens(&mut l).clone()).unwrap_or_default()
-                                            on:input=move |ev| limits.update(|l| if let Some(l) = l { *lens(l) = event_target_value(&ev) })/>
-                                        {move || preview.get().flatten().and_then(|p| p.fields.get(&key).cloned()).map(|m| view! { <span class="field-error hint">{m}</span> })}
+                                            on:input=move |ev| { touch("limits"); limits.update(|l| if let Some(l) = l { *lens(l) = event_target_value(&ev) }) }/>
+                                        {move || preview.get().flatten().filter(|_| shown(&key)).and_then(|p| p.fields.get(&key).cloned()).map(|m| view! { <span class="field-error hint">{m}</span> })}
                                     </div>
                                 }
                             }).collect_view()}
@@ -546,14 +563,14 @@ fn Wizard(me: Me) -> impl IntoView {
                                 <div class="class-row">
                                     <label class="check" for=for_id>
                                         <input type="checkbox" id=id checked=c.chosen
-                                            on:change=move |ev| classes.update(|l| l[i].chosen = event_target_checked(&ev))/>
+                                            on:change=move |ev| { touch("storage_classes"); classes.update(|l| l[i].chosen = event_target_checked(&ev)) }/>
                                         " "{c.name.clone()}
                                     </label>
                                     <input aria-label=format!("{} storage", c.name) value=c.storage.clone() size="6"
-                                        on:input=move |ev| classes.update(|l| l[i].storage = event_target_value(&ev))/>
+                                        on:input=move |ev| { touch("storage_classes"); classes.update(|l| l[i].storage = event_target_value(&ev)) }/>
                                     <input aria-label=format!("{} claims", c.name) type="number" min="0" value=c.pvcs.to_string() size="3"
-                                        on:input=move |ev| classes.update(|l| l[i].pvcs = event_target_value(&ev).parse().unwrap_or(-1))/>
-                                    {preview_error_owned(preview, format!("storage_classes[{i}].storage"))}
+                                        on:input=move |ev| { touch("storage_classes"); classes.update(|l| l[i].pvcs = event_target_value(&ev).parse().unwrap_or(-1)) }/>
+                                    {preview_error_owned(preview, format!("storage_classes[{i}].storage"), shown)}
                                 </div>
                             }
                         }).collect_view().into_any()
@@ -575,11 +592,16 @@ fn Wizard(me: Me) -> impl IntoView {
     }
 }
 
-fn preview_error_owned(preview: Resource<Option<RequestPreview>>, key: String) -> impl IntoView {
+fn preview_error_owned(
+    preview: Resource<Option<RequestPreview>>,
+    key: String,
+    shown: impl Fn(&str) -> bool + Copy + Send + Sync + 'static,
+) -> impl IntoView {
     move || {
         preview
             .get()
             .flatten()
+            .filter(|_| shown(&key))
             .and_then(|p| p.fields.get(&key).cloned())
             .map(|m| view! { <span class="field-error hint">{m}</span> })
     }
@@ -723,7 +745,7 @@ pub fn ImpactBars(impact: CapacityImpact) -> impl IntoView {
 
 #[component]
 pub fn RequestPage() -> impl IntoView {
-    view! { <Authed view=|me: Me| view! { <RequestView me/> }/> }
+    view! { <Title text="Request"/><Authed view=|me: Me| view! { <RequestView me/> }/> }
 }
 
 #[component]

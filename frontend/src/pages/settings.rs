@@ -2,13 +2,14 @@
 //! and namespaces found on clusters that Berth does not know.
 
 use leptos::prelude::*;
+use leptos_meta::Title;
 
 use crate::{
     api::{quota_other_errors, quota_other_text, Me, Preset},
     components::{field_error, form_error, Authed, ErrorMessage},
     pages::fleet::{cores, gib},
     server::{
-        get_out_of_band, list_budgets, list_clusters, list_guardrails, list_layer_guardrails,
+        get_out_of_band, list_all_budgets, list_clusters, list_guardrails, list_layer_guardrails,
         list_policies, list_presets, list_teams, list_webhooks, CheckNamespaces, CreateWebhook,
         RemovePolicy, RemoveWebhook, SavePolicy, SetBudget, UpdateGuardrails,
         UpdateLayerGuardrails, UpdatePreset,
@@ -18,11 +19,12 @@ use crate::{
 #[component]
 pub fn TenancySettings() -> impl IntoView {
     view! {
+        <Title text="Tenancy settings"/>
         <Authed view=|me: Me| {
             if me.user.is_admin {
                 view! { <Settings me/> }.into_any()
             } else {
-                view! { <h1>"Tenancy settings"</h1><p class="error">"Only platform admins manage tenancy settings."</p> }.into_any()
+                view! { <super::Forbidden what="manage tenancy settings"/> }.into_any()
             }
         }/>
     }
@@ -338,16 +340,10 @@ fn Budgets(csrf: String) -> impl IntoView {
     let set = ServerAction::<SetBudget>::new();
     let teams = Resource::new(|| (), |_| list_teams());
     let clusters = Resource::new(|| (), |_| list_clusters());
-    let budgets = Resource::new(
-        move || set.version().get(),
-        |_| async move {
-            let mut all = Vec::new();
-            for t in list_teams().await? {
-                all.extend(list_budgets(t.name).await?);
-            }
-            Ok::<_, crate::api::ErrorDetail>(all)
-        },
-    );
+    // One server function per resource. A fetcher that awaited one call per team made the
+    // browser resolve this resource to an error on some loads, where the server had rendered
+    // the table, and hydration panicked (1–4 loads in 20; none in 120 since).
+    let budgets = Resource::new(move || set.version().get(), |_| list_all_budgets());
     let value = set.value();
     view! {
         <section class="card">

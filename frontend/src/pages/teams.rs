@@ -1,4 +1,5 @@
 use leptos::prelude::*;
+use leptos_meta::Title;
 use leptos_router::{components::A, hooks::use_params_map};
 
 use crate::{
@@ -10,7 +11,7 @@ use crate::{
 /// The caller's teams; admins see every team and can create one.
 #[component]
 pub fn Home() -> impl IntoView {
-    view! { <Authed view=|me: Me| view! { <TeamList me/> }/> }
+    view! { <Title text="Teams"/><Authed view=|me: Me| view! { <TeamList me/> }/> }
 }
 
 /// For admins: clusters where the pinning proof found namespaces whose pods can leave
@@ -102,7 +103,12 @@ fn TeamList(me: Me) -> impl IntoView {
 
 #[component]
 pub fn TeamPage() -> impl IntoView {
-    view! { <Authed view=|me: Me| view! { <TeamDetailView me/> }/> }
+    let params = use_params_map();
+    let title = move || {
+        let name = params.with(|p| p.get("name").unwrap_or_default());
+        format!("Team {name}")
+    };
+    view! { <Title text=title/><Authed view=|me: Me| view! { <TeamDetailView me/> }/> }
 }
 
 #[component]

@@ -1,4 +1,5 @@
 use leptos::prelude::*;
+use leptos_meta::Title;
 
 use crate::{
     api::Me,
@@ -8,7 +9,7 @@ use crate::{
 
 #[component]
 pub fn Tokens() -> impl IntoView {
-    view! { <Authed view=|me: Me| view! { <TokenList me/> }/> }
+    view! { <Title text="API tokens"/><Authed view=|me: Me| view! { <TokenList me/> }/> }
 }
 
 #[component]

@@ -1,4 +1,5 @@
 use leptos::prelude::*;
+use leptos_meta::Title;
 
 use crate::{
     api::Me,
@@ -8,7 +9,16 @@ use crate::{
 
 #[component]
 pub fn Users() -> impl IntoView {
-    view! { <Authed view=|me: Me| view! { <UserAdmin me/> }/> }
+    view! {
+        <Title text="Users"/>
+        <Authed view=|me: Me| {
+            if me.user.is_admin {
+                view! { <UserAdmin me/> }.into_any()
+            } else {
+                view! { <super::Forbidden what="manage users"/> }.into_any()
+            }
+        }/>
+    }
 }
 
 #[component]

@@ -342,7 +342,7 @@ fn Budgets(csrf: String) -> impl IntoView {
     let clusters = Resource::new(|| (), |_| list_clusters());
     // One server function per resource. A fetcher that awaited one call per team made the
     // browser resolve this resource to an error on some loads, where the server had rendered
-    // the table, and hydration panicked (1–4 loads in 20; none in 120 since).
+    // the table, and hydration panicked (1–4 loads in 20; none in 40 since).
     let budgets = Resource::new(move || set.version().get(), |_| list_all_budgets());
     let value = set.value();
     view! {

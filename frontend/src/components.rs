@@ -106,3 +106,9 @@ pub fn mark_hydrated() {
         let _ = body.set_attribute("data-hydrated", "true");
     }
 }
+
+/// A route parameter, read reactively: what a page's title is made of.
+pub fn param(name: &'static str) -> impl Fn() -> String + Copy + Send + Sync + 'static {
+    let params = leptos_router::hooks::use_params_map();
+    move || params.with(|p| p.get(name).unwrap_or_default())
+}

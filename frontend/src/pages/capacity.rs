@@ -273,12 +273,9 @@ fn RightSizeForm(s: QuotaSuggestion, csrf: String) -> impl IntoView {
 /// `/capacity/:cluster/:name`: one namespace's right-sizing.
 #[component]
 pub fn NamespaceCapacity() -> impl IntoView {
-    let params = use_params_map();
-    let title = move || {
-        let name = params.with(|p| p.get("name").unwrap_or_default());
-        let cluster = params.with(|p| p.get("cluster").unwrap_or_default());
-        format!("Capacity of {name} on {cluster}")
-    };
+    let name = crate::components::param("name");
+    let cluster = crate::components::param("cluster");
+    let title = move || format!("Capacity of {} on {}", name(), cluster());
     view! { <Title text=title/><Authed view=|me: Me| view! { <NamespaceCapacityView me/> }/> }
 }
 

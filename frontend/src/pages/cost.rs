@@ -20,11 +20,8 @@ fn money(currency: &str, v: Option<f64>) -> String {
 
 #[component]
 pub fn TeamCost() -> impl IntoView {
-    let params = use_params_map();
-    let title = move || {
-        let name = params.with(|p| p.get("name").unwrap_or_default());
-        format!("Cost of team {name}")
-    };
+    let name = crate::components::param("name");
+    let title = move || format!("Cost of team {}", name());
     view! { <Title text=title/><Authed view=|me: Me| view! { <CostView me/> }/> }
 }
 

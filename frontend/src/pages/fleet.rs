@@ -233,11 +233,8 @@ fn PoolBars(pool: NodePool) -> impl IntoView {
 
 #[component]
 pub fn ClusterPage() -> impl IntoView {
-    let params = use_params_map();
-    let title = move || {
-        let name = params.with(|p| p.get("name").unwrap_or_default());
-        format!("Cluster {name}")
-    };
+    let name = crate::components::param("name");
+    let title = move || format!("Cluster {}", name());
     view! { <Title text=title/><Authed view=|me: Me| view! { <ClusterDetailView me/> }/> }
 }
 

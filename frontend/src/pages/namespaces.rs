@@ -139,12 +139,9 @@ fn Ledger(rows: Vec<LedgerRow>) -> impl IntoView {
 
 #[component]
 pub fn NamespacePage() -> impl IntoView {
-    let params = use_params_map();
-    let title = move || {
-        let name = params.with(|p| p.get("name").unwrap_or_default());
-        let cluster = params.with(|p| p.get("cluster").unwrap_or_default());
-        format!("Namespace {name} on {cluster}")
-    };
+    let name = crate::components::param("name");
+    let cluster = crate::components::param("cluster");
+    let title = move || format!("Namespace {} on {}", name(), cluster());
     view! { <Title text=title/><Authed view=|me: Me| view! { <NamespaceView me/> }/> }
 }
 

@@ -103,11 +103,8 @@ fn TeamList(me: Me) -> impl IntoView {
 
 #[component]
 pub fn TeamPage() -> impl IntoView {
-    let params = use_params_map();
-    let title = move || {
-        let name = params.with(|p| p.get("name").unwrap_or_default());
-        format!("Team {name}")
-    };
+    let name = crate::components::param("name");
+    let title = move || format!("Team {}", name());
     view! { <Title text=title/><Authed view=|me: Me| view! { <TeamDetailView me/> }/> }
 }
 

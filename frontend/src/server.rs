@@ -1089,9 +1089,18 @@ pub async fn get_recommendations(
 }
 
 #[server(prefix = "/fn")]
-pub async fn get_team_sizing(team: String) -> Result<TeamSizing, ErrorDetail> {
+/// A team's right-sizing; an empty name: the first team there is (none: `None`). Choosing
+/// the default here keeps the page's resource to one server call, which hydration needs.
+pub async fn get_team_sizing(team: String) -> Result<Option<TeamSizing>, ErrorDetail> {
     let (portal, parts) = portal()?;
-    portal.team_sizing(&parts, &team).await
+    let team = match team.is_empty() {
+        false => team,
+        true => match portal.teams(&parts).await?.into_iter().next() {
+            Some(first) => first.name,
+            None => return Ok(None),
+        },
+    };
+    portal.team_sizing(&parts, &team).await.map(Some)
 }
 
 #[server(prefix = "/fn")]
@@ -1215,11 +1224,20 @@ pub async fn get_headroom(
     cluster: String,
     cpu: String,
     memory: String,
-) -> Result<ClusterHeadroom, ErrorDetail> {
+) -> Result<Option<ClusterHeadroom>, ErrorDetail> {
     let (portal, parts) = portal()?;
     let shape = ShapeQuery {
         cpu: Some(cpu),
         memory: Some(memory),
     };
-    portal.headroom(&parts, &cluster, shape).await
+    // An empty name: the first cluster there is (none: `None`), chosen here for the same
+    // reason as in `get_team_sizing`.
+    let cluster = match cluster.is_empty() {
+        false => cluster,
+        true => match portal.clusters(&parts).await?.into_iter().next() {
+            Some(first) => first.name,
+            None => return Ok(None),
+        },
+    };
+    portal.headroom(&parts, &cluster, shape).await.map(Some)
 }

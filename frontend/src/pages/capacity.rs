@@ -470,27 +470,10 @@ fn CapacityView(me: Me) -> impl IntoView {
     let teams = Resource::new(|| (), |_| list_teams());
     let clusters = Resource::new(|| (), |_| list_clusters());
     // Admins belong to no team: they start with the first team there is; headroom starts with
-    // the first cluster.
-    let sizing = Resource::new(team, |t| async move {
-        let t = match t.is_empty() {
-            false => t,
-            true => match list_teams().await?.into_iter().next() {
-                Some(first) => first.name,
-                None => return Ok(None),
-            },
-        };
-        get_team_sizing(t).await.map(Some)
-    });
-    let headroom = Resource::new(shape, |(c, cpu, mem)| async move {
-        let c = match c.is_empty() {
-            false => c,
-            true => match list_clusters().await?.into_iter().next() {
-                Some(first) => first.name,
-                None => return Ok(None),
-            },
-        };
-        get_headroom(c, cpu, mem).await.map(Some)
-    });
+    // the first cluster. Each resource is one server call (several awaits in a fetcher broke
+    // hydration on some loads).
+    let sizing = Resource::new(team, get_team_sizing);
+    let headroom = Resource::new(shape, |(c, cpu, mem)| get_headroom(c, cpu, mem));
     let field =
         move |k: &'static str, d: &'static str| query.read().get(k).unwrap_or_else(|| d.to_owned());
     view! {

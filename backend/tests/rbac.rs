@@ -83,24 +83,20 @@ async fn the_cluster_role_grants_exactly_what_the_code_uses(db: PgPool) {
     let dev = session_ctx(&app, "dev@example.com").await;
     let (cluster, name) = ("prod-shanghai-1", "payments-api");
     // The cluster's layer (online) writes a default PriorityClass.
-    berth::tenancy::guardrails::update_layer(
-        &app,
-        &admin,
-        "online",
-        berth_frontend::api::LayerGuardrailsInput {
-            pod_security_enforce: "privileged".into(),
-            pod_security_warn: "privileged".into(),
-            pod_security_audit: "privileged".into(),
-            require_resources: "off".into(),
-            require_probes: "off".into(),
-            forbid_latest: "off".into(),
-            forbid_privileged: "off".into(),
-            priority_class: "online-high".into(),
-            priority_value: "1000".into(),
-        },
-    )
-    .await
-    .unwrap();
+    let layer = |class: &str, value: &str| berth_frontend::api::LayerGuardrailsInput {
+        pod_security_enforce: "privileged".into(),
+        pod_security_warn: "privileged".into(),
+        pod_security_audit: "privileged".into(),
+        require_resources: "off".into(),
+        require_probes: "off".into(),
+        forbid_latest: "off".into(),
+        forbid_privileged: "off".into(),
+        priority_class: class.into(),
+        priority_value: value.into(),
+    };
+    berth::tenancy::guardrails::update_layer(&app, &admin, "online", layer("online-high", "1000"))
+        .await
+        .unwrap();
 
     let mut input = request(cluster, name, "general", "S");
     input.spec.storage_classes = Some(vec![ClassQuota {
@@ -198,17 +194,6 @@ async fn the_cluster_role_grants_exactly_what_the_code_uses(db: PgPool) {
 
     // Renaming the layer's class removes the old one and its policy (a prune job); so does
     // the sync for the policies of a pool that has left the cluster.
-    let layer = |class: &str, value: &str| berth_frontend::api::LayerGuardrailsInput {
-        pod_security_enforce: "privileged".into(),
-        pod_security_warn: "privileged".into(),
-        pod_security_audit: "privileged".into(),
-        require_resources: "off".into(),
-        require_probes: "off".into(),
-        forbid_latest: "off".into(),
-        forbid_privileged: "off".into(),
-        priority_class: class.into(),
-        priority_value: value.into(),
-    };
     assert!(sim.get("priorityclasses", None, "online-high").is_some());
     assert!(sim
         .get(

@@ -33,6 +33,24 @@ pub fn Forbidden(#[prop(into)] what: String) -> impl IntoView {
     }
 }
 
+/// An admin page: `view` for platform admins, [`Forbidden`] for everyone else.
+#[component]
+pub fn AdminOnly<F, V>(what: &'static str, view: F) -> impl IntoView
+where
+    F: Fn(crate::api::Me) -> V + Clone + Send + Sync + 'static,
+    V: IntoView + 'static,
+{
+    view! {
+        <crate::components::Authed view=move |me: crate::api::Me| {
+            if me.user.is_admin {
+                view(me).into_any()
+            } else {
+                view! { <Forbidden what/> }.into_any()
+            }
+        }/>
+    }
+}
+
 #[component]
 pub fn NotFound() -> impl IntoView {
     #[cfg(feature = "ssr")]

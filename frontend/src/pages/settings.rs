@@ -6,7 +6,7 @@ use leptos_meta::Title;
 
 use crate::{
     api::{quota_other_errors, quota_other_text, Me, Preset},
-    components::{field_error, form_error, Authed, ErrorMessage},
+    components::{field_error, form_error, ErrorMessage},
     pages::fleet::{cores, gib},
     server::{
         get_out_of_band, list_all_budgets, list_clusters, list_guardrails, list_layer_guardrails,
@@ -20,13 +20,7 @@ use crate::{
 pub fn TenancySettings() -> impl IntoView {
     view! {
         <Title text="Tenancy settings"/>
-        <Authed view=|me: Me| {
-            if me.user.is_admin {
-                view! { <Settings me/> }.into_any()
-            } else {
-                view! { <super::Forbidden what="manage tenancy settings"/> }.into_any()
-            }
-        }/>
+        <super::AdminOnly what="manage tenancy settings" view=|me: Me| view! { <Settings me/> }/>
     }
 }
 

@@ -3,7 +3,7 @@ use leptos_meta::Title;
 
 use crate::{
     api::Me,
-    components::{field_error, form_error, when, Authed, ErrorMessage},
+    components::{field_error, form_error, when, ErrorMessage},
     server::{list_users, CreateUser, SetUserDisabled},
 };
 
@@ -11,13 +11,7 @@ use crate::{
 pub fn Users() -> impl IntoView {
     view! {
         <Title text="Users"/>
-        <Authed view=|me: Me| {
-            if me.user.is_admin {
-                view! { <UserAdmin me/> }.into_any()
-            } else {
-                view! { <super::Forbidden what="manage users"/> }.into_any()
-            }
-        }/>
+        <super::AdminOnly what="manage users" view=|me: Me| view! { <UserAdmin me/> }/>
     }
 }
 

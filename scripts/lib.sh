@@ -244,6 +244,48 @@ start_clusters() { # fleet work-dir [clusters]
   export BERTH_TEST_KUBECTL="$bin/kubectl"
 }
 
+# ---- the identity provider (testplane/idp/): zitadel/oidc's OpenID provider, for SSO ----
+
+# Prints the path of the identity provider's binary, building it when its source changed.
+idp_build() {
+  command -v go >/dev/null || { echo "Go is needed to build the identity provider (testplane/idp/)" >&2; return 1; }
+  local key bin
+  key=$(cat testplane/idp/go.mod testplane/idp/go.sum testplane/idp/main.go | sha256sum | cut -c1-12)
+  bin="$(testplane_cache)/idp-$key"
+  if [ ! -x "$bin" ]; then
+    mkdir -p "$(testplane_cache)"
+    say "building the identity provider (zitadel/oidc from the Go module proxy)"
+    (cd testplane/idp && CGO_ENABLED=0 go build -trimpath -ldflags "-s -w" -o "$bin.partial" .) >&2
+    mv "$bin.partial" "$bin"
+  fi
+  echo "$bin"
+}
+
+# Starts the identity provider on loopback with <users-file> and waits until it serves. It
+# has one client, `berth`, with a fresh secret; exports IDP_ISSUER, IDP_CLIENT_SECRET and
+# IDP_CA_FILE (its CA, which Berth and kube-apiserver trust). Stops when the shell exits.
+start_idp() { # users-file work-dir
+  local bin users="$1" dir="$2" pid
+  bin=$(idp_build)
+  mkdir -p "$dir"
+  rm -f "$dir/issuer"
+  IDP_CLIENT_SECRET=$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n')
+  "$bin" --users "$users" --dir "$dir" --ready-file "$dir/issuer" \
+    --clients "berth:$IDP_CLIENT_SECRET" >"$dir/log" 2>&1 &
+  pid=$!
+  stop_at_exit "$pid"
+  while [ ! -s "$dir/issuer" ]; do
+    if ! kill -0 "$pid" 2>/dev/null; then
+      echo "the identity provider did not start:" >&2
+      cat "$dir/log" >&2
+      return 1
+    fi
+    sleep 0.1
+  done
+  IDP_ISSUER=$(cat "$dir/issuer")
+  export IDP_ISSUER IDP_CLIENT_SECRET IDP_CA_FILE="$dir/ca.pem"
+}
+
 # ---- roles: Berth runs as berth_app, migrations as the owner ----
 
 # Migrates as the owner (DATABASE_URL as given), then, for a Postgres the scripts run on

@@ -26,6 +26,8 @@ pub struct App {
     pub simulator: Option<Arc<berth_fleet_sim::Fleet>>,
     /// Kubernetes clients per cluster, reused across syncs and jobs.
     pub clients: crate::fleet::connect::ClientCache,
+    /// The identity provider, when single sign-on is configured.
+    pub sso: Option<Arc<crate::auth::sso::Sso>>,
 }
 
 impl FromRef<App> for LeptosOptions {
@@ -64,6 +66,7 @@ impl App {
             sealer: crate::fleet::seal::Sealer::new(config.secret_key.as_ref()),
             simulator: None,
             clients: Default::default(),
+            sso: crate::auth::sso::Sso::from_config(&config)?.map(Arc::new),
             config: Arc::new(config),
         })
     }

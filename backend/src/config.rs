@@ -5,6 +5,14 @@ use std::{net::SocketAddr, path::PathBuf, time::Duration};
 use clap::Args;
 use secrecy::SecretString;
 
+/// Who may sign in with a password.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum PasswordLogin {
+    Everyone,
+    Admins,
+    Nobody,
+}
+
 #[derive(Debug, Clone, Args)]
 pub struct Config {
     /// Postgres connection string.
@@ -181,6 +189,55 @@ pub struct Config {
     #[arg(long, env = "BERTH_COST_CURRENCY", default_value = "USD")]
     pub cost_currency: String,
 
+    /// The OpenID Connect provider people sign in with (its issuer URL, as in its discovery
+    /// document). Unset: local accounts only.
+    #[arg(long, env = "BERTH_OIDC_ISSUER")]
+    pub oidc_issuer: Option<String>,
+
+    /// Berth's client id at the provider.
+    #[arg(long, env = "BERTH_OIDC_CLIENT_ID")]
+    pub oidc_client_id: Option<String>,
+
+    /// Berth's client secret at the provider; never logged or returned.
+    #[arg(long, env = "BERTH_OIDC_CLIENT_SECRET", hide_env_values = true)]
+    pub oidc_client_secret: Option<SecretString>,
+
+    /// Where the provider sends people back: Berth's address followed by
+    /// `/auth/oidc/callback`, registered at the provider as the client's redirect URI.
+    #[arg(long, env = "BERTH_OIDC_REDIRECT_URL")]
+    pub oidc_redirect_url: Option<String>,
+
+    /// Scopes asked for at sign-in (comma-separated; must include `openid`).
+    #[arg(
+        long,
+        env = "BERTH_OIDC_SCOPES",
+        value_delimiter = ',',
+        default_value = "openid,email,profile,groups"
+    )]
+    pub oidc_scopes: Vec<String>,
+
+    /// The ID token claim that lists the user's groups.
+    #[arg(long, env = "BERTH_OIDC_GROUPS_CLAIM", default_value = "groups")]
+    pub oidc_groups_claim: String,
+
+    /// PEM file of the CA that signed the provider's certificate, when the system's roots
+    /// do not.
+    #[arg(long, env = "BERTH_OIDC_CA_FILE")]
+    pub oidc_ca_file: Option<PathBuf>,
+
+    /// The provider's name on the login page ("Sign in with …").
+    #[arg(
+        long,
+        env = "BERTH_OIDC_PROVIDER_NAME",
+        default_value = "single sign-on"
+    )]
+    pub oidc_provider_name: String,
+
+    /// Who may sign in with a password: `everyone`, `admins` (break-glass accounts beside
+    /// single sign-on) or `nobody`.
+    #[arg(long, env = "BERTH_PASSWORD_LOGIN", value_enum, default_value_t = PasswordLogin::Everyone)]
+    pub password_login: PasswordLogin,
+
     /// Log as JSON lines (for log shippers) instead of text.
     #[arg(long, env = "BERTH_LOG_JSON", default_value_t = false)]
     pub log_json: bool,
@@ -286,6 +343,7 @@ impl Config {
         if self.capacity_history_hours == 0 || self.capacity_step_seconds < 15 {
             problems.push("BERTH_CAPACITY_HISTORY_HOURS must be at least 1 and BERTH_CAPACITY_STEP_SECONDS at least 15");
         }
+        problems.extend(self.sso_problems());
         if self.db_pool_size == 0 {
             problems.push("BERTH_DB_POOL_SIZE must be at least 1");
         }
@@ -294,6 +352,71 @@ impl Config {
         } else {
             Err(problems.join("; "))
         }
+    }
+
+    /// Whether single sign-on is configured (any of its settings is).
+    pub fn sso_configured(&self) -> bool {
+        self.oidc_issuer.is_some()
+            || self.oidc_client_id.is_some()
+            || self.oidc_client_secret.is_some()
+            || self.oidc_redirect_url.is_some()
+    }
+
+    fn sso_problems(&self) -> Vec<&'static str> {
+        let mut problems = Vec::new();
+        if !self.sso_configured() {
+            if self.password_login != PasswordLogin::Everyone {
+                problems.push("BERTH_PASSWORD_LOGIN other than `everyone` needs single sign-on (BERTH_OIDC_ISSUER …): nobody could sign in");
+            }
+            return problems;
+        }
+        let loopback =
+            |u: &reqwest::Url| matches!(u.host_str(), Some("127.0.0.1" | "localhost" | "[::1]"));
+        match self.oidc_issuer.as_deref().map(reqwest::Url::parse) {
+            None => problems.push("BERTH_OIDC_ISSUER is required for single sign-on"),
+            Some(Ok(u)) if u.scheme() == "https" || (u.scheme() == "http" && loopback(&u)) => {}
+            Some(_) => {
+                problems.push("BERTH_OIDC_ISSUER must be an https URL (http only on loopback)")
+            }
+        }
+        if self
+            .oidc_client_id
+            .as_deref()
+            .is_none_or(|id| id.trim().is_empty())
+        {
+            problems.push("BERTH_OIDC_CLIENT_ID is required for single sign-on");
+        }
+        if self.oidc_client_secret.is_none() {
+            problems.push("BERTH_OIDC_CLIENT_SECRET is required for single sign-on");
+        }
+        match self.oidc_redirect_url.as_deref().map(reqwest::Url::parse) {
+            None => problems.push("BERTH_OIDC_REDIRECT_URL is required for single sign-on"),
+            Some(Ok(u))
+                if matches!(u.scheme(), "http" | "https")
+                    && u.path() == "/auth/oidc/callback"
+                    && u.query().is_none() => {}
+            Some(_) => problems.push(
+                "BERTH_OIDC_REDIRECT_URL must be Berth's http(s) address followed by /auth/oidc/callback",
+            ),
+        }
+        if !self.oidc_scopes.iter().any(|s| s == "openid") {
+            problems.push("BERTH_OIDC_SCOPES must include openid");
+        }
+        if self
+            .oidc_scopes
+            .iter()
+            .any(|s| s.is_empty() || s.contains(char::is_whitespace))
+        {
+            problems.push("BERTH_OIDC_SCOPES must not contain empty scopes or spaces");
+        }
+        if self.oidc_groups_claim.trim().is_empty() {
+            problems.push("BERTH_OIDC_GROUPS_CLAIM must not be empty");
+        }
+        if self.oidc_provider_name.trim().is_empty() || self.oidc_provider_name.chars().count() > 60
+        {
+            problems.push("BERTH_OIDC_PROVIDER_NAME must be 1 to 60 characters");
+        }
+        problems
     }
 
     /// A configuration for tests: everything default but the database.
@@ -333,5 +456,43 @@ mod tests {
             .validate()
             .unwrap_err()
             .contains("BERTH_JOBS_PER_CLUSTER"));
+    }
+
+    #[test]
+    fn single_sign_on_is_all_or_nothing_and_each_bad_setting_is_named() {
+        let mut config = Config::for_tests("postgres://unused");
+        config.password_login = PasswordLogin::Admins;
+        assert!(config
+            .validate()
+            .unwrap_err()
+            .contains("BERTH_PASSWORD_LOGIN"));
+        config.oidc_issuer = Some("http://idp.example.com".into());
+        let problems = config.validate().unwrap_err();
+        for name in [
+            "BERTH_OIDC_ISSUER must be an https URL",
+            "BERTH_OIDC_CLIENT_ID",
+            "BERTH_OIDC_CLIENT_SECRET",
+            "BERTH_OIDC_REDIRECT_URL",
+        ] {
+            assert!(problems.contains(name), "{name} in {problems}");
+        }
+        config.oidc_issuer = Some("https://idp.example.com".into());
+        config.oidc_client_id = Some("berth".into());
+        config.oidc_client_secret = Some(SecretString::from("s".to_owned()));
+        config.oidc_redirect_url = Some("https://berth.example.com/callback".into());
+        assert!(config
+            .validate()
+            .unwrap_err()
+            .contains("/auth/oidc/callback"));
+        config.oidc_redirect_url = Some("https://berth.example.com/auth/oidc/callback".into());
+        assert_eq!(config.validate(), Ok(()));
+        config.oidc_scopes = vec!["email".into()];
+        assert!(config
+            .validate()
+            .unwrap_err()
+            .contains("must include openid"));
+        config.oidc_scopes = vec!["openid".into()];
+        config.oidc_issuer = Some("http://127.0.0.1:5556".into());
+        assert_eq!(config.validate(), Ok(()), "http is fine on loopback");
     }
 }

@@ -1,6 +1,8 @@
 //! Demo data, so a newcomer can try every feature right after the run command.
 
-use berth_frontend::api::{NewMember, NewTeam, RequestState, SpecChoice, TeamRole};
+use berth_frontend::api::{
+    GroupGrant, NewGroupRule, NewMember, NewTeam, RequestState, SpecChoice, TeamRole,
+};
 
 use crate::{
     auth::{password::NewPassword, random_secret, sessions::acting_as, Ctx},
@@ -64,6 +66,25 @@ pub async fn seed(app: &App, real: Option<&berth_fleet_sim::FleetSpec>) -> Resul
     match added {
         Ok(_) | Err(Error::Conflict { .. }) => {}
         Err(e) => return Err(e),
+    }
+
+    // Group rules for single sign-on (the demo's identity provider, testplane/idp/users.json,
+    // puts its people in these groups).
+    for (group, team, grant) in [
+        ("payments", Some("payments"), GroupGrant::Member),
+        ("payments-leads", Some("payments"), GroupGrant::Owner),
+        ("platform-admins", None, GroupGrant::Admin),
+    ] {
+        let input = NewGroupRule {
+            provider_group: group.into(),
+            team: team.map(Into::into),
+            grant,
+        };
+        match crate::group_rules::create(app, &as_admin, input).await {
+            Ok(_) => said.push(format!("group rule {group} created")),
+            Err(Error::Conflict { .. }) => {}
+            Err(e) => return Err(e),
+        }
     }
 
     // The simulated demo fleet, when no cluster is configured.

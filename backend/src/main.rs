@@ -121,6 +121,9 @@ async fn main() -> anyhow::Result<()> {
     telemetry::init_logging(cli.config.log_json);
     if let Command::CheckConfig = cli.command {
         cli.config.validate().map_err(anyhow::Error::msg)?;
+        if let Some(sso) = berth::auth::sso::Sso::from_config(&cli.config)? {
+            println!("{}", sso.check().await?);
+        }
         println!("configuration is valid");
         return Ok(());
     }

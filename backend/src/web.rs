@@ -208,6 +208,36 @@ impl Portal for PortalService {
         tokens::create(&self.app, &ctx, input).await.map_err(detail)
     }
 
+    async fn sign_in_options(&self) -> portal::Result<SignInOptions> {
+        Ok(crate::auth::sso::options(&self.app))
+    }
+
+    async fn group_rules(&self, req: &Parts) -> portal::Result<Vec<GroupRule>> {
+        let ctx = self.reader(req).await?;
+        crate::group_rules::list(&self.app, &ctx)
+            .await
+            .map_err(detail)
+    }
+
+    async fn create_group_rule(
+        &self,
+        req: &Parts,
+        csrf: &str,
+        input: NewGroupRule,
+    ) -> portal::Result<GroupRule> {
+        let ctx = self.writer(req, csrf).await?;
+        crate::group_rules::create(&self.app, &ctx, input)
+            .await
+            .map_err(detail)
+    }
+
+    async fn delete_group_rule(&self, req: &Parts, csrf: &str, id: Uuid) -> portal::Result<()> {
+        let ctx = self.writer(req, csrf).await?;
+        crate::group_rules::delete(&self.app, &ctx, id)
+            .await
+            .map_err(detail)
+    }
+
     async fn revoke_token(&self, req: &Parts, csrf: &str, id: Uuid) -> portal::Result<Token> {
         let ctx = self.writer(req, csrf).await?;
         tokens::revoke(&self.app, &ctx, id).await.map_err(detail)

@@ -36,6 +36,10 @@ use Needs::*;
 #[rustfmt::skip]
 const MATRIX: &[(&str, &str, Needs, [u16; 4])] = &[
     ("POST", "/api/v1/auth/login", Public, [OK, OK, OK, OK]),
+    ("GET", "/api/v1/auth/options", Public, [OK, OK, OK, OK]),
+    ("GET", "/api/v1/group-rules", Read, [OK, DENIED, DENIED, DENIED]),
+    ("POST", "/api/v1/group-rules", Approve, [OK, DENIED, DENIED, DENIED]),
+    ("DELETE", "/api/v1/group-rules/{id}", Approve, [OK, DENIED, DENIED, DENIED]),
     ("POST", "/api/v1/auth/logout", Session, [OK, OK, OK, OK]),
     ("GET", "/api/v1/me", Read, [OK, OK, OK, OK]),
     ("POST", "/api/v1/me/password", Session, [OK, OK, OK, OK]),
@@ -286,6 +290,13 @@ async fn every_endpoint_answers_every_kind_of_caller_as_the_matrix_says(db: PgPo
         )
         .await;
     assert_eq!(s, StatusCode::OK, "{b}");
+    let (s, rule) = admin
+        .post(
+            "/api/v1/group-rules",
+            json!({"provider_group": "authz-devs", "team": "payments", "grant": "member"}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{rule}");
     let (_, hook) = admin.post("/api/v1/webhooks", json!({"url": "http://127.0.0.1:9/hook", "secret": "a long enough shared secret", "events": ["request.created"]})).await;
 
     let spec = server.anonymous().get("/api/v1/openapi.json").await.1;
@@ -339,6 +350,7 @@ async fn every_endpoint_answers_every_kind_of_caller_as_the_matrix_says(db: PgPo
                 policies[0]["id"].as_str().unwrap().to_owned()
             }
             t if t.contains("/webhooks/{id}") => hook["id"].as_str().unwrap().to_owned(),
+            t if t.contains("/group-rules/{id}") => rule["id"].as_str().unwrap().to_owned(),
             _ => pending["request"]["id"]
                 .as_str()
                 .unwrap_or_default()

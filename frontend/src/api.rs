@@ -322,6 +322,63 @@ pub struct LoginInput {
     pub password: String,
 }
 
+/// How people sign in here, for the login page.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(ToSchema))]
+pub struct SignInOptions {
+    /// The identity provider's name when single sign-on is configured.
+    pub provider: Option<String>,
+    /// Who may sign in with a password: `everyone`, `admins` or `nobody`.
+    pub password: String,
+}
+
+/// What a provider group gives its members in Berth.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum GroupGrant {
+    /// Member of the rule's team.
+    Member,
+    /// Owner of the rule's team.
+    Owner,
+    /// Platform admin.
+    Admin,
+}
+
+impl GroupGrant {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            GroupGrant::Member => "member",
+            GroupGrant::Owner => "owner",
+            GroupGrant::Admin => "admin",
+        }
+    }
+}
+
+/// A rule from a group in the provider's `groups` claim to a team role or to platform admin.
+/// Each sign-in brings the user's provider-given memberships in line with the rules.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(ToSchema))]
+pub struct GroupRule {
+    pub id: Uuid,
+    pub provider_group: String,
+    /// The team, for `member` and `owner`; none for `admin`.
+    pub team: Option<String>,
+    pub grant: GroupGrant,
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(ToSchema))]
+pub struct NewGroupRule {
+    pub provider_group: String,
+    /// Required for `member` and `owner`; must be empty for `admin`.
+    #[serde(default)]
+    pub team: Option<String>,
+    pub grant: GroupGrant,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ssr", derive(ToSchema))]
 pub struct PasswordChange {

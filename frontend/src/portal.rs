@@ -52,6 +52,15 @@ pub trait Portal: Send + Sync + 'static {
         user: Uuid,
         disabled: bool,
     ) -> Result<User>;
+    async fn sign_in_options(&self) -> Result<SignInOptions>;
+    async fn group_rules(&self, req: &Parts) -> Result<Vec<GroupRule>>;
+    async fn create_group_rule(
+        &self,
+        req: &Parts,
+        csrf: &str,
+        input: NewGroupRule,
+    ) -> Result<GroupRule>;
+    async fn delete_group_rule(&self, req: &Parts, csrf: &str, id: Uuid) -> Result<()>;
     async fn tokens(&self, req: &Parts) -> Result<Vec<Token>>;
     async fn create_token(&self, req: &Parts, csrf: &str, input: NewToken) -> Result<CreatedToken>;
     async fn revoke_token(&self, req: &Parts, csrf: &str, id: Uuid) -> Result<Token>;

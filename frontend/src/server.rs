@@ -257,6 +257,41 @@ pub async fn set_user_disabled(
 }
 
 #[server(prefix = "/fn")]
+pub async fn get_sign_in_options() -> Result<SignInOptions, ErrorDetail> {
+    let (portal, _) = portal()?;
+    portal.sign_in_options().await
+}
+
+#[server(prefix = "/fn")]
+pub async fn list_group_rules() -> Result<Vec<GroupRule>, ErrorDetail> {
+    let (portal, parts) = portal()?;
+    portal.group_rules(&parts).await
+}
+
+#[server(prefix = "/fn")]
+pub async fn create_group_rule(
+    csrf: String,
+    provider_group: String,
+    grant: GroupGrant,
+    team: Option<String>,
+) -> Result<GroupRule, ErrorDetail> {
+    let (portal, parts) = portal()?;
+    let input = NewGroupRule {
+        provider_group,
+        team,
+        grant,
+    };
+    portal.create_group_rule(&parts, &csrf, input).await
+}
+
+#[server(prefix = "/fn")]
+pub async fn delete_group_rule(csrf: String, id: String) -> Result<(), ErrorDetail> {
+    let id = uuid("id", &id)?;
+    let (portal, parts) = portal()?;
+    portal.delete_group_rule(&parts, &csrf, id).await
+}
+
+#[server(prefix = "/fn")]
 pub async fn list_tokens() -> Result<Vec<Token>, ErrorDetail> {
     let (portal, parts) = portal()?;
     portal.tokens(&parts).await

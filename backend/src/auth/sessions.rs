@@ -14,7 +14,7 @@ use uuid::Uuid;
 use super::{
     password, random_secret, sha256, Actor, Credential, Ctx, RequestMeta, Teams, SESSION_COOKIE,
 };
-use crate::{audit, people::Email, App, Error, Result};
+use crate::{audit, config::PasswordLogin, people::Email, App, Error, Result};
 
 /// How often `last_seen_at` is written back: often enough for the idle timeout, rarely
 /// enough that reads stay reads.
@@ -96,6 +96,11 @@ pub struct LoggedIn {
 
 pub async fn login(app: &App, meta: RequestMeta, input: LoginInput) -> Result<LoggedIn> {
     let ctx = Ctx::anonymous(meta);
+    if app.config.password_login == PasswordLogin::Nobody {
+        return Err(Error::forbidden(
+            "password sign-in is switched off here: sign in with single sign-on",
+        ));
+    }
     let email = Email::parse("email", &input.email)?;
     if input.password.is_empty() {
         return Err(Error::invalid("password", "is required"));
@@ -123,37 +128,41 @@ pub async fn login(app: &App, meta: RequestMeta, input: LoginInput) -> Result<Lo
     .await?;
 
     let user = sqlx::query!(
-        "SELECT id, password_hash, disabled_at FROM users WHERE email = $1",
+        "SELECT id, password_hash, disabled_at, is_admin FROM users WHERE email = $1",
         email.as_str()
     )
     .fetch_optional(&app.db)
     .await?;
-    // An unknown user is checked against the decoy hash: same cost, same answer.
+    // An unknown user, and one who signs in only through the provider, is checked against
+    // the decoy hash: same cost, same answer.
     let stored = user
         .as_ref()
-        .map_or(&*app.decoy_hash, |u| u.password_hash.as_str());
+        .and_then(|u| u.password_hash.as_deref())
+        .unwrap_or(&app.decoy_hash);
     let password_ok = password::verify(&input.password, stored).await?;
 
     let mut tx = app.db.begin().await?;
     match user {
-        Some(user) if password_ok && user.disabled_at.is_none() => {
-            let secret = random_secret();
-            let csrf = random_secret();
-            let expires_at = OffsetDateTime::now_utc()
-                + TimeDuration::try_from(app.config.session_absolute())
-                    .unwrap_or(TimeDuration::HOUR);
-            sqlx::query!(
-                "INSERT INTO sessions (id_hash, user_id, csrf_token, expires_at, client_addr, user_agent)
-                 VALUES ($1, $2, $3, $4, $5, $6)",
-                sha256(secret.as_bytes()),
-                user.id,
-                csrf,
-                expires_at,
-                ctx.meta.client_addr,
-                ctx.meta.user_agent,
+        Some(user)
+            if password_ok
+                && user.disabled_at.is_none()
+                && !user.is_admin
+                && app.config.password_login == PasswordLogin::Admins =>
+        {
+            audit::record(
+                &mut tx,
+                &ctx,
+                audit::Entry::new("auth.login_refused", "user", user.id)
+                    .after(json!({"reason": "password sign-in is for platform admins"})),
             )
-            .execute(&mut *tx)
             .await?;
+            tx.commit().await?;
+            Err(Error::forbidden(
+                "password sign-in here is for platform admins: sign in with single sign-on",
+            ))
+        }
+        Some(user) if password_ok && user.disabled_at.is_none() => {
+            let (secret, csrf) = open_session(app, &mut tx, user.id, &ctx.meta).await?;
             sqlx::query!(
                 "DELETE FROM login_failures WHERE throttle_key = $1 OR id = ANY($2)",
                 account_key,
@@ -213,6 +222,43 @@ pub async fn login(app: &App, meta: RequestMeta, input: LoginInput) -> Result<Lo
             Err(Error::Unauthenticated("wrong email or password"))
         }
     }
+}
+
+/// Starts a session for `user_id` in `tx`: the cookie's secret and the CSRF token.
+pub(crate) async fn open_session(
+    app: &App,
+    tx: &mut sqlx::PgConnection,
+    user_id: Uuid,
+    meta: &RequestMeta,
+) -> Result<(String, String)> {
+    let secret = random_secret();
+    let csrf = random_secret();
+    let expires_at = OffsetDateTime::now_utc()
+        + TimeDuration::try_from(app.config.session_absolute()).unwrap_or(TimeDuration::HOUR);
+    sqlx::query!(
+        "INSERT INTO sessions (id_hash, user_id, csrf_token, expires_at, client_addr, user_agent)
+         VALUES ($1, $2, $3, $4, $5, $6)",
+        sha256(secret.as_bytes()),
+        user_id,
+        csrf,
+        expires_at,
+        meta.client_addr,
+        meta.user_agent,
+    )
+    .execute(&mut *tx)
+    .await?;
+    Ok((secret, csrf))
+}
+
+/// The actor of a session just opened in `tx`, to audit and answer with.
+pub(crate) async fn session_actor(
+    app: &App,
+    tx: &mut sqlx::PgConnection,
+    user_id: Uuid,
+    secret: &str,
+    csrf: String,
+) -> Result<Actor> {
+    actor_for(app, user_id, tx, secret, csrf).await
 }
 
 /// A context acting as the user with this email, for Berth's own tasks on a person's behalf
@@ -366,7 +412,13 @@ pub async fn change_password(app: &App, ctx: &Ctx, input: PasswordChange) -> Res
         actor.user_id
     )
     .fetch_one(&app.db)
-    .await?;
+    .await?
+    .ok_or_else(|| {
+        Error::invalid(
+            "current_password",
+            "this account signs in through the identity provider and has no password here",
+        )
+    })?;
     if !password::verify(&input.current_password, &stored).await? {
         return Err(Error::invalid(
             "current_password",

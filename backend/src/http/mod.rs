@@ -12,6 +12,7 @@ mod edge;
 pub mod extract;
 mod fleet;
 mod people;
+mod sso;
 mod teams;
 mod tenancy;
 mod tokens;
@@ -96,7 +97,8 @@ pub fn api() -> (Router<App>, utoipa::openapi::OpenApi) {
                 .merge(tenancy::router())
                 .merge(drills::router())
                 .merge(capacity::router())
-                .merge(cost::router()),
+                .merge(cost::router())
+                .merge(sso::router()),
         )
         .split_for_parts();
     document_shared_errors(&mut doc);
@@ -167,6 +169,7 @@ pub fn router(app: App, pages: Router<App>) -> Router {
     let request_id = HeaderName::from_static(crate::auth::REQUEST_ID_HEADER);
     Router::new()
         .merge(api)
+        .merge(sso::browser())
         .route("/api/v1/openapi.json", get(move || async move { Json(spec.as_ref().clone()) }))
         .route("/api/docs", get(move || async move { docs::page(&docs_spec) }))
         .route("/healthz", get(|| async { "ok" }))

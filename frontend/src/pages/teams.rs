@@ -56,7 +56,7 @@ fn TeamList(me: Me) -> impl IntoView {
             {move || Suspend::new(async move {
                 match teams.await {
                     Ok(list) if list.is_empty() => view! {
-                        <p class="muted">"You are not in a team yet. Ask a team owner or a platform admin to add you."</p>
+                        <p class="muted">"You are not in a team yet. Ask a team owner or a platform admin to add you. If you sign in with single sign-on, a platform admin can map your identity provider group to your team (Users → Provider groups); it applies at your next sign-in."</p>
                     }.into_any(),
                     Ok(list) => view! {
                         <ul class="cards">

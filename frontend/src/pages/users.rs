@@ -4,14 +4,16 @@ use leptos_meta::Title;
 use crate::{
     api::Me,
     components::{field_error, form_error, when, ErrorMessage},
-    server::{list_users, CreateUser, SetUserDisabled},
+    server::{
+        list_group_rules, list_users, CreateGroupRule, CreateUser, DeleteGroupRule, SetUserDisabled,
+    },
 };
 
 #[component]
 pub fn Users() -> impl IntoView {
     view! {
         <Title text="Users"/>
-        <super::AdminOnly what="manage users" view=|me: Me| view! { <UserAdmin me/> }/>
+        <super::AdminOnly what="manage users" view=|me: Me| view! { <UserAdmin me=me.clone()/><GroupRules me/> }/>
     }
 }
 
@@ -91,5 +93,83 @@ fn UserAdmin(me: Me) -> impl IntoView {
                 })
             }}
         </Suspense>
+    }
+}
+
+/// The rules that turn the identity provider's groups into team roles and platform admin.
+#[component]
+fn GroupRules(me: Me) -> impl IntoView {
+    let create = ServerAction::<CreateGroupRule>::new();
+    let delete = ServerAction::<DeleteGroupRule>::new();
+    let rules = Resource::new(
+        move || (create.version().get(), delete.version().get()),
+        |_| list_group_rules(),
+    );
+    let value = create.value();
+    let csrf = me.csrf_token.clone().unwrap_or_default();
+    let list_csrf = csrf.clone();
+    view! {
+        <section class="card">
+            <h2 id="group-rules">"Provider groups"</h2>
+            <p class="muted">"With single sign-on, each sign-in gives a person the teams and roles their identity provider groups map to here, and takes away those of groups they left. Memberships added by hand stay."</p>
+            {move || delete.value().get().and_then(|r| r.err()).map(|error| view! { <ErrorMessage error/> })}
+            <Suspense fallback=|| view! { <p class="muted">"Loading rules…"</p> }>
+                {move || {
+                    let csrf = list_csrf.clone();
+                    Suspend::new(async move {
+                        match rules.await {
+                            Ok(list) if list.is_empty() => view! { <p class="muted">"No group rules yet."</p> }.into_any(),
+                            Ok(list) => view! {
+                                <div class="table-wrap"><table>
+                                    <thead><tr><th>"Provider group"</th><th>"Gives"</th><th>"Added"</th><th><span class="sr-only">"Actions"</span></th></tr></thead>
+                                    <tbody>
+                                        {list.into_iter().map(|rule| {
+                                            let gives = match (&rule.team, rule.grant) {
+                                                (Some(team), grant) => format!("{} of {team}", grant.as_str()),
+                                                (None, _) => "platform admin".to_owned(),
+                                            };
+                                            let csrf = csrf.clone();
+                                            view! {
+                                                <tr>
+                                                    <td><code>{rule.provider_group}</code></td>
+                                                    <td>{gives}</td>
+                                                    <td>{when(rule.created_at)}</td>
+                                                    <td>
+                                                        <ActionForm action=delete attr:class="inline">
+                                                            <input type="hidden" name="csrf" value=csrf/>
+                                                            <input type="hidden" name="id" value=rule.id.to_string()/>
+                                                            <button type="submit" class="danger">"Delete"</button>
+                                                        </ActionForm>
+                                                    </td>
+                                                </tr>
+                                            }
+                                        }).collect_view()}
+                                    </tbody>
+                                </table></div>
+                            }.into_any(),
+                            Err(error) => view! { <ErrorMessage error/> }.into_any(),
+                        }
+                    })
+                }}
+            </Suspense>
+            <h3>"Add a rule"</h3>
+            {form_error(value)}
+            <ActionForm action=create>
+                <input type="hidden" name="csrf" value=csrf/>
+                <label for="rule-group">"Provider group (as in the ID token's groups claim)"</label>
+                <input id="rule-group" name="provider_group" required placeholder="payments-devs"/>
+                {field_error(value, "provider_group")}
+                <label for="rule-grant">"Gives"</label>
+                <select id="rule-grant" name="grant">
+                    <option value="member">"member of a team"</option>
+                    <option value="owner">"owner of a team"</option>
+                    <option value="admin">"platform admin"</option>
+                </select>
+                <label for="rule-team">"Team (for member and owner)"</label>
+                <input id="rule-team" name="team" placeholder="payments"/>
+                {field_error(value, "team")}
+                <button type="submit">"Add rule"</button>
+            </ActionForm>
+        </section>
     }
 }

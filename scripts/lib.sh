@@ -225,6 +225,8 @@ start_clusters() { # fleet work-dir [clusters]
   mkdir -p "$(dirname "$work")"
   local args=()
   [ -n "${3:-}" ] && args+=(--clusters "$3")
+  # With an identity provider started (start_idp), every kube-apiserver trusts it too.
+  [ -n "${IDP_ISSUER:-}" ] && args+=(--oidc-issuer "$IDP_ISSUER" --oidc-ca-file "$IDP_CA_FILE")
   "$bin/testplane" up --bin "$bin" --fleet "$fleet" --work "$work" --kubeconfig "$work.kubeconfig" \
     --chart deploy/helm/berth --velero-crds "$(testplane_velero_crds)" --ready-file "$work.ready" \
     "${args[@]}" >"$out" 2>&1 &

@@ -60,6 +60,17 @@ func (c *cluster) apiserverArgs(saKey, saPub string) []string {
 		"--profiling=false",
 		"--event-ttl=30m",
 	}
+	if o := p.o; o.oidcIssuer != "" {
+		args = append(args,
+			"--oidc-issuer-url="+o.oidcIssuer,
+			"--oidc-client-id=berth",
+			"--oidc-ca-file="+o.oidcCA,
+			"--oidc-username-claim=email",
+			"--oidc-username-prefix=oidc:",
+			"--oidc-groups-claim=groups",
+			"--oidc-groups-prefix="+o.oidcGroupPrefix,
+		)
+	}
 	if len(c.spec.AdmissionPlugins) > 0 {
 		args = append(args, "--enable-admission-plugins="+strings.Join(c.spec.AdmissionPlugins, ","))
 	}

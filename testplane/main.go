@@ -61,6 +61,11 @@ type options struct {
 	veleroCRDs string
 	readyFile  string
 	timeout    time.Duration
+	// An OpenID provider every kube-apiserver trusts (the same one Berth signs people in
+	// with), its CA, and the group prefix that makes its groups Berth's team groups.
+	oidcIssuer      string
+	oidcCA          string
+	oidcGroupPrefix string
 }
 
 func up(args []string) error {
@@ -76,6 +81,9 @@ func up(args []string) error {
 	fs.StringVar(&o.veleroCRDs, "velero-crds", "", "directory of Velero's CRD definitions, installed where the fleet says velero: true")
 	fs.StringVar(&o.readyFile, "ready-file", "", "written once every cluster is ready")
 	fs.DurationVar(&o.timeout, "timeout", 5*time.Minute, "how long the start may take")
+	fs.StringVar(&o.oidcIssuer, "oidc-issuer", "", "an OpenID provider (https) whose ID tokens (client berth) every kube-apiserver accepts")
+	fs.StringVar(&o.oidcCA, "oidc-ca-file", "", "the CA of the OpenID provider's certificate")
+	fs.StringVar(&o.oidcGroupPrefix, "oidc-groups-prefix", "berth:", "prefix of the provider's groups on the clusters (BERTH_TEAM_GROUP_PATTERN without {team})")
 	_ = fs.Parse(args)
 	if o.bin == "" || o.fleet == "" || o.work == "" || o.kubeconfig == "" || o.chart == "" {
 		usage()

@@ -2134,3 +2134,107 @@ async fn a_layer_tightens_guardrails_and_defaults_its_priority_class_on_the_real
     })
     .await;
 }
+
+/// May the caller of `client` create Deployments in `ns`? The real authorizer's answer.
+async fn may_deploy(client: &Client, ns: &str) -> bool {
+    use k8s_openapi::api::authorization::v1::SelfSubjectAccessReview;
+    let review: SelfSubjectAccessReview = serde_json::from_value(json!({
+        "apiVersion": "authorization.k8s.io/v1", "kind": "SelfSubjectAccessReview",
+        "spec": {"resourceAttributes": {"namespace": ns, "verb": "create", "group": "apps", "resource": "deployments"}},
+    }))
+    .unwrap();
+    Api::<SelfSubjectAccessReview>::all(client.clone())
+        .create(&PostParams::default(), &review)
+        .await
+        .unwrap()
+        .status
+        .unwrap()
+        .allowed
+}
+
+/// The end-to-end proof of the RoleBinding Berth writes: a developer's ID token from the
+/// identity provider Berth signs people in with (whose `groups` claim says `payments`) is
+/// accepted by the real kube-apiserver (`--oidc-issuer-url`, groups prefix `berth:`), and
+/// the real RBAC authorizer lets it deploy into a payments namespace Berth provisioned, and
+/// refuses it (403) in a search namespace.
+#[sqlx::test(migrator = "berth::app::MIGRATOR")]
+async fn a_developers_id_token_from_the_provider_deploys_only_into_their_teams_namespaces(
+    db: PgPool,
+) {
+    let Some(w) = real_world(db).await else {
+        return;
+    };
+    let Some(token) = common::idp::shared_id_token("dana", "dana-demo").await else {
+        return;
+    };
+    let (cluster, pool) = w.primary();
+    let ours = unique("payments", "sso");
+    provisioned(&w, request(&cluster, &ours, &pool, "S")).await;
+    let theirs = unique("search", "sso");
+    let mut input = request(&cluster, &theirs, &pool, "S");
+    input.team = "search".into();
+    let created = requests::create(&w.app, &w.outsider, input).await.unwrap();
+    if created.request.state == "pending" {
+        requests::approve(&w.app, &w.admin, created.request.id, Decision::default())
+            .await
+            .unwrap();
+    }
+    let id = created.request.id;
+    run_jobs_until(&w.app, "the search namespace to be ready", || async {
+        request_state(&w, id).await.as_str() == "ready"
+    })
+    .await;
+
+    let kc = kube::config::Kubeconfig::read_from(&w.kubeconfig).unwrap();
+    let options = kube::config::KubeConfigOptions {
+        context: Some(format!("{cluster}-admin")),
+        ..Default::default()
+    };
+    let mut config = kube::Config::from_custom_kubeconfig(kc, &options)
+        .await
+        .unwrap();
+    config.auth_info = kube::config::AuthInfo {
+        token: Some(secrecy::SecretString::from(token)),
+        ..Default::default()
+    };
+    let dana = Client::try_from(config).unwrap();
+
+    assert!(
+        may_deploy(&dana, &ours).await,
+        "dana may deploy into {ours}"
+    );
+    assert!(
+        !may_deploy(&dana, &theirs).await,
+        "dana may not deploy into {theirs}"
+    );
+    // And for real: a write in her team's namespace goes through, one in another team's is
+    // refused by RBAC with 403.
+    let cm: k8s_openapi::api::core::v1::ConfigMap =
+        serde_json::from_value(json!({"metadata": {"name": "from-dana"}, "data": {"k": "v"}}))
+            .unwrap();
+    Api::<k8s_openapi::api::core::v1::ConfigMap>::namespaced(dana.clone(), &ours)
+        .create(&PostParams::default(), &cm)
+        .await
+        .expect("dana writes in her team's namespace");
+    let refused = Api::<k8s_openapi::api::apps::v1::Deployment>::namespaced(dana.clone(), &theirs)
+        .create(
+            &PostParams {
+                dry_run: true,
+                ..Default::default()
+            },
+            &deployment("from-dana", 1, false),
+        )
+        .await
+        .unwrap_err();
+    match refused {
+        kube::Error::Api(status) => {
+            assert_eq!(status.code, 403, "{status:?}");
+            assert!(
+                status.message.contains("oidc:dana@berth.local"),
+                "{}",
+                status.message
+            );
+        }
+        other => panic!("{other:?}"),
+    }
+}

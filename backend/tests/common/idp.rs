@@ -118,7 +118,24 @@ impl Idp {
     /// Walks the provider's own login page as a browser would, from the `Location` Berth's
     /// start endpoint answered, and returns the URL the provider sends the browser back to.
     pub async fn log_in(&self, authorize: &str, username: &str, password: &str) -> String {
-        let http = self.http();
+        Provider {
+            issuer: self.issuer.clone(),
+            http: self.http(),
+        }
+        .log_in(authorize, username, password)
+        .await
+    }
+}
+
+/// A running provider's address and a client that trusts it.
+struct Provider {
+    issuer: String,
+    http: reqwest::Client,
+}
+
+impl Provider {
+    async fn log_in(&self, authorize: &str, username: &str, password: &str) -> String {
+        let http = &self.http;
         let login = location(http.get(authorize).send().await.unwrap());
         let login = self.absolute(&login);
         let id = reqwest::Url::parse(&login)
@@ -295,4 +312,65 @@ pub fn no_redirects() -> reqwest::Client {
         .redirect(reqwest::redirect::Policy::none())
         .build()
         .unwrap()
+}
+
+/// An ID token for `username` from the provider the test command started for the whole run
+/// (`BERTH_TEST_OIDC_*`, the one every real kube-apiserver trusts), by the authorization code
+/// flow through its login form, as client `berth`.
+pub async fn shared_id_token(username: &str, password: &str) -> Option<String> {
+    let Ok(issuer) = std::env::var("BERTH_TEST_OIDC_ISSUER") else {
+        if std::env::var_os("BERTH_REQUIRE_CLUSTERS").is_some() {
+            panic!("BERTH_REQUIRE_CLUSTERS is set but BERTH_TEST_OIDC_ISSUER is not: bash scripts/test starts the identity provider");
+        }
+        eprintln!("skipped: BERTH_TEST_OIDC_ISSUER is not set (bash scripts/test starts the identity provider)");
+        return None;
+    };
+    let ca = std::env::var("BERTH_TEST_OIDC_CA_FILE").expect("BERTH_TEST_OIDC_CA_FILE");
+    let secret =
+        std::env::var("BERTH_TEST_OIDC_CLIENT_SECRET").expect("BERTH_TEST_OIDC_CLIENT_SECRET");
+    let pem = std::fs::read(&ca).unwrap();
+    let http = reqwest::Client::builder()
+        .add_root_certificate(reqwest::Certificate::from_pem(&pem).unwrap())
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let redirect = "http://127.0.0.1:1/auth/oidc/callback";
+    let mut authorize = reqwest::Url::parse(&format!("{issuer}/auth")).unwrap();
+    authorize
+        .query_pairs_mut()
+        .append_pair("client_id", "berth")
+        .append_pair("response_type", "code")
+        .append_pair("scope", "openid email profile groups")
+        .append_pair("redirect_uri", redirect)
+        .append_pair("state", "kubectl")
+        .append_pair("nonce", "kubectl");
+    let provider = Provider {
+        issuer: issuer.clone(),
+        http: http.clone(),
+    };
+    let back = provider
+        .log_in(authorize.as_str(), username, password)
+        .await;
+    let code = reqwest::Url::parse(&back)
+        .unwrap()
+        .query_pairs()
+        .find(|(k, _)| k == "code")
+        .unwrap_or_else(|| panic!("no code in {back}"))
+        .1
+        .into_owned();
+    let tokens: Value = http
+        .post(format!("{issuer}/oauth/token"))
+        .basic_auth("berth", Some(secret))
+        .form(&[
+            ("grant_type", "authorization_code"),
+            ("code", &code),
+            ("redirect_uri", redirect),
+        ])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    Some(tokens["id_token"].as_str().expect("an ID token").to_owned())
 }

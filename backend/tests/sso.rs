@@ -509,3 +509,211 @@ async fn check_config_reads_the_discovery_document_or_says_why_not() {
         .to_string();
     assert!(said.contains("BERTH_OIDC_CA_FILE"), "{said}");
 }
+
+/// What the hand-made provider below puts in its next ID token.
+#[derive(Clone, Copy, PartialEq, Debug)]
+enum Forgery {
+    None,
+    OtherKey,
+    OtherAudience,
+    Expired,
+    OtherNonce,
+    OtherIssuer,
+}
+
+/// A provider made with openidconnect's own provider-side types, which signs the ID tokens a
+/// real provider never would: forged, for another client, expired, replayed from another
+/// sign-in, from another issuer. Each must end on the login page, without a session.
+#[sqlx::test(migrations = "../migrations")]
+async fn forged_expired_and_foreign_id_tokens_are_refused(db: PgPool) {
+    use std::sync::{Arc, Mutex};
+
+    use axum::{extract::State, routing::get, routing::post, Json, Router};
+    use openidconnect::{
+        core::{
+            CoreIdToken, CoreIdTokenClaims, CoreIdTokenFields, CoreJsonWebKeySet,
+            CoreJwsSigningAlgorithm, CoreProviderMetadata, CoreResponseType,
+            CoreRsaPrivateSigningKey, CoreSubjectIdentifierType, CoreTokenResponse, CoreTokenType,
+        },
+        AccessToken, Audience, AuthUrl, EmptyAdditionalClaims, EmptyAdditionalProviderMetadata,
+        EmptyExtraTokenFields, EndUserEmail, IssuerUrl, JsonWebKeyId, JsonWebKeySetUrl, Nonce,
+        PrivateSigningKey, ResponseTypes, StandardClaims, SubjectIdentifier, TokenUrl,
+    };
+
+    fn rsa_key() -> String {
+        let out = std::process::Command::new("openssl")
+            .args(["genrsa", "-traditional", "2048"])
+            .output()
+            .expect("openssl makes an RSA key");
+        String::from_utf8(out.stdout).unwrap()
+    }
+    let kid = Some(JsonWebKeyId::new("k1".into()));
+    let key = CoreRsaPrivateSigningKey::from_pem(&rsa_key(), kid.clone()).unwrap();
+    let other = CoreRsaPrivateSigningKey::from_pem(&rsa_key(), kid).unwrap();
+
+    struct Fake {
+        issuer: String,
+        key: CoreRsaPrivateSigningKey,
+        other: CoreRsaPrivateSigningKey,
+        forgery: Forgery,
+        nonce: String,
+    }
+    let socket = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let issuer = format!("http://{}", socket.local_addr().unwrap());
+    let fake = Arc::new(Mutex::new(Fake {
+        issuer: issuer.clone(),
+        key,
+        other,
+        forgery: Forgery::None,
+        nonce: String::new(),
+    }));
+    async fn discovery(State(f): State<Arc<Mutex<Fake>>>) -> Json<CoreProviderMetadata> {
+        let issuer = f.lock().unwrap().issuer.clone();
+        let metadata = CoreProviderMetadata::new(
+            IssuerUrl::new(issuer.clone()).unwrap(),
+            AuthUrl::new(format!("{issuer}/authorize")).unwrap(),
+            JsonWebKeySetUrl::new(format!("{issuer}/keys")).unwrap(),
+            vec![ResponseTypes::new(vec![CoreResponseType::Code])],
+            vec![CoreSubjectIdentifierType::Public],
+            vec![CoreJwsSigningAlgorithm::RsaSsaPkcs1V15Sha256],
+            EmptyAdditionalProviderMetadata {},
+        )
+        .set_token_endpoint(Some(TokenUrl::new(format!("{issuer}/token")).unwrap()));
+        Json(metadata)
+    }
+    async fn keys(State(f): State<Arc<Mutex<Fake>>>) -> Json<CoreJsonWebKeySet> {
+        Json(CoreJsonWebKeySet::new(vec![f
+            .lock()
+            .unwrap()
+            .key
+            .as_verification_key()]))
+    }
+    async fn token(State(f): State<Arc<Mutex<Fake>>>) -> Json<CoreTokenResponse> {
+        let f = f.lock().unwrap();
+        let now = chrono::Utc::now();
+        let (issuer, audience, expiry, nonce) = match f.forgery {
+            Forgery::OtherAudience => (
+                f.issuer.clone(),
+                "someone-else",
+                now + chrono::Duration::hours(1),
+                f.nonce.clone(),
+            ),
+            Forgery::Expired => (
+                f.issuer.clone(),
+                "berth",
+                now - chrono::Duration::hours(1),
+                f.nonce.clone(),
+            ),
+            Forgery::OtherNonce => (
+                f.issuer.clone(),
+                "berth",
+                now + chrono::Duration::hours(1),
+                "from-another-sign-in".into(),
+            ),
+            Forgery::OtherIssuer => (
+                "https://evil.example".into(),
+                "berth",
+                now + chrono::Duration::hours(1),
+                f.nonce.clone(),
+            ),
+            Forgery::None | Forgery::OtherKey => (
+                f.issuer.clone(),
+                "berth",
+                now + chrono::Duration::hours(1),
+                f.nonce.clone(),
+            ),
+        };
+        let claims = CoreIdTokenClaims::new(
+            IssuerUrl::new(issuer).unwrap(),
+            vec![Audience::new(audience.into())],
+            expiry,
+            now - chrono::Duration::minutes(1),
+            StandardClaims::new(SubjectIdentifier::new("mallory".into()))
+                .set_email(Some(EndUserEmail::new("mallory@corp.example".into())))
+                .set_email_verified(Some(true)),
+            EmptyAdditionalClaims {},
+        )
+        .set_nonce(Some(Nonce::new(nonce)));
+        let signer = if f.forgery == Forgery::OtherKey {
+            &f.other
+        } else {
+            &f.key
+        };
+        let access = AccessToken::new("access".into());
+        let id_token = CoreIdToken::new(
+            claims,
+            signer,
+            CoreJwsSigningAlgorithm::RsaSsaPkcs1V15Sha256,
+            Some(&access),
+            None,
+        )
+        .unwrap();
+        Json(CoreTokenResponse::new(
+            access,
+            CoreTokenType::Bearer,
+            CoreIdTokenFields::new(Some(id_token), EmptyExtraTokenFields {}),
+        ))
+    }
+    let router = Router::new()
+        .route("/.well-known/openid-configuration", get(discovery))
+        .route("/keys", get(keys))
+        .route("/token", post(token))
+        .with_state(fake.clone());
+    tokio::spawn(async move { axum::serve(socket, router).await.unwrap() });
+
+    let listen = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let mut config = berth::config::Config::for_tests("postgres://unused");
+    config.listen = listen;
+    config.oidc_issuer = Some(issuer);
+    config.oidc_client_id = Some("berth".into());
+    config.oidc_client_secret = Some(secrecy::SecretString::from("s".to_owned()));
+    config.oidc_redirect_url = Some(format!("http://{listen}/auth/oidc/callback"));
+    let server = TestServer::serve_app(berth::App::new(db.clone(), config).await.unwrap()).await;
+
+    for forgery in [
+        Forgery::OtherKey,
+        Forgery::OtherAudience,
+        Forgery::Expired,
+        Forgery::OtherNonce,
+        Forgery::OtherIssuer,
+        Forgery::None,
+    ] {
+        let (authorize, cookie) = server.sso_start().await;
+        let query: std::collections::HashMap<String, String> = reqwest::Url::parse(&authorize)
+            .unwrap()
+            .query_pairs()
+            .into_owned()
+            .collect();
+        {
+            let mut f = fake.lock().unwrap();
+            f.forgery = forgery;
+            f.nonce = query["nonce"].clone();
+        }
+        let callback = format!(
+            "{}/auth/oidc/callback?code=c&state={}",
+            server.base, query["state"]
+        );
+        match server.sso_finish(&callback, Some(&cookie)).await {
+            common::idp::Outcome::Failed(code) => {
+                assert_ne!(
+                    forgery,
+                    Forgery::None,
+                    "the honest token was refused: {code}"
+                );
+                assert_eq!(code, "invalid", "{forgery:?}");
+            }
+            common::idp::Outcome::SignedIn(client) => {
+                assert_eq!(forgery, Forgery::None, "{forgery:?} signed in");
+                assert_eq!(me(&client).await["user"]["email"], "mallory@corp.example");
+            }
+        }
+    }
+    let users: i64 = sqlx::query_scalar("SELECT count(*) FROM users WHERE sso_subject = 'mallory'")
+        .fetch_one(&db)
+        .await
+        .unwrap();
+    assert_eq!(users, 1, "only the honest sign-in made the user");
+}

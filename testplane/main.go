@@ -35,6 +35,11 @@ func main() {
 			fmt.Fprintf(os.Stderr, "testplane: %v\n", err)
 			os.Exit(1)
 		}
+	case "sync":
+		if err := syncCommand(os.Args[2:]); err != nil {
+			fmt.Fprintf(os.Stderr, "testplane sync: %v\n", err)
+			os.Exit(1)
+		}
 	case "render-rbac":
 		if err := renderRBACCommand(os.Args[2:]); err != nil {
 			fmt.Fprintf(os.Stderr, "testplane: %v\n", err)
@@ -47,6 +52,7 @@ func main() {
 
 func usage() {
 	fmt.Fprintln(os.Stderr, "usage: testplane up --bin DIR --fleet FILE --work DIR --kubeconfig FILE [--clusters a,b] [--chart DIR] [--velero-crds DIR]")
+	fmt.Fprintln(os.Stderr, "       testplane sync --repo URL --path DIR --kubeconfig FILE --context NAME --work DIR [--branch main] [--kubectl PATH]   (plays Flux's kustomize-controller)")
 	fmt.Fprintln(os.Stderr, "       testplane render-rbac --chart DIR   (the chart's ClusterRole, as Helm renders it)")
 	os.Exit(2)
 }

@@ -10,7 +10,7 @@ ENV SQLX_OFFLINE=true
 RUN bash scripts/build-site && cargo build --release -p berth
 
 FROM debian:bookworm-slim
-RUN apt-get update && apt-get install -y --no-install-recommends ca-certificates curl \
+RUN apt-get update && apt-get install -y --no-install-recommends ca-certificates curl libssl3 \
     && rm -rf /var/lib/apt/lists/* \
     && useradd --system --uid 10001 --home-dir /nonexistent berth \
     && printf '#!/bin/sh\nexec curl -fsS http://127.0.0.1:3000/readyz >/dev/null\n' > /usr/local/bin/berth-healthcheck \

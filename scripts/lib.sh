@@ -36,6 +36,16 @@ ensure_sqlx_cli() {
     || { say "installing sqlx-cli (a few minutes, once)"; cargo install --quiet sqlx-cli --version '^0.8' --no-default-features --features rustls,postgres; }
 }
 
+# libgit2 (GitOps delivery) builds against the system's OpenSSL and finds it with pkg-config;
+# the GitOps tests drive git and ssh-keygen.
+ensure_build_packages() {
+  local missing=() p
+  for p in libssl-dev pkg-config git openssh-client; do
+    dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
+  done
+  [ ${#missing[@]} -eq 0 ] || apt_install "${missing[@]}"
+}
+
 ensure_chromium() {
   [ -x /usr/bin/chromium ] || apt_install chromium
 }
@@ -242,8 +252,9 @@ start_clusters() { # fleet work-dir [clusters]
   done
   sed 's/^/    /' "$out" >&2
   export BERTH_TEST_KUBECONFIG="$work.kubeconfig"
-  # kubectl of the same release, for the suites that drive it.
-  export BERTH_TEST_KUBECTL="$bin/kubectl"
+  # kubectl of the same release, for the suites that drive it, and testplane itself, whose
+  # `sync` plays Flux's kustomize-controller in the GitOps suites.
+  export BERTH_TEST_KUBECTL="$bin/kubectl" BERTH_TEST_TESTPLANE="$bin/testplane"
 }
 
 # ---- the identity provider (testplane/idp/): zitadel/oidc's OpenID provider, for SSO ----
@@ -286,6 +297,49 @@ start_idp() { # users-file work-dir
   done
   IDP_ISSUER=$(cat "$dir/issuer")
   export IDP_ISSUER IDP_CLIENT_SECRET IDP_CA_FILE="$dir/ca.pem"
+}
+
+# ---- the Git host (testplane/gitserver/): git-http-backend over HTTPS, git over SSH ----
+
+# Prints the path of the Git host's binary, building it when its source changed.
+gitserver_build() {
+  command -v go >/dev/null || { echo "Go is needed to build the Git host (testplane/gitserver/)" >&2; return 1; }
+  local key bin
+  key=$(cat testplane/gitserver/go.mod testplane/gitserver/go.sum testplane/gitserver/main.go | sha256sum | cut -c1-12)
+  bin="$(testplane_cache)/gitserver-$key"
+  if [ ! -x "$bin" ]; then
+    mkdir -p "$(testplane_cache)"
+    say "building the Git host (testplane/gitserver, Go standard library and x/crypto/ssh)"
+    (cd testplane/gitserver && CGO_ENABLED=0 go build -trimpath -ldflags "-s -w" -o "$bin.partial" .) >&2
+    mv "$bin.partial" "$bin"
+  fi
+  echo "$bin"
+}
+
+# Starts the demo's Git host on fixed loopback ports (HTTPS 3443, SSH 3022) over
+# .berth/demo-git, where its repository, CA and writer's password are kept between runs, and
+# exports BERTH_DEMO_GIT_* for `berth demo seed`. Says why and returns 1 when it cannot.
+start_demo_git() {
+  local bin dir="$PWD/.berth/demo-git" pid
+  bin=$(gitserver_build) || return 1
+  mkdir -p "$dir/root"
+  [ -d "$dir/root/platform-gitops.git" ] || git init -q --bare -b main "$dir/root/platform-gitops.git"
+  [ -s "$dir/password" ] || (umask 077 && head -c 18 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$dir/password")
+  rm -f "$dir/ready"
+  "$bin" --root "$dir/root" --dir "$dir/work" --ready-file "$dir/ready" \
+    --users "berth:$(cat "$dir/password"):rw" --https-addr 127.0.0.1:3443 --ssh-addr 127.0.0.1:3022 >"$dir/log" 2>&1 &
+  pid=$!
+  stop_at_exit "$pid"
+  while [ ! -s "$dir/ready" ]; do
+    if ! kill -0 "$pid" 2>/dev/null; then
+      say "the demo Git host did not start (GitOps is left out of the demo): $(tail -1 "$dir/log")"
+      return 1
+    fi
+    sleep 0.1
+  done
+  export BERTH_DEMO_GIT_URL="https://127.0.0.1:3443/platform-gitops.git" BERTH_DEMO_GIT_CA_FILE="$dir/work/ca.pem" \
+    BERTH_DEMO_GIT_USERNAME=berth BERTH_DEMO_GIT_PASSWORD
+  BERTH_DEMO_GIT_PASSWORD=$(cat "$dir/password")
 }
 
 # ---- roles: Berth runs as berth_app, migrations as the owner ----

@@ -28,6 +28,8 @@ pub struct App {
     pub clients: crate::fleet::connect::ClientCache,
     /// The identity provider, when single sign-on is configured.
     pub sso: Option<Arc<crate::auth::sso::Sso>>,
+    /// One Git operation per repository at a time in this process.
+    pub git_locks: crate::gitops::Locks,
 }
 
 impl FromRef<App> for LeptosOptions {
@@ -67,6 +69,7 @@ impl App {
             simulator: None,
             clients: Default::default(),
             sso: crate::auth::sso::Sso::from_config(&config)?.map(Arc::new),
+            git_locks: Default::default(),
             config: Arc::new(config),
         })
     }

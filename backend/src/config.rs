@@ -184,6 +184,23 @@ pub struct Config {
     #[arg(long, env = "BERTH_CAPACITY_STEP_SECONDS", default_value_t = 75)]
     pub capacity_step_seconds: u64,
 
+    /// Where Berth keeps its bare clones of GitOps repositories (a cache: deleting it costs
+    /// one fetch). Default: `berth-git` in the system's temporary directory.
+    #[arg(long, env = "BERTH_GIT_CACHE_DIR")]
+    pub git_cache_dir: Option<PathBuf>,
+
+    /// The e-mail of Berth's commits (the author's name is "Berth").
+    #[arg(
+        long,
+        env = "BERTH_GIT_AUTHOR_EMAIL",
+        default_value = "berth@localhost"
+    )]
+    pub git_author_email: String,
+
+    /// Seconds one Git operation (fetch, commit and push) may take before the job tries again.
+    #[arg(long, env = "BERTH_GIT_TIMEOUT_SECONDS", default_value_t = 60)]
+    pub git_timeout_seconds: u64,
+
     /// The currency prices are set and cost reports are shown in (ISO 4217 code or any
     /// short label).
     #[arg(long, env = "BERTH_COST_CURRENCY", default_value = "USD")]
@@ -252,6 +269,13 @@ impl Config {
         Duration::from_secs(u64::from(self.session_absolute_hours) * 3600)
     }
 
+    /// Where the bare clones of GitOps repositories live.
+    pub fn git_cache(&self) -> PathBuf {
+        self.git_cache_dir
+            .clone()
+            .unwrap_or_else(|| std::env::temp_dir().join("berth-git"))
+    }
+
     pub fn sync_timeout(&self) -> Duration {
         Duration::from_secs(self.sync_timeout_seconds)
     }
@@ -283,6 +307,14 @@ impl Config {
         }
         if self.sync_concurrency == 0 {
             problems.push("BERTH_SYNC_CONCURRENCY must be at least 1");
+        }
+        if self.git_timeout_seconds == 0 {
+            problems.push("BERTH_GIT_TIMEOUT_SECONDS must be at least 1");
+        }
+        if self.git_author_email.trim().is_empty()
+            || self.git_author_email.contains(['<', '>', '\n'])
+        {
+            problems.push("BERTH_GIT_AUTHOR_EMAIL must be an e-mail address");
         }
         if self.pool_label_keys.iter().any(|k| k.trim().is_empty()) {
             problems.push("BERTH_POOL_LABEL_KEYS must not contain empty keys");

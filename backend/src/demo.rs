@@ -148,6 +148,81 @@ pub async fn seed(app: &App, real: Option<&berth_fleet_sim::FleetSpec>) -> Resul
     Ok(said)
 }
 
+/// The demo's Git host: a repository the simulated dev cluster delivers through.
+pub struct DemoGit {
+    pub url: String,
+    pub ca_pem: String,
+    pub username: String,
+    pub password: String,
+}
+
+/// The simulated cluster that delivers through Git in the demo.
+pub const GITOPS_CLUSTER: &str = "dev-shanghai-1";
+
+/// Registers the demo's repository (or updates its credentials and CA, which its host keeps
+/// across restarts), has dev-shanghai-1 deliver through it, and adds a recurring change
+/// window on prod so the freeze calendar has something to show.
+pub async fn gitops(app: &App, git: &DemoGit) -> Result<Vec<String>> {
+    use berth_frontend::api::{DeliveryInput, NewFreezeWindow, NewGitRepository};
+    let mut said = Vec::new();
+    let as_admin = acting_as(app, ADMIN_EMAIL, "demo-seed")
+        .await?
+        .ok_or(Error::NotFound("the demo admin"))?;
+    let input = NewGitRepository {
+        name: "platform-gitops".into(),
+        url: git.url.clone(),
+        auth: "basic".into(),
+        username: Some(git.username.clone()),
+        secret: Some(git.password.clone()),
+        ca_pem: Some(git.ca_pem.clone()),
+        ..Default::default()
+    };
+    match crate::gitops::repositories::create(app, &as_admin, input.clone()).await {
+        Ok(_) => said.push(format!(
+            "Git repository platform-gitops registered: {}",
+            git.url
+        )),
+        Err(Error::Conflict { .. }) => {
+            crate::gitops::repositories::update(app, &as_admin, "platform-gitops", input).await?;
+        }
+        Err(e) => return Err(e),
+    }
+    let simulated = sqlx::query_scalar!(
+        "SELECT delivery FROM clusters WHERE name = $1 AND connection = 'simulated'",
+        GITOPS_CLUSTER
+    )
+    .fetch_optional(&app.db)
+    .await?;
+    if simulated.as_deref() == Some("direct") {
+        let delivery = DeliveryInput {
+            mode: "gitops".into(),
+            repository: Some("platform-gitops".into()),
+            ..Default::default()
+        };
+        crate::gitops::repositories::set_delivery(app, &as_admin, GITOPS_CLUSTER, delivery).await?;
+        said.push(format!(
+            "{GITOPS_CLUSTER} delivers through Git: namespaces are commits to platform-gitops, synced by the demo's stand-in for Flux"
+        ));
+    }
+    let freezes = sqlx::query_scalar!("SELECT count(*) AS \"n!\" FROM freeze_windows")
+        .fetch_one(&app.db)
+        .await?;
+    if freezes == 0 {
+        let window = NewFreezeWindow {
+            name: "Friday release freeze".into(),
+            reason: "No prod changes before the weekend".into(),
+            environments: vec!["prod".into()],
+            schedule: Some("0 16 * * 5".into()),
+            duration_minutes: Some(4 * 60),
+            timezone: Some("Asia/Shanghai".into()),
+            ..Default::default()
+        };
+        crate::tenancy::freeze::create(app, &as_admin, window).await?;
+        said.push("change window: prod is frozen Fridays 16:00–20:00 Asia/Shanghai".into());
+    }
+    Ok(said)
+}
+
 /// Registers every cluster of `fleet` by the kubeconfig context of its name (probed like
 /// any registration), then pairs them.
 async fn register_real(app: &App, ctx: &Ctx, fleet: &berth_fleet_sim::FleetSpec) -> Result<()> {

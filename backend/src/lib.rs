@@ -15,6 +15,7 @@ pub mod drills;
 pub mod error;
 pub mod fields;
 pub mod fleet;
+pub mod gitops;
 pub mod group_rules;
 pub mod http;
 pub mod jobs;

@@ -88,6 +88,16 @@ enum DemoCommand {
         /// up`) by their `BERTH_KUBECONFIG` contexts instead of the simulated demo fleet.
         #[arg(long, env = "BERTH_DEMO_REAL_FLEET")]
         real_fleet: Option<std::path::PathBuf>,
+        /// A Git repository (the demo's Git host) that dev-shanghai-1 of the simulated fleet
+        /// delivers through, with its CA and a writer's user name and password.
+        #[arg(long, env = "BERTH_DEMO_GIT_URL")]
+        git_url: Option<String>,
+        #[arg(long, env = "BERTH_DEMO_GIT_CA_FILE")]
+        git_ca_file: Option<std::path::PathBuf>,
+        #[arg(long, env = "BERTH_DEMO_GIT_USERNAME")]
+        git_username: Option<String>,
+        #[arg(long, env = "BERTH_DEMO_GIT_PASSWORD", hide_env_values = true)]
+        git_password: Option<String>,
     },
     /// Serve the demo namespace's usage history from a local Prometheus (Debian's
     /// `prometheus` and `promtool`) until stopped; prints its URL first.
@@ -142,6 +152,7 @@ async fn main() -> anyhow::Result<()> {
             let workers = berth::jobs::spawn_workers(app.clone());
             berth::drills::spawn_scheduler(app.clone());
             berth::tenancy::drift::spawn_periodic_checks(app.clone());
+            berth::gitops::simulated::spawn(app.clone());
             audit::checkpoint::spawn_periodic(app.clone());
             let grace =
                 std::time::Duration::from_secs(app.config.job_lease_seconds.saturating_sub(10));
@@ -237,7 +248,13 @@ async fn main() -> anyhow::Result<()> {
             let key = audit::checkpoint::signing_key(key).map_err(anyhow::Error::msg)?;
             println!("{}", audit::checkpoint::public_key_text(&key));
         }
-        Command::Demo(DemoCommand::Seed { real_fleet }) => {
+        Command::Demo(DemoCommand::Seed {
+            real_fleet,
+            git_url,
+            git_ca_file,
+            git_username,
+            git_password,
+        }) => {
             app.migrate().await?;
             let real = match real_fleet {
                 Some(path) => Some(berth_fleet_sim::FleetSpec::from_yaml(
@@ -248,6 +265,21 @@ async fn main() -> anyhow::Result<()> {
             };
             for line in berth::demo::seed(&app, real.as_ref()).await? {
                 println!("{line}");
+            }
+            if let (Some(url), Some(ca), Some(username), Some(password)) =
+                (git_url, git_ca_file, git_username, git_password)
+            {
+                let ca_pem = std::fs::read_to_string(&ca)
+                    .map_err(|e| anyhow::anyhow!("{}: {e}", ca.display()))?;
+                let git = berth::demo::DemoGit {
+                    url,
+                    ca_pem,
+                    username,
+                    password,
+                };
+                for line in berth::demo::gitops(&app, &git).await? {
+                    println!("{line}");
+                }
             }
         }
         Command::Demo(DemoCommand::Prometheus { dir }) => {

@@ -21,7 +21,7 @@ use uuid::Uuid;
 use crate::{
     audit,
     auth::{self, sessions, Ctx, Intent},
-    fleet, people, teams, tenancy, tokens, App, Error,
+    fleet, gitops, people, teams, tenancy, tokens, App, Error,
 };
 
 pub fn pages(app: &App) -> Router<App> {
@@ -373,6 +373,16 @@ impl Portal for PortalService {
                 tenancy::requests::reject(&self.app, &ctx, id, decision_input).await
             }
             DecisionKind::Cancel => tenancy::requests::cancel(&self.app, &ctx, id).await,
+            DecisionKind::Release => {
+                let reason = decision_input.reason.unwrap_or_default();
+                tenancy::freeze::release(
+                    &self.app,
+                    &ctx,
+                    id,
+                    berth_frontend::api::FreezeRelease { reason },
+                )
+                .await
+            }
         }
         .map_err(detail)
     }
@@ -774,6 +784,97 @@ impl Portal for PortalService {
     ) -> portal::Result<ClusterHeadroom> {
         let ctx = self.reader(req).await?;
         crate::capacity::headroom(&self.app, &ctx, cluster, shape)
+            .await
+            .map_err(detail)
+    }
+
+    async fn git_repositories(&self, req: &Parts) -> portal::Result<Vec<GitRepository>> {
+        let ctx = self.reader(req).await?;
+        gitops::repositories::list(&self.app, &ctx)
+            .await
+            .map_err(detail)
+    }
+
+    async fn register_git_repository(
+        &self,
+        req: &Parts,
+        csrf: &str,
+        input: NewGitRepository,
+    ) -> portal::Result<GitRepository> {
+        let ctx = self.writer(req, csrf).await?;
+        gitops::repositories::create(&self.app, &ctx, input)
+            .await
+            .map_err(detail)
+    }
+
+    async fn remove_git_repository(
+        &self,
+        req: &Parts,
+        csrf: &str,
+        name: &str,
+    ) -> portal::Result<()> {
+        let ctx = self.writer(req, csrf).await?;
+        gitops::repositories::remove(&self.app, &ctx, name)
+            .await
+            .map_err(detail)
+    }
+
+    async fn check_git_repository(
+        &self,
+        req: &Parts,
+        csrf: &str,
+        name: &str,
+    ) -> portal::Result<GitCheck> {
+        let ctx = self.writer(req, csrf).await?;
+        gitops::repositories::check(&self.app, &ctx, name)
+            .await
+            .map_err(detail)
+    }
+
+    async fn set_delivery(
+        &self,
+        req: &Parts,
+        csrf: &str,
+        cluster: &str,
+        input: DeliveryInput,
+    ) -> portal::Result<Cluster> {
+        let ctx = self.writer(req, csrf).await?;
+        gitops::repositories::set_delivery(&self.app, &ctx, cluster, input)
+            .await
+            .map_err(detail)
+    }
+
+    async fn freezes(&self, req: &Parts) -> portal::Result<Vec<FreezeWindow>> {
+        let ctx = self.reader(req).await?;
+        tenancy::freeze::list(&self.app, &ctx).await.map_err(detail)
+    }
+
+    async fn freeze_calendar(
+        &self,
+        req: &Parts,
+        query: FreezeCalendarQuery,
+    ) -> portal::Result<FreezeCalendar> {
+        let ctx = self.reader(req).await?;
+        tenancy::freeze::calendar(&self.app, &ctx, query)
+            .await
+            .map_err(detail)
+    }
+
+    async fn create_freeze(
+        &self,
+        req: &Parts,
+        csrf: &str,
+        input: NewFreezeWindow,
+    ) -> portal::Result<FreezeWindow> {
+        let ctx = self.writer(req, csrf).await?;
+        tenancy::freeze::create(&self.app, &ctx, input)
+            .await
+            .map_err(detail)
+    }
+
+    async fn remove_freeze(&self, req: &Parts, csrf: &str, id: Uuid) -> portal::Result<()> {
+        let ctx = self.writer(req, csrf).await?;
+        tenancy::freeze::remove(&self.app, &ctx, id)
             .await
             .map_err(detail)
     }

@@ -77,6 +77,18 @@ const MATRIX: &[(&str, &str, Needs, [u16; 4])] = &[
     ("GET", "/api/v1/clusters/{name}/simulator/faults", Read, [OK, DENIED, DENIED, DENIED]),
     ("PUT", "/api/v1/clusters/{name}/simulator/faults", Approve, [OK, DENIED, DENIED, DENIED]),
     ("POST", "/api/v1/fleet/sync", Approve, [OK, DENIED, DENIED, DENIED]),
+    ("PUT", "/api/v1/clusters/{name}/delivery", Approve, [OK, DENIED, DENIED, DENIED]),
+    ("GET", "/api/v1/git-repositories", Read, [OK, DENIED, DENIED, DENIED]),
+    ("POST", "/api/v1/git-repositories", Approve, [OK, DENIED, DENIED, DENIED]),
+    ("GET", "/api/v1/git-repositories/{name}", Read, [OK, DENIED, DENIED, DENIED]),
+    ("PUT", "/api/v1/git-repositories/{name}", Approve, [OK, DENIED, DENIED, DENIED]),
+    ("POST", "/api/v1/git-repositories/{name}/check", Approve, [OK, DENIED, DENIED, DENIED]),
+    ("DELETE", "/api/v1/git-repositories/{name}", Approve, [OK, DENIED, DENIED, DENIED]),
+    ("GET", "/api/v1/freezes", Read, [OK, OK, OK, OK]),
+    ("POST", "/api/v1/freezes", Approve, [OK, DENIED, DENIED, DENIED]),
+    ("GET", "/api/v1/freezes/calendar", Read, [OK, OK, OK, OK]),
+    ("DELETE", "/api/v1/freezes/{id}", Approve, [OK, DENIED, DENIED, DENIED]),
+    ("POST", "/api/v1/namespace-requests/{id}/release", Approve, [OK, DENIED, DENIED, DENIED]),
     ("GET", "/api/v1/namespace-requests", Read, [OK, OK, OK, OK]),
     ("POST", "/api/v1/namespace-requests", Request, [OK, OK, OK, OK]),
     ("POST", "/api/v1/namespace-requests/preview", Request, [OK, OK, OK, OK]),
@@ -297,6 +309,23 @@ async fn every_endpoint_answers_every_kind_of_caller_as_the_matrix_says(db: PgPo
         )
         .await;
     assert_eq!(s, StatusCode::CREATED, "{rule}");
+    // A repository (on a closed loopback port: a check fails fast) and a freeze that ended
+    // long ago is refused, so one that is yet to come.
+    let (s, b) = admin
+        .post(
+            "/api/v1/git-repositories",
+            json!({"name": "authz", "url": "https://127.0.0.1:9/authz.git", "auth": "none"}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{b}");
+    let (s, freeze) = admin
+        .post(
+            "/api/v1/freezes",
+            json!({"name": "authz", "reason": "matrix", "environments": ["dev"],
+                   "starts_at": "2099-01-01T00:00:00Z", "ends_at": "2099-01-02T00:00:00Z"}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{freeze}");
     let (_, hook) = admin.post("/api/v1/webhooks", json!({"url": "http://127.0.0.1:9/hook", "secret": "a long enough shared secret", "events": ["request.created"]})).await;
 
     let spec = server.anonymous().get("/api/v1/openapi.json").await.1;
@@ -351,6 +380,7 @@ async fn every_endpoint_answers_every_kind_of_caller_as_the_matrix_says(db: PgPo
             }
             t if t.contains("/webhooks/{id}") => hook["id"].as_str().unwrap().to_owned(),
             t if t.contains("/group-rules/{id}") => rule["id"].as_str().unwrap().to_owned(),
+            t if t.contains("/freezes/{id}") => freeze["id"].as_str().unwrap().to_owned(),
             _ => pending["request"]["id"]
                 .as_str()
                 .unwrap_or_default()
@@ -366,6 +396,7 @@ async fn every_endpoint_answers_every_kind_of_caller_as_the_matrix_says(db: PgPo
             .replace("{team}", "payments")
             .replace("/clusters/{name}", &format!("/clusters/{cluster_name}"))
             .replace("/presets/{name}", "/presets/XL")
+            .replace("/git-repositories/{name}", "/git-repositories/authz")
             .replace("{environment}", "staging")
             .replace("{layer}", "offline")
             .replace("{cluster}/{name}", "prod-shanghai-1/payments-api")

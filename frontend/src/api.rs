@@ -115,13 +115,15 @@ words!(
 
 words!(
     /// pending → approved | rejected | cancelled; approved → provisioning → ready | failed
-    /// (retrying).
+    /// (retrying); provisioning ⇄ held while a freeze holds its cluster.
     RequestState {
         Pending = "pending",
         Approved = "approved",
         Rejected = "rejected",
         Cancelled = "cancelled",
         Provisioning = "provisioning",
+        /// Approved, and waiting for a change window (a freeze) on its cluster to end.
+        Held = "held",
         Ready = "ready",
         Failed = "failed",
     }
@@ -198,6 +200,7 @@ impl RequestState {
             RequestState::Pending
             | RequestState::Approved
             | RequestState::Provisioning
+            | RequestState::Held
             | RequestState::Failed => true,
             RequestState::Rejected | RequestState::Cancelled | RequestState::Ready => false,
         }
@@ -594,6 +597,9 @@ pub struct Cluster {
     pub prometheus_url: Option<String>,
     pub inventory: Option<InventoryState>,
     pub pools: Vec<NodePool>,
+    /// Server-side apply, or commits to Git for Argo CD or Flux.
+    #[serde(default)]
+    pub delivery: Delivery,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -1226,6 +1232,23 @@ pub struct NamespaceRequest {
     pub over_budget: bool,
     pub last_error: Option<String>,
     pub attempts: i32,
+    /// GitOps clusters: the commit that carried the change, its branch and merge request.
+    #[serde(default)]
+    pub git_commit: Option<String>,
+    #[serde(default)]
+    pub git_branch: Option<String>,
+    #[serde(default)]
+    pub git_review_url: Option<String>,
+    /// While held: the freeze that holds it, and when that ends.
+    #[serde(default)]
+    pub held_by: Option<String>,
+    #[serde(default, with = "time::serde::rfc3339::option")]
+    pub held_until: Option<OffsetDateTime>,
+    /// An admin let it through a freeze: who, and why.
+    #[serde(default)]
+    pub freeze_released_by: Option<String>,
+    #[serde(default)]
+    pub freeze_release_reason: Option<String>,
     #[serde(with = "time::serde::rfc3339")]
     pub created_at: OffsetDateTime,
     #[serde(with = "time::serde::rfc3339")]
@@ -1251,6 +1274,12 @@ pub struct RequestDetail {
     /// A quota change filed while a usage-aware policy was enabled: the namespace's measured
     /// use against its quota.
     pub usage: Option<UsageEvidence>,
+    /// Freezes that hold the request's cluster now or within two weeks.
+    #[serde(default)]
+    pub freezes: Vec<FreezeNotice>,
+    /// The caller (an admin) may let this held request through its freeze.
+    #[serde(default)]
+    pub can_release: bool,
 }
 
 /// What a request would do, without storing anything: the wizard's live panel.
@@ -1272,6 +1301,10 @@ pub struct RequestPreview {
     /// cluster's; none while neither is known (then every cluster is ranked).
     #[serde(default)]
     pub placement_environment: Option<Environment>,
+    /// Freezes that hold the chosen cluster now or within two weeks: an approved request
+    /// waits until they end.
+    #[serde(default)]
+    pub freezes: Vec<FreezeNotice>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -1339,7 +1372,23 @@ pub struct DriftItem {
     pub name: String,
     /// `missing`, or the paths whose live value differs.
     pub differences: Vec<String>,
+    /// What differs from what: the cluster from what Berth wants (direct) or from the
+    /// repository, or the repository from what Berth wants (GitOps).
+    #[serde(default)]
+    pub against: DriftSource,
 }
+
+words!(
+    /// The two places a GitOps namespace can drift.
+    #[derive(Default)]
+    DriftSource {
+        /// The cluster does not have what Berth wants (direct) or what Git has (GitOps).
+        #[default]
+        Cluster = "cluster",
+        /// The repository does not have what Berth wants (edited by hand, or not merged).
+        Repository = "repository",
+    }
+);
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ssr", derive(ToSchema))]
@@ -1368,6 +1417,17 @@ pub struct Namespace {
     /// None until the first proof (after provisioning).
     #[serde(default)]
     pub pinning: Option<PinningProof>,
+    /// GitOps clusters: where the namespace is in Git.
+    #[serde(default)]
+    pub git: Option<GitState>,
+    /// What the delivery waits for (a merge, the cluster's sync).
+    #[serde(default)]
+    pub delivery_status: Option<String>,
+    /// A freeze holds a change to it (a burst's end, an expiry): which, and until when.
+    #[serde(default)]
+    pub held_by: Option<String>,
+    #[serde(default, with = "time::serde::rfc3339::option")]
+    pub held_until: Option<OffsetDateTime>,
     #[serde(with = "time::serde::rfc3339")]
     pub created_at: OffsetDateTime,
 }
@@ -1585,6 +1645,8 @@ pub enum DecisionKind {
     Approve,
     Reject,
     Cancel,
+    /// An admin lets a held request through its freeze (the reason is required).
+    Release,
 }
 
 // ---------------------------------------------------------------------------------------
@@ -2085,4 +2147,288 @@ pub struct CostTotals {
     pub savings: f64,
     /// Namespaces no price applies to (left out of the totals).
     pub unpriced: u32,
+}
+
+// ---- GitOps delivery and change windows ----
+
+words!(
+    /// How a cluster gets its namespaces.
+    DeliveryMode {
+        /// Berth applies the objects server-side.
+        Direct = "direct",
+        /// Berth commits the objects to a Git repository that Argo CD or Flux syncs, and
+        /// marks a namespace ready once the cluster has what it committed.
+        Gitops = "gitops",
+    }
+);
+
+words!(
+    /// How Berth authenticates to a Git host.
+    GitAuth {
+        /// A public repository, or one on a host that needs nothing (read-only hosts refuse
+        /// the push and say so).
+        None = "none",
+        /// HTTPS with a user name and a password or access token.
+        Basic = "basic",
+        /// SSH with a private key (OpenSSH or PEM); the host must be in `known_hosts`.
+        SshKey = "ssh_key",
+    }
+);
+
+words!(
+    /// The Git host's API Berth opens merge requests with.
+    Forge {
+        Github = "github",
+        Gitlab = "gitlab",
+        Gitea = "gitea",
+    }
+);
+
+/// A Git repository Berth commits namespaces to. Credentials are never returned.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(ToSchema))]
+pub struct GitRepository {
+    pub id: Uuid,
+    pub name: String,
+    /// https://…, ssh://user@host[:port]/path or user@host:path.
+    pub url: String,
+    /// The branch Argo CD or Flux follows.
+    pub branch: String,
+    pub auth: GitAuth,
+    pub username: Option<String>,
+    /// A password, token or key is stored (sealed).
+    pub has_secret: bool,
+    /// The CA of an HTTPS host with a private CA (PEM).
+    pub ca_pem: Option<String>,
+    /// The SSH host keys accepted, one `host keytype base64` line each.
+    pub known_hosts: Option<String>,
+    pub forge: Option<Forge>,
+    pub forge_api_url: Option<String>,
+    /// `owner/repo` (GitHub, Gitea) or the project's path or id (GitLab).
+    pub forge_project: Option<String>,
+    /// The clusters that deliver through this repository.
+    pub clusters: Vec<String>,
+}
+
+/// A repository to register, or (every field optional) a change to one.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(ToSchema))]
+pub struct NewGitRepository {
+    pub name: String,
+    pub url: String,
+    /// Default `main`.
+    #[serde(default)]
+    pub branch: Option<String>,
+    /// none | basic | ssh_key
+    pub auth: String,
+    #[serde(default)]
+    pub username: Option<String>,
+    /// The password or token (basic), or the private key (ssh_key). Never returned.
+    #[serde(default)]
+    pub secret: Option<String>,
+    #[serde(default)]
+    pub ca_pem: Option<String>,
+    #[serde(default)]
+    pub known_hosts: Option<String>,
+    /// github | gitlab | gitea; with the three fields below, review branches get a merge
+    /// request.
+    #[serde(default)]
+    pub forge: Option<String>,
+    #[serde(default)]
+    pub forge_api_url: Option<String>,
+    #[serde(default)]
+    pub forge_project: Option<String>,
+    /// The API token. Never returned.
+    #[serde(default)]
+    pub forge_token: Option<String>,
+}
+
+/// What reaching a repository found: the branch's head, or why it cannot be read or
+/// written.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(ToSchema))]
+pub struct GitCheck {
+    pub repository: String,
+    pub reachable: bool,
+    /// The branch's head commit, when the branch exists.
+    pub head: Option<String>,
+    pub error: Option<String>,
+}
+
+/// How a cluster gets its namespaces, as an admin sets it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(ToSchema))]
+pub struct DeliveryInput {
+    /// direct | gitops
+    pub mode: String,
+    /// The repository (gitops).
+    #[serde(default)]
+    pub repository: Option<String>,
+    /// The namespaces' folder: a relative path with {namespace} and optionally {cluster},
+    /// {team} and {environment}. Default `clusters/{cluster}/namespaces/{namespace}`.
+    #[serde(default)]
+    pub path: Option<String>,
+    /// The folder of the cluster's shared policies; may use {cluster}. Default
+    /// `clusters/{cluster}/berth-shared`.
+    #[serde(default)]
+    pub shared_path: Option<String>,
+    /// Each change is a branch for review (and a merge request where the repository has
+    /// its host's API) instead of a commit to the branch.
+    #[serde(default)]
+    pub review: bool,
+}
+
+/// How a cluster gets its namespaces.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(ToSchema))]
+pub struct Delivery {
+    pub mode: DeliveryMode,
+    pub repository: Option<String>,
+    pub path: Option<String>,
+    pub shared_path: Option<String>,
+    pub review: bool,
+}
+
+impl Default for Delivery {
+    fn default() -> Self {
+        Delivery {
+            mode: DeliveryMode::Direct,
+            repository: None,
+            path: None,
+            shared_path: None,
+            review: false,
+        }
+    }
+}
+
+/// Where a namespace's objects are in Git (GitOps clusters).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(ToSchema))]
+pub struct GitState {
+    pub repository: String,
+    /// The namespace's folder in the repository.
+    pub path: String,
+    /// The commit that carries the namespace's current objects.
+    pub commit: Option<String>,
+    /// The branch it is on: the repository's branch, or a review branch.
+    pub branch: Option<String>,
+    /// The merge request of a review branch.
+    pub review_url: Option<String>,
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub committed_at: Option<OffsetDateTime>,
+}
+
+/// A change window: while it holds a cluster, approved changes to it wait.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(ToSchema))]
+pub struct FreezeWindow {
+    pub id: Uuid,
+    pub name: String,
+    pub reason: String,
+    /// The environments whose clusters it holds.
+    pub environments: Vec<Environment>,
+    /// The clusters it holds by name. With no environment and no cluster: the whole fleet.
+    pub clusters: Vec<String>,
+    /// A dated window.
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub starts_at: Option<OffsetDateTime>,
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub ends_at: Option<OffsetDateTime>,
+    /// A recurring window: a cron expression (minute hour day month weekday) in `timezone`,
+    /// each occurrence lasting `duration_minutes`.
+    pub schedule: Option<String>,
+    pub duration_minutes: Option<i32>,
+    pub timezone: Option<String>,
+    /// The current or next occurrence, if any.
+    pub next: Option<FreezeSpan>,
+    pub created_by: Option<String>,
+}
+
+/// One occurrence of a window.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(ToSchema))]
+pub struct FreezeSpan {
+    #[serde(with = "time::serde::rfc3339")]
+    pub starts_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339")]
+    pub ends_at: OffsetDateTime,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(ToSchema))]
+pub struct NewFreezeWindow {
+    pub name: String,
+    pub reason: String,
+    #[serde(default)]
+    pub environments: Vec<String>,
+    #[serde(default)]
+    pub clusters: Vec<String>,
+    /// RFC 3339; a dated window needs both.
+    #[serde(default)]
+    pub starts_at: Option<String>,
+    #[serde(default)]
+    pub ends_at: Option<String>,
+    /// A recurring window: cron, duration and time zone (IANA, default UTC).
+    #[serde(default)]
+    pub schedule: Option<String>,
+    #[serde(default)]
+    pub duration_minutes: Option<i32>,
+    #[serde(default)]
+    pub timezone: Option<String>,
+}
+
+/// A window as it touches one cluster: holding it now, or about to.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(ToSchema))]
+pub struct FreezeNotice {
+    pub freeze: String,
+    pub reason: String,
+    #[serde(with = "time::serde::rfc3339")]
+    pub starts_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339")]
+    pub ends_at: OffsetDateTime,
+    /// It holds the cluster now.
+    pub active: bool,
+}
+
+/// One cluster's windows over a period: the calendar.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(ToSchema))]
+pub struct FreezeCalendar {
+    #[serde(with = "time::serde::rfc3339")]
+    pub from: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339")]
+    pub until: OffsetDateTime,
+    pub entries: Vec<FreezeOccurrence>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(ToSchema))]
+pub struct FreezeOccurrence {
+    pub freeze: String,
+    pub reason: String,
+    /// The clusters it holds (every cluster of its environments, and those it names).
+    pub clusters: Vec<String>,
+    #[serde(with = "time::serde::rfc3339")]
+    pub starts_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339")]
+    pub ends_at: OffsetDateTime,
+}
+
+/// Filters for the calendar: from (RFC 3339, default now) and days (1–366, default 28).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(ToSchema, IntoParams))]
+#[cfg_attr(feature = "ssr", into_params(parameter_in = Query))]
+pub struct FreezeCalendarQuery {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub from: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub days: Option<i64>,
+}
+
+/// An admin lets one held request through a freeze.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(ToSchema))]
+pub struct FreezeRelease {
+    pub reason: String,
 }

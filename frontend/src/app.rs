@@ -89,6 +89,8 @@ pub fn App() -> impl IntoView {
                     // Rendered whole before the first byte, so a developer's 403 is the status.
                     <Route path=path!("/admin/users") view=pages::users::Users ssr=SsrMode::Async/>
                     <Route path=path!("/admin/tenancy") view=pages::settings::TenancySettings ssr=SsrMode::Async/>
+                    <Route path=path!("/admin/git") view=pages::gitops::GitRepositories ssr=SsrMode::Async/>
+                    <Route path=path!("/freezes") view=pages::gitops::Freezes/>
                     <Route path=path!("/requests") view=pages::requests::Requests/>
                     <Route path=path!("/requests/new") view=pages::requests::NewRequest/>
                     <Route path=path!("/requests/:id") view=pages::requests::RequestPage/>
@@ -129,11 +131,13 @@ fn Nav() -> impl IntoView {
                                     <A href="/drills">"Drills"</A>
                                     <A href="/capacity">"Capacity"</A>
                                     <A href="/fleet">"Fleet"</A>
+                                    <A href="/freezes">"Freezes"</A>
                                     <A href="/tokens">"Tokens"</A>
                                     <A href="/audit">"Audit"</A>
                                     <Show when=move || me.user.is_admin>
                                         <A href="/admin/users">"Users"</A>
                                         <A href="/admin/tenancy">"Tenancy"</A>
+                                        <A href="/admin/git">"Git"</A>
                                     </Show>
                                     <A href="/account">"Account"</A>
                                 </nav>

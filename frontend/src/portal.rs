@@ -250,4 +250,33 @@ pub trait Portal: Send + Sync + 'static {
         cluster: &str,
         shape: ShapeQuery,
     ) -> Result<ClusterHeadroom>;
+    async fn git_repositories(&self, req: &Parts) -> Result<Vec<GitRepository>>;
+    async fn register_git_repository(
+        &self,
+        req: &Parts,
+        csrf: &str,
+        input: NewGitRepository,
+    ) -> Result<GitRepository>;
+    async fn remove_git_repository(&self, req: &Parts, csrf: &str, name: &str) -> Result<()>;
+    async fn check_git_repository(&self, req: &Parts, csrf: &str, name: &str) -> Result<GitCheck>;
+    async fn set_delivery(
+        &self,
+        req: &Parts,
+        csrf: &str,
+        cluster: &str,
+        input: DeliveryInput,
+    ) -> Result<Cluster>;
+    async fn freezes(&self, req: &Parts) -> Result<Vec<FreezeWindow>>;
+    async fn freeze_calendar(
+        &self,
+        req: &Parts,
+        query: FreezeCalendarQuery,
+    ) -> Result<FreezeCalendar>;
+    async fn create_freeze(
+        &self,
+        req: &Parts,
+        csrf: &str,
+        input: NewFreezeWindow,
+    ) -> Result<FreezeWindow>;
+    async fn remove_freeze(&self, req: &Parts, csrf: &str, id: Uuid) -> Result<()>;
 }

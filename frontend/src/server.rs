@@ -579,7 +579,13 @@ pub async fn decide_request(
         "approve" => DecisionKind::Approve,
         "reject" => DecisionKind::Reject,
         "cancel" => DecisionKind::Cancel,
-        _ => return Err(invalid("decision", "must be approve, reject or cancel")),
+        "release" => DecisionKind::Release,
+        _ => {
+            return Err(invalid(
+                "decision",
+                "must be approve, reject, cancel or release",
+            ))
+        }
     };
     let (portal, parts) = portal()?;
     let detail = portal.decide(&parts, &csrf, id, decision, reason).await?;
@@ -1275,4 +1281,180 @@ pub async fn get_headroom(
         },
     };
     portal.headroom(&parts, &cluster, shape).await.map(Some)
+}
+
+// --- GitOps delivery and change windows ---------------------------------------------------
+
+/// `Some(text)` for a field that was filled in.
+#[cfg(feature = "ssr")]
+fn given(raw: String) -> Option<String> {
+    let t = raw.trim();
+    (!t.is_empty()).then(|| t.to_owned())
+}
+
+#[server(prefix = "/fn")]
+pub async fn list_git_repositories() -> Result<Vec<GitRepository>, ErrorDetail> {
+    let (portal, parts) = portal()?;
+    portal.git_repositories(&parts).await
+}
+
+#[server(prefix = "/fn")]
+pub async fn register_git_repository(
+    csrf: String,
+    name: String,
+    url: String,
+    branch: String,
+    auth: String,
+    username: String,
+    secret: String,
+    ca_pem: String,
+    known_hosts: String,
+    forge: String,
+    forge_api_url: String,
+    forge_project: String,
+    forge_token: String,
+) -> Result<GitRepository, ErrorDetail> {
+    let (portal, parts) = portal()?;
+    let input = NewGitRepository {
+        name,
+        url,
+        branch: given(branch),
+        auth,
+        username: given(username),
+        secret: given(secret),
+        ca_pem: given(ca_pem),
+        known_hosts: given(known_hosts),
+        forge: given(forge),
+        forge_api_url: given(forge_api_url),
+        forge_project: given(forge_project),
+        forge_token: given(forge_token),
+    };
+    portal.register_git_repository(&parts, &csrf, input).await
+}
+
+#[server(prefix = "/fn")]
+pub async fn remove_git_repository(csrf: String, name: String) -> Result<(), ErrorDetail> {
+    let (portal, parts) = portal()?;
+    portal.remove_git_repository(&parts, &csrf, &name).await
+}
+
+#[server(prefix = "/fn")]
+pub async fn check_git_repository(csrf: String, name: String) -> Result<GitCheck, ErrorDetail> {
+    let (portal, parts) = portal()?;
+    portal.check_git_repository(&parts, &csrf, &name).await
+}
+
+#[server(prefix = "/fn")]
+pub async fn set_cluster_delivery(
+    csrf: String,
+    name: String,
+    mode: String,
+    repository: String,
+    path: String,
+    shared_path: String,
+    review: Option<String>,
+) -> Result<Cluster, ErrorDetail> {
+    let (portal, parts) = portal()?;
+    let input = DeliveryInput {
+        mode,
+        repository: given(repository),
+        path: given(path),
+        shared_path: given(shared_path),
+        review: review.is_some(),
+    };
+    portal.set_delivery(&parts, &csrf, &name, input).await
+}
+
+#[server(prefix = "/fn")]
+pub async fn list_freezes() -> Result<Vec<FreezeWindow>, ErrorDetail> {
+    let (portal, parts) = portal()?;
+    portal.freezes(&parts).await
+}
+
+#[server(prefix = "/fn")]
+pub async fn get_freeze_calendar(days: i64) -> Result<FreezeCalendar, ErrorDetail> {
+    let (portal, parts) = portal()?;
+    let query = FreezeCalendarQuery {
+        from: None,
+        days: Some(days),
+    };
+    portal.freeze_calendar(&parts, query).await
+}
+
+#[server(prefix = "/fn")]
+pub async fn create_freeze(
+    csrf: String,
+    name: String,
+    reason: String,
+    env_prod: Option<String>,
+    env_staging: Option<String>,
+    env_dev: Option<String>,
+    clusters: String,
+    when: String,
+    starts_at: String,
+    ends_at: String,
+    schedule: String,
+    duration_hours: String,
+    timezone: String,
+) -> Result<FreezeWindow, ErrorDetail> {
+    let environments = [
+        ("prod", env_prod),
+        ("staging", env_staging),
+        ("dev", env_dev),
+    ]
+    .into_iter()
+    .filter(|(_, on)| on.is_some())
+    .map(|(e, _)| e.to_owned())
+    .collect();
+    let clusters = clusters
+        .split(',')
+        .map(str::trim)
+        .filter(|c| !c.is_empty())
+        .map(str::to_owned)
+        .collect();
+    let rfc = |t: time::OffsetDateTime| {
+        t.format(&time::format_description::well_known::Rfc3339)
+            .unwrap_or_default()
+    };
+    let mut input = NewFreezeWindow {
+        name,
+        reason,
+        environments,
+        clusters,
+        ..Default::default()
+    };
+    match when.as_str() {
+        "recurring" => {
+            input.schedule = given(schedule);
+            input.duration_minutes = match given(duration_hours) {
+                None => None,
+                Some(h) => Some(
+                    h.parse::<f64>()
+                        .ok()
+                        .filter(|h| h.is_finite() && *h > 0.0 && *h <= 744.0)
+                        .map(|h| (h * 60.0).round() as i32)
+                        .ok_or_else(|| {
+                            invalid(
+                                "duration_minutes",
+                                "give the hours as a number, at most 744",
+                            )
+                        })?,
+                ),
+            };
+            input.timezone = given(timezone);
+        }
+        _ => {
+            input.starts_at = utc_time("starts_at", Some(starts_at))?.map(rfc);
+            input.ends_at = utc_time("ends_at", Some(ends_at))?.map(rfc);
+        }
+    }
+    let (portal, parts) = portal()?;
+    portal.create_freeze(&parts, &csrf, input).await
+}
+
+#[server(prefix = "/fn")]
+pub async fn remove_freeze(csrf: String, id: String) -> Result<(), ErrorDetail> {
+    let id = uuid("id", &id)?;
+    let (portal, parts) = portal()?;
+    portal.remove_freeze(&parts, &csrf, id).await
 }

@@ -16,8 +16,8 @@ pub mod seal;
 use std::collections::BTreeMap;
 
 use berth_frontend::api::{
-    Cluster, ClusterDetail, ClusterUpdate, Connection, Environment, InventoryState, NewCluster,
-    NodePool, Resources, Scope, SimulatorFaults, StorageClass, SyncOutcome, Taint,
+    Cluster, ClusterDetail, ClusterUpdate, Connection, DeliveryMode, Environment, InventoryState,
+    NewCluster, NodePool, Resources, Scope, SimulatorFaults, StorageClass, SyncOutcome, Taint,
 };
 use serde_json::json;
 use time::OffsetDateTime;
@@ -274,9 +274,11 @@ async fn load(conn: &mut sqlx::PgConnection, only: Option<&str>) -> Result<Vec<C
                   i.velero_installed AS "velero_installed?", i.validating_policies AS "validating_policies?",
                   i.mutating_policies,
                   (SELECT count(*) FROM namespaces n WHERE n.cluster_id = c.id AND n.state <> 'decommissioned'
-                     AND n.pinning->>'verdict' = 'not_enforced') AS "pinning_not_enforced!"
+                     AND n.pinning->>'verdict' = 'not_enforced') AS "pinning_not_enforced!",
+                  c.delivery AS "delivery: DeliveryMode", g.name AS "git_repository?", c.git_path, c.git_shared_path, c.git_review
            FROM clusters c
            LEFT JOIN clusters p ON p.id = c.dr_pair_id
+           LEFT JOIN git_repositories g ON g.id = c.git_repository_id
            LEFT JOIN cluster_inventory i ON i.cluster_id = c.id
            WHERE $1::text IS NULL OR c.name = $1
            ORDER BY c.name"#,
@@ -384,6 +386,13 @@ async fn load(conn: &mut sqlx::PgConnection, only: Option<&str>) -> Result<Vec<C
                 prometheus_url: r.prometheus_url,
                 inventory,
                 pools: cluster_pools,
+                delivery: berth_frontend::api::Delivery {
+                    mode: r.delivery,
+                    repository: r.git_repository,
+                    path: r.git_path,
+                    shared_path: r.git_shared_path,
+                    review: r.git_review,
+                },
             }
         })
         .collect())

@@ -11,6 +11,7 @@ mod drills;
 mod edge;
 pub mod extract;
 mod fleet;
+mod gitops;
 mod people;
 mod sso;
 mod teams;
@@ -55,6 +56,7 @@ use crate::App;
         (name = "drills", description = "Disaster-recovery drills: Velero restores into scratch namespaces and failover-readiness checks"),
         (name = "capacity", description = "Right-sizing from Prometheus (KRR simple, VPA-style decaying), quota suggestions, the replica planner, pool headroom, prices and team cost reports"),
         (name = "tenancy", description = "Namespace requests, approvals, namespaces, quotas, budgets, policies and webhooks"),
+        (name = "gitops", description = "Git repositories, clusters delivered through Git (Argo CD, Flux), change windows (freezes) and their calendar"),
     )
 )]
 struct ApiDoc;
@@ -98,7 +100,8 @@ pub fn api() -> (Router<App>, utoipa::openapi::OpenApi) {
                 .merge(drills::router())
                 .merge(capacity::router())
                 .merge(cost::router())
-                .merge(sso::router()),
+                .merge(sso::router())
+                .merge(gitops::router()),
         )
         .split_for_parts();
     document_shared_errors(&mut doc);

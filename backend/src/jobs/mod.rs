@@ -79,4 +79,6 @@ pub enum Outcome {
     Retry(String),
     /// Come back after `Duration` without counting a failure (waiting on the cluster).
     Wait(Duration),
+    /// A freeze holds the change: come back when it ends, without counting a failure.
+    Held(crate::tenancy::freeze::Hold),
 }

@@ -29,6 +29,9 @@ pub async fn execute(app: &App, job: &Job) -> Result<Outcome> {
 /// Runs one claimed job to its outcome and records it.
 pub async fn run(app: &App, job: Job) -> Result<()> {
     let ctx = Ctx::system("berth-worker");
+    if let Some(hold) = crate::tenancy::freeze::holding(app, &job).await? {
+        return conclude(app, &ctx, &job, Ok(Outcome::Held(hold))).await;
+    }
     // Finish inside the lease, so no other worker can take the job while this one runs.
     let budget = Duration::from_secs(app.config.job_lease_seconds.saturating_sub(10).max(5));
     let outcome = match tokio::time::timeout(budget, execute(app, &job)).await {
@@ -54,6 +57,17 @@ pub async fn conclude(app: &App, ctx: &Ctx, job: &Job, outcome: Result<Outcome>)
     };
     let held = match outcome {
         Outcome::Wait(after) => queue::reschedule(&mut tx, job, after, None).await?,
+        Outcome::Held(hold) => {
+            let after = (hold.until - time::OffsetDateTime::now_utc())
+                .max(time::Duration::ZERO)
+                .unsigned_abs()
+                + Duration::from_secs(1);
+            let held = queue::reschedule(&mut tx, job, after, None).await?;
+            if held {
+                crate::tenancy::freeze::record_hold(&mut tx, ctx, job, &hold).await?;
+            }
+            held
+        }
         Outcome::Retry(reason) => {
             let gives_up = match job.kind {
                 Kind::Webhook => webhooks::gives_up(job.attempts),

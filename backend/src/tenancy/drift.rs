@@ -3,33 +3,91 @@
 //! kept, and namespaces labelled managed-by=berth that Berth does not know listed as
 //! out-of-band. Periodic (`BERTH_DRIFT_INTERVAL_SECONDS`) and on demand.
 
-use std::{collections::HashMap, time::Duration};
+use std::{
+    collections::{BTreeMap, HashMap},
+    time::Duration,
+};
 
-use berth_frontend::api::DriftItem;
+use berth_frontend::api::{DriftItem, DriftSource};
 use futures::StreamExt;
 use k8s_openapi::api::core::v1::Namespace;
 use kube::{
     api::{Api, DynamicObject, ListParams},
     Client,
 };
+use serde_json::Value;
 use uuid::Uuid;
 
 use super::{
     objects,
     provision::{api, describe, desired, facts, forget_shared, record_proof, shared, Facts},
 };
-use crate::{fleet::connect, App, Error, Result};
+use crate::{fleet::connect, gitops::files, App, Error, Result};
 
 /// Cluster-scoped objects shared by many namespaces (the pool and workload policies), read
 /// once per cluster check: (kind, name) → the live object, or None when it is missing.
 type Shared = HashMap<(&'static str, String), Option<DynamicObject>>;
 
-/// Reads one namespace's quota status and compares its objects with the desired ones.
-async fn check_namespace(app: &App, client: &Client, f: &Facts, cache: &mut Shared) -> Result<()> {
+/// A GitOps namespace's view of its repository: the objects of its folder and of the
+/// cluster's shared folder, by file name.
+struct InRepo<'a> {
+    own: Option<&'a BTreeMap<String, Value>>,
+    shared: Option<&'a BTreeMap<String, Value>>,
+}
+
+/// Reads one namespace's quota status and compares its objects with the desired ones — and,
+/// on a GitOps cluster, the repository with the desired objects and the cluster with the
+/// repository.
+async fn check_namespace(
+    app: &App,
+    client: &Client,
+    f: &Facts,
+    cache: &mut Shared,
+    repo: Option<InRepo<'_>>,
+) -> Result<()> {
     let manifests = desired(app, f).unwrap_or_default();
     let mut drift = Vec::new();
     let mut usage = None;
+    // Shared objects the repository lacks or has otherwise: committed again by the next apply.
+    let mut recommit: Vec<(String, String)> = Vec::new();
     for (kind, name, manifest) in &manifests {
+        // What the cluster should have: Git's copy on a GitOps cluster, when Git has one.
+        let mut expected = manifest;
+        if let Some(repo) = &repo {
+            let folder = if shared(kind) { repo.shared } else { repo.own };
+            match folder.and_then(|files| files.get(&files::file_name(kind, name))) {
+                Some(committed) => {
+                    let mut differences = objects::differences(manifest, committed);
+                    differences.extend(objects::differences(committed, manifest));
+                    differences.sort();
+                    differences.dedup();
+                    if !differences.is_empty() {
+                        drift.push(DriftItem {
+                            kind: (*kind).into(),
+                            name: name.clone(),
+                            differences,
+                            against: DriftSource::Repository,
+                        });
+                        if shared(kind) {
+                            recommit.push((kind.to_string(), name.clone()));
+                        }
+                    }
+                    expected = committed;
+                }
+                None => {
+                    drift.push(DriftItem {
+                        kind: (*kind).into(),
+                        name: name.clone(),
+                        differences: vec!["missing".into()],
+                        against: DriftSource::Repository,
+                    });
+                    if shared(kind) {
+                        recommit.push((kind.to_string(), name.clone()));
+                    }
+                }
+            }
+        }
+        let manifest = expected;
         let read = if shared(kind) {
             match cache.get(&(*kind, name.clone())) {
                 Some(found) => Ok(found.clone()),
@@ -56,6 +114,7 @@ async fn check_namespace(app: &App, client: &Client, f: &Facts, cache: &mut Shar
                         kind: (*kind).into(),
                         name: name.clone(),
                         differences,
+                        against: DriftSource::Cluster,
                     });
                 }
             }
@@ -63,16 +122,22 @@ async fn check_namespace(app: &App, client: &Client, f: &Facts, cache: &mut Shar
                 kind: (*kind).into(),
                 name: name.clone(),
                 differences: vec!["missing".into()],
+                against: DriftSource::Cluster,
             }),
             Err(e) => return Err(Error::Internal(anyhow::anyhow!("{}", describe(&e)))),
         }
     }
-    // A shared policy that is missing or changed is applied again by the next apply.
-    let (kinds, names): (Vec<String>, Vec<String>) = drift
-        .iter()
-        .filter(|d| shared(&d.kind))
-        .map(|d| (d.kind.clone(), d.name.clone()))
-        .unzip();
+    // A shared policy that is missing or changed is applied (or committed) again by the next
+    // apply; on a GitOps cluster the syncer, not Berth, mends the cluster.
+    let (kinds, names): (Vec<String>, Vec<String>) = if repo.is_some() {
+        recommit.into_iter().unzip()
+    } else {
+        drift
+            .iter()
+            .filter(|d| shared(&d.kind))
+            .map(|d| (d.kind.clone(), d.name.clone()))
+            .unzip()
+    };
     forget_shared(app, f.cluster_id, &kinds, &names).await?;
     let drift = serde_json::to_value(&drift).map_err(anyhow::Error::from)?;
     sqlx::query!(
@@ -99,9 +164,25 @@ pub async fn check_cluster(app: &App, cluster_id: Uuid) -> Result<()> {
     .fetch_all(&app.db)
     .await?;
     let mut shared = Shared::new();
+    let target = crate::gitops::deliver::target(&mut *app.db.acquire().await?, cluster_id).await?;
+    let mut namespaces = Vec::new();
     for id in ids {
-        let f = facts(&mut *app.db.acquire().await?, id).await?;
-        check_namespace(app, &client, &f, &mut shared).await?;
+        namespaces.push(facts(&mut *app.db.acquire().await?, id).await?);
+    }
+    // A GitOps cluster's repository is read once for all its namespaces.
+    let repo = match &target {
+        Some(t) => Some(read_repository(app, t, &namespaces).await?),
+        None => None,
+    };
+    for f in &namespaces {
+        let in_repo = match (&target, &repo) {
+            (Some(_), Some((folders, shared_folder))) => Some(InRepo {
+                own: folders.get(&f.id),
+                shared: shared_folder.as_ref(),
+            }),
+            _ => None,
+        };
+        check_namespace(app, &client, f, &mut shared, in_repo).await?;
     }
     let namespaces: Api<Namespace> = Api::all(client);
     let labelled = namespaces
@@ -145,6 +226,72 @@ pub async fn check_cluster(app: &App, cluster_id: Uuid) -> Result<()> {
     }
     tx.commit().await?;
     Ok(())
+}
+
+/// The objects of each namespace's folder (by namespace id) and of the shared folder, from
+/// the repository's branch.
+async fn read_repository(
+    app: &App,
+    t: &crate::gitops::deliver::Target,
+    namespaces: &[Facts],
+) -> Result<(
+    HashMap<Uuid, BTreeMap<String, Value>>,
+    Option<BTreeMap<String, Value>>,
+)> {
+    let ids: Vec<Uuid> = namespaces.iter().map(|f| f.id).collect();
+    let stored = sqlx::query!(
+        "SELECT id, git_path FROM namespaces WHERE id = ANY($1)",
+        &ids
+    )
+    .fetch_all(&app.db)
+    .await?;
+    let mut folder_of = HashMap::new();
+    for f in namespaces {
+        let path = stored
+            .iter()
+            .find(|r| r.id == f.id)
+            .and_then(|r| r.git_path.clone())
+            .unwrap_or_else(|| {
+                t.path.render(&files::Place {
+                    cluster: &t.cluster,
+                    namespace: &f.name,
+                    team: &f.team,
+                    environment: &f.environment,
+                })
+            });
+        folder_of.insert(f.id, path);
+    }
+    let shared_path = t.shared.render(&files::Place {
+        cluster: &t.cluster,
+        namespace: "",
+        team: "",
+        environment: "",
+    });
+    let mut folders: Vec<String> = folder_of.values().cloned().collect();
+    folders.push(shared_path.clone());
+    let (_, read) = crate::gitops::run(app, t.repository, move |remote| {
+        crate::gitops::git::read(remote, &folders)
+    })
+    .await?
+    .map_err(|e| Error::Internal(anyhow::anyhow!("reading the repository: {e}")))?;
+    let by_namespace = folder_of
+        .into_iter()
+        .map(|(id, path)| {
+            let objects = read
+                .get(&path)
+                .cloned()
+                .flatten()
+                .map(|files| files::objects(&files))
+                .unwrap_or_default();
+            (id, objects)
+        })
+        .collect();
+    let shared = read
+        .get(&shared_path)
+        .cloned()
+        .flatten()
+        .map(|files| files::objects(&files));
+    Ok((by_namespace, shared))
 }
 
 /// Checks every enabled cluster, `sync_concurrency` at a time, each within the sync

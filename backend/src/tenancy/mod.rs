@@ -10,6 +10,7 @@
 
 pub mod access;
 pub mod drift;
+pub mod freeze;
 pub mod guardrails;
 pub mod namespaces;
 pub mod objects;

@@ -85,6 +85,15 @@ struct Row {
     drift: Option<Json<Vec<DriftItem>>>,
     drift_checked_at: Option<OffsetDateTime>,
     pinning: Option<Json<PinningProof>>,
+    git_repository: Option<String>,
+    git_path: Option<String>,
+    git_commit: Option<String>,
+    git_branch: Option<String>,
+    git_review_url: Option<String>,
+    git_committed_at: Option<OffsetDateTime>,
+    delivery_status: Option<String>,
+    held_by: Option<String>,
+    held_until: Option<OffsetDateTime>,
     created_at: OffsetDateTime,
 }
 
@@ -113,8 +122,11 @@ async fn rows(conn: &mut PgConnection, f: &Filter<'_>) -> Result<Vec<Row>> {
                   n.purpose, n.spec AS "spec: Json<NamespaceSpec>", n.quota_cpu_millis, n.quota_memory_bytes,
                   n.quota_storage_bytes, n.expires_at, n.burst_until, n.last_error, n.usage, n.usage_at,
                   n.drift AS "drift: Json<Vec<DriftItem>>", n.drift_checked_at,
-                  n.pinning AS "pinning: Json<PinningProof>", n.created_at
+                  n.pinning AS "pinning: Json<PinningProof>", g.name AS "git_repository?", n.git_path, n.git_commit,
+                  n.git_branch, n.git_review_url, n.git_committed_at, n.delivery_status, n.held_by, n.held_until,
+                  n.created_at
            FROM namespaces n JOIN teams t ON t.id = n.team_id JOIN clusters c ON c.id = n.cluster_id
+           LEFT JOIN git_repositories g ON g.id = c.git_repository_id
            WHERE ($1 OR t.name = ANY($2))
              AND ($3::text IS NULL OR t.name = $3)
              AND ($4::text IS NULL OR c.name = $4)
@@ -162,6 +174,20 @@ impl From<Row> for Namespace {
             drift: r.drift.map(|d| d.0),
             drift_checked_at: r.drift_checked_at,
             pinning: r.pinning.map(|p| p.0),
+            git: match (r.git_repository, r.git_path) {
+                (Some(repository), Some(path)) => Some(berth_frontend::api::GitState {
+                    repository,
+                    path,
+                    commit: r.git_commit,
+                    branch: r.git_branch,
+                    review_url: r.git_review_url,
+                    committed_at: r.git_committed_at,
+                }),
+                _ => None,
+            },
+            delivery_status: r.delivery_status,
+            held_by: r.held_by,
+            held_until: r.held_until,
             created_at: r.created_at,
         }
     }

@@ -270,7 +270,7 @@ pub fn shared(kind: &str) -> bool {
 }
 
 /// The digest of a manifest as Berth builds it (the same inputs give the same bytes).
-fn digest(manifest: &Value) -> String {
+pub(crate) fn digest(manifest: &Value) -> String {
     use sha2::Digest;
     format!(
         "{:x}",
@@ -279,7 +279,7 @@ fn digest(manifest: &Value) -> String {
 }
 
 /// (kind, name) → digest of every shared object last applied to the cluster.
-async fn shared_digests(
+pub(crate) async fn shared_digests(
     app: &App,
     cluster_id: Uuid,
 ) -> Result<std::collections::HashMap<(String, String), String>> {
@@ -297,7 +297,7 @@ async fn shared_digests(
 
 /// Keeps the digest of each shared object the cluster now has, and forgets one whose apply
 /// failed, so the next namespace's apply sends it again.
-async fn record_shared(
+pub(crate) async fn record_shared(
     app: &App,
     cluster_id: Uuid,
     manifests: &[(&'static str, String, Value)],
@@ -407,10 +407,14 @@ pub async fn apply(app: &App, job: &Job) -> Result<Outcome> {
     let Some(ns) = job.namespace_id else {
         return Ok(Outcome::Done);
     };
-    let f = facts(&mut *app.db.acquire().await?, ns).await?;
-    match f.state.is_leaving() {
-        true => Ok(Outcome::Done),
-        false => apply_all(app, &f).await,
+    let mut conn = app.db.acquire().await?;
+    let f = facts(&mut conn, ns).await?;
+    let gitops = crate::gitops::deliver::target(&mut conn, f.cluster_id).await?;
+    drop(conn);
+    match (f.state.is_leaving(), gitops) {
+        (true, _) => Ok(Outcome::Done),
+        (false, Some(target)) => crate::gitops::deliver::apply(app, job, &f, &target).await,
+        (false, None) => apply_all(app, &f).await,
     }
 }
 
@@ -419,13 +423,19 @@ pub async fn delete(app: &App, job: &Job) -> Result<Outcome> {
     let Some(ns) = job.namespace_id else {
         return Ok(Outcome::Done);
     };
-    let f = facts(&mut *app.db.acquire().await?, ns).await?;
+    let mut conn = app.db.acquire().await?;
+    let f = facts(&mut conn, ns).await?;
+    let gitops = crate::gitops::deliver::target(&mut conn, f.cluster_id).await?;
+    drop(conn);
     match f.state {
         NamespaceState::Decommissioned => Ok(Outcome::Done),
         NamespaceState::Provisioning
         | NamespaceState::Ready
         | NamespaceState::Failed
-        | NamespaceState::Decommissioning => delete_namespace(app, &f).await,
+        | NamespaceState::Decommissioning => match gitops {
+            Some(target) => crate::gitops::deliver::delete(app, job, &f, &target).await,
+            None => delete_namespace(app, &f).await,
+        },
     }
 }
 
@@ -507,9 +517,12 @@ pub(crate) async fn succeeded(tx: &mut PgConnection, ctx: &Ctx, job: &Job) -> Re
             )
             .execute(&mut *tx)
             .await?;
+            let commit = sqlx::query_scalar!("SELECT git_commit FROM namespaces WHERE id = $1", ns)
+                .fetch_one(&mut *tx)
+                .await?;
             (
                 "namespace.provisioned",
-                json!({"namespace": f.name, "spec": f.spec.0, "attempts": job.attempts}),
+                json!({"namespace": f.name, "spec": f.spec.0, "attempts": job.attempts, "commit": commit}),
             )
         }
         Kind::Decommission => {

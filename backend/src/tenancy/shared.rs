@@ -157,6 +157,21 @@ pub async fn prune(app: &App, job: &Job) -> Result<Outcome> {
     if remove.is_empty() {
         return Ok(Outcome::Done);
     }
+    let gitops = crate::gitops::deliver::target(&mut *app.db.acquire().await?, cluster_id).await?;
+    if let Some(target) = gitops {
+        // A GitOps cluster loses them when its syncer applies the commit that removes them.
+        return match crate::gitops::deliver::remove_shared(app, job, &target, &remove).await? {
+            Ok(commit) => {
+                let removed = remove
+                    .iter()
+                    .map(|(k, n)| json!({"kind": k, "name": n}))
+                    .collect();
+                forget(app, cluster_id, remove, removed, Some(commit)).await?;
+                Ok(Outcome::Done)
+            }
+            Err(reason) => Ok(Outcome::Retry(reason)),
+        };
+    }
     let client = match connect::client(app, cluster_id).await {
         Ok(c) => c,
         Err(e) => return Ok(Outcome::Retry(format!("cannot reach the cluster: {e}"))),
@@ -184,6 +199,19 @@ pub async fn prune(app: &App, job: &Job) -> Result<Outcome> {
         }
         removed.push(json!({"kind": kind, "name": name}));
     }
+    forget(app, cluster_id, remove, removed, None).await?;
+    Ok(Outcome::Done)
+}
+
+/// Forgets the removed objects and records what went (and in which commit, on a GitOps
+/// cluster) in one transaction with the audit row.
+async fn forget(
+    app: &App,
+    cluster_id: Uuid,
+    remove: Vec<(String, String)>,
+    removed: Vec<serde_json::Value>,
+    commit: Option<String>,
+) -> Result<()> {
     let (kinds, names): (Vec<String>, Vec<String>) = remove.into_iter().unzip();
     let mut tx = app.db.begin().await?;
     sqlx::query!(
@@ -202,11 +230,11 @@ pub async fn prune(app: &App, job: &Job) -> Result<Outcome> {
         &mut tx,
         &Ctx::system("berth-worker"),
         audit::Entry::new("cluster.objects_removed", "cluster", cluster)
-            .after(json!({"removed": removed})),
+            .after(json!({"removed": removed, "commit": commit})),
     )
     .await?;
     tx.commit().await?;
-    Ok(Outcome::Done)
+    Ok(())
 }
 
 /// The API version a recorded kind is deleted in; MutatingAdmissionPolicy in the version the

@@ -2,6 +2,7 @@
 //! hands each test, and a small HTTP client that carries a session or a token.
 #![allow(dead_code)]
 
+pub mod git;
 pub mod idp;
 pub mod real;
 

@@ -307,6 +307,7 @@ fn ClusterDetailView(me: Me) -> impl IntoView {
                             <dt>"DR pair"</dt><dd>{c.dr_pair.clone().unwrap_or_else(|| "none".into())}</dd>
                             <dt>"Connection"</dt><dd>{c.connection.clone()}</dd>
                         </dl>
+                        <crate::pages::gitops::DeliveryCard cluster=c.clone() csrf=csrf.clone() is_admin/>
                         {not_enforced(inv.as_ref()).map(|text| view! {
                             <p class="warn" role="alert">{text}" Open a namespace of this cluster to see what its proof found."</p>
                         })}

@@ -6,6 +6,7 @@ pub mod capacity;
 pub mod cost;
 pub mod drills;
 pub mod fleet;
+pub mod gitops;
 pub mod login;
 pub mod namespaces;
 pub mod requests;

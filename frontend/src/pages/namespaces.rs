@@ -9,7 +9,7 @@ use leptos_router::{components::A, hooks::use_params_map};
 
 use crate::{
     api::{
-        Amounts, LedgerRow, LimitSpec, Me, Namespace, NamespaceDetail, NamespaceQuery,
+        Amounts, DriftSource, LedgerRow, LimitSpec, Me, Namespace, NamespaceDetail, NamespaceQuery,
         NamespaceSpec, PinVerdict, PinningProof, ProbeKind, QuotaSpec,
     },
     components::{field_error, form_error, when, Authed, ErrorMessage},
@@ -247,6 +247,18 @@ fn NamespaceBody(
         {n.last_error.clone().map(|e| view! { <p class="error" role="alert">{e}</p> })}
         {n.burst_until.map(|t| view! { <p class="warn">"Timed burst: returns to the previous quota at "{when(t)}"."</p> })}
         {n.expires_at.map(|t| view! { <p class="warn">"Sandbox: decommissioned at "{when(t)}"."</p> })}
+        {n.held_by.clone().map(|f| view! {
+            <p class="warn" role="status">{format!("A change to this namespace is held by freeze {f} until {}.", n.held_until.map(when).unwrap_or_default())}</p>
+        })}
+        {n.git.clone().map(|g| view! {
+            <section class="card" id="git-state">
+                <h2>"In Git"</h2>
+                <p>"Folder "<code>{g.path.clone()}</code>" of repository "<strong>{g.repository.clone()}</strong></p>
+                {g.commit.clone().map(|c| view! { <p>"Commit "<code>{c.chars().take(12).collect::<String>()}</code>" on "<code>{g.branch.clone().unwrap_or_default()}</code>{g.committed_at.map(|t| format!(" at {}", when(t)))}</p> })}
+                {g.review_url.clone().map(|u| view! { <p>"Merge request: "<a href=u.clone() rel="noopener">{u.clone()}</a></p> })}
+            </section>
+        })}
+        {n.delivery_status.clone().map(|s| view! { <p class="muted" role="status" id="delivery-status">{s}</p> })}
         <section class="card">
             <h2>"Usage against quota"</h2>
             <p><A href=capacity_href>"Right-sizing and a suggested quota"</A></p>
@@ -269,8 +281,15 @@ fn NamespaceBody(
                 (None, _) | (_, None) => view! { <p class="muted">"Not checked yet."</p> }.into_any(),
                 (Some(d), Some(at)) if d.is_empty() => view! { <p class="ok">"No drift at "{when(at)}"."</p> }.into_any(),
                 (Some(d), Some(at)) => view! {
-                    <p class="warn">{format!("{} object(s) differ from what Berth applied (checked {})", d.len(), when(at))}</p>
-                    <ul>{d.iter().map(|i| view! { <li>{i.kind.clone()}" "<code>{i.name.clone()}</code>": "{i.differences.join(", ")}</li> }).collect_view()}</ul>
+                    <p class="warn">{format!("{} difference(s) found (checked {})", d.len(), when(at))}</p>
+                    <ul>{d.iter().map(|i| {
+                        let whose = match (i.against, n.git.is_some()) {
+                            (DriftSource::Repository, _) => "Git differs from what Berth wants",
+                            (DriftSource::Cluster, true) => "the cluster differs from Git",
+                            (DriftSource::Cluster, false) => "the cluster differs from what Berth applied",
+                        };
+                        view! { <li>{i.kind.clone()}" "<code>{i.name.clone()}</code>" — "{whose}": "{i.differences.join(", ")}</li> }
+                    }).collect_view()}</ul>
                 }.into_any(),
             }}
             {can_request.then(|| view! {

@@ -8,9 +8,9 @@ use leptos_router::{components::A, hooks::use_params_map};
 use crate::{
     api::{
         quota_other_errors, quota_other_from_text, quota_other_text, Amounts, CapacityImpact,
-        ClassQuota, DrillState, LimitSpec, Me, NamespaceRequest, NamespaceSpec, NamespaceState,
-        NewNamespaceRequest, PinVerdict, ProbeOutcome, QuotaSpec, RequestDetail, RequestKind,
-        RequestPreview, RequestQuery, RequestState, SpecChoice, Word,
+        ClassQuota, DrillState, FreezeNotice, LimitSpec, Me, NamespaceRequest, NamespaceSpec,
+        NamespaceState, NewNamespaceRequest, PinVerdict, ProbeOutcome, QuotaSpec, RequestDetail,
+        RequestKind, RequestPreview, RequestQuery, RequestState, SpecChoice, Word,
     },
     components::{field_error, form_error, reload_to, when, Authed, ErrorMessage},
     pages::fleet::{cores, gib, Bar},
@@ -56,7 +56,7 @@ impl Toned for RequestState {
         match self {
             RequestState::Ready => Tone::Ok,
             RequestState::Failed | RequestState::Rejected => Tone::Error,
-            RequestState::Pending => Tone::Waiting,
+            RequestState::Pending | RequestState::Held => Tone::Waiting,
             RequestState::Approved | RequestState::Provisioning | RequestState::Cancelled => {
                 Tone::Moving
             }
@@ -639,8 +639,10 @@ fn PreviewPanel(
     let objects = preview.objects.clone();
     let placement = preview.placement.clone();
     let placement_environment = preview.placement_environment;
+    let freezes = preview.freezes.clone();
     view! {
         {verdict}
+        <FreezeNotices freezes/>
         {preview.impact.map(|i| view! { <ImpactBars impact=i/> })}
         {(!placement.is_empty()).then(|| view! {
             <h3>"Where it fits best"</h3>
@@ -877,6 +879,29 @@ fn UsageCard(u: crate::api::UsageEvidence) -> impl IntoView {
     }
 }
 
+/// The freezes that hold (or will soon hold) a cluster, as a wizard or a request shows them.
+#[component]
+pub fn FreezeNotices(freezes: Vec<FreezeNotice>) -> impl IntoView {
+    (!freezes.is_empty()).then(|| {
+        view! {
+            <div class="note warn" role="note" id="freeze-notices">
+                <strong>"Change windows on this cluster"</strong>
+                <ul>
+                    {freezes.into_iter().map(|f| {
+                        let text = if f.active {
+                            format!("Freeze {} holds changes now, until {}: {}", f.freeze, when(f.ends_at), f.reason)
+                        } else {
+                            format!("Freeze {} from {} until {}: {}", f.freeze, when(f.starts_at), when(f.ends_at), f.reason)
+                        };
+                        view! { <li>{text}</li> }
+                    }).collect_view()}
+                </ul>
+                <p class="small">"An approved change waits until the freeze ends; an admin may let one through with a reason."</p>
+            </div>
+        }
+    })
+}
+
 #[component]
 fn RequestBody(
     detail: RequestDetail,
@@ -893,6 +918,8 @@ fn RequestBody(
         cluster_pools,
         evidence,
         usage,
+        freezes,
+        can_release,
     } = detail;
     let requested = spec_rows(&r.requested_spec);
     let applied = spec_rows(&r.spec);
@@ -901,7 +928,10 @@ fn RequestBody(
     let has_namespace = r.kind != RequestKind::Create
         || matches!(
             r.state,
-            RequestState::Provisioning | RequestState::Ready | RequestState::Failed
+            RequestState::Provisioning
+                | RequestState::Held
+                | RequestState::Ready
+                | RequestState::Failed
         );
     let id = r.id.to_string();
     let decide_value = decide.value();
@@ -914,8 +944,30 @@ fn RequestBody(
         .map(|c| format!("{}={}/{}", c.name, c.storage, c.persistentvolumeclaims))
         .collect::<Vec<_>>()
         .join(", ");
-    let (id2, id3, id4) = (id.clone(), id.clone(), id.clone());
-    let (c2, c3, c4) = (csrf.clone(), csrf.clone(), csrf.clone());
+    let (id2, id3, id4, id5) = (id.clone(), id.clone(), id.clone(), id.clone());
+    let (c2, c3, c4, c5) = (csrf.clone(), csrf.clone(), csrf.clone(), csrf.clone());
+    let held = r.held_by.clone().map(|f| {
+        let until = r.held_until.map(when).unwrap_or_default();
+        view! {
+            <div class="note warn" role="status" id="held-by">
+                <strong>{format!("Held by freeze {f}")}</strong>
+                <p>{format!("Approved; Berth makes the change when the freeze ends ({until}).")}</p>
+            </div>
+        }
+    });
+    let released = r.freeze_released_by.clone().map(|who| view! {
+        <p class="muted">{format!("Let through the freeze by {who}: {}", r.freeze_release_reason.clone().unwrap_or_default())}</p>
+    });
+    let git = r.git_commit.clone().map(|commit| {
+        let branch = r.git_branch.clone().unwrap_or_default();
+        view! {
+            <section class="card" id="git-delivery">
+                <h2>"Delivered through Git"</h2>
+                <p>"Commit "<code id="git-commit">{commit.chars().take(12).collect::<String>()}</code>" on "<code>{branch}</code></p>
+                {r.git_review_url.clone().map(|u| view! { <p>"Merge request: "<a href=u.clone() rel="noopener">{u.clone()}</a></p> })}
+            </section>
+        }
+    });
     view! {
         <h1>{format!("{}: ", kind_title(r.kind))}<code>{r.namespace.clone()}</code>" on "{r.cluster.clone()}</h1>
         <p>{state_badge(r.state)}" "<span class="muted">{format!("team {} · pool {} · {} · requested by {} on {}",
@@ -929,6 +981,24 @@ fn RequestBody(
         {r.decision_reason.clone().map(|d| view! { <p>"Reason: "{d}</p> })}
         {r.over_budget.then(|| view! { <p class="error">"This request is over the team's budget."</p> })}
         {r.last_error.clone().map(|e| view! { <p class="error" role="alert">{e}</p> })}
+        {held}
+        {released}
+        <FreezeNotices freezes/>
+        {git}
+        {can_release.then(|| view! {
+            <section class="card actions">
+                <h2>"Let it through the freeze"</h2>
+                <ActionForm action=decide>
+                    <input type="hidden" name="csrf" value=c5/>
+                    <input type="hidden" name="id" value=id5/>
+                    <input type="hidden" name="decision" value="release"/>
+                    <label for="release-reason">"Why this change cannot wait"</label>
+                    <input id="release-reason" name="reason" required/>
+                    {field_error(decide_value, "reason")}
+                    <button type="submit" id="release-submit" class="danger">"Release from the freeze"</button>
+                </ActionForm>
+            </section>
+        })}
         {amended.then(|| view! {
             <div class="note" role="note">
                 <strong>{format!("Amended by {}", r.amended_by.clone().unwrap_or_default())}</strong>
@@ -958,7 +1028,7 @@ fn RequestBody(
                     <thead><tr><th>"Kind"</th><th>"Name"</th><th>"Outcome"</th><th>"When"</th></tr></thead>
                     <tbody>{objects.into_iter().map(|o| view! {
                         <tr><td>{o.kind}</td><td><code>{o.name}</code></td>
-                            <td>{badge(if o.outcome == "failed" { Tone::Error } else { Tone::Ok }, &o.outcome)}
+                            <td>{badge(match o.outcome.as_str() { "failed" => Tone::Error, "committed" => Tone::Moving, _ => Tone::Ok }, &o.outcome)}
                                 {o.error.map(|e| view! { <span class="error small">" "{e}</span> })}</td>
                             <td>{when(o.at)}</td></tr>
                     }).collect_view()}</tbody>

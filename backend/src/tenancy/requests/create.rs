@@ -258,6 +258,7 @@ pub async fn preview(app: &App, ctx: &Ctx, input: NewNamespaceRequest) -> Result
                 auto_approve: approve,
                 placement: placement_advice(&mut conn, &input).await?,
                 placement_environment: advice_environment(&mut conn, &input).await?,
+                freezes: crate::tenancy::freeze::notices(&mut conn, c.placement.cluster.id).await?,
             })
         }
         Err(Error::Invalid(fields)) => Ok(RequestPreview {
@@ -268,8 +269,23 @@ pub async fn preview(app: &App, ctx: &Ctx, input: NewNamespaceRequest) -> Result
             auto_approve: false,
             placement: placement_advice(&mut conn, &input).await?,
             placement_environment: advice_environment(&mut conn, &input).await?,
+            freezes: freezes_of(&mut conn, &input.cluster).await?,
         }),
         Err(e) => Err(e),
+    }
+}
+
+/// The freezes of a cluster named in a wizard that is not complete yet.
+async fn freezes_of(
+    conn: &mut PgConnection,
+    cluster: &str,
+) -> Result<Vec<berth_frontend::api::FreezeNotice>> {
+    match sqlx::query_scalar!("SELECT id FROM clusters WHERE name = $1", cluster.trim())
+        .fetch_optional(&mut *conn)
+        .await?
+    {
+        Some(id) => crate::tenancy::freeze::notices(conn, id).await,
+        None => Ok(vec![]),
     }
 }
 

@@ -16,10 +16,11 @@ use crate::{
 };
 
 /// `state=open`: every request still on its way.
-const OPEN: [RequestState; 4] = [
+const OPEN: [RequestState; 5] = [
     RequestState::Pending,
     RequestState::Approved,
     RequestState::Provisioning,
+    RequestState::Held,
     RequestState::Failed,
 ];
 
@@ -65,6 +66,14 @@ pub(super) struct Row {
     over_budget: bool,
     last_error: Option<String>,
     attempts: i32,
+    git_commit: Option<String>,
+    git_branch: Option<String>,
+    git_review_url: Option<String>,
+    held_by: Option<String>,
+    held_until: Option<OffsetDateTime>,
+    freeze_released_by: Option<String>,
+    freeze_release_reason: Option<String>,
+    cluster_id: Uuid,
     created_at: OffsetDateTime,
     updated_at: OffsetDateTime,
 }
@@ -97,10 +106,11 @@ async fn rows(conn: &mut PgConnection, f: &Filter<'_>) -> Result<Vec<Row>> {
                   ua.email AS "amended_by?", r.amendment_note, r.state AS "state: RequestState",
                   r.requested_by AS requested_by_id, ur.email AS "requested_by?", ud.email AS "decided_by?",
                   r.decided_at, r.decision_reason, r.matched_policy, r.over_budget, r.last_error,
-                  r.attempts, r.created_at, r.updated_at
+                  r.attempts, r.git_commit, r.git_branch, r.git_review_url, r.held_by, r.held_until,
+                  uf.email AS "freeze_released_by?", r.freeze_release_reason, r.cluster_id, r.created_at, r.updated_at
            FROM namespace_requests r JOIN teams t ON t.id = r.team_id JOIN clusters c ON c.id = r.cluster_id
            LEFT JOIN users ua ON ua.id = r.amended_by LEFT JOIN users ur ON ur.id = r.requested_by
-           LEFT JOIN users ud ON ud.id = r.decided_by
+           LEFT JOIN users ud ON ud.id = r.decided_by LEFT JOIN users uf ON uf.id = r.freeze_released_by
            WHERE ($1::uuid IS NULL OR r.id = $1)
              AND ($2 OR t.name = ANY($3))
              AND ($4::text IS NULL OR t.name = $4)
@@ -151,6 +161,13 @@ impl From<Row> for NamespaceRequest {
             over_budget: r.over_budget,
             last_error: r.last_error,
             attempts: r.attempts,
+            git_commit: r.git_commit,
+            git_branch: r.git_branch,
+            git_review_url: r.git_review_url,
+            held_by: r.held_by,
+            held_until: r.held_until,
+            freeze_released_by: r.freeze_released_by,
+            freeze_release_reason: r.freeze_release_reason,
             created_at: r.created_at,
             updated_at: r.updated_at,
         }
@@ -212,6 +229,12 @@ pub async fn get(app: &App, ctx: &Ctx, id: Uuid) -> Result<RequestDetail> {
     .fetch_one(&mut *conn)
     .await?;
     let evidence = stored.evidence.and_then(|e| serde_json::from_value(e).ok());
+    let freezes = if row.state.is_open() {
+        crate::tenancy::freeze::notices(&mut conn, row.cluster_id).await?
+    } else {
+        vec![]
+    };
+    let can_release = row.state == RequestState::Held && actor.is_admin;
     let usage = stored
         .usage_evidence
         .and_then(|e| serde_json::from_value(e).ok());
@@ -224,6 +247,8 @@ pub async fn get(app: &App, ctx: &Ctx, id: Uuid) -> Result<RequestDetail> {
         cluster_pools,
         evidence,
         usage,
+        freezes,
+        can_release,
     })
 }
 

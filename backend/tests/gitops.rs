@@ -1250,3 +1250,91 @@ async fn a_short_freeze_ends_by_itself_and_the_calendar_shows_recurring_windows(
         .await;
     }
 }
+
+#[sqlx::test(migrator = "berth::app::MIGRATOR")]
+async fn two_replicas_pushing_at_once_both_land_by_rebuilding_on_the_new_head(_db: PgPool) {
+    use berth::gitops::git::{self as g, Credentials, Edit, Remote, Target};
+    let Some(host) = GitHost::start().await else {
+        return;
+    };
+    let repo = host.repository("raced");
+    let browse = Browse(&repo);
+    // Two processes, each with its own cache, push to the same branch at the same time.
+    let remote = |replica: usize| Remote {
+        url: host.url("raced"),
+        branch: "main".into(),
+        credentials: Credentials::Basic {
+            username: WRITER.0.into(),
+            password: WRITER.1.into(),
+        },
+        ca_pem: Some(host.ca_pem.clone()),
+        known_hosts: None,
+        cache: host.dir.join(format!("cache-{replica}")),
+    };
+    // (Within one process Berth runs one operation per repository at a time.)
+    let replica = |replica: usize| {
+        let remote = remote(replica);
+        std::thread::spawn(move || {
+            for round in 0..6 {
+                let folder = format!("clusters/east/namespaces/ns-{replica}-{round}");
+                let files = [(
+                    "namespace.yaml".to_owned(),
+                    format!("# Written by Berth\nname: {replica}-{round}\n"),
+                )]
+                .into();
+                let done = g::commit(
+                    &remote,
+                    &Target::Branch,
+                    &[Edit::Folder {
+                        path: folder,
+                        files: Some(files),
+                        claim: true,
+                    }],
+                    &format!("replica {replica} round {round}"),
+                    "berth@localhost",
+                )
+                .expect("every push lands");
+                assert!(!done.already_there);
+            }
+        })
+    };
+    let (a, b) = (replica(0), replica(1));
+    a.join().unwrap();
+    b.join().unwrap();
+    for replica in 0..2 {
+        for round in 0..6 {
+            assert!(
+                browse
+                    .file(
+                        "main",
+                        &format!("clusters/east/namespaces/ns-{replica}-{round}/namespace.yaml")
+                    )
+                    .is_some(),
+                "{replica}-{round} is on main"
+            );
+        }
+    }
+    // And a commit that finds its change already there commits nothing.
+    let head = browse.head("main").unwrap();
+    let again = g::commit(
+        &remote(0),
+        &Target::Branch,
+        &[Edit::Folder {
+            path: "clusters/east/namespaces/ns-0-0".into(),
+            files: Some(
+                [(
+                    "namespace.yaml".to_owned(),
+                    "# Written by Berth\nname: 0-0\n".to_owned(),
+                )]
+                .into(),
+            ),
+            claim: false,
+        }],
+        "again",
+        "berth@localhost",
+    )
+    .unwrap();
+    assert!(again.already_there);
+    assert_eq!(again.commit, head);
+    assert_eq!(browse.head("main").unwrap(), head);
+}

@@ -81,6 +81,8 @@ async function pages(page: Page): Promise<[string, RegExp][]> {
     ['/account', /^Your account — Berth$/],
     ['/admin/users', /^Users — Berth$/],
     ['/admin/tenancy', /^Tenancy settings — Berth$/],
+    ['/admin/git', /^Git repositories — Berth$/],
+    ['/freezes', /^Change windows — Berth$/],
     ['/no/such/page', /^Page not found — Berth$/],
   ];
   if (request) list.push([`/requests/${request.id}`, /^Request — Berth$/]);

@@ -103,7 +103,7 @@ pub fn describe(e: &git2::Error) -> String {
 }
 
 /// How many times a push that lost a race is tried again on the new head.
-const PUSH_ATTEMPTS: usize = 5;
+const PUSH_ATTEMPTS: usize = 8;
 
 /// What a push hears back: a refusal per ref, and what the host's hooks said.
 #[derive(Default)]
@@ -475,7 +475,8 @@ fn push(repo: &Repository, remote: &Remote, refspec: &str) -> Result<PushResult,
     let heard = heard.into_inner();
     match heard.refused {
         None => Ok(PushResult::Pushed),
-        Some(why) if raced(&why) => Ok(PushResult::Raced),
+        // The host may say why on the side band only ("failed to update ref" + its reason).
+        Some(why) if raced(&format!("{why} {}", heard.said)) => Ok(PushResult::Raced),
         Some(why) => {
             let said: Vec<&str> = heard
                 .said
@@ -492,10 +493,20 @@ fn push(repo: &Repository, remote: &Remote, refspec: &str) -> Result<PushResult,
     }
 }
 
-/// Whether a refusal only says the branch moved under us.
+/// Whether a refusal only says the branch moved under us: another push got there first
+/// (it made the branch, holds its lock, or moved it).
 fn raced(why: &str) -> bool {
     let why = why.to_ascii_lowercase();
-    why.contains("non-fast-forward") || why.contains("fetch first") || why.contains("stale info")
+    [
+        "non-fast-forward",
+        "fetch first",
+        "stale info",
+        "cannot lock ref",
+        "reference already exists",
+        "but expected",
+    ]
+    .iter()
+    .any(|s| why.contains(s))
 }
 
 enum PushResult {
@@ -515,7 +526,14 @@ pub fn commit(
 ) -> Result<Committed, GitError> {
     let repo = open(&remote.cache)?;
     let signature = Signature::now("Berth", author)?;
-    for _ in 0..PUSH_ATTEMPTS {
+    for attempt in 0..PUSH_ATTEMPTS {
+        if attempt > 0 {
+            // Two writers that lost to each other would meet again at once: wait a random
+            // while, longer each time.
+            use rand::Rng;
+            let ms = rand::thread_rng().gen_range(20..200) * attempt as u64;
+            std::thread::sleep(std::time::Duration::from_millis(ms));
+        }
         let review = match target {
             Target::Branch => None,
             Target::Review { branch } => Some(branch.as_str()),
@@ -705,6 +723,9 @@ mod tests {
     fn a_refusal_that_only_says_the_branch_moved_is_a_race() {
         assert!(raced("failed to update ref: non-fast-forward"));
         assert!(raced("rejected (fetch first)"));
+        assert!(raced(
+            "failed to update ref: error: cannot lock ref 'refs/heads/main': reference already exists"
+        ));
         assert!(!raced("pre-receive hook declined"));
     }
 }

@@ -176,6 +176,7 @@ fn ClusterCard(cluster: Cluster) -> impl IntoView {
                 <span class="tag">{cluster.environment}</span>
                 <span class="tag">{cluster.region.clone()}</span>
                 {cluster.simulated.then(|| view! { <span class="tag sim">"simulated"</span> })}
+                {(cluster.delivery.mode == crate::api::DeliveryMode::Gitops).then(|| view! { <span class="tag gitops" title="delivered through Git">"GitOps"</span> })}
             </p>
             <p class="muted"><code>{cluster.name.clone()}</code>" · "{version}" · "{nodes}</p>
             <p class=health_class>{health_text}</p>

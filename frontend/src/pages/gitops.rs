@@ -291,8 +291,8 @@ fn FreezeCalendarView(me: Me) -> impl IntoView {
                         <legend>"When"</legend>
                         <label class="check"><input type="radio" name="when" value="dated" checked/>" From … until …"</label>
                         <div class="grid2">
-                            <div><label for="fz-start">"Starts (UTC)"</label><input id="fz-start" name="starts_at" type="datetime-local"/>{field_error(value, "starts_at")}</div>
-                            <div><label for="fz-end">"Ends (UTC)"</label><input id="fz-end" name="ends_at" type="datetime-local"/>{field_error(value, "ends_at")}</div>
+                            <div><label for="fz-start">"Starts (UTC)"</label><input id="fz-start" name="starts_at" type="datetime-local" step="1"/>{field_error(value, "starts_at")}</div>
+                            <div><label for="fz-end">"Ends (UTC)"</label><input id="fz-end" name="ends_at" type="datetime-local" step="1"/>{field_error(value, "ends_at")}</div>
                         </div>
                         <label class="check"><input type="radio" name="when" value="recurring"/>" Every … for …"</label>
                         <div class="grid2">

@@ -30,6 +30,8 @@ pub struct App {
     pub sso: Option<Arc<crate::auth::sso::Sso>>,
     /// One Git operation per repository at a time in this process.
     pub git_locks: crate::gitops::Locks,
+    /// Live updates for the browsers listening to this process.
+    pub events: crate::events::Hub,
 }
 
 impl FromRef<App> for LeptosOptions {
@@ -70,6 +72,7 @@ impl App {
             clients: Default::default(),
             sso: crate::auth::sso::Sso::from_config(&config)?.map(Arc::new),
             git_locks: Default::default(),
+            events: Default::default(),
             config: Arc::new(config),
         })
     }
@@ -157,6 +160,13 @@ impl Server {
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
         let router = self.app.router();
+        let events = self.app.events.clone();
+        // Live-update streams never end by themselves: end them first, or the graceful
+        // shutdown would wait for every browser to leave.
+        let shutdown = async move {
+            shutdown.await;
+            events.close();
+        };
         axum::serve(
             self.listener,
             router.into_make_service_with_connect_info::<SocketAddr>(),

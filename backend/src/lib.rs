@@ -13,6 +13,7 @@ pub mod cost;
 pub mod demo;
 pub mod drills;
 pub mod error;
+pub mod events;
 pub mod fields;
 pub mod fleet;
 pub mod gitops;

@@ -42,6 +42,7 @@ const MATRIX: &[(&str, &str, Needs, [u16; 4])] = &[
     ("DELETE", "/api/v1/group-rules/{id}", Approve, [OK, DENIED, DENIED, DENIED]),
     ("POST", "/api/v1/auth/logout", Session, [OK, OK, OK, OK]),
     ("GET", "/api/v1/me", Read, [OK, OK, OK, OK]),
+    ("GET", "/api/v1/events", Read, [OK, OK, OK, OK]),
     ("POST", "/api/v1/me/password", Session, [OK, OK, OK, OK]),
     ("GET", "/api/v1/users", Read, [OK, DENIED, DENIED, DENIED]),
     ("POST", "/api/v1/users", Approve, [OK, DENIED, DENIED, DENIED]),

@@ -41,6 +41,24 @@ pub fn use_me() -> MeResource {
     expect_context::<MeResource>()
 }
 
+/// The admin's inbox in the navigation: how many requests wait for a decision, kept live.
+#[component]
+fn Inbox() -> impl IntoView {
+    let live = crate::live::use_live();
+    let pending = Resource::new(
+        move || live.requests.get(),
+        |_| crate::server::pending_count(),
+    );
+    view! {
+        <Suspense fallback=|| ()>
+            {move || pending.get().and_then(|r| r.ok()).filter(|n| *n > 0).map(|n| {
+                let text = if n >= 100 { "99+".to_owned() } else { n.to_string() };
+                view! { <span class="count" id="inbox-count" title="requests waiting for a decision">{text}</span> }
+            })}
+        </Suspense>
+    }
+}
+
 pub fn shell(options: LeptosOptions) -> impl IntoView {
     #[cfg(feature = "ssr")]
     content_security_policy();
@@ -66,6 +84,13 @@ pub fn App() -> impl IntoView {
     provide_meta_context();
     let me: MeResource = Resource::new(|| (), |_| get_me());
     provide_context(me);
+    // Live updates once someone is signed in (the stream answers 401 to nobody).
+    let live = crate::live::Live::provide();
+    Effect::new(move |_| {
+        if let Some(Ok(Some(_))) = me.get() {
+            live.connect();
+        }
+    });
     // Effects run only in the browser, after hydration: tests and scripts wait for this mark.
     Effect::new(|_| crate::components::mark_hydrated());
 
@@ -126,7 +151,7 @@ fn Nav() -> impl IntoView {
                             view! {
                                 <nav aria-label="Main">
                                     <A href="/">"Teams"</A>
-                                    <A href="/requests">"Requests"</A>
+                                    <A href="/requests">"Requests"{me.user.is_admin.then(|| view! { <Inbox/> })}</A>
                                     <A href="/namespaces">"Namespaces"</A>
                                     <A href="/drills">"Drills"</A>
                                     <A href="/capacity">"Capacity"</A>

@@ -11,6 +11,7 @@
 pub mod api;
 pub mod app;
 pub mod components;
+pub mod live;
 pub mod pages;
 #[cfg(feature = "ssr")]
 pub mod portal;

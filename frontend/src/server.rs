@@ -1458,3 +1458,15 @@ pub async fn remove_freeze(csrf: String, id: String) -> Result<(), ErrorDetail> 
     let (portal, parts) = portal()?;
     portal.remove_freeze(&parts, &csrf, id).await
 }
+
+/// How many requests wait for a decision (at most 100 are counted): the admin's inbox.
+#[server(prefix = "/fn")]
+pub async fn pending_count() -> Result<usize, ErrorDetail> {
+    let (portal, parts) = portal()?;
+    let query = RequestQuery {
+        state: Some("pending".into()),
+        limit: Some(100),
+        ..Default::default()
+    };
+    Ok(portal.requests(&parts, query).await?.items.len())
+}

@@ -107,7 +107,7 @@ test('an admin delivers a cluster through Git; a namespace is committed, synced,
   await page.goto('/admin/git');
   await hydrated(page);
   await page.getByLabel('Name', { exact: true }).fill('e2e-gitops');
-  await page.getByLabel('URL').fill(git.url);
+  await page.getByLabel('URL', { exact: true }).fill(git.url);
   await page.getByLabel('User name (HTTPS)').fill(git.username);
   await page.getByLabel('Token, password or private key (never shown again)').fill(git.password);
   await page.getByLabel('CA certificate of the host (PEM, if private)').fill(readFileSync(git.ca, 'utf8'));

@@ -9,6 +9,7 @@ mod cost;
 mod docs;
 mod drills;
 mod edge;
+mod events;
 pub mod extract;
 mod fleet;
 mod gitops;
@@ -101,7 +102,8 @@ pub fn api() -> (Router<App>, utoipa::openapi::OpenApi) {
                 .merge(capacity::router())
                 .merge(cost::router())
                 .merge(sso::router())
-                .merge(gitops::router()),
+                .merge(gitops::router())
+                .merge(events::router()),
         )
         .split_for_parts();
     document_shared_errors(&mut doc);

@@ -651,25 +651,22 @@ pub async fn holding(app: &App, job: &Job) -> Result<Option<Hold>> {
         return Ok(None);
     };
     let mut conn = app.db.acquire().await?;
-    let released = match job.request_id {
-        Some(r) => sqlx::query_scalar!(
-            r#"SELECT freeze_released_at IS NOT NULL AS "r!" FROM namespace_requests WHERE id = $1"#,
-            r
-        )
-        .fetch_optional(&mut *conn)
-        .await?
-        .unwrap_or(false),
-        None => false,
-    };
-    let environment = sqlx::query_scalar!(
-        r#"SELECT environment AS "environment: Environment" FROM clusters WHERE id = $1"#,
-        cluster
+    // One round trip for the common case: no window at all, nothing held before.
+    let facts = sqlx::query!(
+        r#"SELECT (SELECT environment FROM clusters WHERE id = $1) AS "environment?: Environment",
+                  coalesce((SELECT freeze_released_at IS NOT NULL FROM namespace_requests WHERE id = $2), false) AS "released!",
+                  coalesce((SELECT held_by IS NOT NULL FROM namespaces WHERE id = $3), false) AS "was_held!",
+                  EXISTS (SELECT 1 FROM freeze_windows) AS "any_window!""#,
+        cluster,
+        job.request_id,
+        job.namespace_id
     )
-    .fetch_optional(&mut *conn)
+    .fetch_one(&mut *conn)
     .await?;
     let now = OffsetDateTime::now_utc();
     let mut hold: Option<Hold> = None;
-    if let (false, Some(environment)) = (released, environment) {
+    if let (false, true, Some(environment)) = (facts.released, facts.any_window, facts.environment)
+    {
         for row in rows(&mut conn).await? {
             let Some(w) = row.window() else { continue };
             if !w.covers(cluster, environment) {
@@ -685,25 +682,21 @@ pub async fn holding(app: &App, job: &Job) -> Result<Option<Hold>> {
             }
         }
     }
-    if hold.is_none() {
+    if hold.is_none() && facts.was_held {
         // Running again: whatever held it has ended (or let it through).
-        if let Some(ns) = job.namespace_id {
-            sqlx::query!(
-                "UPDATE namespaces SET held_by = NULL, held_until = NULL WHERE id = $1 AND held_by IS NOT NULL",
-                ns
-            )
-            .execute(&mut *conn)
-            .await?;
-        }
-        if let Some(r) = job.request_id {
-            sqlx::query!(
-                "UPDATE namespace_requests SET state = 'provisioning', held_by = NULL, held_until = NULL, updated_at = now()
-                 WHERE id = $1 AND state = 'held'",
-                r
-            )
-            .execute(&mut *conn)
-            .await?;
-        }
+        sqlx::query!(
+            "UPDATE namespaces SET held_by = NULL, held_until = NULL WHERE id = $1",
+            job.namespace_id
+        )
+        .execute(&mut *conn)
+        .await?;
+        sqlx::query!(
+            "UPDATE namespace_requests SET state = 'provisioning', held_by = NULL, held_until = NULL, updated_at = now()
+             WHERE id = $1 AND state = 'held'",
+            job.request_id
+        )
+        .execute(&mut *conn)
+        .await?;
     }
     Ok(hold)
 }

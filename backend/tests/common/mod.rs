@@ -158,6 +158,14 @@ impl Client {
 pub async fn send(request: reqwest::RequestBuilder) -> (StatusCode, Value) {
     let response = request.send().await.unwrap();
     let status = response.status();
+    // A live-update stream never ends: its status is the answer.
+    let streaming = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|t| t.as_bytes().starts_with(b"text/event-stream"));
+    if streaming {
+        return (status, Value::Null);
+    }
     let text = response.text().await.unwrap();
     let body = if text.is_empty() {
         Value::Null

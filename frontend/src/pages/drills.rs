@@ -86,8 +86,9 @@ pub fn NamespaceDrills(cluster: String, name: String, csrf: String) -> impl Into
     let set = ServerAction::<SetDrillSchedule>::new();
     let remove = ServerAction::<RemoveDrillSchedule>::new();
     let (c, n) = (cluster.clone(), name.clone());
+    let live = crate::live::use_live();
     let drills = Resource::new(
-        move || start.version().get(),
+        move || (start.version().get(), live.drills.get()),
         move |_| list_drills(c.clone(), n.clone()),
     );
     let (c2, n2) = (cluster.clone(), name.clone());
@@ -216,8 +217,9 @@ fn DrillView(me: Me) -> impl IntoView {
     let id = move || params.with(|p| p.get("id").unwrap_or_default());
     let cancel = ServerAction::<CancelDrill>::new();
     let tick = RwSignal::new(0u32);
+    let live = crate::live::use_live();
     let drill = Resource::new(
-        move || (id(), cancel.version().get(), tick.get()),
+        move || (id(), cancel.version().get(), tick.get(), live.drills.get()),
         |(id, ..)| get_drill(id),
     );
     // Live progress: look again every second while the drill runs.
@@ -304,7 +306,8 @@ pub fn FleetDrills() -> impl IntoView {
 
 #[component]
 fn FleetDrillList() -> impl IntoView {
-    let drills = Resource::new(|| (), |_| list_fleet_drills());
+    let live = crate::live::use_live();
+    let drills = Resource::new(move || live.drills.get(), |_| list_fleet_drills());
     view! {
         <h1>"Disaster-recovery drills"</h1>
         <Suspense fallback=|| view! { <p class="muted">"Loading drills…"</p> }>

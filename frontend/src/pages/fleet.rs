@@ -74,8 +74,15 @@ pub fn Fleet() -> impl IntoView {
 fn FleetOverview(me: Me) -> impl IntoView {
     let register = ServerAction::<RegisterCluster>::new();
     let sync = ServerAction::<SyncFleet>::new();
+    let live = crate::live::use_live();
     let clusters = Resource::new(
-        move || (register.version().get(), sync.version().get()),
+        move || {
+            (
+                register.version().get(),
+                sync.version().get(),
+                live.clusters.get(),
+            )
+        },
         |_| list_clusters(),
     );
     let csrf = me.csrf_token.clone().unwrap_or_default();
@@ -248,6 +255,7 @@ fn ClusterDetailView(me: Me) -> impl IntoView {
     let remove = ServerAction::<RemoveCluster>::new();
     let faults = ServerAction::<SetFaults>::new();
     let edit = ServerAction::<UpdateCluster>::new();
+    let live = crate::live::use_live();
     let detail = Resource::new(
         move || {
             (
@@ -256,6 +264,7 @@ fn ClusterDetailView(me: Me) -> impl IntoView {
                 toggle.version().get(),
                 edit.version().get(),
                 faults.version().get(),
+                live.clusters.get(),
             )
         },
         |(name, ..)| get_cluster(name),

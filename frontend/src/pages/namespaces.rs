@@ -37,8 +37,9 @@ fn used(ns: &Namespace) -> Amounts {
 
 #[component]
 fn NamespaceList() -> impl IntoView {
+    let live = crate::live::use_live();
     let namespaces = Resource::new(
-        || (),
+        move || live.namespaces.get(),
         |_| {
             list_namespaces(NamespaceQuery {
                 limit: Some(500),
@@ -160,6 +161,7 @@ fn NamespaceView(me: Me) -> impl IntoView {
     let decommission = ServerAction::<DecommissionNamespace>::new();
     let reapply = ServerAction::<ReapplyNamespace>::new();
     let tick = RwSignal::new(0u32);
+    let live = crate::live::use_live();
     let detail = Resource::new(
         move || {
             (
@@ -168,6 +170,8 @@ fn NamespaceView(me: Me) -> impl IntoView {
                 decommission.version().get(),
                 reapply.version().get(),
                 tick.get(),
+                live.namespaces.get(),
+                live.requests.get(),
             )
         },
         |((cluster, name), ..)| get_namespace(cluster, name),

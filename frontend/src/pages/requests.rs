@@ -131,9 +131,10 @@ pub fn Requests() -> impl IntoView {
 #[component]
 fn RequestList(me: Me) -> impl IntoView {
     let filter = RwSignal::new("open".to_owned());
+    let live = crate::live::use_live();
     let requests = Resource::new(
-        move || filter.get(),
-        |state| {
+        move || (filter.get(), live.requests.get()),
+        |(state, _)| {
             list_requests(RequestQuery {
                 state: Some(state).filter(|s| s != "all"),
                 limit: Some(200),
@@ -757,6 +758,7 @@ fn RequestView(me: Me) -> impl IntoView {
     let decide = ServerAction::<DecideRequest>::new();
     let amend = ServerAction::<AmendRequest>::new();
     let tick = RwSignal::new(0u32);
+    let live = crate::live::use_live();
     let detail = Resource::new(
         move || {
             (
@@ -764,6 +766,8 @@ fn RequestView(me: Me) -> impl IntoView {
                 decide.version().get(),
                 amend.version().get(),
                 tick.get(),
+                live.requests.get(),
+                live.namespaces.get(),
             )
         },
         |(id, ..)| get_request(id),
@@ -773,7 +777,7 @@ fn RequestView(me: Me) -> impl IntoView {
         if let Some(Ok(d)) = detail.get() {
             if matches!(
                 d.request.state.as_str(),
-                "approved" | "provisioning" | "failed"
+                "approved" | "provisioning" | "held" | "failed"
             ) {
                 set_timeout(
                     move || tick.update(|t| *t += 1),

@@ -52,7 +52,7 @@ ensure_chromium() {
 
 ensure_playwright() {
   ensure_chromium
-  [ -d playwright/node_modules/@playwright/test ] \
+  [ -d playwright/node_modules/@playwright/test ] && [ -d playwright/node_modules/@axe-core/playwright ] \
     || { say "installing Playwright (no browser download)"; (cd playwright && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund --silent); }
 }
 

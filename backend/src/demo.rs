@@ -374,3 +374,253 @@ async fn ensure_user(
     people::insert(app, ctx, &email, &name, is_admin, &password).await?;
     Ok(Some(password.as_str().to_owned()))
 }
+
+/// The demo plays what a real cluster runs beside its API server, on the simulated clusters:
+/// - Velero, where the cluster has it, so a newcomer's restore drill reaches a verdict: each
+///   live Berth namespace gets a Completed backup every six hours (as a Velero Schedule makes
+///   them), a Backup someone asks for completes at once, and a Restore completes — every
+///   fifth one partially fails, as real restores sometimes do — with its scratch namespace and
+///   copies of the source's Deployments, ready;
+/// - the demo namespace's workloads (the pods of the demo Prometheus history) and the quota
+///   controller's count of their requests in `berth-quota`'s status, so "used" on the
+///   namespace page is what those pods request.
+///
+/// Real clusters run Velero and the quota controller themselves.
+pub fn spawn_controllers(app: App) {
+    let Some(fleet) = app.simulator.clone() else {
+        return;
+    };
+    tokio::spawn(async move {
+        loop {
+            if let Err(e) = play_velero(&app, &fleet).await {
+                tracing::info!(error = %e, "the demo's Velero will try again");
+            }
+            play_workloads(&fleet);
+            tokio::time::sleep(std::time::Duration::from_secs(3)).await;
+        }
+    });
+}
+
+fn rfc3339(t: time::OffsetDateTime) -> String {
+    t.format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default()
+}
+
+/// The objects of `plural` in `namespace` of a simulated cluster.
+fn listed(
+    sim: &berth_fleet_sim::SimCluster,
+    plural: &str,
+    namespace: &str,
+) -> Vec<serde_json::Value> {
+    let resource = sim.state().resource(plural);
+    sim.store()
+        .list(&resource, Some(namespace), None)
+        .0
+        .into_iter()
+        .filter_map(|(_, text)| serde_json::from_str(&text).ok())
+        .collect()
+}
+
+async fn play_velero(app: &App, fleet: &berth_fleet_sim::Fleet) -> Result<()> {
+    use serde_json::json;
+    let now = time::OffsetDateTime::now_utc();
+    let live = sqlx::query!(
+        "SELECT c.name AS cluster, n.name FROM namespaces n JOIN clusters c ON c.id = n.cluster_id
+         WHERE c.connection = 'simulated' AND n.state IN ('ready', 'failed')"
+    )
+    .fetch_all(&app.db)
+    .await?;
+    const EVERY: i64 = 6 * 3600;
+    for n in live {
+        let Some(sim) = fleet.cluster(&n.cluster).filter(|s| s.spec().velero) else {
+            continue;
+        };
+        let slot = now.unix_timestamp() / EVERY;
+        let name = format!("berth-demo-{}-{slot}", n.name);
+        if sim.get("backups", Some("velero"), &name).is_none() {
+            let start = time::OffsetDateTime::from_unix_timestamp(slot * EVERY).unwrap_or(now);
+            let created = sim.create("backups", json!({"apiVersion": "velero.io/v1", "kind": "Backup",
+                "metadata": {"name": name, "namespace": "velero", "labels": {"velero.io/schedule-name": "berth-demo-every-6h"}},
+                "spec": {"includedNamespaces": [n.name]}}));
+            if created.is_ok() {
+                sim.set_status("backups", Some("velero"), &name, json!({"phase": "Completed",
+                    "startTimestamp": rfc3339(start), "completionTimestamp": rfc3339(start + time::Duration::minutes(4))}));
+            }
+        }
+    }
+    for sim in fleet.clusters().filter(|s| s.spec().velero) {
+        for backup in listed(sim, "backups", "velero") {
+            if backup.pointer("/status/phase").is_none() {
+                let name = backup["metadata"]["name"].as_str().unwrap_or_default();
+                sim.set_status(
+                    "backups",
+                    Some("velero"),
+                    name,
+                    json!({"phase": "Completed",
+                    "startTimestamp": rfc3339(now), "completionTimestamp": rfc3339(now)}),
+                );
+            }
+        }
+        for restore in listed(sim, "restores", "velero") {
+            if restore.pointer("/status/phase").is_some() {
+                continue;
+            }
+            let name = restore["metadata"]["name"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned();
+            let mut items = 0;
+            if let Some(mapping) = restore
+                .pointer("/spec/namespaceMapping")
+                .and_then(|m| m.as_object())
+            {
+                for (source, target) in mapping {
+                    let Some(target) = target.as_str() else {
+                        continue;
+                    };
+                    let _ = sim.create(
+                        "namespaces",
+                        json!({"apiVersion": "v1", "kind": "Namespace",
+                        "metadata": {"name": target, "labels": {"velero.io/restore-name": name}}}),
+                    );
+                    items += 1;
+                    for mut deployment in listed(sim, "deployments", source) {
+                        let replicas = deployment
+                            .pointer("/spec/replicas")
+                            .and_then(|r| r.as_i64())
+                            .unwrap_or(1);
+                        let dname = deployment["metadata"]["name"]
+                            .as_str()
+                            .unwrap_or_default()
+                            .to_owned();
+                        deployment["metadata"] = json!({"name": dname, "namespace": target});
+                        deployment.as_object_mut().map(|o| o.remove("status"));
+                        if sim.create("deployments", deployment).is_ok() {
+                            sim.set_status(
+                                "deployments",
+                                Some(target),
+                                &dname,
+                                json!({"replicas": replicas, "readyReplicas": replicas}),
+                            );
+                            items += 1;
+                        }
+                    }
+                }
+            }
+            // Every fifth restore partially fails (by its name, so a retry reads the same).
+            use sha2::Digest;
+            let partial = sha2::Sha256::digest(name.as_bytes())[0] % 5 == 0;
+            let (phase, errors, total) = if partial {
+                ("PartiallyFailed", 2, items + 2)
+            } else {
+                ("Completed", 0, items)
+            };
+            sim.set_status("restores", Some("velero"), &name, json!({"phase": phase,
+                "startTimestamp": rfc3339(now), "completionTimestamp": rfc3339(now),
+                "progress": {"itemsRestored": items, "totalItems": total}, "warnings": 0, "errors": errors}));
+        }
+    }
+    Ok(())
+}
+
+/// The demo namespace's pods (as the demo Prometheus history has them) and its quota's count
+/// of their requests.
+fn play_workloads(fleet: &berth_fleet_sim::Fleet) {
+    use serde_json::json;
+    let (cluster, namespace) = DEMO_NAMESPACE;
+    let Some(sim) = fleet.cluster(cluster) else {
+        return;
+    };
+    if sim.get("namespaces", None, namespace).is_none() {
+        return;
+    }
+    // (pod, container, app, CPU cores, memory MiB, memory limit MiB)
+    type DemoPod = (
+        &'static str,
+        &'static str,
+        &'static str,
+        f64,
+        i64,
+        Option<i64>,
+    );
+    let pods: [DemoPod; 5] = [
+        (
+            "checkout-api-7d4b9c-x2k9p",
+            "api",
+            "checkout-api",
+            1.0,
+            1024,
+            Some(1536),
+        ),
+        (
+            "checkout-api-7d4b9c-m4q7t",
+            "api",
+            "checkout-api",
+            1.0,
+            1024,
+            Some(1536),
+        ),
+        (
+            "checkout-api-7d4b9c-z8w3n",
+            "api",
+            "checkout-api",
+            1.0,
+            1024,
+            Some(1536),
+        ),
+        (
+            "checkout-worker-7d4b9c-q1a2b",
+            "worker",
+            "checkout-worker",
+            0.25,
+            512,
+            None,
+        ),
+        (
+            "checkout-db-0",
+            "postgres",
+            "checkout-db",
+            2.0,
+            4096,
+            Some(4096),
+        ),
+    ];
+    let (mut cpu_millis, mut memory_mib) = (0i64, 0i64);
+    for (pod, container, app, cpu, memory, limit) in pods {
+        let millis = (cpu * 1000.0) as i64;
+        cpu_millis += millis;
+        memory_mib += memory;
+        if sim.get("pods", Some(namespace), pod).is_some() {
+            continue;
+        }
+        let mut resources =
+            json!({"requests": {"cpu": format!("{millis}m"), "memory": format!("{memory}Mi")}});
+        if let Some(l) = limit {
+            resources["limits"] = json!({"memory": format!("{l}Mi")});
+        }
+        let created = sim.create("pods", json!({"apiVersion": "v1", "kind": "Pod",
+            "metadata": {"name": pod, "namespace": namespace, "labels": {"app": app}},
+            "spec": {"containers": [{"name": container, "image": format!("registry.example.com/payments/{app}:1.4.2"),
+                                     "resources": resources}]}}));
+        if created.is_ok() {
+            sim.set_status("pods", Some(namespace), pod, json!({"phase": "Running"}));
+        }
+    }
+    if let Some(quota) = sim.get(
+        "resourcequotas",
+        Some(namespace),
+        crate::tenancy::objects::QUOTA_NAME,
+    ) {
+        let hard = quota.pointer("/spec/hard").cloned().unwrap_or_default();
+        let used = json!({"requests.cpu": format!("{cpu_millis}m"), "requests.memory": format!("{memory_mib}Mi"),
+                          "pods": pods.len().to_string()});
+        if quota.pointer("/status/used") != Some(&used) {
+            sim.set_status(
+                "resourcequotas",
+                Some(namespace),
+                crate::tenancy::objects::QUOTA_NAME,
+                json!({"hard": hard, "used": used}),
+            );
+        }
+    }
+}

@@ -65,17 +65,21 @@ impl Hub {
         }
         let (db, sender, listening) = (app.db.clone(), self.sender.clone(), self.listening.clone());
         tokio::spawn(async move {
+            let mut reconnected = false;
             loop {
                 match sqlx::postgres::PgListener::connect_with(&db).await {
                     Ok(mut listener) => {
                         if listener.listen(CHANNEL).await.is_ok() {
                             listening.send_replace(true);
                             // Changes made while reconnecting were missed: pages reload.
-                            let _ = sender.send(Event {
-                                kind: "lagged".into(),
-                                id: String::new(),
-                                team: None,
-                            });
+                            if reconnected {
+                                let _ = sender.send(Event {
+                                    kind: "lagged".into(),
+                                    id: String::new(),
+                                    team: None,
+                                });
+                            }
+                            reconnected = true;
                             while let Ok(n) = listener.recv().await {
                                 if let Ok(event) = serde_json::from_str::<Event>(n.payload()) {
                                     let _ = sender.send(event);

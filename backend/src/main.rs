@@ -153,6 +153,7 @@ async fn main() -> anyhow::Result<()> {
             berth::drills::spawn_scheduler(app.clone());
             berth::tenancy::drift::spawn_periodic_checks(app.clone());
             berth::gitops::simulated::spawn(app.clone());
+            berth::demo::spawn_controllers(app.clone());
             audit::checkpoint::spawn_periodic(app.clone());
             let grace =
                 std::time::Duration::from_secs(app.config.job_lease_seconds.saturating_sub(10));

@@ -100,6 +100,7 @@ const MATRIX: &[(&str, &str, Needs, [u16; 4])] = &[
     ("POST", "/api/v1/namespace-requests/{id}/cancel", Request, [OK, OK, DENIED, HIDDEN]),
     ("GET", "/api/v1/namespaces", Read, [OK, OK, OK, OK]),
     ("GET", "/api/v1/namespaces/{cluster}/{name}", Read, [OK, OK, OK, HIDDEN]),
+    ("GET", "/api/v1/namespaces/{cluster}/{name}/manifests", Read, [OK, OK, OK, HIDDEN]),
     ("POST", "/api/v1/namespaces/{cluster}/{name}/quota-change", Request, [OK, OK, OK, HIDDEN]),
     ("POST", "/api/v1/namespaces/{cluster}/{name}/decommission", Request, [OK, OK, OK, HIDDEN]),
     ("POST", "/api/v1/namespaces/{cluster}/{name}/reapply", Request, [OK, OK, OK, HIDDEN]),

@@ -542,6 +542,9 @@ pub struct AuditQuery {
     pub target_type: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub target_id: Option<String>,
+    /// A namespace's name: the events about it and its requests.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub namespace: Option<String>,
     /// RFC 3339; events at or after this time.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub since: Option<String>,
@@ -1443,6 +1446,23 @@ pub struct NamespaceDetail {
     /// The sizes a quota change may pick, for the form (the current one among them, or not).
     #[serde(default)]
     pub presets: Vec<Preset>,
+    /// How to reach it with kubectl (none once it is decommissioned).
+    #[serde(default)]
+    pub connect: Option<ConnectHint>,
+}
+
+/// How a developer reaches a namespace with kubectl: a kubeconfig for it, and what they may
+/// do there.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(ToSchema))]
+pub struct ConnectHint {
+    /// A kubeconfig (YAML) with the cluster, a context on the namespace and, with single
+    /// sign-on, a user that signs in through the same provider (kubelogin).
+    pub kubeconfig: String,
+    /// The group the team's RoleBinding gives `edit` in the namespace.
+    pub group: String,
+    /// The cluster's API server, when Berth knows an address people can use.
+    pub server: Option<String>,
 }
 
 /// Filters for listing namespaces.

@@ -42,20 +42,24 @@ pub fn use_me() -> MeResource {
 }
 
 /// The admin's inbox in the navigation: how many requests wait for a decision, kept live.
+/// Fetched in the browser only (a local resource): the server renders nothing here, so the
+/// navigation hydrates the same on every page whoever is signed in.
 #[component]
 fn Inbox() -> impl IntoView {
     let live = crate::live::use_live();
-    let pending = Resource::new(
-        move || live.requests.get(),
-        |_| crate::server::pending_count(),
-    );
-    view! {
-        <Suspense fallback=|| ()>
-            {move || pending.get().and_then(|r| r.ok()).filter(|n| *n > 0).map(|n| {
+    let pending = LocalResource::new(move || {
+        live.requests.track();
+        crate::server::pending_count()
+    });
+    move || {
+        pending
+            .get()
+            .and_then(|r| r.ok())
+            .filter(|n| *n > 0)
+            .map(|n| {
                 let text = if n >= 100 { "99+".to_owned() } else { n.to_string() };
                 view! { <span class="count" id="inbox-count" title="requests waiting for a decision">{text}</span> }
-            })}
-        </Suspense>
+            })
     }
 }
 
@@ -118,13 +122,13 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/freezes") view=pages::gitops::Freezes/>
                     <Route path=path!("/requests") view=pages::requests::Requests/>
                     <Route path=path!("/requests/new") view=pages::requests::NewRequest/>
-                    <Route path=path!("/requests/:id") view=pages::requests::RequestPage/>
+                    <Route path=path!("/requests/:id") view=pages::requests::RequestPage ssr=SsrMode::Async/>
                     <Route path=path!("/namespaces") view=pages::namespaces::Namespaces/>
-                    <Route path=path!("/namespaces/:cluster/:name") view=pages::namespaces::NamespacePage/>
+                    <Route path=path!("/namespaces/:cluster/:name") view=pages::namespaces::NamespacePage ssr=SsrMode::Async/>
                     <Route path=path!("/drills") view=pages::drills::FleetDrills/>
                     <Route path=path!("/capacity") view=pages::capacity::Capacity/>
                     <Route path=path!("/capacity/:cluster/:name") view=pages::capacity::NamespaceCapacity/>
-                    <Route path=path!("/drills/:id") view=pages::drills::DrillPage/>
+                    <Route path=path!("/drills/:id") view=pages::drills::DrillPage ssr=SsrMode::Async/>
                 </Routes>
             </main>
         </Router>

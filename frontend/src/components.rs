@@ -38,7 +38,9 @@ pub fn ErrorMessage(error: ErrorDetail) -> impl IntoView {
     view! { <p class="error" role="alert">{error.message}</p> }
 }
 
-/// The message for `field` from the last result of a form, placed next to the field.
+/// The message for `field` from the last result of a form, placed next to the field. In the
+/// browser the field's control is marked `aria-invalid` and described by the message, so a
+/// screen reader says what is wrong where the focus is.
 pub fn field_error<T, S>(value: S, field: &'static str) -> impl IntoView
 where
     T: Send + Sync + 'static,
@@ -47,10 +49,82 @@ where
     move || {
         value.with(|v| match v {
             Some(Err(e)) => e.field(field).map(|message| {
-                view! { <span class="field-error" id=format!("{field}-error") role="alert">{message.to_owned()}</span> }
+                let node = NodeRef::<leptos::html::Span>::new();
+                #[cfg(feature = "hydrate")]
+                {
+                    Effect::new(move |_| {
+                        if let Some(span) = node.get() {
+                            described::tie(&span, field);
+                        }
+                    });
+                    on_cleanup(move || described::untie(field));
+                }
+                view! { <span node_ref=node class="field-error" id=format!("{field}-error") role="alert">{message.to_owned()}</span> }
             }),
             _ => None,
         })
+    }
+}
+
+/// Ties a field's message to its control, and moves the focus to the first control in error.
+#[cfg(feature = "hydrate")]
+mod described {
+    use wasm_bindgen::JsCast;
+
+    fn quoted(text: &str) -> String {
+        text.replace('\\', "\\\\").replace('"', "\\\"")
+    }
+
+    /// The control a message belongs to: the one named like its field in the same form, else
+    /// the control just before the message.
+    fn control(span: &web_sys::Element, field: &str) -> Option<web_sys::Element> {
+        let scope = span
+            .closest("form")
+            .ok()
+            .flatten()
+            .or_else(|| span.parent_element())?;
+        let named = scope
+            .query_selector(&format!("[name=\"{}\"]", quoted(field)))
+            .ok()
+            .flatten();
+        named.or_else(|| {
+            let before = span.previous_element_sibling()?;
+            matches!(before.tag_name().as_str(), "INPUT" | "SELECT" | "TEXTAREA").then_some(before)
+        })
+    }
+
+    pub fn tie(span: &web_sys::Element, field: &str) {
+        if let Some(control) = control(span, field) {
+            let _ = control.set_attribute("aria-invalid", "true");
+            let _ = control.set_attribute("aria-describedby", &span.id());
+        }
+    }
+
+    pub fn untie(field: &str) {
+        let Some(document) = web_sys::window().and_then(|w| w.document()) else {
+            return;
+        };
+        let selector = format!(
+            "[aria-describedby=\"{}\"]",
+            quoted(&format!("{field}-error"))
+        );
+        if let Ok(Some(control)) = document.query_selector(&selector) {
+            let _ = control.remove_attribute("aria-invalid");
+            let _ = control.remove_attribute("aria-describedby");
+        }
+    }
+
+    /// After a refused submit, the focus goes to the first control in error.
+    pub fn focus_first() {
+        leptos::prelude::request_animation_frame(|| {
+            let first = web_sys::window()
+                .and_then(|w| w.document())
+                .and_then(|d| d.query_selector("[aria-invalid=\"true\"]").ok().flatten())
+                .and_then(|e| e.dyn_into::<web_sys::HtmlElement>().ok());
+            if let Some(first) = first {
+                let _ = first.focus();
+            }
+        });
     }
 }
 
@@ -66,6 +140,8 @@ where
                 let message = if e.fields.is_empty() {
                     e.message.clone()
                 } else {
+                    #[cfg(feature = "hydrate")]
+                    described::focus_first();
                     "Please correct the fields marked below.".to_owned()
                 };
                 Some(view! { <p class="error" role="alert">{message}</p> })

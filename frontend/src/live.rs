@@ -1,8 +1,8 @@
 //! Live updates in the browser: one `EventSource` on `/api/v1/events` per page load, once
 //! someone is signed in. Each kind of change bumps a counter; a page's resources read the
 //! counters of what they show, so they refetch when it changes — an approval made in
-//! another browser shows without a reload. A stream that reconnected, or fell behind, bumps
-//! every counter: whatever was missed is read again.
+//! another browser shows without a reload. A stream that opens (or reconnects, or fell
+//! behind) bumps every counter: whatever was missed is read again.
 
 use leptos::prelude::*;
 
@@ -37,14 +37,16 @@ impl Live {
         }
     }
 
-    /// Opens the stream, once, in the browser (the server renders without one).
+    /// Opens the stream, once, in the browser (the server renders without one) — a moment
+    /// after the page has hydrated: a change that refetched a resource while its part of the
+    /// page was still hydrating would no longer match the server's HTML.
     pub fn connect(self) {
         if self.connected.get_untracked() {
             return;
         }
         self.connected.set(true);
         #[cfg(feature = "hydrate")]
-        open(self);
+        set_timeout(move || open(self), std::time::Duration::from_secs(1));
     }
 }
 
@@ -74,13 +76,17 @@ fn open(live: Live) {
         listen(kind, Box::new(move || signal.update(|n| *n += 1)));
     }
     listen("lagged", Box::new(move || live.bump_all()));
-    let opened = std::cell::Cell::new(false);
+    // Whatever changed between the page's render and this open (or while the connection
+    // was lost) is read again; `data-live` tells tests the page is listening.
     listen(
         "open",
         Box::new(move || {
-            // The first open is the page's own; any later one follows a lost connection.
-            if opened.replace(true) {
-                live.bump_all();
+            live.bump_all();
+            if let Some(body) = web_sys::window()
+                .and_then(|w| w.document())
+                .and_then(|d| d.body())
+            {
+                let _ = body.set_attribute("data-live", "open");
             }
         }),
     );

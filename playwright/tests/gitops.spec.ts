@@ -158,7 +158,7 @@ test('an admin delivers a cluster through Git; a namespace is committed, synced,
   expect(gone.status(), await gone.text()).toBe(201);
   const goneUrl = `/requests/${(await gone.json()).request.id}`;
   await approve(page, goneUrl);
-  await until(page, goneUrl, async () => (await page.getByText('ready', { exact: true }).count()) > 0, 'the decommission to finish');
+  await until(page, goneUrl, async () => (await page.getByText('deleted', { exact: true }).count()) > 0, 'the decommission to finish');
   expect(inGit(`${folder}/kustomization.yaml`)).toBeNull();
   expect(namespaceOnCluster(name)).toBe(false);
   expect(errors).toEqual([]);

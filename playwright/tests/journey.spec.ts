@@ -55,7 +55,19 @@ test('admin creates a team and a user; the user makes a token that works; the au
   // ... and a team the new user owns.
   await page.getByRole('link', { name: 'Teams' }).click();
   await hydrated(page);
-  await page.getByLabel('Name (namespace prefix)').fill(teamName);
+  // A refused field is marked for assistive technology and gets the focus.
+  const teamField = page.getByLabel('Name (namespace prefix)');
+  await teamField.fill('Not A Name!');
+  await page.getByLabel('Display name').fill('Journey team');
+  await page.getByRole('button', { name: 'Create team' }).click();
+  await expect(page.locator('#name-error')).toBeVisible();
+  await expect(teamField).toHaveAttribute('aria-invalid', 'true');
+  await expect(teamField).toHaveAttribute('aria-describedby', 'name-error');
+  await expect(teamField).toBeFocused();
+  // The refusal itself was a 422, which Chromium logs; nothing else may be.
+  const refusal = errors.indexOf('Failed to load resource: the server responded with a status of 422 (Unprocessable Entity)');
+  if (refusal >= 0) errors.splice(refusal, 1);
+  await teamField.fill(teamName);
   await page.getByLabel('Display name').fill('Journey team');
   await page.getByLabel("First owner's email (optional)").fill(email);
   await page.getByRole('button', { name: 'Create team' }).click();

@@ -45,8 +45,16 @@ test('an approval in one browser shows in the other without a reload, and the in
   await logIn(devPage, dev.email, dev.password);
   const adminPage = await (await browser.newContext()).newPage();
   await logIn(adminPage, admin.email, admin.password);
+  // The page listens for changes once it says so.
+  await expect(adminPage.locator('body[data-live="open"]')).toHaveCount(1);
   const inbox = adminPage.locator('#inbox-count');
-  const before = (await inbox.count()) > 0 ? Number((await inbox.textContent())!.replace('+', '')) : 0;
+  // What waits now, as the API says; the inbox shows the same.
+  const adminApi = await http.newContext({ baseURL: base });
+  await adminApi.post('/api/v1/auth/login', { data: admin });
+  const waiting = await adminApi.get('/api/v1/namespace-requests?state=pending&limit=100');
+  const before = (await waiting.json()).items.length;
+  await adminApi.dispose();
+  if (before > 0) await expect(inbox).toHaveText(String(before));
 
   const name = `payments-l${Date.now() % 100000}`;
   const filed = await dev.api.post('/api/v1/namespace-requests', {
@@ -60,6 +68,7 @@ test('an approval in one browser shows in the other without a reload, and the in
 
   await devPage.goto(url);
   await hydrated(devPage);
+  await expect(devPage.locator('body[data-live="open"]')).toHaveCount(1);
   await expect(devPage.getByText('pending', { exact: true })).toBeVisible();
   // A mark that a reload would wipe.
   await devPage.evaluate(() => { (window as any).berthNoReload = true; });

@@ -1,7 +1,17 @@
 import { test, expect, Page, ConsoleMessage, request as http } from '@playwright/test';
+import AxeBuilder from '@axe-core/playwright';
 
 // Every page, as an admin and as a developer, at a desktop and a phone width: each one
-// hydrates without a console error or a panic, and says in its title what it is.
+// hydrates without a console error or a panic, says in its title what it is, and has no
+// serious or critical accessibility violation that axe-core finds (WCAG 2.1 A and AA).
+
+/** axe-core's serious and critical findings on the page, one line each. */
+async function accessibility(page: Page, path: string): Promise<string[]> {
+  const results = await new AxeBuilder({ page }).withTags(['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa']).analyze();
+  return results.violations
+    .filter((v) => v.impact === 'serious' || v.impact === 'critical')
+    .map((v) => `${path}: ${v.id} (${v.impact}): ${v.help} — ${v.nodes.slice(0, 3).map((n) => n.target.join(' ')).join(' | ')}`);
+}
 
 const admin = {
   email: process.env.BERTH_ADMIN_EMAIL ?? 'admin@berth.local',
@@ -64,7 +74,7 @@ async function pages(page: Page): Promise<[string, RegExp][]> {
   const request = (await get('/api/v1/namespace-requests'))[0];
   const drill = (await get('/api/v1/drills'))[0];
   const list: [string, RegExp][] = [
-    ['/', /^Teams — Berth$/],
+    ['/', /^Home — Berth$/],
     ['/teams/payments', /^Team payments — Berth$/],
     ['/teams/payments/cost', /^Cost of team payments — Berth$/],
     ['/requests', /^Requests — Berth$/],
@@ -97,6 +107,7 @@ for (const width of [1280, 390]) {
       const context = await browser.newContext({ viewport: { width, height: 900 } });
       const page = await context.newPage();
       const errors = watchConsole(page);
+      const findings: string[] = [];
       const user = who === 'admin' ? admin : await developer();
       await logIn(page, user.email, user.password);
       for (const [path, title] of await pages(page)) {
@@ -107,6 +118,7 @@ for (const width of [1280, 390]) {
         await expect(page.locator('body[data-hydrated="true"]'), path).toHaveCount(1);
         await expect(page, path).toHaveTitle(title);
         await expect(page.locator('h1').first(), path).toBeVisible();
+        findings.push(...await accessibility(page, path));
       }
       // The tenancy settings page once panicked during hydration on some loads only.
       for (let i = 0; i < (who === 'admin' ? 10 : 2); i++) {
@@ -114,6 +126,7 @@ for (const width of [1280, 390]) {
         await expect(page.locator('body[data-hydrated="true"]')).toHaveCount(1);
       }
       expect(errors).toEqual([]);
+      expect(findings).toEqual([]);
       await context.close();
     });
   }

@@ -121,7 +121,8 @@ test('a developer requests a namespace, an admin amends and approves it, it is a
   await adminPage.goto(changeUrl);
   await hydrated(adminPage);
   await adminPage.getByRole('button', { name: 'Approve' }).click();
-  await expect(adminPage.getByText('ready', { exact: true }).first()).toBeVisible();
+  // A quota change reads "applied" once the cluster has it.
+  await expect(adminPage.getByText('applied', { exact: true }).first()).toBeVisible();
 
   // Usage bars against the new quota, per namespace and per team.
   await page.goto(`/namespaces/prod-shanghai-1/${name}`);

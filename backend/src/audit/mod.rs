@@ -101,6 +101,7 @@ struct Filter {
     action_prefix: Option<String>,
     target_type: Option<String>,
     target_id: Option<String>,
+    namespace: Option<String>,
     since: Option<OffsetDateTime>,
     until: Option<OffsetDateTime>,
     limit: i64,
@@ -155,6 +156,7 @@ async fn parse_filter(app: &App, query: &AuditQuery) -> Result<Filter> {
         action_prefix,
         target_type: non_empty(&query.target_type),
         target_id: non_empty(&query.target_id),
+        namespace: non_empty(&query.namespace),
         since,
         until,
         limit,
@@ -183,6 +185,7 @@ pub async fn list(app: &App, ctx: &Ctx, query: &AuditQuery) -> Result<Page<Audit
              AND ($9::timestamptz IS NULL OR e.occurred_at >= $9)
              AND ($10::timestamptz IS NULL OR e.occurred_at < $10)
              AND ($11::bigint IS NULL OR e.id < $11)
+             AND ($13::text IS NULL OR e.after->>'namespace' = $13 OR e.before->>'namespace' = $13)
            ORDER BY e.id DESC
            LIMIT $12"#,
         actor.is_admin,
@@ -197,6 +200,7 @@ pub async fn list(app: &App, ctx: &Ctx, query: &AuditQuery) -> Result<Page<Audit
         filter.until,
         filter.before_id,
         filter.limit + 1,
+        filter.namespace,
     )
     .fetch_all(&app.db)
     .await?;

@@ -161,6 +161,38 @@ async fn config_for(app: &App, stored: &Stored) -> Result<Config> {
     }
 }
 
+/// The cluster's API server address and its CA (PEM), as Berth reaches it: what a kubeconfig
+/// for people names. None when Berth cannot say (an in-cluster connection, an unreadable
+/// kubeconfig).
+pub async fn server(app: &App, cluster_id: Uuid) -> Option<(String, Option<String>)> {
+    let stored = sqlx::query_as!(
+        Stored,
+        "SELECT name, connection, kubeconfig_context, api_url, ca_sealed, token_sealed, updated_at FROM clusters WHERE id = $1",
+        cluster_id
+    )
+    .fetch_optional(&app.db)
+    .await
+    .ok()??;
+    if stored.connection == "in_cluster" {
+        return None;
+    }
+    let config = config_for(app, &stored).await.ok()?;
+    let ca = config.root_cert.as_ref().map(|certs| {
+        certs
+            .iter()
+            .map(|der| pem::encode(&pem::Pem::new("CERTIFICATE", der.clone())))
+            .collect::<String>()
+    });
+    Some((
+        config
+            .cluster_url
+            .to_string()
+            .trim_end_matches('/')
+            .to_owned(),
+        ca,
+    ))
+}
+
 /// The named context of `BERTH_KUBECONFIG`, with errors a person can act on.
 pub async fn kubeconfig_config(app: &App, context: &str) -> std::result::Result<Config, String> {
     let path = app

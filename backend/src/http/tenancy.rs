@@ -26,6 +26,7 @@ pub fn router() -> OpenApiRouter<App> {
         .routes(routes!(cancel_request))
         .routes(routes!(list_namespaces))
         .routes(routes!(get_namespace))
+        .routes(routes!(namespace_manifests))
         .routes(routes!(change_quota))
         .routes(routes!(decommission_namespace))
         .routes(routes!(reapply_namespace))
@@ -182,6 +183,44 @@ async fn get_namespace(
     Ok(axum::Json(
         tenancy::namespaces::get(&app, &ctx, &cluster, &name).await?,
     ))
+}
+
+/// What Berth applies (or commits, on a GitOps cluster) for the namespace, as YAML documents;
+/// `?download=true` names a file to save.
+#[utoipa::path(get, path = "/namespaces/{cluster}/{name}/manifests", tag = "tenancy",
+    params(("cluster" = String, Path), ("name" = String, Path), ("download" = Option<bool>, Query)),
+    responses((status = 200, content_type = "application/yaml", body = String),
+              (status = 401, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+async fn namespace_manifests(
+    State(app): State<App>,
+    ctx: Ctx,
+    Path((cluster, name)): Path<(String, String)>,
+    Query(q): Query<DownloadQuery>,
+) -> Result<axum::response::Response> {
+    use axum::response::IntoResponse;
+    let yaml = tenancy::namespaces::manifests(&app, &ctx, &cluster, &name).await?;
+    let mut response = (
+        [(
+            axum::http::header::CONTENT_TYPE,
+            "application/yaml; charset=utf-8",
+        )],
+        yaml,
+    )
+        .into_response();
+    if q.download.unwrap_or(false) {
+        if let Ok(v) = format!("attachment; filename=\"{cluster}-{name}.yaml\"").parse() {
+            response
+                .headers_mut()
+                .insert(axum::http::header::CONTENT_DISPOSITION, v);
+        }
+    }
+    Ok(response)
+}
+
+#[derive(serde::Deserialize)]
+struct DownloadQuery {
+    #[serde(default)]
+    download: Option<bool>,
 }
 
 /// Ask for a quota change (with `burst_until`: a timed increase Berth reverts by itself).

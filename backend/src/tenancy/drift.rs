@@ -57,8 +57,13 @@ async fn check_namespace(
             let folder = if shared(kind) { repo.shared } else { repo.own };
             match folder.and_then(|files| files.get(&files::file_name(kind, name))) {
                 Some(committed) => {
-                    let mut differences = objects::differences(manifest, committed);
-                    differences.extend(objects::differences(committed, manifest));
+                    let mut differences = objects::described_differences(manifest, committed);
+                    let extra: Vec<String> = objects::differences(committed, manifest)
+                        .into_iter()
+                        .filter(|p| !differences.iter().any(|d| d.starts_with(&format!("{p}:"))))
+                        .map(|p| format!("{p}: missing → (in Git only)"))
+                        .collect();
+                    differences.extend(extra);
                     differences.sort();
                     differences.dedup();
                     if !differences.is_empty() {
@@ -108,7 +113,7 @@ async fn check_namespace(
                 if *kind == "ResourceQuota" {
                     usage = live.get("status").cloned();
                 }
-                let differences = objects::differences(manifest, &live);
+                let differences = objects::described_differences(manifest, &live);
                 if !differences.is_empty() {
                     drift.push(DriftItem {
                         kind: (*kind).into(),

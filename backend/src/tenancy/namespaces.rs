@@ -280,13 +280,90 @@ pub async fn get(app: &App, ctx: &Ctx, cluster: &str, name: &str) -> Result<Name
     .collect();
     let can_request = !namespace.state.is_leaving();
     let presets = super::settings::load_presets(&mut *app.db.acquire().await?).await?;
+    let connect = match namespace.state {
+        NamespaceState::Decommissioned | NamespaceState::Decommissioning => None,
+        NamespaceState::Provisioning | NamespaceState::Ready | NamespaceState::Failed => {
+            Some(connect_hint(app, id, &namespace).await?)
+        }
+    };
     Ok(NamespaceDetail {
         namespace,
         objects,
         requests,
         can_request,
         presets,
+        connect,
     })
+}
+
+/// A kubeconfig for the namespace: its cluster (address and CA as Berth reaches it), a
+/// context on the namespace, and — with single sign-on — a user that signs in through the
+/// same provider with kubelogin (`kubectl oidc-login`), whose groups the cluster maps onto
+/// the team's group.
+async fn connect_hint(
+    app: &App,
+    id: Uuid,
+    n: &Namespace,
+) -> Result<berth_frontend::api::ConnectHint> {
+    let cluster_id = sqlx::query_scalar!("SELECT cluster_id FROM namespaces WHERE id = $1", id)
+        .fetch_one(&app.db)
+        .await?;
+    let server = crate::fleet::connect::server(app, cluster_id).await;
+    let group = super::objects::group_name(&app.config.team_group_pattern, &n.team);
+    let mut cluster = serde_json::json!({
+        "server": server.as_ref().map(|s| s.0.clone()).unwrap_or_else(|| "https://<the API server of this cluster: ask your platform team>".into()),
+    });
+    if let Some((_, Some(ca))) = &server {
+        use base64::Engine;
+        cluster["certificate-authority-data"] =
+            base64::engine::general_purpose::STANDARD.encode(ca).into();
+    }
+    let user = match (&app.config.oidc_issuer, &app.config.oidc_client_id) {
+        (Some(issuer), Some(client)) => serde_json::json!({"exec": {
+            "apiVersion": "client.authentication.k8s.io/v1beta1",
+            "command": "kubectl",
+            "args": ["oidc-login", "get-token", format!("--oidc-issuer-url={issuer}"),
+                     format!("--oidc-client-id={client}"), "--oidc-extra-scope=email", "--oidc-extra-scope=groups"],
+            "interactiveMode": "IfAvailable",
+        }}),
+        _ => serde_json::json!({"token": "<your token for this cluster: ask your platform team>"}),
+    };
+    let context = format!("{}-{}", n.cluster, n.name);
+    let kubeconfig = serde_json::json!({
+        "apiVersion": "v1",
+        "kind": "Config",
+        "clusters": [{"name": n.cluster, "cluster": cluster}],
+        "users": [{"name": format!("{}-user", n.cluster), "user": user}],
+        "contexts": [{"name": context, "context": {"cluster": n.cluster, "namespace": n.name, "user": format!("{}-user", n.cluster)}}],
+        "current-context": context,
+    });
+    Ok(berth_frontend::api::ConnectHint {
+        kubeconfig: serde_yaml_ng::to_string(&kubeconfig).map_err(anyhow::Error::from)?,
+        group,
+        server: server.map(|s| s.0),
+    })
+}
+
+/// What Berth applies (or commits) for the namespace, as YAML documents: what a person can
+/// read, diff or keep.
+pub async fn manifests(app: &App, ctx: &Ctx, cluster: &str, name: &str) -> Result<String> {
+    let actor = ctx.require(Scope::Read)?;
+    let mut conn = app.db.acquire().await?;
+    let ns = super::access::namespace(&mut conn, actor, cluster, name).await?;
+    let facts = super::provision::facts(&mut conn, ns.id).await?;
+    drop(conn);
+    let manifests = super::provision::desired(app, &facts).map_err(|why| {
+        Error::conflict(
+            "namespace",
+            format!("its objects cannot be built now: {why}"),
+        )
+    })?;
+    let mut out = String::new();
+    for (_, _, manifest) in manifests {
+        out.push_str("---\n");
+        out.push_str(&serde_yaml_ng::to_string(&manifest).map_err(anyhow::Error::from)?);
+    }
+    Ok(out)
 }
 
 async fn live_usage(

@@ -271,6 +271,34 @@ pub fn differences(desired: &Value, live: &Value) -> Vec<String> {
     out
 }
 
+/// [`differences`] with the values on each side, for people: `/spec/hard/pods: 20 → 40`
+/// (Berth's value, then the other's; `missing` where one side has none).
+pub fn described_differences(desired: &Value, live: &Value) -> Vec<String> {
+    let show = |v: Option<&Value>| -> String {
+        let text = match v {
+            None => "missing".to_owned(),
+            Some(Value::String(s)) => s.clone(),
+            Some(other) => other.to_string(),
+        };
+        if text.chars().count() > 60 {
+            format!("{}…", text.chars().take(60).collect::<String>())
+        } else {
+            text
+        }
+    };
+    differences(desired, live)
+        .into_iter()
+        .map(|path| {
+            let pointer = if path == "/" { "" } else { path.as_str() };
+            format!(
+                "{path}: {} → {}",
+                show(desired.pointer(pointer)),
+                show(live.pointer(pointer))
+            )
+        })
+        .collect()
+}
+
 /// An object whose every value is an object without leaves (`{}`, `{"labels": {}}`): what
 /// the API server drops, so its absence is no difference.
 fn leafless(v: &Value) -> bool {

@@ -125,7 +125,7 @@ fn RecommendationTable(r: NamespaceRecommendations) -> impl IntoView {
     view! {
         <label for="rec-filter">"Filter by workload or container"</label>
         <input id="rec-filter" placeholder="checkout" on:input=move |ev| filter.set(event_target_value(&ev)) prop:value=filter/>
-        <div class="table-wrap"><table class="recommendations">
+        <div class="table-wrap" tabindex="0"><table class="recommendations">
             <thead><tr>
                 {header("Workload", SortBy::Workload)}
                 <th>"Container"</th><th>"Pods"</th>
@@ -218,7 +218,7 @@ pub fn Evidence(suggestion: QuotaSuggestion) -> impl IntoView {
     view! {
         <section class="card evidence" aria-label="Capacity evidence">
             <h2>"Capacity evidence"</h2>
-            <div class="table-wrap"><table>
+            <div class="table-wrap" tabindex="0"><table>
                 <thead><tr><th>"Quota"</th><th>"Now"</th><th>"Suggested"</th></tr></thead>
                 <tbody>{rows.into_iter().map(|(k, now, new)| {
                     let changed = now != new;
@@ -352,7 +352,7 @@ fn NamespaceCapacityView(me: Me) -> impl IntoView {
 #[component]
 fn TeamTable(t: TeamSizing) -> impl IntoView {
     view! {
-        <div class="table-wrap"><table>
+        <div class="table-wrap" tabindex="0"><table>
             <thead><tr><th>"Namespace"</th><th>"Containers"</th><th>"CPU now → recommended"</th><th>"Memory now → recommended"</th></tr></thead>
             <tbody>
                 {t.namespaces.into_iter().map(|n| view! {
@@ -382,7 +382,7 @@ fn HeadroomChart(h: ClusterHeadroom) -> impl IntoView {
     view! {
         <p class="muted">{format!("{}: pods of {}m CPU and {:.0}Mi memory that fit now, per pool.", h.cluster, h.shape_cpu_millis, h.shape_memory_bytes as f64 / MIB)}
             {h.observed_at.map(|t| format!(" Nodes read {}.", when(t)))}</p>
-        <div class="table-wrap"><table class="headroom">
+        <div class="table-wrap" tabindex="0"><table class="headroom">
             <thead><tr><th>"Pool"</th><th>"Nodes"</th><th>"Fit now"</th><th>"Free CPU / memory"</th><th>"Stranded CPU / memory"</th></tr></thead>
             <tbody>{h.pools.into_iter().map(|p| view! {
                 <tr>

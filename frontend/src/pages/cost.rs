@@ -75,7 +75,7 @@ fn Report(report: CostReport) -> impl IntoView {
         {unpriced}
         <p><a href=csv download>"Download CSV"</a></p>
         <CostChart namespaces=report.namespaces.clone() currency=cur.clone()/>
-        <div class="table-wrap"><table>
+        <div class="table-wrap" tabindex="0"><table>
             <thead><tr><th>"Namespace"</th><th>"Cluster · pool"</th><th>"Committed"</th><th>"Requested"</th>
                 <th>"After right-sizing"</th><th>"Savings"</th><th>"Price"</th></tr></thead>
             <tbody>
@@ -188,7 +188,7 @@ fn Prices(
                     match prices.await {
                         Ok(list) if list.is_empty() => view! { <p class="muted">"No prices are set yet."</p> }.into_any(),
                         Ok(list) => view! {
-                            <div class="table-wrap"><table>
+                            <div class="table-wrap" tabindex="0"><table>
                                 <thead><tr><th>"For"</th><th>"CPU core-hour"</th><th>"Memory GiB-hour"</th><th>"Extended resources"</th></tr></thead>
                                 <tbody>{list.into_iter().map(|p| view! {
                                     <tr><td>{scope_of(&p)}</td><td>{format!("{}", p.cpu_core_hour)}</td><td>{format!("{}", p.memory_gib_hour)}</td>

@@ -99,6 +99,7 @@ pub fn NamespaceDrills(cluster: String, name: String, csrf: String) -> impl Into
     let value = start.value();
     let set_value = set.value();
     let (sched_csrf, sched_cluster, sched_name) = (csrf.clone(), cluster.clone(), name.clone());
+    let (run_csrf, run_cluster, run_name) = (csrf.clone(), cluster.clone(), name.clone());
     let (rm_csrf, rm_cluster, rm_name) = (csrf.clone(), cluster.clone(), name.clone());
     view! {
         <section class="card">
@@ -114,7 +115,7 @@ pub fn NamespaceDrills(cluster: String, name: String, csrf: String) -> impl Into
                                 <p>{rate}</p>
                                 <Trend drills=list.clone()/>
                                 {(!list.is_empty()).then(|| view! {
-                                    <div class="table-wrap"><table>
+                                    <div class="table-wrap" tabindex="0"><table>
                                         <thead><tr><th>"Started"</th><th>"Kind"</th><th>"Target"</th><th>"State"</th><th>"RTO"</th><th>"RPO"</th><th>"Verdict"</th></tr></thead>
                                         <tbody>{list.into_iter().map(|d| view! {
                                             <tr>
@@ -135,6 +136,39 @@ pub fn NamespaceDrills(cluster: String, name: String, csrf: String) -> impl Into
                     }
                 })}
             </Suspense>
+            // The forms only for a namespace that takes drills: its schedule answers for a
+            // live namespace only (an unknown or decommissioned one keeps its drills as
+            // evidence, and no new one starts).
+            <Suspense fallback=|| ()>
+                {move || {
+                    let (rm_csrf, rm_cluster, rm_name) = (rm_csrf.clone(), rm_cluster.clone(), rm_name.clone());
+                    let (sched_csrf, sched_cluster, sched_name) = (sched_csrf.clone(), sched_cluster.clone(), sched_name.clone());
+                    let (csrf, cluster, name) = (run_csrf.clone(), run_cluster.clone(), run_name.clone());
+                    Suspend::new(async move {
+                        let current = match schedule.await {
+                            Ok(current) => current,
+                            Err(error) if error.code == "not_found" => return view! {
+                                <p class="muted" id="drills-closed">"No live namespace of this name here: its drills stay as evidence, and no new one can start."</p>
+                            }.into_any(),
+                            Err(error) => return view! { <ErrorMessage error/> }.into_any(),
+                        };
+                        let shown = match current {
+                            Some(s) => {
+                                view! {
+                                    <p>{format!("{} drill on `{}` ({}), target {}; next {}", s.kind, s.cron, s.timezone, s.target, when(s.next_run_at))}
+                                        {s.last_outcome.map(|o| format!(" · last: {o}"))}" "
+                                        <ActionForm action=remove attr:class="inline">
+                                            <input type="hidden" name="csrf" value=rm_csrf/>
+                                            <input type="hidden" name="cluster" value=rm_cluster/>
+                                            <input type="hidden" name="name" value=rm_name/>
+                                            <button type="submit" class="link">"Remove the schedule"</button>
+                                        </ActionForm>
+                                    </p>
+                                }.into_any()
+                            }
+                            None => view! { <p class="muted">"No schedule."</p> }.into_any(),
+                        };
+                        view! {
             <h3>"Run a drill"</h3>
             {form_error(value)}
             <ActionForm action=start>
@@ -162,33 +196,12 @@ pub fn NamespaceDrills(cluster: String, name: String, csrf: String) -> impl Into
                 <p class="ok" role="status">"Drill started. "<A href=format!("/drills/{}", d.id)>"Follow it"</A></p>
             })}
             <h3>"Schedule"</h3>
-            <Suspense fallback=|| ()>
-                {move || {
-                    let (csrf, cluster, name) = (rm_csrf.clone(), rm_cluster.clone(), rm_name.clone());
-                    Suspend::new(async move {
-                        match schedule.await {
-                            Ok(Some(s)) => view! {
-                                <p>{format!("{} drill on `{}` ({}), target {}; next {}", s.kind, s.cron, s.timezone, s.target, when(s.next_run_at))}
-                                    {s.last_outcome.map(|o| format!(" · last: {o}"))}" "
-                                    <ActionForm action=remove attr:class="inline">
-                                        <input type="hidden" name="csrf" value=csrf/>
-                                        <input type="hidden" name="cluster" value=cluster/>
-                                        <input type="hidden" name="name" value=name/>
-                                        <button type="submit" class="link">"Remove the schedule"</button>
-                                    </ActionForm>
-                                </p>
-                            }.into_any(),
-                            Ok(None) => view! { <p class="muted">"No schedule."</p> }.into_any(),
-                            Err(error) => view! { <ErrorMessage error/> }.into_any(),
-                        }
-                    })
-                }}
-            </Suspense>
+                            {shown}
             {form_error(set_value)}
             <ActionForm action=set>
-                <input type="hidden" name="csrf" value=sched_csrf/>
-                <input type="hidden" name="cluster" value=sched_cluster/>
-                <input type="hidden" name="name" value=sched_name/>
+                <input type="hidden" name="csrf" value=sched_csrf.clone()/>
+                <input type="hidden" name="cluster" value=sched_cluster.clone()/>
+                <input type="hidden" name="name" value=sched_name.clone()/>
                 <div class="grid3">
                     <div><label for="sched-cron">"Cron (minute hour day month weekday)"</label>
                         <input id="sched-cron" name="cron" placeholder="0 3 * * 1" required/>{field_error(set_value, "cron")}</div>
@@ -202,6 +215,10 @@ pub fn NamespaceDrills(cluster: String, name: String, csrf: String) -> impl Into
                 </div>
                 <button type="submit" class="secondary">"Save the schedule"</button>
             </ActionForm>
+                        }.into_any()
+                    })
+                }}
+            </Suspense>
         </section>
     }
 }
@@ -241,6 +258,9 @@ fn DrillView(me: Me) -> impl IntoView {
                 Suspend::new(async move {
                     match drill.await {
                         Ok(d) => view! { <DrillBody drill=d csrf cancel/> }.into_any(),
+                        Err(error) if error.code == "not_found" || error.code == "invalid" => view! {
+                            <crate::pages::Missing what="drill" message="There is no drill with this id that you may see."/>
+                        }.into_any(),
                         Err(error) => view! { <h1>"Drill"</h1><ErrorMessage error/> }.into_any(),
                     }
                 })
@@ -273,10 +293,10 @@ fn DrillBody(drill: Drill, csrf: String, cancel: ServerAction<CancelDrill>) -> i
         {(!d.checks.is_empty()).then(|| view! {
             <section class="card">
                 <h2>"Readiness checks"</h2>
-                <div class="table-wrap"><table>
+                <div class="table-wrap" tabindex="0"><table>
                     <thead><tr><th>"Check"</th><th>"Result"</th><th>"Detail"</th></tr></thead>
                     <tbody>{d.checks.iter().map(|c| view! {
-                        <tr><td>{c.name.clone()}</td><td>{if c.ok { badge(Tone::Ok, "ok") } else { badge(Tone::Error, "failed") }}</td><td>{c.detail.clone()}</td></tr>
+                        <tr><td>{check_label(&c.name)}</td><td>{if c.ok { badge(Tone::Ok, "holds") } else { badge(Tone::Error, "does not hold") }}</td><td>{c.detail.clone()}</td></tr>
                     }).collect_view()}</tbody>
                 </table></div>
             </section>
@@ -321,7 +341,7 @@ fn FleetDrillList() -> impl IntoView {
                             <p>{format!("{passed} of {finished} finished drills passed ({:.0}%).", if finished > 0 { passed as f64 * 100.0 / finished as f64 } else { 0.0 })}</p>
                             <h2>"RTO and RPO of restore drills against their objectives"</h2>
                             <Trend drills=list.clone()/>
-                            <div class="table-wrap"><table>
+                            <div class="table-wrap" tabindex="0"><table>
                                 <thead><tr><th>"Started"</th><th>"Namespace"</th><th>"Cluster"</th><th>"Kind"</th><th>"State"</th><th>"RTO"</th><th>"RPO"</th></tr></thead>
                                 <tbody>{list.into_iter().map(|d| {
                                     let state = state_badge(d.state);
@@ -342,5 +362,20 @@ fn FleetDrillList() -> impl IntoView {
                 }
             })}
         </Suspense>
+    }
+}
+
+/// What a readiness check asks, in words (the API keeps its identifier).
+fn check_label(name: &str) -> String {
+    match name {
+        "dr_pair" => "The cluster has a DR pair".into(),
+        "pool_class" => "The pair has a pool of the same class".into(),
+        "headroom" => "That pool has room for the quota".into(),
+        "storage_classes" => "The pair has the namespace's storage classes".into(),
+        "extended_resources" => "The pair's pool has the GPUs and other devices asked for".into(),
+        "pod_disruption_budgets" => "Replicated workloads have disruption budgets".into(),
+        "zone_spread" => "Replicated workloads spread over zones".into(),
+        "backup_age" => "The newest backup is within the RPO".into(),
+        other => other.replace('_', " "),
     }
 }

@@ -342,7 +342,7 @@ fn ClusterDetailView(me: Me) -> impl IntoView {
                             </div>
                         })}
                         <h2>"Node pools"</h2>
-                        <div class="table-wrap"><table>
+                        <div class="table-wrap" tabindex="0"><table>
                             <thead><tr><th>"Pool"</th><th>"Nodes"</th><th>"Zones"</th><th>"Instance types"</th><th>"Taints"</th>
                                 <th>"Allocatable"</th><th>"Committed"</th><th>"Overcommit"</th></tr></thead>
                             <tbody>
@@ -370,7 +370,7 @@ fn ClusterDetailView(me: Me) -> impl IntoView {
                             {c.pools.into_iter().map(|p| view! { <PoolBars pool=p/> }).collect_view()}
                         </div>
                         <h2>"Storage classes"</h2>
-                        <div class="table-wrap"><table>
+                        <div class="table-wrap" tabindex="0"><table>
                             <thead><tr><th>"Name"</th><th>"Provisioner"</th><th>"Parameters"</th><th>"Reclaim"</th><th>"Binding"</th><th>"Expansion"</th></tr></thead>
                             <tbody>
                                 {detail.storage_classes.into_iter().map(|s| {

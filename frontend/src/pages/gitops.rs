@@ -51,7 +51,7 @@ fn RepositoryAdmin(me: Me) -> impl IntoView {
                     match list.await {
                         Ok(repos) if repos.is_empty() => view! { <p class="muted">"No repository yet."</p> }.into_any(),
                         Ok(repos) => view! {
-                            <div class="table-wrap"><table id="git-repositories">
+                            <div class="table-wrap" tabindex="0"><table id="git-repositories">
                                 <thead><tr><th>"Name"</th><th>"URL"</th><th>"Branch"</th><th>"Authentication"</th><th>"Merge requests"</th><th>"Clusters"</th><th><span class="sr-only">"Actions"</span></th></tr></thead>
                                 <tbody>{repos.into_iter().map(|r| {
                                     let (c1, c2) = (csrf.clone(), csrf.clone());
@@ -228,7 +228,7 @@ fn FreezeCalendarView(me: Me) -> impl IntoView {
                     match windows.await {
                         Ok(list) if list.is_empty() => view! { <p class="muted" id="no-freezes">"No change window is defined."</p> }.into_any(),
                         Ok(list) => view! {
-                            <div class="table-wrap"><table id="freezes">
+                            <div class="table-wrap" tabindex="0"><table id="freezes">
                                 <thead><tr><th>"Freeze"</th><th>"Holds"</th><th>"When"</th><th>"Next"</th><th>"Reason"</th>{is_admin.then(|| view! { <th><span class="sr-only">"Actions"</span></th> })}</tr></thead>
                                 <tbody>{list.into_iter().map(|w| {
                                     let holds = {
@@ -323,7 +323,7 @@ fn Month(from: OffsetDateTime, entries: Vec<FreezeOccurrence>) -> impl IntoView 
         .collect();
     let last = first + time::Duration::days(28);
     view! {
-        <div class="table-wrap"><table class="calendar" id="freeze-calendar">
+        <div class="table-wrap" tabindex="0"><table class="calendar" id="freeze-calendar">
             <thead><tr>{["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"].map(|d| view! { <th>{d}</th> }).collect_view()}</tr></thead>
             <tbody>{weeks.into_iter().filter(|w| w[0] < last).map(|week| view! {
                 <tr>{week.into_iter().map(|d| {

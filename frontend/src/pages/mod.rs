@@ -34,6 +34,20 @@ pub fn Forbidden(#[prop(into)] what: String) -> impl IntoView {
     }
 }
 
+/// What the page names does not exist (or is not the caller's to see): a real 404.
+#[component]
+pub fn Missing(#[prop(into)] what: String, #[prop(into)] message: String) -> impl IntoView {
+    #[cfg(feature = "ssr")]
+    if let Some(response) = use_context::<leptos_axum::ResponseOptions>() {
+        response.set_status(http::StatusCode::NOT_FOUND);
+    }
+    view! {
+        <h1>{format!("No such {what}")}</h1>
+        <p class="error" role="alert">{message}</p>
+        <p><A href="/">"Back to your teams"</A></p>
+    }
+}
+
 /// An admin page: `view` for platform admins, [`Forbidden`] for everyone else.
 #[component]
 pub fn AdminOnly<F, V>(what: &'static str, view: F) -> impl IntoView

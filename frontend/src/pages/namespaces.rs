@@ -78,7 +78,7 @@ fn NamespaceList() -> impl IntoView {
                                     </div>
                                 }).collect_view()}
                             </section>
-                            <div class="table-wrap"><table>
+                            <div class="table-wrap" tabindex="0"><table>
                                 <thead><tr><th>"Namespace"</th><th>"Cluster"</th><th>"Team"</th><th>"Pool"</th><th>"State"</th><th>"CPU used / quota"</th><th>"Drift"</th><th>"Pinning"</th></tr></thead>
                                 <tbody>{page.items.into_iter().map(|n| {
                                     let u = used(&n);
@@ -125,7 +125,7 @@ fn NamespaceList() -> impl IntoView {
 #[component]
 fn Ledger(rows: Vec<LedgerRow>) -> impl IntoView {
     view! {
-        <div class="table-wrap"><table class="ledger">
+        <div class="table-wrap" tabindex="0"><table class="ledger">
             <thead><tr><th>"Team"</th><th>"Cluster"</th><th>"Namespaces"</th><th>"CPU allocated"</th><th>"CPU used"</th><th>"Pool CPU"</th>
                 <th>"Memory allocated"</th><th>"Memory used"</th><th>"Pool memory"</th><th>"Storage allocated"</th></tr></thead>
             <tbody>{rows.into_iter().map(|r| view! {
@@ -197,19 +197,26 @@ fn NamespaceView(me: Me) -> impl IntoView {
         )
     });
     let drill_csrf = csrf.clone();
+    // The drills section stays outside the namespace's Suspense: its resources hydrate in
+    // order only there. It offers new drills only for a live namespace.
+    let (drill_cluster, drill_name) = (cluster.clone(), name.clone());
     view! {
         <Suspense fallback=|| view! { <p class="muted">"Loading the namespace…"</p> }>
             {move || {
                 let csrf = csrf.clone();
+                let (cluster, name) = (cluster.clone(), name.clone());
                 Suspend::new(async move {
                     match detail.await {
                         Ok(d) => view! { <NamespaceBody detail=d csrf change decommission reapply/> }.into_any(),
+                        Err(error) if error.code == "not_found" => view! {
+                            <crate::pages::Missing what="namespace" message=format!("There is no namespace {name} on {cluster} that you may see.")/>
+                        }.into_any(),
                         Err(error) => view! { <h1>"Namespace"</h1><ErrorMessage error/> }.into_any(),
                     }
                 })
             }}
         </Suspense>
-        <crate::pages::drills::NamespaceDrills cluster name csrf=drill_csrf/>
+        <crate::pages::drills::NamespaceDrills cluster=drill_cluster name=drill_name csrf=drill_csrf/>
     }
 }
 
@@ -233,6 +240,7 @@ fn NamespaceBody(
         requests,
         can_request,
         presets,
+        connect,
     } = detail;
     let u = used(&n);
     let pods_used = count(n.usage.as_ref().map(|u| &u.used), "pods");
@@ -244,6 +252,7 @@ fn NamespaceBody(
     let (cluster1, cluster2, cluster3) = (n.cluster.clone(), n.cluster.clone(), n.cluster.clone());
     let (name1, name2, name3) = (n.name.clone(), n.name.clone(), n.name.clone());
     let capacity_href = format!("/capacity/{}/{}", n.cluster, n.name);
+    let manifests = format!("/api/v1/namespaces/{}/{}/manifests", n.cluster, n.name);
     view! {
         <h1><code>{n.name.clone()}</code>" on "<A href=format!("/clusters/{}", n.cluster)>{n.cluster.clone()}</A></h1>
         <p>{state_badge(n.state)}" "<span class="muted">{format!("team {} · pool {} · {} · since {}", n.team, n.node_pool, n.environment, when(n.created_at))}</span></p>
@@ -263,8 +272,26 @@ fn NamespaceBody(
             </section>
         })}
         {n.delivery_status.clone().map(|s| view! { <p class="muted" role="status" id="delivery-status">{s}</p> })}
+        {connect.map(|c| {
+            let download = format!("{manifests}?download=true");
+            view! {
+                <section class="card" id="connect">
+                    <h2>"How to connect"</h2>
+                    <p>{format!("Your team's group {} may edit everything in this namespace.", c.group)}
+                       {c.server.as_ref().map(|s| format!(" The cluster's API server: {s}."))}</p>
+                    <details>
+                        <summary>"A kubeconfig for this namespace"</summary>
+                        <pre class="yaml" id="kubeconfig">{c.kubeconfig.clone()}</pre>
+                        <p class="muted small">"Save it as a file and run "<code>"KUBECONFIG=<file> kubectl get pods"</code>". With single sign-on it signs you in through the company's provider with kubelogin ("<code>"kubectl oidc-login"</code>")."</p>
+                    </details>
+                    <p><a href=manifests.clone() target="_blank" rel="noopener">"Berth's objects as YAML"</a>" · "
+                       <a href=download download>"Download them"</a></p>
+                </section>
+            }
+        })}
         <section class="card">
             <h2>"Usage against quota"</h2>
+            <p class="muted small">"“Used” is what the namespace's pods request, as the cluster's quota controller counts it — what the quota holds back, not what the pods consume. What they consume is on the right-sizing page."</p>
             <p><A href=capacity_href>"Right-sizing and a suggested quota"</A></p>
             {match &n.usage {
                 Some(usage) => view! { <p class="muted">"Read from the cluster at "{when(usage.observed_at)}"."</p> }.into_any(),
@@ -312,7 +339,7 @@ fn NamespaceBody(
         <PinningSection proof=n.pinning.clone() pool=n.node_pool.clone()/>
         <section class="card">
             <h2>"Objects"</h2>
-            <div class="table-wrap"><table>
+            <div class="table-wrap" tabindex="0"><table>
                 <thead><tr><th>"Kind"</th><th>"Name"</th><th>"Outcome"</th><th>"When"</th></tr></thead>
                 <tbody>{objects.into_iter().map(|o| view! {
                     <tr><td>{o.kind}</td><td><code>{o.name}</code></td><td>{o.outcome}{o.error.map(|e| format!(": {e}"))}</td><td>{when(o.at)}</td></tr>

@@ -24,6 +24,19 @@ pub fn state_badge<S: Toned>(state: S) -> impl IntoView {
     badge(state.tone(), state.as_str())
 }
 
+/// A request's state in the words of what it does: a decommission is "deleting", then
+/// "deleted"; a quota change "applying", then "applied".
+pub fn request_badge(kind: RequestKind, state: RequestState) -> impl IntoView {
+    let words = match (kind, state) {
+        (RequestKind::Decommission, RequestState::Provisioning) => "deleting",
+        (RequestKind::Decommission, RequestState::Ready) => "deleted",
+        (RequestKind::QuotaChange, RequestState::Provisioning) => "applying",
+        (RequestKind::QuotaChange, RequestState::Ready) => "applied",
+        (_, state) => state.as_str(),
+    };
+    badge(state.tone(), words)
+}
+
 /// A badge for what is not a state machine (an object's outcome, a check).
 pub fn badge(tone: Tone, text: &str) -> impl IntoView {
     let class = match tone {
@@ -170,7 +183,7 @@ fn RequestList(me: Me) -> impl IntoView {
 #[component]
 pub fn RequestTable(items: Vec<NamespaceRequest>) -> impl IntoView {
     view! {
-        <div class="table-wrap">
+        <div class="table-wrap" tabindex="0">
             <table>
                 <thead><tr><th>"Namespace"</th><th>"Cluster"</th><th>"Team"</th><th>"Kind"</th><th>"State"</th><th>"Requested by"</th><th>"Created"</th></tr></thead>
                 <tbody>
@@ -180,7 +193,7 @@ pub fn RequestTable(items: Vec<NamespaceRequest>) -> impl IntoView {
                             <td>{r.cluster.clone()}</td>
                             <td>{r.team.clone()}</td>
                             <td>{kind_label(r.kind)}</td>
-                            <td>{state_badge(r.state)}</td>
+                            <td>{request_badge(r.kind, r.state)}</td>
                             <td>{r.requested_by.clone().unwrap_or_default()}</td>
                             <td>{when(r.created_at)}</td>
                         </tr>
@@ -651,7 +664,7 @@ fn PreviewPanel(
                 Some(e) => format!("Ranked among {e} clusters only: a namespace takes its cluster's environment."),
                 None => "Ranked among every cluster; choose a cluster or an environment to rank one environment only.".to_owned(),
             }}</p>
-            <div class="table-wrap"><table class="placement">
+            <div class="table-wrap" tabindex="0"><table class="placement">
                 <thead><tr><th>"Cluster · pool"</th><th>"Left after"</th><th>"Pods at the default request that fit now"</th><th></th></tr></thead>
                 <tbody>{placement.into_iter().map(|o| {
                     let (c, p) = (o.cluster.clone(), o.pool.clone());
@@ -794,6 +807,9 @@ fn RequestView(me: Me) -> impl IntoView {
                 Suspend::new(async move {
                     match detail.await {
                         Ok(d) => view! { <RequestBody detail=d csrf decide amend/> }.into_any(),
+                        Err(error) if error.code == "not_found" || error.code == "invalid" => view! {
+                            <crate::pages::Missing what="request" message="There is no namespace request with this id that you may see."/>
+                        }.into_any(),
                         Err(error) => view! { <h1>"Namespace request"</h1><ErrorMessage error/> }.into_any(),
                     }
                 })
@@ -872,7 +888,7 @@ fn UsageCard(u: crate::api::UsageEvidence) -> impl IntoView {
             <h2>"Measured usage"</h2>
             <p class="muted">{format!("The namespace's summed use at p95 over the last {} hours, read from Prometheus when the change was filed, against the quota's requests then.", u.history_hours)}</p>
             {u.error.clone().map(|e| view! { <p class="error">{e}</p> })}
-            <div class="table-wrap"><table>
+            <div class="table-wrap" tabindex="0"><table>
                 <thead><tr><th>"Resource"</th><th>"Used at p95"</th><th>"Quota requests"</th><th>"Share"</th></tr></thead>
                 <tbody>
                     <tr><td>"CPU"</td><td>{cores}</td><td>{format!("{}m", u.quota_cpu_millis)}</td><td>{percent(u.cpu_percent)}</td></tr>
@@ -974,7 +990,7 @@ fn RequestBody(
     });
     view! {
         <h1>{format!("{}: ", kind_title(r.kind))}<code>{r.namespace.clone()}</code>" on "{r.cluster.clone()}</h1>
-        <p>{state_badge(r.state)}" "<span class="muted">{format!("team {} · pool {} · {} · requested by {} on {}",
+        <p>{request_badge(r.kind, r.state)}" "<span class="muted">{format!("team {} · pool {} · {} · requested by {} on {}",
             r.team, r.node_pool, r.environment, r.requested_by.clone().unwrap_or_default(), when(r.created_at))}</span></p>
         {has_namespace.then(|| view! { <p><A href=ns_href>"Open the namespace"</A></p> })}
         <p>"Purpose: "{r.purpose.clone()}</p>
@@ -1011,7 +1027,7 @@ fn RequestBody(
         })}
         <section class="card">
             <h2>"Quota and limits"</h2>
-            <div class="table-wrap"><table class="spec">
+            <div class="table-wrap" tabindex="0"><table class="spec">
                 <thead><tr><th>"Resource"</th>{amended.then(|| view! { <th>"Requested"</th> })}<th>{if amended { "To apply" } else { "Requested" }}</th></tr></thead>
                 <tbody>
                     {applied.into_iter().map(|(k, v)| {
@@ -1028,7 +1044,7 @@ fn RequestBody(
         {(!objects.is_empty()).then(|| view! {
             <section class="card">
                 <h2>"Objects"</h2>
-                <div class="table-wrap"><table>
+                <div class="table-wrap" tabindex="0"><table>
                     <thead><tr><th>"Kind"</th><th>"Name"</th><th>"Outcome"</th><th>"When"</th></tr></thead>
                     <tbody>{objects.into_iter().map(|o| view! {
                         <tr><td>{o.kind}</td><td><code>{o.name}</code></td>

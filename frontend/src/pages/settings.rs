@@ -348,7 +348,7 @@ fn Budgets(csrf: String) -> impl IntoView {
                     match budgets.await {
                         Ok(list) if list.is_empty() => view! { <p class="muted">"No budgets yet."</p> }.into_any(),
                         Ok(list) => view! {
-                            <div class="table-wrap"><table>
+                            <div class="table-wrap" tabindex="0"><table>
                                 <thead><tr><th>"Team"</th><th>"Scope"</th><th>"CPU"</th><th>"Memory"</th><th>"Storage"</th><th>"Extended resources"</th></tr></thead>
                                 <tbody>{list.into_iter().map(|b| view! {
                                     <tr><td>{b.team}</td><td>{b.cluster.unwrap_or_else(|| "fleet".into())}</td>
@@ -415,7 +415,7 @@ fn Policies(csrf: String) -> impl IntoView {
                     Suspend::new(async move {
                         match policies.await {
                             Ok(list) => view! {
-                                <div class="table-wrap"><table>
+                                <div class="table-wrap" tabindex="0"><table>
                                     <thead><tr><th>"#"</th><th>"Name"</th><th>"Kinds"</th><th>"Environments"</th><th>"Up to"</th><th>"Budget"</th><th>"Decreases only"</th><th>"Usage at p95"</th><th>"Preset steps"</th><th>"Action"</th><th></th></tr></thead>
                                     <tbody>{list.into_iter().map(|p| {
                                         let c = p.conditions.clone();

@@ -8,10 +8,58 @@ use crate::{
     server::{get_team, list_teams, AddMember, ChangeRole, CreateTeam, RemoveMember},
 };
 
-/// The caller's teams; admins see every team and can create one.
+/// The home page: a developer's namespaces first, then their teams; admins see every team
+/// and can create one.
 #[component]
 pub fn Home() -> impl IntoView {
-    view! { <Title text="Teams"/><Authed view=|me: Me| view! { <TeamList me/> }/> }
+    view! { <Title text="Home"/><Authed view=|me: Me| view! {
+        {(!me.user.is_admin).then(|| view! { <MyNamespaces/> })}
+        <TeamList me/>
+    }/> }
+}
+
+/// The namespaces of the caller's teams, kept live: where a developer starts.
+#[component]
+fn MyNamespaces() -> impl IntoView {
+    use crate::api::NamespaceQuery;
+    let live = crate::live::use_live();
+    let namespaces = Resource::new(
+        move || live.namespaces.get(),
+        |_| {
+            crate::server::list_namespaces(NamespaceQuery {
+                limit: Some(200),
+                ..Default::default()
+            })
+        },
+    );
+    view! {
+        <h1>"Your namespaces"</h1>
+        <Suspense fallback=|| view! { <p class="muted">"Loading namespaces…"</p> }>
+            {move || Suspend::new(async move {
+                match namespaces.await {
+                    Ok(page) if page.items.is_empty() => view! {
+                        <p class="muted" id="no-namespaces">"None yet. "<A href="/requests/new">"Request a namespace"</A>" for your team."</p>
+                    }.into_any(),
+                    Ok(page) => view! {
+                        <div class="table-wrap" tabindex="0"><table id="my-namespaces">
+                            <thead><tr><th>"Namespace"</th><th>"Cluster"</th><th>"Team"</th><th>"State"</th><th>"Quota"</th></tr></thead>
+                            <tbody>{page.items.into_iter().map(|n| view! {
+                                <tr>
+                                    <td><A href=format!("/namespaces/{}/{}", n.cluster, n.name)><code>{n.name.clone()}</code></A></td>
+                                    <td>{n.cluster.clone()}</td>
+                                    <td>{n.team.clone()}</td>
+                                    <td>{crate::pages::requests::state_badge(n.state)}</td>
+                                    <td>{format!("{} · {}", crate::pages::fleet::cores(n.quota.cpu_millis), crate::pages::fleet::gib(n.quota.memory_bytes))}</td>
+                                </tr>
+                            }).collect_view()}</tbody>
+                        </table></div>
+                        <p><A href="/requests/new">"Request another namespace"</A></p>
+                    }.into_any(),
+                    Err(error) => view! { <ErrorMessage error/> }.into_any(),
+                }
+            })}
+        </Suspense>
+    }
 }
 
 /// For admins: clusters where the pinning proof found namespaces whose pods can leave
@@ -51,7 +99,7 @@ fn TeamList(me: Me) -> impl IntoView {
     let csrf = me.csrf_token.clone().unwrap_or_default();
     view! {
         {me.user.is_admin.then(|| view! { <PinningWarnings/> })}
-        <h1>{if me.user.is_admin { "All teams" } else { "Your teams" }}</h1>
+        {if me.user.is_admin { view! { <h1>"All teams"</h1> }.into_any() } else { view! { <h2>"Your teams"</h2> }.into_any() }}
         <Suspense fallback=|| view! { <p class="muted">"Loading teams…"</p> }>
             {move || Suspend::new(async move {
                 match teams.await {
@@ -182,7 +230,7 @@ fn TeamDetailView(me: Me) -> impl IntoView {
                         <p class="muted">"Namespaces of this team start with "<code>{format!("{}-", detail.team.name)}</code>". "
                             <A href=format!("/teams/{}/cost", detail.team.name)>"Cost report"</A></p>
                         <h2>"Members"</h2>
-                        <div class="table-wrap">
+                        <div class="table-wrap" tabindex="0">
                             <table>
                                 <thead><tr><th>"Name"</th><th>"Email"</th><th>"Role"</th><th>"Added"</th><th><span class="sr-only">"Actions"</span></th></tr></thead>
                                 <tbody>{rows}</tbody>

@@ -65,7 +65,7 @@ fn TokenList(me: Me) -> impl IntoView {
                     match tokens.await {
                         Ok(list) if list.is_empty() => view! { <p class="muted">"No tokens yet."</p> }.into_any(),
                         Ok(list) => view! {
-                            <div class="table-wrap"><table>
+                            <div class="table-wrap" tabindex="0"><table>
                                 <thead><tr><th>"Name"</th><th>"Prefix"</th><th>"Scopes"</th><th>"Expires"</th><th>"Last used"</th><th>"State"</th><th><span class="sr-only">"Actions"</span></th></tr></thead>
                                 <tbody>
                                     {list.into_iter().map(|t| {

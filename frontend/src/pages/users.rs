@@ -58,7 +58,7 @@ fn UserAdmin(me: Me) -> impl IntoView {
                 Suspend::new(async move {
                     match users.await {
                         Ok(list) => view! {
-                            <div class="table-wrap"><table>
+                            <div class="table-wrap" tabindex="0"><table>
                                 <thead><tr><th>"Name"</th><th>"Email"</th><th>"Admin"</th><th>"Created"</th><th>"State"</th><th><span class="sr-only">"Actions"</span></th></tr></thead>
                                 <tbody>
                                     {list.into_iter().map(|u| {
@@ -120,7 +120,7 @@ fn GroupRules(me: Me) -> impl IntoView {
                         match rules.await {
                             Ok(list) if list.is_empty() => view! { <p class="muted">"No group rules yet."</p> }.into_any(),
                             Ok(list) => view! {
-                                <div class="table-wrap"><table>
+                                <div class="table-wrap" tabindex="0"><table>
                                     <thead><tr><th>"Provider group"</th><th>"Gives"</th><th>"Added"</th><th><span class="sr-only">"Actions"</span></th></tr></thead>
                                     <tbody>
                                         {list.into_iter().map(|rule| {

@@ -1,7 +1,8 @@
 import { test, expect, Page, ConsoleMessage, request as http } from '@playwright/test';
 import AxeBuilder from '@axe-core/playwright';
 
-// Every page, as an admin and as a developer, at a desktop and a phone width: each one
+// Every page, as an admin and as a developer, at a desktop and a phone width (the phone in dark
+// mode): each one
 // hydrates without a console error or a panic, says in its title what it is, and has no
 // serious or critical accessibility violation that axe-core finds (WCAG 2.1 A and AA).
 
@@ -104,7 +105,8 @@ for (const width of [1280, 390]) {
   for (const who of ['admin', 'developer']) {
     test(`every page hydrates cleanly and has its title: ${who} at ${width} px`, async ({ browser }) => {
       test.setTimeout(180_000);
-      const context = await browser.newContext({ viewport: { width, height: 900 } });
+      // The phone runs in dark mode: the colours there are checked too.
+      const context = await browser.newContext({ viewport: { width, height: 900 }, colorScheme: width < 600 ? 'dark' : 'light' });
       const page = await context.newPage();
       const errors = watchConsole(page);
       const findings: string[] = [];

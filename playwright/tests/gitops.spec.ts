@@ -123,7 +123,7 @@ test('an admin delivers a cluster through Git; a namespace is committed, synced,
   await hydrated(page);
   await page.getByText('Change delivery').click();
   await page.getByLabel('Mode').selectOption('gitops');
-  await page.getByLabel('Repository').fill('e2e-gitops');
+  await page.getByLabel('Repository', { exact: true }).fill('e2e-gitops');
   await page.getByRole('button', { name: 'Save delivery' }).click();
   await expect(page.locator('#delivery-mode')).toContainText('GitOps: Berth commits to e2e-gitops');
 

@@ -28,7 +28,7 @@ for (const width of [1280, 390]) {
 
     await expect(page.getByRole('button', { name: 'Log out' })).toBeVisible();
     await expect(page.getByRole('heading', { name: 'Your teams' })).toBeVisible();
-    await expect(page.getByRole('link', { name: 'Payments' })).toBeVisible();
+    await expect(page.getByRole('link', { name: 'Payments', exact: true })).toBeVisible();
     await expect(page.getByText('owner')).toBeVisible();
     expect(errors).toEqual([]);
   });

@@ -144,6 +144,19 @@ fn Nav() -> impl IntoView {
             crate::components::reload_to("/login");
         }
     });
+    // The phone menu folds again once a link in it is followed.
+    let fold_menu = move |_| {
+        #[cfg(feature = "hydrate")]
+        {
+            use wasm_bindgen::JsCast;
+            if let Some(input) = document()
+                .get_element_by_id("menu-toggle")
+                .and_then(|e| e.dyn_into::<web_sys::HtmlInputElement>().ok())
+            {
+                input.set_checked(false);
+            }
+        }
+    };
     view! {
         <header class="topbar">
             <A href="/" attr:class="brand">"Berth"</A>
@@ -153,7 +166,10 @@ fn Nav() -> impl IntoView {
                         Ok(Some(me)) => {
                             let csrf = me.csrf_token.clone().unwrap_or_default();
                             view! {
-                                <nav aria-label="Main">
+                                // A menu button on a phone (a checkbox and its label: no script needed).
+                                <input type="checkbox" id="menu-toggle" class="menu-toggle" aria-controls="main-nav"/>
+                                <label for="menu-toggle" class="menu-button">"Menu"</label>
+                                <nav aria-label="Main" id="main-nav" on:click=fold_menu>
                                     <A href="/">"Teams"</A>
                                     <A href="/requests">"Requests"{me.user.is_admin.then(|| view! { <Inbox/> })}</A>
                                     <A href="/namespaces">"Namespaces"</A>

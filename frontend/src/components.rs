@@ -151,6 +151,33 @@ where
     }
 }
 
+/// Where a page sits: its parents as links, itself last. `trail` is (label, href) pairs; the
+/// last one is the current page.
+#[component]
+pub fn Breadcrumbs(#[prop(into)] trail: Signal<Vec<(String, String)>>) -> impl IntoView {
+    view! {
+        <nav aria-label="Breadcrumb" class="crumbs">
+            <ol>
+                {move || {
+                    let trail = trail.get();
+                    let last = trail.len().saturating_sub(1);
+                    trail
+                        .into_iter()
+                        .enumerate()
+                        .map(|(i, (label, href))| {
+                            if i == last {
+                                view! { <li aria-current="page">{label}</li> }.into_any()
+                            } else {
+                                view! { <li><a href=href>{label}</a></li> }.into_any()
+                            }
+                        })
+                        .collect_view()
+                }}
+            </ol>
+        </nav>
+    }
+}
+
 pub fn when(at: OffsetDateTime) -> String {
     format!(
         "{:04}-{:02}-{:02} {:02}:{:02} UTC",

@@ -25,7 +25,7 @@ async function logIn(page: Page, email: string, password: string) {
   await page.getByLabel('Email').fill(email);
   await page.getByLabel('Password').fill(password);
   await page.getByRole('button', { name: 'Log in' }).click();
-  await expect(page.getByRole('link', { name: 'Tokens' })).toBeVisible();
+  await expect(page.getByRole('button', { name: 'Log out' })).toBeVisible();
   await hydrated(page);
 }
 
@@ -137,6 +137,14 @@ for (const width of [390, 1280]) {
   test(`pages fit a ${width} px wide screen without sideways scrolling`, async ({ page }) => {
     await page.setViewportSize({ width, height: 900 });
     await logIn(page, admin.email, admin.password);
+    if (width < 640) {
+      // On a phone the navigation folds behind a menu button, and folds again after a choice.
+      await expect(page.getByRole('link', { name: 'Tokens' })).toBeHidden();
+      await page.getByText('Menu', { exact: true }).click();
+      await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Tokens' }).click();
+      await expect(page.getByRole('heading', { name: 'API tokens' })).toBeVisible();
+      await expect(page.getByRole('link', { name: 'Audit' })).toBeHidden();
+    }
     for (const path of ['/', '/tokens', '/audit', '/account', '/admin/users', '/teams/payments', '/requests', '/requests/new', '/namespaces', '/admin/tenancy']) {
       await page.goto(path);
       await hydrated(page);
@@ -145,3 +153,19 @@ for (const width of [390, 1280]) {
     }
   });
 }
+
+test('the API reference is styled, has contents, and tries a GET with the session', async ({ page }) => {
+  const errors = watchConsole(page);
+  await logIn(page, admin.email, admin.password);
+  await page.goto('/api/docs');
+  await expect(page.getByRole('heading', { name: 'Berth API reference' })).toBeVisible();
+  // The site's stylesheet applies (its policy lets it).
+  expect(await page.locator('main').evaluate((m) => getComputedStyle(m).maxWidth)).not.toBe('none');
+  await page.getByRole('navigation', { name: 'Contents' }).locator('a[href="#get-api-v1-me"]').click();
+  const me = page.locator('#get-api-v1-me');
+  await me.getByRole('button', { name: 'Send' }).click();
+  await expect(me.locator('pre.answer')).toContainText('200 OK');
+  await expect(me.locator('pre.answer')).toContainText(admin.email);
+  await expect(page.getByRole('link', { name: 'Back to the portal' })).toBeVisible();
+  expect(errors).toEqual([]);
+});

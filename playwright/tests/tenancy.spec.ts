@@ -136,7 +136,7 @@ test('a developer requests a namespace, an admin amends and approves it, it is a
   await page.getByLabel('I understand this takes capacity away from the namespace').check();
   await expect(page.getByRole('button', { name: 'Request the change' })).toBeEnabled();
   await page.getByLabel('New size').selectOption('M');
-  await page.getByRole('link', { name: 'Namespaces' }).click();
+  await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Namespaces' }).click();
   await hydrated(page);
   await expect(page.getByRole('heading', { name: 'Per team: used of quota' })).toBeVisible();
   await expect(page.getByRole('link', { name })).toBeVisible();

@@ -225,7 +225,11 @@ pub fn NamespaceDrills(cluster: String, name: String, csrf: String) -> impl Into
 
 #[component]
 pub fn DrillPage() -> impl IntoView {
-    view! { <Title text="Drill"/><Authed view=|me: Me| view! { <DrillView me/> }/> }
+    let trail = vec![
+        ("Drills".to_owned(), "/drills".to_owned()),
+        ("Drill".to_owned(), String::new()),
+    ];
+    view! { <Title text="Drill"/><crate::components::Breadcrumbs trail=trail/><Authed view=|me: Me| view! { <DrillView me/> }/> }
 }
 
 #[component]

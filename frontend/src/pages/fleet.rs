@@ -243,7 +243,13 @@ fn PoolBars(pool: NodePool) -> impl IntoView {
 pub fn ClusterPage() -> impl IntoView {
     let name = crate::components::param("name");
     let title = move || format!("Cluster {}", name());
-    view! { <Title text=title/><Authed view=|me: Me| view! { <ClusterDetailView me/> }/> }
+    let trail = move || {
+        vec![
+            ("Fleet".to_owned(), "/fleet".to_owned()),
+            (name(), String::new()),
+        ]
+    };
+    view! { <Title text=title/><crate::components::Breadcrumbs trail=Signal::derive(trail)/><Authed view=|me: Me| view! { <ClusterDetailView me/> }/> }
 }
 
 #[component]

@@ -143,7 +143,14 @@ pub fn NamespacePage() -> impl IntoView {
     let name = crate::components::param("name");
     let cluster = crate::components::param("cluster");
     let title = move || format!("Namespace {} on {}", name(), cluster());
-    view! { <Title text=title/><Authed view=|me: Me| view! { <NamespaceView me/> }/> }
+    let trail = move || {
+        vec![
+            ("Namespaces".to_owned(), "/namespaces".to_owned()),
+            (cluster(), format!("/clusters/{}", cluster())),
+            (name(), String::new()),
+        ]
+    };
+    view! { <Title text=title/><crate::components::Breadcrumbs trail=Signal::derive(trail)/><Authed view=|me: Me| view! { <NamespaceView me/> }/> }
 }
 
 #[component]

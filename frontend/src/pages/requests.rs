@@ -761,7 +761,11 @@ pub fn ImpactBars(impact: CapacityImpact) -> impl IntoView {
 
 #[component]
 pub fn RequestPage() -> impl IntoView {
-    view! { <Title text="Request"/><Authed view=|me: Me| view! { <RequestView me/> }/> }
+    let trail = vec![
+        ("Requests".to_owned(), "/requests".to_owned()),
+        ("Request".to_owned(), String::new()),
+    ];
+    view! { <Title text="Request"/><crate::components::Breadcrumbs trail=trail/><Authed view=|me: Me| view! { <RequestView me/> }/> }
 }
 
 #[component]

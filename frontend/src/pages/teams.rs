@@ -153,7 +153,13 @@ fn TeamList(me: Me) -> impl IntoView {
 pub fn TeamPage() -> impl IntoView {
     let name = crate::components::param("name");
     let title = move || format!("Team {}", name());
-    view! { <Title text=title/><Authed view=|me: Me| view! { <TeamDetailView me/> }/> }
+    let trail = move || {
+        vec![
+            ("Teams".to_owned(), "/".to_owned()),
+            (name(), String::new()),
+        ]
+    };
+    view! { <Title text=title/><crate::components::Breadcrumbs trail=Signal::derive(trail)/><Authed view=|me: Me| view! { <TeamDetailView me/> }/> }
 }
 
 #[component]

@@ -72,6 +72,18 @@ pub fn parse_limit(limit: Option<i64>) -> Result<i64> {
     }
 }
 
+/// A list's `q`: part of a namespace's, its team's or its cluster's name (all lowercase, so
+/// the term is lowered); blank is no search.
+pub fn search(raw: Option<&str>) -> Result<Option<String>> {
+    let Some(term) = raw.map(str::trim).filter(|q| !q.is_empty()) else {
+        return Ok(None);
+    };
+    if term.chars().count() > 63 {
+        return Err(Error::invalid("q", "must be at most 63 characters"));
+    }
+    Ok(Some(term.to_lowercase()))
+}
+
 /// The `cursor` a previous page returned, read by `parse`; absent or empty is the first page.
 pub fn cursor<C>(
     errors: &mut FieldErrors,

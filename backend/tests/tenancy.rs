@@ -1530,12 +1530,29 @@ async fn rest_requests_decisions_and_namespaces_with_authorization(db: PgPool) {
         .await;
     assert_eq!(status, 200);
     assert_eq!(list["items"].as_array().unwrap().len(), 1);
+    // Search by part of the name, in the list of requests and of namespaces alike.
+    for (path, hits) in [
+        ("/api/v1/namespace-requests?q=ments-w", 1),
+        ("/api/v1/namespace-requests?q=%20WEB%20", 1),
+        ("/api/v1/namespace-requests?q=nothing-like-it", 0),
+        ("/api/v1/namespaces?q=payments-w", 1),
+        ("/api/v1/namespaces?q=%25", 0),
+    ] {
+        let (status, list) = dev.get(path).await;
+        assert_eq!(status, 200, "{path}: {list}");
+        assert_eq!(list["items"].as_array().unwrap().len(), hits, "{path}");
+    }
     let (status, bad) = dev
-        .get("/api/v1/namespace-requests?state=done&limit=0")
+        .get(&format!(
+            "/api/v1/namespace-requests?state=done&limit=0&q={}",
+            "x".repeat(64)
+        ))
         .await;
     assert_eq!(status, 422);
     assert!(
-        bad["error"]["fields"]["state"].is_string() && bad["error"]["fields"]["limit"].is_string()
+        bad["error"]["fields"]["state"].is_string()
+            && bad["error"]["fields"]["limit"].is_string()
+            && bad["error"]["fields"]["q"].is_string()
     );
     let (status, ns) = dev
         .get("/api/v1/namespaces/prod-shanghai-1/payments-web")

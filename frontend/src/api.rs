@@ -1343,6 +1343,9 @@ pub struct RequestQuery {
     pub team: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cluster: Option<String>,
+    /// Part of the namespace's, its team's or its cluster's name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub q: Option<String>,
     /// A state, or `open` for pending, approved, provisioning and failed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub state: Option<String>,
@@ -1474,6 +1477,9 @@ pub struct NamespaceQuery {
     pub team: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cluster: Option<String>,
+    /// Part of the namespace's, its team's or its cluster's name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub q: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub state: Option<String>,
     /// 1–500, default 50.

@@ -108,6 +108,8 @@ struct Filter<'a> {
     /// One state; `None` is every state but decommissioned, unless `any_state`.
     state: Option<NamespaceState>,
     any_state: bool,
+    /// Part of the namespace's, the team's or the cluster's name.
+    search: Option<String>,
     after: Option<(String, Uuid)>,
     limit: i64,
 }
@@ -133,6 +135,8 @@ async fn rows(conn: &mut PgConnection, f: &Filter<'_>) -> Result<Vec<Row>> {
              AND ($5::text IS NULL OR n.name = $5)
              AND (CASE WHEN $6::text IS NULL THEN $7 OR n.state <> 'decommissioned' ELSE n.state = $6 END)
              AND ($8::text IS NULL OR (n.name, n.id) > ($8, $9))
+             AND ($11::text IS NULL OR strpos(n.name, $11) > 0 OR strpos(t.name, $11) > 0
+                  OR strpos(c.name, $11) > 0)
            ORDER BY n.name, n.id
            LIMIT $10"#,
         f.all_teams,
@@ -144,7 +148,8 @@ async fn rows(conn: &mut PgConnection, f: &Filter<'_>) -> Result<Vec<Row>> {
         f.any_state,
         f.after.as_ref().map(|c| c.0.as_str()),
         f.after.as_ref().map(|c| c.1),
-        f.limit
+        f.limit,
+        f.search.as_deref()
     )
     .fetch_all(conn)
     .await?)
@@ -208,6 +213,8 @@ pub async fn list(app: &App, ctx: &Ctx, query: NamespaceQuery) -> Result<Page<Na
         .as_deref()
         .filter(|s| !s.is_empty())
         .and_then(|s| crate::fields::collect(&mut errors, crate::fields::word("state", s)));
+    let search =
+        crate::fields::collect(&mut errors, crate::fields::search(query.q.as_deref())).flatten();
     if !errors.is_empty() {
         return Err(Error::Invalid(errors));
     }
@@ -217,6 +224,7 @@ pub async fn list(app: &App, ctx: &Ctx, query: NamespaceQuery) -> Result<Page<Na
         team: query.team.as_deref().filter(|t| !t.is_empty()),
         cluster: query.cluster.as_deref().filter(|c| !c.is_empty()),
         state,
+        search,
         after: cursor,
         limit: limit + 1,
         ..Default::default()

@@ -89,6 +89,8 @@ struct Filter<'a> {
     cluster: Option<&'a str>,
     states: Vec<&'a str>,
     kind: Option<&'a str>,
+    /// Part of the namespace's, the team's or the cluster's name.
+    search: Option<String>,
     before: Option<(OffsetDateTime, Uuid)>,
     limit: i64,
 }
@@ -118,6 +120,8 @@ async fn rows(conn: &mut PgConnection, f: &Filter<'_>) -> Result<Vec<Row>> {
              AND (cardinality($6::text[]) = 0 OR r.state = ANY($6))
              AND ($7::text IS NULL OR r.kind = $7)
              AND ($8::timestamptz IS NULL OR (r.created_at, r.id) < ($8, $9))
+             AND ($11::text IS NULL OR strpos(r.namespace_name, $11) > 0 OR strpos(t.name, $11) > 0
+                  OR strpos(c.name, $11) > 0)
            ORDER BY r.created_at DESC, r.id DESC LIMIT $10"#,
         f.id,
         f.all_teams,
@@ -128,7 +132,8 @@ async fn rows(conn: &mut PgConnection, f: &Filter<'_>) -> Result<Vec<Row>> {
         f.kind,
         f.before.map(|c| c.0),
         f.before.map(|c| c.1),
-        f.limit
+        f.limit,
+        f.search.as_deref()
     )
     .fetch_all(conn)
     .await?)
@@ -287,6 +292,8 @@ pub async fn list(app: &App, ctx: &Ctx, query: RequestQuery) -> Result<Page<Name
         }
     }
     let cursor = crate::fields::cursor(&mut errors, query.cursor.as_deref(), parse_cursor);
+    let search =
+        crate::fields::collect(&mut errors, crate::fields::search(query.q.as_deref())).flatten();
     if !errors.is_empty() {
         return Err(Error::Invalid(errors));
     }
@@ -298,6 +305,7 @@ pub async fn list(app: &App, ctx: &Ctx, query: RequestQuery) -> Result<Page<Name
         cluster: query.cluster.as_deref().filter(|c| !c.is_empty()),
         states,
         kind,
+        search,
         before: cursor,
         limit: limit + 1,
     };

@@ -4,12 +4,12 @@ use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
 use leptos_router::{
     components::{Route, Router, Routes, A},
-    path, SsrMode,
+    path, Lazy, SsrMode,
 };
 
 use crate::{
     api::{ErrorDetail, Me},
-    pages,
+    pages, routes,
     server::{get_me, Logout},
 };
 
@@ -90,49 +90,61 @@ pub fn App() -> impl IntoView {
     provide_context(me);
     // Live updates once someone is signed in (the stream answers 401 to nobody).
     let live = crate::live::Live::provide();
+    let routing = RwSignal::new(false);
     Effect::new(move |_| {
         if let Some(Ok(Some(_))) = me.get() {
             live.connect();
         }
     });
-    // Effects run only in the browser, after hydration: tests and scripts wait for this mark.
-    Effect::new(|_| crate::components::mark_hydrated());
 
     view! {
         <Stylesheet id="berth" href="/pkg/berth.css"/>
         <Title formatter=|page: String| if page.is_empty() { "Berth".to_owned() } else { format!("{page} — Berth") }/>
-        <Router>
+        // While a page's chunk is on its way the current page stays, with a note that the
+        // next one is loading.
+        <Router set_is_routing=routing>
             <a class="skip" href="#main">"Skip to content"</a>
+            <p class="routing" aria-live="polite">
+                {move || routing.get().then_some("Loading the page…")}
+            </p>
             <Nav/>
             <main id="main" tabindex="-1">
                 <Routes fallback=|| view! { <pages::NotFound/> }>
-                    <Route path=path!("/") view=pages::teams::Home/>
-                    <Route path=path!("/login") view=pages::login::Login/>
-                    <Route path=path!("/teams/:name") view=pages::teams::TeamPage/>
-                    <Route path=path!("/teams/:name/cost") view=pages::cost::TeamCost/>
-                    <Route path=path!("/fleet") view=pages::fleet::Fleet/>
-                    <Route path=path!("/clusters/:name") view=pages::fleet::ClusterPage/>
-                    <Route path=path!("/tokens") view=pages::tokens::Tokens/>
-                    <Route path=path!("/audit") view=pages::audit::Audit/>
-                    <Route path=path!("/account") view=pages::account::Account/>
+                    <Route path=path!("/") view={Lazy::<routes::HomeRoute>::new()}/>
+                    // The first page of someone new: in the main module, no chunk to wait for.
+                    <Route path=path!("/login") view=LoginPage/>
+                    <Route path=path!("/teams/:name") view={Lazy::<routes::TeamRoute>::new()}/>
+                    <Route path=path!("/teams/:name/cost") view={Lazy::<routes::TeamCostRoute>::new()}/>
+                    <Route path=path!("/fleet") view={Lazy::<routes::FleetRoute>::new()}/>
+                    <Route path=path!("/clusters/:name") view={Lazy::<routes::ClusterRoute>::new()}/>
+                    <Route path=path!("/tokens") view={Lazy::<routes::TokensRoute>::new()}/>
+                    <Route path=path!("/audit") view={Lazy::<routes::AuditRoute>::new()}/>
+                    <Route path=path!("/account") view={Lazy::<routes::AccountRoute>::new()}/>
                     // Rendered whole before the first byte, so a developer's 403 is the status.
-                    <Route path=path!("/admin/users") view=pages::users::Users ssr=SsrMode::Async/>
-                    <Route path=path!("/admin/tenancy") view=pages::settings::TenancySettings ssr=SsrMode::Async/>
-                    <Route path=path!("/admin/git") view=pages::gitops::GitRepositories ssr=SsrMode::Async/>
-                    <Route path=path!("/freezes") view=pages::gitops::Freezes/>
-                    <Route path=path!("/requests") view=pages::requests::Requests/>
-                    <Route path=path!("/requests/new") view=pages::requests::NewRequest/>
-                    <Route path=path!("/requests/:id") view=pages::requests::RequestPage ssr=SsrMode::Async/>
-                    <Route path=path!("/namespaces") view=pages::namespaces::Namespaces/>
-                    <Route path=path!("/namespaces/:cluster/:name") view=pages::namespaces::NamespacePage ssr=SsrMode::Async/>
-                    <Route path=path!("/drills") view=pages::drills::FleetDrills/>
-                    <Route path=path!("/capacity") view=pages::capacity::Capacity/>
-                    <Route path=path!("/capacity/:cluster/:name") view=pages::capacity::NamespaceCapacity/>
-                    <Route path=path!("/drills/:id") view=pages::drills::DrillPage ssr=SsrMode::Async/>
+                    <Route path=path!("/admin/users") view={Lazy::<routes::UsersRoute>::new()} ssr=SsrMode::Async/>
+                    <Route path=path!("/admin/tenancy") view={Lazy::<routes::TenancyRoute>::new()} ssr=SsrMode::Async/>
+                    <Route path=path!("/admin/git") view={Lazy::<routes::GitRoute>::new()} ssr=SsrMode::Async/>
+                    <Route path=path!("/freezes") view={Lazy::<routes::FreezesRoute>::new()}/>
+                    <Route path=path!("/requests") view={Lazy::<routes::RequestsRoute>::new()}/>
+                    <Route path=path!("/requests/new") view={Lazy::<routes::NewRequestRoute>::new()}/>
+                    <Route path=path!("/requests/:id") view={Lazy::<routes::RequestRoute>::new()} ssr=SsrMode::Async/>
+                    <Route path=path!("/namespaces") view={Lazy::<routes::NamespacesRoute>::new()}/>
+                    <Route path=path!("/namespaces/:cluster/:name") view={Lazy::<routes::NamespaceRoute>::new()} ssr=SsrMode::Async/>
+                    <Route path=path!("/drills") view={Lazy::<routes::DrillsRoute>::new()}/>
+                    <Route path=path!("/capacity") view={Lazy::<routes::CapacityRoute>::new()}/>
+                    <Route path=path!("/capacity/:cluster/:name") view={Lazy::<routes::NamespaceCapacityRoute>::new()}/>
+                    <Route path=path!("/drills/:id") view={Lazy::<routes::DrillRoute>::new()} ssr=SsrMode::Async/>
                 </Routes>
             </main>
         </Router>
     }
+}
+
+/// The login page, marking itself hydrated as the lazy pages do.
+#[component]
+fn LoginPage() -> impl IntoView {
+    Effect::new(|_| crate::components::mark_hydrated());
+    view! { <pages::login::Login/> }
 }
 
 #[component]

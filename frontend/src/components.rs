@@ -215,3 +215,107 @@ pub fn param(name: &'static str) -> impl Fn() -> String + Copy + Send + Sync + '
     let params = leptos_router::hooks::use_params_map();
     move || params.with(|p| p.get(name).unwrap_or_default())
 }
+
+// --- Lists: search, filters, sorting and paging kept in the URL -------------------------
+
+/// A query parameter, read reactively; blank is absent.
+pub fn query(name: &'static str) -> impl Fn() -> Option<String> + Copy + Send + Sync + 'static {
+    let map = leptos_router::hooks::use_query_map();
+    move || map.with(|q| q.get(name).filter(|v| !v.is_empty()))
+}
+
+/// This page with its query changed (read once: links are made afresh with their list).
+/// `None` removes a parameter.
+fn href_with(changes: &[(&str, Option<String>)]) -> String {
+    let mut query = leptos_router::hooks::use_query_map().get_untracked();
+    for (name, value) in changes {
+        match value {
+            Some(v) => query.replace(name.to_string(), v.clone()),
+            None => {
+                query.remove(name);
+            }
+        }
+    }
+    let path = leptos_router::hooks::use_location()
+        .pathname
+        .get_untracked();
+    format!("{path}{}", query.to_query_string())
+}
+
+/// The list's order: `sort` names a column, `-column` the reverse.
+pub fn sort_order() -> impl Fn() -> Option<(String, bool)> + Copy + Send + Sync + 'static {
+    let sort = query("sort");
+    move || {
+        sort().map(|s| match s.strip_prefix('-') {
+            Some(column) => (column.to_owned(), true),
+            None => (s, false),
+        })
+    }
+}
+
+/// Sorts `items` by the column the URL names, with `key` giving each row's value for it.
+pub fn sort_rows<T, K: Ord>(
+    items: &mut [T],
+    order: Option<(String, bool)>,
+    key: impl Fn(&T, &str) -> K,
+) {
+    if let Some((column, descending)) = order {
+        items.sort_by(|a, b| {
+            let ordering = key(a, &column).cmp(&key(b, &column));
+            if descending {
+                ordering.reverse()
+            } else {
+                ordering
+            }
+        });
+    }
+}
+
+/// A column header that sorts the list by `column`, ascending and then descending; the
+/// order is in the URL and announced with `aria-sort`. Made afresh whenever the order
+/// changes (the table is rendered again), so it reads the URL once.
+#[component]
+pub fn SortHeader(label: &'static str, column: &'static str) -> impl IntoView {
+    let current = leptos_router::hooks::use_query_map()
+        .get_untracked()
+        .get("sort")
+        .unwrap_or_default();
+    let state = if current == column {
+        "ascending"
+    } else if current.strip_prefix('-') == Some(column) {
+        "descending"
+    } else {
+        "none"
+    };
+    let next = if state == "ascending" {
+        format!("-{column}")
+    } else {
+        column.to_owned()
+    };
+    let href = href_with(&[("sort", Some(next))]);
+    let arrow = match state {
+        "ascending" => " ▲",
+        "descending" => " ▼",
+        _ => "",
+    };
+    view! {
+        <th aria-sort=state>
+            <a href=href class="sort">{label}<span aria-hidden="true">{arrow}</span></a>
+        </th>
+    }
+}
+
+/// Paging: back to the first page, and on to the next while there is one.
+#[component]
+pub fn Pager(next_cursor: Option<String>, shown: usize) -> impl IntoView {
+    let on_later_page = query("cursor")().is_some();
+    let first = href_with(&[("cursor", None)]);
+    let next = next_cursor.map(|c| href_with(&[("cursor", Some(c))]));
+    view! {
+        <nav class="pager" aria-label="Pages">
+            <span class="muted">{format!("{shown} shown")}</span>
+            {on_later_page.then(|| view! { <a href=first>"First page"</a> })}
+            {next.map(|href| view! { <a href=href rel="next">"Next page"</a> })}
+        </nav>
+    }
+}

@@ -15,11 +15,13 @@ pub mod live;
 pub mod pages;
 #[cfg(feature = "ssr")]
 pub mod portal;
+pub mod routes;
 pub mod server;
 
 #[cfg(feature = "hydrate")]
 #[wasm_bindgen::prelude::wasm_bindgen]
 pub fn hydrate() {
     console_error_panic_hook::set_once();
-    leptos::mount::hydrate_body(app::App);
+    // Lazy routes: the page's chunk is loaded before its part of the body is hydrated.
+    leptos::mount::hydrate_lazy(app::App);
 }

@@ -66,6 +66,8 @@ test('right-sizing from Prometheus: sort, filter, charts, a suggested quota file
 test('the planner refuses nonsense by field and plans a pre-scale; pool headroom per pool', async ({ page }) => {
   await logIn(page);
   await page.getByRole('link', { name: 'Capacity' }).click();
+  // A page's code may still be on its way: the old page stays until the new one is shown.
+  await expect(page).toHaveURL(/\/capacity$/);
   await hydrated(page);
   await page.getByLabel('Team', { exact: true }).selectOption('payments');
   await page.getByRole('button', { name: 'Show', exact: true }).click();

@@ -44,6 +44,8 @@ test('admin creates a team and a user; the user makes a token that works; the au
 
   // The admin creates a user and is shown the one-time password once.
   await page.getByRole('link', { name: 'Users' }).click();
+  // A page's code may still be on its way: the old page stays until the new one is shown.
+  await expect(page).toHaveURL(/\/admin\/users$/);
   await hydrated(page);
   await page.getByLabel('Email').fill(email);
   await page.getByLabel('Display name').fill('Journey Developer');
@@ -54,6 +56,8 @@ test('admin creates a team and a user; the user makes a token that works; the au
 
   // ... and a team the new user owns.
   await page.getByRole('link', { name: 'Teams' }).click();
+  // A page's code may still be on its way: the old page stays until the new one is shown.
+  await expect(page).toHaveURL(/\/$/);
   await hydrated(page);
   // A refused field is marked for assistive technology and gets the focus.
   const teamField = page.getByLabel('Name (namespace prefix)');
@@ -78,6 +82,8 @@ test('admin creates a team and a user; the user makes a token that works; the au
   await logIn(page, email, oneTime);
   await expect(page.getByRole('link', { name: 'Journey team' })).toBeVisible();
   await page.getByRole('link', { name: 'Tokens' }).click();
+  // A page's code may still be on its way: the old page stays until the new one is shown.
+  await expect(page).toHaveURL(/\/tokens$/);
   await hydrated(page);
   await page.getByLabel('Name').fill('journey-ci');
   await page.getByRole('button', { name: 'Create token' }).click();
@@ -94,6 +100,8 @@ test('admin creates a team and a user; the user makes a token that works; the au
   // Both actions appear on the admin's audit page.
   await logIn(page, admin.email, admin.password);
   await page.getByRole('link', { name: 'Audit' }).click();
+  // A page's code may still be on its way: the old page stays until the new one is shown.
+  await expect(page).toHaveURL(/\/audit$/);
   await hydrated(page);
   await expect(page.getByRole('cell', { name: 'token.created' }).first()).toBeVisible();
   await expect(page.getByRole('cell', { name: 'team.created' }).first()).toBeVisible();
@@ -167,5 +175,42 @@ test('the API reference is styled, has contents, and tries a GET with the sessio
   await expect(me.locator('pre.answer')).toContainText('200 OK');
   await expect(me.locator('pre.answer')).toContainText(admin.email);
   await expect(page.getByRole('link', { name: 'Back to the portal' })).toBeVisible();
+  expect(errors).toEqual([]);
+});
+
+test('lists search, sort and page, and the URL keeps all three', async ({ page }) => {
+  const errors = watchConsole(page);
+  await logIn(page, admin.email, admin.password);
+  await page.goto('/namespaces');
+  await hydrated(page);
+  await page.getByRole('searchbox', { name: 'Search' }).fill('payments');
+  await page.getByRole('button', { name: 'Filter' }).click();
+  await expect(page).toHaveURL(/[?&]q=payments/);
+  const names = page.locator('table').first().locator('tbody tr td:first-child');
+  await expect(names.first()).toBeVisible();
+  for (const name of await names.allTextContents()) expect(name).toContain('payments');
+
+  // Sorting by a column: ascending, then descending, announced to assistive technology.
+  const header = page.locator('table').first().getByRole('columnheader', { name: 'Namespace', exact: true });
+  await header.getByRole('link').click();
+  await expect(page).toHaveURL(/sort=name/);
+  await expect(header).toHaveAttribute('aria-sort', 'ascending');
+  const ascending = await names.allTextContents();
+  expect(ascending).toEqual([...ascending].sort());
+  await header.getByRole('link').click();
+  await expect(header).toHaveAttribute('aria-sort', 'descending');
+  await expect(names.first()).toHaveText([...ascending].sort().reverse()[0]);
+
+  // A reload keeps the search and the order.
+  await page.reload();
+  await hydrated(page);
+  await expect(page.getByRole('searchbox', { name: 'Search' })).toHaveValue('payments');
+  await expect(header).toHaveAttribute('aria-sort', 'descending');
+
+  // Requests page by page: every request once, in the order the server keeps.
+  await page.goto('/requests?state=all');
+  await hydrated(page);
+  await expect(page.getByLabel('Show')).toHaveValue('all');
+  await expect(page.getByRole('navigation', { name: 'Pages' })).toContainText('shown');
   expect(errors).toEqual([]);
 });

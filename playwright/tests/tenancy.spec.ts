@@ -50,7 +50,11 @@ test('a developer requests a namespace, an admin amends and approves it, it is a
 
   // The wizard: choices, live field errors and preview.
   await page.getByRole('link', { name: 'Requests' }).click();
+  // A page's code may still be on its way: the old page stays until the new one is shown.
+  await expect(page).toHaveURL(/\/requests$/);
   await page.getByRole('link', { name: 'Request a namespace' }).click();
+  // A page's code may still be on its way: the old page stays until the new one is shown.
+  await expect(page).toHaveURL(/\/requests\/new$/);
   await hydrated(page);
   await page.getByLabel('Team').selectOption('payments');
   await page.getByLabel('Cluster').selectOption('prod-shanghai-1');
@@ -137,6 +141,8 @@ test('a developer requests a namespace, an admin amends and approves it, it is a
   await expect(page.getByRole('button', { name: 'Request the change' })).toBeEnabled();
   await page.getByLabel('New size').selectOption('M');
   await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Namespaces' }).click();
+  // A page's code may still be on its way: the old page stays until the new one is shown.
+  await expect(page).toHaveURL(/\/namespaces$/);
   await hydrated(page);
   await expect(page.getByRole('heading', { name: 'Per team: used of quota' })).toBeVisible();
   await expect(page.getByRole('link', { name })).toBeVisible();
@@ -171,6 +177,8 @@ test('the admin settings page edits a preset and shows field errors', async ({ b
   const errors: string[] = [];
   page.on('pageerror', (err) => errors.push(err.message));
   await page.getByRole('link', { name: 'Tenancy' }).click();
+  // A page's code may still be on its way: the old page stays until the new one is shown.
+  await expect(page).toHaveURL(/\/admin\/tenancy$/);
   await hydrated(page);
   await expect(page.getByRole('cell', { name: 'dev and staging up to L within budget' })).toBeVisible();
   await page.locator('summary', { hasText: 'XL' }).click();
@@ -190,6 +198,8 @@ test('the admin sets an environment\'s and a layer\'s guardrails, with the level
   const errors: string[] = [];
   page.on('pageerror', (err) => errors.push(err.message));
   await page.getByRole('link', { name: 'Tenancy' }).click();
+  // A page's code may still be on its way: the old page stays until the new one is shown.
+  await expect(page).toHaveURL(/\/admin\/tenancy$/);
   await hydrated(page);
   await expect(page.getByRole('heading', { name: 'Guardrails', exact: true })).toBeVisible();
   await expect(page.locator('#guardrail-prod-forbid_latest')).toHaveValue('deny');

@@ -72,6 +72,8 @@ pub fn NotFound() -> impl IntoView {
     if let Some(response) = use_context::<leptos_axum::ResponseOptions>() {
         response.set_status(http::StatusCode::NOT_FOUND);
     }
+    // The fallback is not a lazy route: it marks the page hydrated itself.
+    Effect::new(|_| crate::components::mark_hydrated());
     view! {
         <Title text="Page not found"/>
         <h1>"Page not found"</h1>

@@ -5,14 +5,20 @@ use std::collections::BTreeMap;
 
 use leptos::prelude::*;
 use leptos_meta::Title;
-use leptos_router::{components::A, hooks::use_params_map};
+use leptos_router::{
+    components::{Form, A},
+    hooks::use_params_map,
+};
 
 use crate::{
     api::{
         Amounts, DriftSource, LedgerRow, LimitSpec, Me, Namespace, NamespaceDetail, NamespaceQuery,
         NamespaceSpec, PinVerdict, PinningProof, ProbeKind, QuotaSpec,
     },
-    components::{field_error, form_error, when, Authed, ErrorMessage},
+    components::{
+        field_error, form_error, query, sort_order, sort_rows, when, Authed, ErrorMessage, Pager,
+        SortHeader,
+    },
     pages::{
         fleet::{cores, gib, Bar},
         requests::{state_badge, RequestTable},
@@ -35,27 +41,85 @@ fn used(ns: &Namespace) -> Amounts {
         .unwrap_or_default()
 }
 
+/// A namespace's value in a sortable column (numbers padded so that text order is theirs).
+fn namespace_column(n: &Namespace, column: &str) -> String {
+    match column {
+        "cluster" => n.cluster.clone(),
+        "team" => n.team.clone(),
+        "pool" => n.node_pool.clone(),
+        "state" => n.state.as_str().to_owned(),
+        "cpu" => format!("{:020}", used(n).cpu_millis.max(0)),
+        "drift" => format!("{:010}", n.drift.as_ref().map_or(0, |d| d.len() + 1)),
+        "pinning" => n
+            .pinning
+            .as_ref()
+            .map(|p| p.verdict.as_str().to_owned())
+            .unwrap_or_default(),
+        _ => n.name.clone(),
+    }
+}
+
 #[component]
 fn NamespaceList() -> impl IntoView {
+    // Every filter is in the URL, so a filtered list can be shared and survives a reload.
+    let search = query("q");
+    let team = query("team");
+    let cluster = query("cluster");
+    let state = query("state");
+    let cursor = query("cursor");
+    let order = sort_order();
     let live = crate::live::use_live();
     let namespaces = Resource::new(
-        move || live.namespaces.get(),
-        |_| {
+        move || {
+            (
+                search(),
+                team(),
+                cluster(),
+                state(),
+                cursor(),
+                live.namespaces.get(),
+            )
+        },
+        |(q, team, cluster, state, cursor, _)| {
             list_namespaces(NamespaceQuery {
-                limit: Some(500),
-                ..Default::default()
+                q,
+                team,
+                cluster,
+                state,
+                cursor,
+                limit: Some(100),
             })
         },
     );
     let ledger = Resource::new(|| (), |_| get_ledger());
+    let selected = move |value: &'static str| move || state().as_deref().unwrap_or("") == value;
     view! {
         <h1>"Namespaces"</h1>
         <p><A href="/requests/new" attr:class="button">"Request a namespace"</A></p>
+        <Form method="GET" action="" attr:class="filters" attr:role="search" attr:aria-label="Filter namespaces">
+            <label for="ns-q">"Search"</label>
+            <input id="ns-q" type="search" name="q" placeholder="namespace, team or cluster" prop:value=move || search().unwrap_or_default()/>
+            <label for="ns-state">"State"</label>
+            <select id="ns-state" name="state">
+                <option value="" selected=selected("")>"Live (all but decommissioned)"</option>
+                <option value="ready" selected=selected("ready")>"Ready"</option>
+                <option value="provisioning" selected=selected("provisioning")>"Provisioning"</option>
+                <option value="failed" selected=selected("failed")>"Failed"</option>
+                <option value="decommissioning" selected=selected("decommissioning")>"Decommissioning"</option>
+                <option value="decommissioned" selected=selected("decommissioned")>"Decommissioned"</option>
+            </select>
+            {move || order().map(|(column, descending)| view! {
+                <input type="hidden" name="sort" value=if descending { format!("-{column}") } else { column }/>
+            })}
+            <button type="submit">"Filter"</button>
+        </Form>
         <Suspense fallback=|| view! { <p class="muted">"Loading namespaces…"</p> }>
-            {move || Suspend::new(async move {
+            // A new order renders the table again (its headers say which order it is in).
+            {move || { order(); Suspend::new(async move {
                 match namespaces.await {
-                    Ok(page) if page.items.is_empty() => view! { <p class="muted">"No namespaces yet."</p> }.into_any(),
+                    Ok(page) if page.items.is_empty() => view! { <p class="muted">"No namespaces here."</p> }.into_any(),
                     Ok(page) => {
+                        let paged = page.next_cursor.is_some() || cursor().is_some();
                         let mut teams: BTreeMap<String, (Amounts, Amounts)> = BTreeMap::new();
                         for n in &page.items {
                             let e = teams.entry(n.team.clone()).or_default();
@@ -65,9 +129,12 @@ fn NamespaceList() -> impl IntoView {
                             e.1.cpu_millis += u.cpu_millis;
                             e.1.memory_bytes += u.memory_bytes;
                         }
+                        let shown = page.items.len();
+                        let mut items = page.items;
+                        sort_rows(&mut items, order(), namespace_column);
                         view! {
                             <section class="card">
-                                <h2>"Per team: used of quota"</h2>
+                                <h2>{if paged { "Per team on this page: used of quota" } else { "Per team: used of quota" }}</h2>
                                 {teams.into_iter().map(|(team, (quota, u))| view! {
                                     <div class="pool">
                                         <strong>{team}</strong>
@@ -79,8 +146,17 @@ fn NamespaceList() -> impl IntoView {
                                 }).collect_view()}
                             </section>
                             <div class="table-wrap" tabindex="0"><table>
-                                <thead><tr><th>"Namespace"</th><th>"Cluster"</th><th>"Team"</th><th>"Pool"</th><th>"State"</th><th>"CPU used / quota"</th><th>"Drift"</th><th>"Pinning"</th></tr></thead>
-                                <tbody>{page.items.into_iter().map(|n| {
+                                <thead><tr>
+                                    <SortHeader label="Namespace" column="name"/>
+                                    <SortHeader label="Cluster" column="cluster"/>
+                                    <SortHeader label="Team" column="team"/>
+                                    <SortHeader label="Pool" column="pool"/>
+                                    <SortHeader label="State" column="state"/>
+                                    <SortHeader label="CPU used / quota" column="cpu"/>
+                                    <SortHeader label="Drift" column="drift"/>
+                                    <SortHeader label="Pinning" column="pinning"/>
+                                </tr></thead>
+                                <tbody>{items.into_iter().map(|n| {
                                     let u = used(&n);
                                     let drift = match &n.drift {
                                         None => "not checked".to_owned(),
@@ -103,11 +179,12 @@ fn NamespaceList() -> impl IntoView {
                                     }
                                 }).collect_view()}</tbody>
                             </table></div>
+                            <Pager next_cursor=page.next_cursor shown/>
                         }.into_any()
                     }
                     Err(error) => view! { <ErrorMessage error/> }.into_any(),
                 }
-            })}
+            })}}
         </Suspense>
         <h2>"Quota ledger"</h2>
         <p class="muted">"Per team and cluster: quota allocated, usage last read from the clusters, and the allocatable capacity of the pools the namespaces use."</p>

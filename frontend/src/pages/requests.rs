@@ -3,7 +3,10 @@
 
 use leptos::prelude::*;
 use leptos_meta::Title;
-use leptos_router::{components::A, hooks::use_params_map};
+use leptos_router::{
+    components::{Form, A},
+    hooks::use_params_map,
+};
 
 use crate::{
     api::{
@@ -12,7 +15,10 @@ use crate::{
         NamespaceState, NewNamespaceRequest, PinVerdict, ProbeOutcome, QuotaSpec, RequestDetail,
         RequestKind, RequestPreview, RequestQuery, RequestState, SpecChoice, Word,
     },
-    components::{field_error, form_error, reload_to, when, Authed, ErrorMessage},
+    components::{
+        field_error, form_error, query, reload_to, sort_order, sort_rows, when, Authed,
+        ErrorMessage, Pager, SortHeader,
+    },
     pages::fleet::{cores, gib, Bar},
     server::{
         get_cluster, get_request, list_clusters, list_presets, list_requests, list_teams,
@@ -143,36 +149,88 @@ pub fn Requests() -> impl IntoView {
 
 #[component]
 fn RequestList(me: Me) -> impl IntoView {
-    let filter = RwSignal::new("open".to_owned());
+    // Every filter is in the URL, so a filtered list can be shared and survives a reload.
+    let state = query("state");
+    let search = query("q");
+    let team = query("team");
+    let cluster = query("cluster");
+    let cursor = query("cursor");
+    let order = sort_order();
     let live = crate::live::use_live();
     let requests = Resource::new(
-        move || (filter.get(), live.requests.get()),
-        |(state, _)| {
+        move || {
+            (
+                state(),
+                search(),
+                team(),
+                cluster(),
+                cursor(),
+                live.requests.get(),
+            )
+        },
+        |(state, q, team, cluster, cursor, _)| {
             list_requests(RequestQuery {
-                state: Some(state).filter(|s| s != "all"),
-                limit: Some(200),
+                state: Some(state.unwrap_or_else(|| "open".into())).filter(|s| s != "all"),
+                q,
+                team,
+                cluster,
+                cursor,
+                limit: Some(50),
                 ..Default::default()
             })
         },
     );
+    let navigate = leptos_router::hooks::use_navigate();
+    let location = leptos_router::hooks::use_location();
+    let query_map = leptos_router::hooks::use_query_map();
+    // Choosing what to show applies at once (the Filter button does the same without script).
+    let show = move |ev: leptos::ev::Event| {
+        let mut query = query_map.get_untracked();
+        query.replace("state", event_target_value(&ev));
+        query.remove("cursor");
+        navigate(
+            &format!(
+                "{}{}",
+                location.pathname.get_untracked(),
+                query.to_query_string()
+            ),
+            Default::default(),
+        );
+    };
+    let selected = move |value: &'static str| move || state().as_deref().unwrap_or("open") == value;
     view! {
         <h1>"Namespace requests"</h1>
         <p><A href="/requests/new" attr:class="button">"Request a namespace"</A></p>
-        <label for="req-filter">"Show"</label>
-        <select id="req-filter" on:change=move |ev| filter.set(event_target_value(&ev))>
-            <option value="open" selected>"Open (pending, provisioning, failed)"</option>
-            <option value="pending">"Waiting for an admin"</option>
-            <option value="all">"All"</option>
-            <option value="ready">"Done"</option>
-            <option value="rejected">"Rejected"</option>
-            <option value="cancelled">"Cancelled"</option>
-        </select>
+        <Form method="GET" action="" attr:class="filters" attr:role="search" attr:aria-label="Filter requests">
+            <label for="req-q">"Search"</label>
+            <input id="req-q" type="search" name="q" placeholder="namespace, team or cluster" prop:value=move || search().unwrap_or_default()/>
+            <label for="req-filter">"Show"</label>
+            <select id="req-filter" name="state" on:change=show>
+                <option value="open" selected=selected("open")>"Open (pending, provisioning, failed)"</option>
+                <option value="pending" selected=selected("pending")>"Waiting for an admin"</option>
+                <option value="all" selected=selected("all")>"All"</option>
+                <option value="ready" selected=selected("ready")>"Done"</option>
+                <option value="rejected" selected=selected("rejected")>"Rejected"</option>
+                <option value="cancelled" selected=selected("cancelled")>"Cancelled"</option>
+            </select>
+            {move || order().map(|(column, descending)| view! {
+                <input type="hidden" name="sort" value=if descending { format!("-{column}") } else { column }/>
+            })}
+            <button type="submit">"Filter"</button>
+        </Form>
         {me.user.is_admin.then(|| view! { <p class="muted">"As a platform admin you see every team's requests."</p> })}
         <Suspense fallback=|| view! { <p class="muted">"Loading requests…"</p> }>
             {move || Suspend::new(async move {
                 match requests.await {
                     Ok(page) if page.items.is_empty() => view! { <p class="muted">"No requests here."</p> }.into_any(),
-                    Ok(page) => view! { <RequestTable items=page.items/> }.into_any(),
+                    Ok(page) => {
+                        let shown = page.items.len();
+                        view! {
+                            <RequestTable items=page.items/>
+                            <Pager next_cursor=page.next_cursor shown/>
+                        }
+                        .into_any()
+                    }
                     Err(error) => view! { <ErrorMessage error/> }.into_any(),
                 }
             })}
@@ -180,27 +238,55 @@ fn RequestList(me: Me) -> impl IntoView {
     }
 }
 
+/// A request's value in a sortable column.
+fn request_column(r: &NamespaceRequest, column: &str) -> String {
+    match column {
+        "cluster" => r.cluster.clone(),
+        "team" => r.team.clone(),
+        "kind" => kind_label(r.kind).to_owned(),
+        "state" => r.state.as_str().to_owned(),
+        "requested_by" => r.requested_by.clone().unwrap_or_default(),
+        "created" => r.created_at.unix_timestamp_nanos().to_string(),
+        _ => r.namespace.clone(),
+    }
+}
+
+/// Requests newest first, or in the order the column headers choose (a new order renders
+/// the table again).
 #[component]
 pub fn RequestTable(items: Vec<NamespaceRequest>) -> impl IntoView {
-    view! {
-        <div class="table-wrap" tabindex="0">
-            <table>
-                <thead><tr><th>"Namespace"</th><th>"Cluster"</th><th>"Team"</th><th>"Kind"</th><th>"State"</th><th>"Requested by"</th><th>"Created"</th></tr></thead>
-                <tbody>
-                    {items.into_iter().map(|r| view! {
-                        <tr>
-                            <td><A href=format!("/requests/{}", r.id)>{r.namespace.clone()}</A></td>
-                            <td>{r.cluster.clone()}</td>
-                            <td>{r.team.clone()}</td>
-                            <td>{kind_label(r.kind)}</td>
-                            <td>{request_badge(r.kind, r.state)}</td>
-                            <td>{r.requested_by.clone().unwrap_or_default()}</td>
-                            <td>{when(r.created_at)}</td>
-                        </tr>
-                    }).collect_view()}
-                </tbody>
-            </table>
-        </div>
+    let order = sort_order();
+    move || {
+        let mut items = items.clone();
+        sort_rows(&mut items, order(), request_column);
+        view! {
+            <div class="table-wrap" tabindex="0">
+                <table>
+                    <thead><tr>
+                        <SortHeader label="Namespace" column="namespace"/>
+                        <SortHeader label="Cluster" column="cluster"/>
+                        <SortHeader label="Team" column="team"/>
+                        <SortHeader label="Kind" column="kind"/>
+                        <SortHeader label="State" column="state"/>
+                        <SortHeader label="Requested by" column="requested_by"/>
+                        <SortHeader label="Created" column="created"/>
+                    </tr></thead>
+                    <tbody>
+                        {items.into_iter().map(|r| view! {
+                            <tr>
+                                <td><A href=format!("/requests/{}", r.id)>{r.namespace.clone()}</A></td>
+                                <td>{r.cluster.clone()}</td>
+                                <td>{r.team.clone()}</td>
+                                <td>{kind_label(r.kind)}</td>
+                                <td>{request_badge(r.kind, r.state)}</td>
+                                <td>{r.requested_by.clone().unwrap_or_default()}</td>
+                                <td>{when(r.created_at)}</td>
+                            </tr>
+                        }).collect_view()}
+                    </tbody>
+                </table>
+            </div>
+        }
     }
 }
 

@@ -66,7 +66,11 @@ test('a developer requests a namespace, an admin amends and approves it, it is a
   await expect(page.locator('.field-error')).toHaveCount(0);
   await page.getByLabel('Namespace name').fill('checkout');
   await expect(page.locator('#name-hint')).toContainText('payments-');
+  // The hint is tied to its field for assistive technology, and untied once the name is right.
+  await expect(page.getByLabel('Namespace name')).toHaveAttribute('aria-invalid', 'true');
+  await expect(page.getByLabel('Namespace name')).toHaveAttribute('aria-describedby', 'name-hint');
   await page.getByLabel('Namespace name').fill(name);
+  await expect(page.getByLabel('Namespace name')).not.toHaveAttribute('aria-invalid', 'true');
   await page.getByLabel('Purpose').fill('checkout service');
   await page.getByLabel('gp3', { exact: true }).check();
   const preview = page.locator('aside.preview');

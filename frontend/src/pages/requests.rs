@@ -463,6 +463,17 @@ fn Wizard(me: Me) -> impl IntoView {
             })
         }
     };
+    // A control whose preview hint is showing is marked invalid and described by the hint.
+    let hint_id = move |field: &'static str| {
+        move || {
+            preview
+                .get()
+                .flatten()
+                .filter(|p| shown(field) && p.fields.contains_key(field))
+                .map(|_| format!("{}-hint", field.replace('.', "-")))
+        }
+    };
+    let hint_invalid = move |field: &'static str| move || hint_id(field)().map(|_| "true");
     let submit_csrf = csrf.clone();
 
     view! {
@@ -516,7 +527,7 @@ fn Wizard(me: Me) -> impl IntoView {
                     </Suspense>
                     {field_error(value, "cluster")}{preview_error("cluster")}
                     <label for="w-pool">"Node pool"</label>
-                    <select id="w-pool" on:change=move |ev| { touch("node_pool"); pool.set(event_target_value(&ev)) }>
+                    <select id="w-pool" aria-invalid=hint_invalid("node_pool") aria-describedby=hint_id("node_pool") on:change=move |ev| { touch("node_pool"); pool.set(event_target_value(&ev)) }>
                         <option value="">"Choose a pool"</option>
                         {move || cluster_detail.get().flatten().map(|d| d.cluster.pools.into_iter().map(|p| {
                             let free = p.allocatable.cpu_millis - p.committed.cpu_millis;
@@ -559,15 +570,15 @@ fn Wizard(me: Me) -> impl IntoView {
                 <fieldset>
                     <legend>"Name and purpose"</legend>
                     <label for="w-name">"Namespace name"</label>
-                    <input id="w-name" autocomplete="off" placeholder=move || format!("{}-api", team.get())
+                    <input id="w-name" autocomplete="off" aria-invalid=hint_invalid("name") aria-describedby=hint_id("name") placeholder=move || format!("{}-api", team.get())
                         prop:value=move || name.get() on:input=move |ev| { touch("name"); name.set(event_target_value(&ev)) }/>
                     <span class="muted small">"Lower-case letters, digits and '-', starting with your team's prefix."</span>
                     {field_error(value, "name")}{preview_error("name")}
                     <label for="w-purpose">"Purpose"</label>
-                    <input id="w-purpose" prop:value=move || purpose.get() on:input=move |ev| { touch("purpose"); purpose.set(event_target_value(&ev)) }/>
+                    <input id="w-purpose" aria-invalid=hint_invalid("purpose") aria-describedby=hint_id("purpose") prop:value=move || purpose.get() on:input=move |ev| { touch("purpose"); purpose.set(event_target_value(&ev)) }/>
                     {field_error(value, "purpose")}{preview_error("purpose")}
                     <label for="w-expires">"Expires (optional, for sandboxes; UTC)"</label>
-                    <input id="w-expires" type="datetime-local" on:input=move |ev| { touch("expires_at"); expires.set(event_target_value(&ev)) }/>
+                    <input id="w-expires" type="datetime-local" aria-invalid=hint_invalid("expires_at") aria-describedby=hint_id("expires_at") on:input=move |ev| { touch("expires_at"); expires.set(event_target_value(&ev)) }/>
                     {field_error(value, "expires_at")}{preview_error("expires_at")}
                 </fieldset>
                 <fieldset>

@@ -200,7 +200,7 @@ fn Nav() -> impl IntoView {
                                 </nav>
                                 <ActionForm action=logout attr:class="logout">
                                     <input type="hidden" name="csrf" value=csrf/>
-                                    <button type="submit" class="link">"Log out"</button>
+                                    <button type="submit" class="link" on:click=|_| crate::live::close()>"Log out"</button>
                                 </ActionForm>
                             }
                                 .into_any()

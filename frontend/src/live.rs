@@ -56,6 +56,23 @@ pub fn use_live() -> Live {
 }
 
 #[cfg(feature = "hydrate")]
+thread_local! {
+    /// The page's stream, kept so that logging out can close it first.
+    static SOURCE: std::cell::RefCell<Option<web_sys::EventSource>> = const { std::cell::RefCell::new(None) };
+}
+
+/// Closes the stream: on logging out, before the session ends, so that the browser does not
+/// reconnect with a session that is gone (a 401 in the console).
+pub fn close() {
+    #[cfg(feature = "hydrate")]
+    SOURCE.with(|s| {
+        if let Some(source) = s.borrow_mut().take() {
+            source.close();
+        }
+    });
+}
+
+#[cfg(feature = "hydrate")]
 fn open(live: Live) {
     use wasm_bindgen::{closure::Closure, JsCast};
     let Ok(source) = web_sys::EventSource::new("/api/v1/events") else {
@@ -90,5 +107,5 @@ fn open(live: Live) {
             }
         }),
     );
-    std::mem::forget(source);
+    SOURCE.with(|s| *s.borrow_mut() = Some(source));
 }

@@ -305,6 +305,32 @@ pub fn SortHeader(label: &'static str, column: &'static str) -> impl IntoView {
     }
 }
 
+/// A list's filter bar, a GET form so that it works without script and lands in the URL: the
+/// search box (`q`), the list's own choices (`children`), the current order kept, and Filter.
+#[component]
+pub fn ListFilters(
+    /// Prefix of the controls' ids.
+    id: &'static str,
+    /// What the bar filters, for assistive technology.
+    label: &'static str,
+    children: Children,
+) -> impl IntoView {
+    let search = query("q");
+    let order = sort_order();
+    let search_id = format!("{id}-q");
+    view! {
+        <leptos_router::components::Form method="GET" action="" attr:class="filters" attr:role="search" attr:aria-label=label>
+            <label for=search_id.clone()>"Search"</label>
+            <input id=search_id type="search" name="q" placeholder="namespace, team or cluster" prop:value=move || search().unwrap_or_default()/>
+            {children()}
+            {move || order().map(|(column, descending)| view! {
+                <input type="hidden" name="sort" value=if descending { format!("-{column}") } else { column }/>
+            })}
+            <button type="submit">"Filter"</button>
+        </leptos_router::components::Form>
+    }
+}
+
 /// Paging: back to the first page, and on to the next while there is one.
 #[component]
 pub fn Pager(next_cursor: Option<String>, shown: usize) -> impl IntoView {

@@ -5,10 +5,7 @@ use std::collections::BTreeMap;
 
 use leptos::prelude::*;
 use leptos_meta::Title;
-use leptos_router::{
-    components::{Form, A},
-    hooks::use_params_map,
-};
+use leptos_router::{components::A, hooks::use_params_map};
 
 use crate::{
     api::{
@@ -16,8 +13,8 @@ use crate::{
         NamespaceSpec, PinVerdict, PinningProof, ProbeKind, QuotaSpec,
     },
     components::{
-        field_error, form_error, query, sort_order, sort_rows, when, Authed, ErrorMessage, Pager,
-        SortHeader,
+        field_error, form_error, query, sort_order, sort_rows, when, Authed, ErrorMessage,
+        ListFilters, Pager, SortHeader,
     },
     pages::{
         fleet::{cores, gib, Bar},
@@ -96,9 +93,7 @@ fn NamespaceList() -> impl IntoView {
     view! {
         <h1>"Namespaces"</h1>
         <p><A href="/requests/new" attr:class="button">"Request a namespace"</A></p>
-        <Form method="GET" action="" attr:class="filters" attr:role="search" attr:aria-label="Filter namespaces">
-            <label for="ns-q">"Search"</label>
-            <input id="ns-q" type="search" name="q" placeholder="namespace, team or cluster" prop:value=move || search().unwrap_or_default()/>
+        <ListFilters id="ns" label="Filter namespaces">
             <label for="ns-state">"State"</label>
             <select id="ns-state" name="state">
                 <option value="" selected=selected("")>"Live (all but decommissioned)"</option>
@@ -108,11 +103,7 @@ fn NamespaceList() -> impl IntoView {
                 <option value="decommissioning" selected=selected("decommissioning")>"Decommissioning"</option>
                 <option value="decommissioned" selected=selected("decommissioned")>"Decommissioned"</option>
             </select>
-            {move || order().map(|(column, descending)| view! {
-                <input type="hidden" name="sort" value=if descending { format!("-{column}") } else { column }/>
-            })}
-            <button type="submit">"Filter"</button>
-        </Form>
+        </ListFilters>
         <Suspense fallback=|| view! { <p class="muted">"Loading namespaces…"</p> }>
             // A new order renders the table again (its headers say which order it is in).
             {move || { order(); Suspend::new(async move {

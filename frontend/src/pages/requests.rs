@@ -3,10 +3,7 @@
 
 use leptos::prelude::*;
 use leptos_meta::Title;
-use leptos_router::{
-    components::{Form, A},
-    hooks::use_params_map,
-};
+use leptos_router::{components::A, hooks::use_params_map};
 
 use crate::{
     api::{
@@ -17,7 +14,7 @@ use crate::{
     },
     components::{
         field_error, form_error, query, reload_to, sort_order, sort_rows, when, Authed,
-        ErrorMessage, Pager, SortHeader,
+        ErrorMessage, ListFilters, Pager, SortHeader,
     },
     pages::fleet::{cores, gib, Bar},
     server::{
@@ -155,7 +152,6 @@ fn RequestList(me: Me) -> impl IntoView {
     let team = query("team");
     let cluster = query("cluster");
     let cursor = query("cursor");
-    let order = sort_order();
     let live = crate::live::use_live();
     let requests = Resource::new(
         move || {
@@ -201,9 +197,7 @@ fn RequestList(me: Me) -> impl IntoView {
     view! {
         <h1>"Namespace requests"</h1>
         <p><A href="/requests/new" attr:class="button">"Request a namespace"</A></p>
-        <Form method="GET" action="" attr:class="filters" attr:role="search" attr:aria-label="Filter requests">
-            <label for="req-q">"Search"</label>
-            <input id="req-q" type="search" name="q" placeholder="namespace, team or cluster" prop:value=move || search().unwrap_or_default()/>
+        <ListFilters id="req" label="Filter requests">
             <label for="req-filter">"Show"</label>
             <select id="req-filter" name="state" on:change=show>
                 <option value="open" selected=selected("open")>"Open (pending, provisioning, failed)"</option>
@@ -213,11 +207,7 @@ fn RequestList(me: Me) -> impl IntoView {
                 <option value="rejected" selected=selected("rejected")>"Rejected"</option>
                 <option value="cancelled" selected=selected("cancelled")>"Cancelled"</option>
             </select>
-            {move || order().map(|(column, descending)| view! {
-                <input type="hidden" name="sort" value=if descending { format!("-{column}") } else { column }/>
-            })}
-            <button type="submit">"Filter"</button>
-        </Form>
+        </ListFilters>
         {me.user.is_admin.then(|| view! { <p class="muted">"As a platform admin you see every team's requests."</p> })}
         <Suspense fallback=|| view! { <p class="muted">"Loading requests…"</p> }>
             {move || Suspend::new(async move {
@@ -456,23 +446,24 @@ fn Wizard(me: Me) -> impl IntoView {
     let shown = move |field: &str| {
         tried.get() || touched.with(|t| t.contains(field.split(['.', '[']).next().unwrap_or(field)))
     };
+    // The preview's message for a field, once the field may show one; the hint's element id.
+    let preview_hint = move |field: &'static str| {
+        preview
+            .get()
+            .flatten()
+            .filter(|_| shown(field))
+            .and_then(|p| p.fields.get(field).cloned())
+    };
+    let hint_element = |field: &str| format!("{}-hint", field.replace('.', "-"));
     let preview_error = move |field: &'static str| {
         move || {
-            preview.get().flatten().filter(|_| shown(field)).and_then(|p| p.fields.get(field).cloned()).map(|m| {
-                view! { <span class="field-error hint" id=format!("{}-hint", field.replace('.', "-"))>{m}</span> }
-            })
+            preview_hint(field)
+                .map(|m| view! { <span class="field-error hint" id=hint_element(field)>{m}</span> })
         }
     };
     // A control whose preview hint is showing is marked invalid and described by the hint.
-    let hint_id = move |field: &'static str| {
-        move || {
-            preview
-                .get()
-                .flatten()
-                .filter(|p| shown(field) && p.fields.contains_key(field))
-                .map(|_| format!("{}-hint", field.replace('.', "-")))
-        }
-    };
+    let hint_id =
+        move |field: &'static str| move || preview_hint(field).map(|_| hint_element(field));
     let hint_invalid = move |field: &'static str| move || hint_id(field)().map(|_| "true");
     let submit_csrf = csrf.clone();
 

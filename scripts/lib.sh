@@ -224,6 +224,45 @@ testplane_velero_crds() {
   echo "$d/config/crd/v1/bases"
 }
 
+# Kyverno's module directory in the module cache (downloaded once).
+kyverno_module() {
+  # shellcheck disable=SC1091
+  source testplane/kyverno.env
+  (cd testplane && go mod download -json "github.com/kyverno/kyverno@$KYVERNO_VERSION" \
+    | python3 -c 'import json,sys; print(json.load(sys.stdin)["Dir"])')
+}
+
+# Prints the path of Kyverno's admission controller, building it once per version. It is
+# built in its own module (its go.mod pins its dependencies), not in testplane's.
+kyverno_build() {
+  command -v go >/dev/null || { echo "Go is needed to build Kyverno for the test clusters" >&2; return 1; }
+  # shellcheck disable=SC1091
+  source testplane/kyverno.env
+  local bin dir started
+  bin="$(testplane_cache)/kyverno-$KYVERNO_VERSION"
+  mkdir -p "$(testplane_cache)"
+  (
+    flock 9
+    if [ ! -x "$bin" ]; then
+      started=$(date +%s)
+      dir=$(kyverno_module)
+      say "building Kyverno $KYVERNO_VERSION from the Go module proxy (once per version; about 5 min on 2 cores)"
+      (cd "$dir" && CGO_ENABLED=0 go build -trimpath -ldflags "-s -w" -o "$bin.partial" ./cmd/kyverno) >&2
+      mv "$bin.partial" "$bin"
+      say "Kyverno built in $(( $(date +%s) - started )) s"
+    fi
+  ) 9>"$(testplane_cache)/.kyverno.lock"
+  echo "$bin"
+}
+
+# testplane's Kyverno arguments for <fleet>: none unless a cluster of it runs Kyverno.
+kyverno_args() { # fleet
+  grep -Eq '^[[:space:]]*kyverno:[[:space:]]*true' "$1" || return 0
+  local bin dir
+  bin=$(kyverno_build) && dir=$(kyverno_module) || return 1
+  echo "--kyverno $bin --kyverno-crds $dir/config/crds"
+}
+
 # Starts the clusters of <fleet> in the background and waits until every one is ready;
 # exports BERTH_TEST_KUBECONFIG. They stop when the calling shell exits. A start that fails
 # prints the failing component's log tail and returns 1.
@@ -233,8 +272,11 @@ start_clusters() { # fleet work-dir [clusters]
   out="$work.out"
   rm -f "$work.ready"
   mkdir -p "$(dirname "$work")"
-  local args=()
+  local args=() kyverno
   [ -n "${3:-}" ] && args+=(--clusters "$3")
+  kyverno=$(kyverno_args "$fleet") || return 1
+  # shellcheck disable=SC2206
+  [ -n "$kyverno" ] && args+=($kyverno)
   # With an identity provider started (start_idp), every kube-apiserver trusts it too.
   [ -n "${IDP_ISSUER:-}" ] && args+=(--oidc-issuer "$IDP_ISSUER" --oidc-ca-file "$IDP_CA_FILE")
   "$bin/testplane" up --bin "$bin" --fleet "$fleet" --work "$work" --kubeconfig "$work.kubeconfig" \

@@ -16,10 +16,12 @@ type fleetFile struct {
 }
 
 type clusterSpec struct {
-	Name           string             `json:"name"`
-	Region         string             `json:"region"`
-	Zones          []string           `json:"zones"`
-	Velero         bool               `json:"velero"`
+	Name   string   `json:"name"`
+	Region string   `json:"region"`
+	Zones  []string `json:"zones"`
+	Velero bool     `json:"velero"`
+	// Kyverno's admission controller runs against the cluster (from --kyverno), with its CRDs.
+	Kyverno        bool               `json:"kyverno"`
 	NodePools      []nodePoolSpec     `json:"nodePools"`
 	StorageClasses []storageClassSpec `json:"storageClasses"`
 	Pods           []podLoadSpec      `json:"pods"`

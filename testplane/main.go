@@ -51,7 +51,7 @@ func main() {
 }
 
 func usage() {
-	fmt.Fprintln(os.Stderr, "usage: testplane up --bin DIR --fleet FILE --work DIR --kubeconfig FILE [--clusters a,b] [--chart DIR] [--velero-crds DIR]")
+	fmt.Fprintln(os.Stderr, "usage: testplane up --bin DIR --fleet FILE --work DIR --kubeconfig FILE [--clusters a,b] [--chart DIR] [--velero-crds DIR] [--kyverno BIN --kyverno-crds DIR]")
 	fmt.Fprintln(os.Stderr, "       testplane sync --repo URL --path DIR --kubeconfig FILE --context NAME --work DIR [--branch main] [--kubectl PATH]   (plays Flux's kustomize-controller)")
 	fmt.Fprintln(os.Stderr, "       testplane render-rbac --chart DIR   (the chart's ClusterRole, as Helm renders it)")
 	os.Exit(2)
@@ -65,8 +65,12 @@ type options struct {
 	clusters   []string
 	chart      string
 	veleroCRDs string
-	readyFile  string
-	timeout    time.Duration
+	// Kyverno's admission controller binary and its CRD definitions (config/crds of the
+	// Kyverno module), for clusters the fleet says run Kyverno.
+	kyvernoBin  string
+	kyvernoCRDs string
+	readyFile   string
+	timeout     time.Duration
 	// An OpenID provider every kube-apiserver trusts (the same one Berth signs people in
 	// with), its CA, and the group prefix that makes its groups Berth's team groups.
 	oidcIssuer      string
@@ -85,6 +89,8 @@ func up(args []string) error {
 	fs.StringVar(&clusters, "clusters", "", "comma-separated clusters of the fleet to start (default: all)")
 	fs.StringVar(&o.chart, "chart", "", "Berth's Helm chart: its ClusterRole is what Berth's ServiceAccount gets")
 	fs.StringVar(&o.veleroCRDs, "velero-crds", "", "directory of Velero's CRD definitions, installed where the fleet says velero: true")
+	fs.StringVar(&o.kyvernoBin, "kyverno", "", "Kyverno's admission controller (cmd/kyverno), run out of cluster where the fleet says kyverno: true")
+	fs.StringVar(&o.kyvernoCRDs, "kyverno-crds", "", "directory of Kyverno's CRD definitions (config/crds of its module)")
 	fs.StringVar(&o.readyFile, "ready-file", "", "written once every cluster is ready")
 	fs.DurationVar(&o.timeout, "timeout", 5*time.Minute, "how long the start may take")
 	fs.StringVar(&o.oidcIssuer, "oidc-issuer", "", "an OpenID provider (https) whose ID tokens (client berth) every kube-apiserver accepts")

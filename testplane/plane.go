@@ -49,11 +49,23 @@ func newPlane(o options, fail context.CancelCauseFunc) *plane {
 // spawn starts a component in its own process group. Pdeathsig kills it should testplane
 // itself be killed, so no component outlives the run.
 func (p *plane) spawn(name, logPath, binary string, args ...string) (*process, error) {
+	return p.spawnEnv(name, logPath, binary, nil, args...)
+}
+
+// spawnEnv is spawn with extra environment variables; binary is a name in --bin or an
+// absolute path.
+func (p *plane) spawnEnv(name, logPath, binary string, env []string, args ...string) (*process, error) {
 	f, err := os.Create(logPath)
 	if err != nil {
 		return nil, err
 	}
-	cmd := exec.Command(filepath.Join(p.o.bin, binary), args...)
+	if !filepath.IsAbs(binary) {
+		binary = filepath.Join(p.o.bin, binary)
+	}
+	cmd := exec.Command(binary, args...)
+	if env != nil {
+		cmd.Env = append(os.Environ(), env...)
+	}
 	cmd.Stdout = f
 	cmd.Stderr = f
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}

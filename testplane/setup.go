@@ -3,10 +3,15 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"fmt"
+	"io"
+	"io/fs"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	authenticationv1 "k8s.io/api/authentication/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -48,6 +53,11 @@ func (c *cluster) setup(ctx context.Context, rbac []byte) error {
 	}
 	if err := c.installBerth(ctx, rbac); err != nil {
 		return fmt.Errorf("berth's service account: %w", err)
+	}
+	if c.spec.Kyverno {
+		if err := c.startKyverno(ctx); err != nil {
+			return fmt.Errorf("kyverno: %w", err)
+		}
 	}
 	return nil
 }
@@ -175,40 +185,8 @@ func (c *cluster) installVelero(ctx context.Context) error {
 	if err != nil || len(files) == 0 {
 		return fmt.Errorf("no velero.io_*.yaml in %s", c.plane.o.veleroCRDs)
 	}
-	client, err := apiextensions.NewForConfig(c.adminREST)
-	if err != nil {
+	if err := c.installCRDs(ctx, files); err != nil {
 		return err
-	}
-	var names []string
-	for _, f := range files {
-		raw, err := os.ReadFile(f)
-		if err != nil {
-			return err
-		}
-		var crd apiextensionsv1.CustomResourceDefinition
-		if err := yaml.Unmarshal(raw, &crd); err != nil {
-			return fmt.Errorf("%s: %w", f, err)
-		}
-		if _, err := client.ApiextensionsV1().CustomResourceDefinitions().Create(ctx, &crd, metav1.CreateOptions{}); err != nil {
-			return fmt.Errorf("%s: %w", crd.Name, err)
-		}
-		names = append(names, crd.Name)
-	}
-	for _, name := range names {
-		if err := poll(ctx, "CRD "+name, func(ctx context.Context) error {
-			crd, err := client.ApiextensionsV1().CustomResourceDefinitions().Get(ctx, name, metav1.GetOptions{})
-			if err != nil {
-				return err
-			}
-			for _, cond := range crd.Status.Conditions {
-				if cond.Type == apiextensionsv1.Established && cond.Status == apiextensionsv1.ConditionTrue {
-					return nil
-				}
-			}
-			return fmt.Errorf("not established")
-		}); err != nil {
-			return err
-		}
 	}
 	return c.ensureNamespace(ctx, "velero")
 }
@@ -437,4 +415,135 @@ func loadNamespaces(c clusterSpec) []string {
 		}
 	}
 	return out
+}
+
+// installCRDs creates the CRDs of the given files (one or more documents each) and waits
+// until the API server serves every one.
+func (c *cluster) installCRDs(ctx context.Context, files []string) error {
+	client, err := apiextensions.NewForConfig(c.adminREST)
+	if err != nil {
+		return err
+	}
+	var names []string
+	for _, f := range files {
+		raw, err := os.ReadFile(f)
+		if err != nil {
+			return err
+		}
+		docs := utilyaml.NewYAMLOrJSONDecoder(bytes.NewReader(raw), 4096)
+		for {
+			var crd apiextensionsv1.CustomResourceDefinition
+			if err := docs.Decode(&crd); err == io.EOF {
+				break
+			} else if err != nil {
+				return fmt.Errorf("%s: %w", f, err)
+			}
+			if crd.Name == "" {
+				continue
+			}
+			if _, err := client.ApiextensionsV1().CustomResourceDefinitions().Create(ctx, &crd, metav1.CreateOptions{}); err != nil {
+				return fmt.Errorf("%s: %w", crd.Name, err)
+			}
+			names = append(names, crd.Name)
+		}
+	}
+	for _, name := range names {
+		if err := poll(ctx, "CRD "+name, func(ctx context.Context) error {
+			crd, err := client.ApiextensionsV1().CustomResourceDefinitions().Get(ctx, name, metav1.GetOptions{})
+			if err != nil {
+				return err
+			}
+			for _, cond := range crd.Status.Conditions {
+				if cond.Type == apiextensionsv1.Established && cond.Status == apiextensionsv1.ConditionTrue {
+					return nil
+				}
+			}
+			return fmt.Errorf("not established")
+		}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// startKyverno runs Kyverno's admission controller against the cluster the way its own
+// DEVELOPMENT.md runs it out of cluster: its CRDs and the kyverno namespace with its two
+// ConfigMaps installed, the process on a loopback port given as --serverIP, so that the
+// webhooks it registers call https://127.0.0.1:<port> with a certificate for that address.
+// Nothing of it listens beyond loopback, and it stops with the cluster.
+func (c *cluster) startKyverno(ctx context.Context) error {
+	o := c.plane.o
+	if o.kyvernoBin == "" || o.kyvernoCRDs == "" {
+		return fmt.Errorf("the fleet wants Kyverno but --kyverno and --kyverno-crds were not given")
+	}
+	var files []string
+	err := filepath.WalkDir(o.kyvernoCRDs, func(path string, d fs.DirEntry, err error) error {
+		if err == nil && !d.IsDir() && strings.HasSuffix(path, ".yaml") {
+			files = append(files, path)
+		}
+		return err
+	})
+	if err != nil || len(files) == 0 {
+		return fmt.Errorf("no CRD definitions under %s (%v)", o.kyvernoCRDs, err)
+	}
+	if err := c.installCRDs(ctx, files); err != nil {
+		return err
+	}
+	if err := c.ensureNamespace(ctx, "kyverno"); err != nil {
+		return err
+	}
+	for _, name := range []string{"kyverno", "kyverno-metrics"} {
+		cm := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: "kyverno"}}
+		if _, err := c.admin.CoreV1().ConfigMaps("kyverno").Create(ctx, cm, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
+			return err
+		}
+	}
+	port, err := freePort()
+	if err != nil {
+		return err
+	}
+	metrics, err := freePort()
+	if err != nil {
+		return err
+	}
+	env := []string{
+		"KYVERNO_NAMESPACE=kyverno",
+		"KYVERNO_SERVICEACCOUNT_NAME=kyverno-admission-controller",
+		"KYVERNO_DEPLOYMENT=kyverno-admission-controller",
+		"KYVERNO_POD_NAME=kyverno-admission-controller-testplane",
+		"INIT_CONFIG=kyverno",
+		"METRICS_CONFIG=kyverno-metrics",
+	}
+	if _, err := c.plane.spawnEnv(c.spec.Name+"/kyverno", filepath.Join(c.dir, "kyverno.log"), o.kyvernoBin, env,
+		"--kubeconfig="+filepath.Join(c.dir, "admin.kubeconfig"),
+		fmt.Sprintf("--serverIP=127.0.0.1:%d", port),
+		"--webhookServerHost=127.0.0.1",
+		fmt.Sprintf("--webhookServerPort=%d", port),
+		"--metricsHost=127.0.0.1",
+		fmt.Sprintf("--metricsPort=%d", metrics),
+		"--disableMetrics=true",
+		"--controllerRuntimeMetricsAddress=0",
+		"--caSecretName=kyverno-svc.kyverno.svc.kyverno-tls-ca",
+		"--tlsSecretName=kyverno-svc.kyverno.svc.kyverno-tls-pair",
+		"--backgroundServiceAccountName=system:serviceaccount:kyverno:kyverno-background-controller",
+		"--reportsServiceAccountName=system:serviceaccount:kyverno:kyverno-reports-controller",
+		"--admissionReports=false",
+	); err != nil {
+		return err
+	}
+	// Ready once it answers on its port and has registered the webhook its policies use.
+	insecure := &http.Client{Timeout: 2 * time.Second, Transport: &http.Transport{
+		// Its certificate is one it made itself; this only asks whether it is up.
+		TLSClientConfig: &tls.Config{InsecureSkipVerify: true}, //nolint:gosec
+	}}
+	if err := poll(ctx, c.spec.Name+" kyverno", func(ctx context.Context) error {
+		if err := httpOK(ctx, insecure, fmt.Sprintf("https://127.0.0.1:%d/health/readiness", port), ""); err != nil {
+			return err
+		}
+		_, err := c.admin.AdmissionregistrationV1().ValidatingWebhookConfigurations().Get(ctx, "kyverno-policy-validating-webhook-cfg", metav1.GetOptions{})
+		return err
+	}); err != nil {
+		return err
+	}
+	return nil
 }

@@ -364,6 +364,7 @@ async fn bare_client(
     let served = berth::tenancy::pinning::Served {
         validating: true,
         mutating: Some("v1".into()),
+        kyverno: None,
     };
     let served = &served;
     let guardrails = &berth_frontend::api::Guardrails {

@@ -11,8 +11,8 @@ use std::collections::BTreeMap;
 
 use berth::tenancy::{namespaces, requests};
 use berth_frontend::api::{
-    ClassQuota, Decision, Decommission, NewNamespaceRequest, PinMechanism, PinVerdict,
-    PinningProof, ProbeKind, ProbeOutcome, RequestState, Verdict,
+    ClassQuota, ClusterUpdate, Decision, Decommission, NewNamespaceRequest, PinMechanism,
+    PinVerdict, PinningProof, ProbeKind, ProbeOutcome, RequestState, Verdict,
 };
 use common::{real::*, *};
 use k8s_openapi::api::{
@@ -1673,6 +1673,200 @@ async fn pinning_holds_with_what_each_cluster_serves_and_the_proof_says_where_it
         .await
         .unwrap();
     assert!(created.spec.unwrap().node_selector.is_none());
+}
+
+/// Whether `cluster` has Berth's pool policy `name` of `kind` (the API server's or Kyverno's).
+async fn has_policy(w: &Real, cluster: &str, kind: &str, name: &str) -> bool {
+    let (group, version, plural) = match kind {
+        "ValidatingPolicy" => ("policies.kyverno.io", "v1", "validatingpolicies"),
+        "MutatingPolicy" => ("policies.kyverno.io", "v1", "mutatingpolicies"),
+        "ValidatingAdmissionPolicy" => (
+            "admissionregistration.k8s.io",
+            "v1",
+            "validatingadmissionpolicies",
+        ),
+        _ => (
+            "admissionregistration.k8s.io",
+            "v1",
+            "validatingadmissionpolicybindings",
+        ),
+    };
+    let gvk = kube::api::GroupVersionKind::gvk(group, version, kind);
+    let resource = kube::discovery::ApiResource::from_gvk_with_plural(&gvk, plural);
+    Api::<kube::api::DynamicObject>::all_with(w.admin_client(cluster).await, &resource)
+        .get_opt(name)
+        .await
+        .unwrap()
+        .is_some()
+}
+
+/// Runs jobs and drift checks until the namespace's proof comes from `mechanism`.
+async fn proof_by(w: &Real, cluster: &str, name: &str, mechanism: PinMechanism) -> PinningProof {
+    let proof = || async {
+        namespaces::get(&w.app, &w.admin, cluster, name)
+            .await
+            .unwrap()
+            .namespace
+            .pinning
+            .filter(|p| p.mechanism == mechanism && p.verdict == PinVerdict::Enforced)
+    };
+    run_jobs_until(&w.app, "a proof by the chosen engine", || async {
+        namespaces::check_now(&w.app, &w.admin, cluster)
+            .await
+            .unwrap();
+        proof().await.is_some()
+    })
+    .await;
+    proof().await.unwrap()
+}
+
+#[sqlx::test(migrator = "berth::app::MIGRATOR")]
+async fn kyverno_pins_where_an_admin_chooses_it_and_switching_back_leaves_nothing_behind(
+    db: PgPool,
+) {
+    let Some(w) = real_world(db).await else {
+        return;
+    };
+    // real-kyverno-1 runs Kyverno's admission controller: its CEL policies are served, but the
+    // API server's own policies are used until an admin chooses Kyverno.
+    let cluster = "real-kyverno-1";
+    let inventory = berth::fleet::get(&w.app, &w.admin, cluster)
+        .await
+        .unwrap()
+        .cluster
+        .inventory
+        .unwrap();
+    assert_eq!(inventory.kyverno_policies.as_deref(), Some("v1"));
+    assert_eq!(inventory.pinning, PinMechanism::Validating);
+    let name = unique("payments", "kyv");
+    provisioned(&w, request(cluster, &name, "spot", "S")).await;
+    let proof = conclusive_proof(&w, cluster, &name).await;
+    assert_eq!(
+        (proof.mechanism, outcome(&proof, ProbeKind::Unpinned)),
+        (PinMechanism::Validating, ProbeOutcome::Refused)
+    );
+    let policy = "berth-pool-spot";
+
+    // A developer may not choose, and a word that is no engine is refused, naming the field.
+    let engine = |word: &str| ClusterUpdate {
+        policy_engine: Some(word.into()),
+        ..Default::default()
+    };
+    assert!(matches!(
+        berth::fleet::update(&w.app, &w.dev, cluster, engine("kyverno")).await,
+        Err(berth::Error::Forbidden(_))
+    ));
+    match berth::fleet::update(&w.app, &w.admin, cluster, engine("opa")).await {
+        Err(berth::Error::Invalid(fields)) => assert!(fields.contains_key("policy_engine")),
+        other => panic!("expected a field error, got {other:?}"),
+    }
+
+    // Kyverno chosen: the namespace is applied again with Kyverno's MutatingPolicy and
+    // ValidatingPolicy, the proof finds the pod without a selector mutated onto the pool and
+    // a foreign toleration refused, and the API server's policy for the pool goes.
+    let updated = berth::fleet::update(&w.app, &w.admin, cluster, engine("kyverno"))
+        .await
+        .unwrap();
+    assert_eq!(updated.inventory.unwrap().pinning, PinMechanism::Kyverno);
+    let audit = sqlx::query_scalar!(
+        r#"SELECT after AS "after!" FROM audit_events WHERE action = 'cluster.updated' AND target_id = $1"#,
+        cluster
+    )
+    .fetch_one(&w.app.db)
+    .await
+    .unwrap();
+    assert_eq!(audit["policy_engine"], "kyverno");
+    assert_eq!(audit["namespaces_reapplied"], 1);
+    let proof = proof_by(&w, cluster, &name, PinMechanism::Kyverno).await;
+    assert_eq!(
+        outcome(&proof, ProbeKind::Unpinned),
+        ProbeOutcome::Mutated,
+        "{proof:#?}"
+    );
+    assert_eq!(
+        outcome(&proof, ProbeKind::ForeignToleration),
+        ProbeOutcome::Refused,
+        "{proof:#?}"
+    );
+    run_jobs_until(&w.app, "the API server's pool policy to go", || async {
+        !has_policy(&w, cluster, "ValidatingAdmissionPolicy", policy).await
+            && !has_policy(&w, cluster, "ValidatingAdmissionPolicyBinding", policy).await
+    })
+    .await;
+    assert!(has_policy(&w, cluster, "MutatingPolicy", policy).await);
+    assert!(has_policy(&w, cluster, "ValidatingPolicy", policy).await);
+
+    // Real pods: Kyverno adds the selector and the pool's toleration, kube-scheduler binds
+    // the pod to the pool's kwok node; a foreign toleration and another pool are refused with
+    // what to change.
+    let client = w.admin_client(cluster).await;
+    let pods = Api::<Pod>::namespaced(client.clone(), &name);
+    let created = create_pod(&client, &name, &pinned_pod("plain", json!({})))
+        .await
+        .unwrap();
+    let spec = created.spec.unwrap();
+    assert_eq!(spec.node_selector.unwrap()["node-pool"], "spot");
+    assert!(spec
+        .tolerations
+        .unwrap()
+        .iter()
+        .any(|t| t.key.as_deref() == Some("workload") && t.value.as_deref() == Some("spot")));
+    assert_eq!(
+        scheduled_pool(&client, &name, "plain", "node-pool").await,
+        "spot"
+    );
+    let message = refused(
+        pods.create(
+            &PostParams::default(),
+            &pinned_pod("foreign", json!({"tolerations": [{"key": "gpu", "operator": "Exists", "effect": "NoSchedule"}]})),
+        )
+        .await,
+        "may tolerate only the taints of node pool spot",
+    );
+    assert!(message.contains(policy), "{message}");
+    refused(
+        pods.create(
+            &PostParams::default(),
+            &pinned_pod(
+                "elsewhere",
+                json!({"nodeSelector": {"node-pool": "general"}}),
+            ),
+        )
+        .await,
+        "add nodeSelector",
+    );
+    // Pods where Berth has no namespace are never matched.
+    create_pod(
+        &client,
+        "default",
+        &pinned_pod(
+            &unique("free", "pod"),
+            json!({"serviceAccountName": "default"}),
+        ),
+    )
+    .await
+    .unwrap();
+    // Kyverno's policies are Berth's objects like the rest: no drift.
+    namespaces::check_now(&w.app, &w.admin, cluster)
+        .await
+        .unwrap();
+    let detail = namespaces::get(&w.app, &w.admin, cluster, &name)
+        .await
+        .unwrap();
+    assert_eq!(detail.namespace.drift, Some(vec![]));
+
+    // Back to the API server's own: its policy returns, Kyverno's go, and the proof says so.
+    berth::fleet::update(&w.app, &w.admin, cluster, engine("kubernetes"))
+        .await
+        .unwrap();
+    let proof = proof_by(&w, cluster, &name, PinMechanism::Validating).await;
+    assert_eq!(outcome(&proof, ProbeKind::Unpinned), ProbeOutcome::Refused);
+    run_jobs_until(&w.app, "Kyverno's pool policies to go", || async {
+        !has_policy(&w, cluster, "MutatingPolicy", policy).await
+            && !has_policy(&w, cluster, "ValidatingPolicy", policy).await
+    })
+    .await;
+    assert!(has_policy(&w, cluster, "ValidatingAdmissionPolicy", policy).await);
 }
 
 #[sqlx::test(migrator = "berth::app::MIGRATOR")]

@@ -265,6 +265,33 @@ async fn the_cluster_role_grants_exactly_what_the_code_uses(db: PgPool) {
         )
         .is_none());
 
+    // Kyverno chosen for the cluster (the demo's prod-shanghai-1 serves its policies): the
+    // namespace is applied again with Kyverno's pool policies, which the drift check reads and
+    // the sync lists; chosen away again, they are removed.
+    let engine = |word: &str| berth_frontend::api::ClusterUpdate {
+        policy_engine: Some(word.into()),
+        ..Default::default()
+    };
+    berth::fleet::update(&app, &admin, cluster, engine("kyverno"))
+        .await
+        .unwrap();
+    advance(&app).await;
+    assert!(sim
+        .get("validatingpolicies", None, "berth-pool-general")
+        .is_some());
+    namespaces::check_now(&app, &admin, cluster).await.unwrap();
+    berth::fleet::sync_now(&app, &admin, cluster).await.unwrap();
+    berth::fleet::update(&app, &admin, cluster, engine("kubernetes"))
+        .await
+        .unwrap();
+    advance(&app).await;
+    assert!(sim
+        .get("validatingpolicies", None, "berth-pool-general")
+        .is_none());
+    assert!(sim
+        .get("mutatingpolicies", None, "berth-pool-general")
+        .is_none());
+
     let gone = requests::decommission(
         &app,
         &dev,

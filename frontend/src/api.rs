@@ -603,7 +603,24 @@ pub struct Cluster {
     /// Server-side apply, or commits to Git for Argo CD or Flux.
     #[serde(default)]
     pub delivery: Delivery,
+    /// Which admission engine pins namespaces to pools where both are available: the API
+    /// server's own policies, or Kyverno's where the cluster runs it.
+    #[serde(default)]
+    pub policy_engine: PolicyEngine,
 }
+
+words!(
+    /// The admission engine an admin prefers for a cluster's pool pinning.
+    #[derive(Default)]
+    PolicyEngine {
+        /// The API server's MutatingAdmissionPolicy and ValidatingAdmissionPolicy.
+        #[default]
+        Kubernetes = "kubernetes",
+        /// Kyverno's MutatingPolicy and ValidatingPolicy (`policies.kyverno.io`), where the
+        /// cluster serves them; otherwise the API server's own, as for `kubernetes`.
+        Kyverno = "kyverno",
+    }
+);
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ssr", derive(ToSchema))]
@@ -628,7 +645,12 @@ pub struct InventoryState {
     /// the beta is switched on), if any.
     #[serde(default)]
     pub mutating_policies: Option<String>,
-    /// How Berth pins namespaces to their pools here, from what the server serves.
+    /// The version of Kyverno's `policies.kyverno.io` (MutatingPolicy and ValidatingPolicy)
+    /// the cluster serves, if it runs Kyverno.
+    #[serde(default)]
+    pub kyverno_policies: Option<String>,
+    /// How Berth pins namespaces to their pools here, from what the server serves and the
+    /// cluster's policy engine.
     pub pinning: PinMechanism,
     /// Berth namespaces of this cluster whose last proof found pinning not enforced.
     #[serde(default)]
@@ -649,6 +671,10 @@ words!(
         /// Only the annotations: enforced where the admission plugins run (AKS, self-managed
         /// control planes), not at all elsewhere. The proof tells which.
         Annotations = "annotations",
+        /// Kyverno's MutatingPolicy adds the pool's nodeSelector and tolerations and its
+        /// ValidatingPolicy refuses what still does not fit (an admin chose Kyverno, and the
+        /// cluster runs it).
+        Kyverno = "kyverno",
     }
 );
 
@@ -945,6 +971,9 @@ pub struct ClusterUpdate {
     /// An http(s) URL; empty clears it.
     #[serde(default)]
     pub prometheus_url: Option<String>,
+    /// `kubernetes` or `kyverno`.
+    #[serde(default)]
+    pub policy_engine: Option<String>,
 }
 
 /// The outcome of syncing one cluster.

@@ -460,6 +460,7 @@ pub async fn update_cluster(
     environment: String,
     layer: String,
     dr_pair: String,
+    policy_engine: Option<String>,
 ) -> Result<Cluster, ErrorDetail> {
     let (portal, parts) = portal()?;
     let input = ClusterUpdate {
@@ -468,6 +469,7 @@ pub async fn update_cluster(
         environment: Some(environment),
         layer: Some(layer),
         dr_pair: Some(dr_pair),
+        policy_engine,
         ..Default::default()
     };
     portal.update_cluster(&parts, &csrf, &name, input).await

@@ -75,3 +75,27 @@ test('the dashboard warns when node-pool pinning is not enforced, and the cluste
   await expect(page.getByText('A pod with no nodeSelector or tolerations')).toBeVisible();
   expect(errors).toEqual([]);
 });
+
+test('an admin chooses Kyverno for pool pinning where the cluster serves it, and back', async ({ page }) => {
+  const errors: string[] = [];
+  page.on('pageerror', (err) => errors.push(err.message));
+  await logIn(page);
+  await page.goto('/clusters/shared-infra-1');
+  await hydrated(page);
+  // The simulated cluster serves Kyverno's policies (the fleet file says kyverno: true).
+  await expect(page.getByText("Kyverno's policies.kyverno.io/v1 is served too")).toBeVisible();
+  const choose = async (engine: string) => {
+    await page.getByText('Edit cluster').click();
+    await page.getByLabel('Policy engine for pool pinning').selectOption({ label: engine });
+    await page.getByRole('button', { name: 'Save changes' }).click();
+  };
+  await choose('Kyverno, where the cluster runs it');
+  await expect(page.getByText("Kyverno's MutatingPolicy adds each pool's nodeSelector and tolerations")).toBeVisible();
+  // Kept across a reload: it is the cluster's setting, not the form's.
+  await page.reload();
+  await hydrated(page);
+  await expect(page.getByLabel('Policy engine for pool pinning')).toHaveValue('kyverno');
+  await choose("The API server's admission policies");
+  await expect(page.getByText("Kyverno's policies.kyverno.io/v1 is served too")).toBeVisible();
+  expect(errors).toEqual([]);
+});

@@ -306,6 +306,26 @@ pub const KYVERNO: &[Resource] = &[
         true,
         true,
     ),
+    // Kyverno's CEL policies (Kyverno 1.19 serves them in v1). Stored, never evaluated: the
+    // simulator runs no Kyverno, so pinning with them is proven on the real control plane.
+    r(
+        "policies.kyverno.io",
+        "v1",
+        "MutatingPolicy",
+        "mutatingpolicies",
+        "mutatingpolicy",
+        false,
+        true,
+    ),
+    r(
+        "policies.kyverno.io",
+        "v1",
+        "ValidatingPolicy",
+        "validatingpolicies",
+        "validatingpolicy",
+        false,
+        true,
+    ),
 ];
 
 /// The short names kubectl takes (`kubectl get ns`), as the real server lists them.

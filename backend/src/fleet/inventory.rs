@@ -245,7 +245,9 @@ async fn read(client: Client) -> Result<Inventory, kube::Error> {
         .items;
     let groups = client.list_api_groups().await?.groups;
     let velero = groups.iter().any(|g| g.name == "velero.io");
-    let served = admission_policies(&client, &groups).await?;
+    let mut served = admission_policies(&client, &groups).await?;
+    // Read whether Kyverno's policies are served: whether they are used is the admin's choice.
+    served.kyverno = kyverno_policies(&client, &groups).await?;
     let policies = managed_policies(&client, &served).await?;
     Ok(Inventory {
         version,
@@ -274,9 +276,14 @@ async fn managed_policies(
         kinds.push(("MutatingAdmissionPolicyBinding", version));
     }
     let mut out = Vec::new();
+    let kyverno = served.kyverno.as_deref().map(|version| {
+        ["MutatingPolicy", "ValidatingPolicy"]
+            .map(|kind| (kind, format!("policies.kyverno.io/{version}")))
+    });
     let kinds = kinds
         .into_iter()
         .map(|(kind, version)| (kind, format!("admissionregistration.k8s.io/{version}")))
+        .chain(kyverno.into_iter().flatten())
         .chain([("PriorityClass", "scheduling.k8s.io/v1".to_owned())]);
     for (kind, api_version) in kinds {
         let manifest = json!({"kind": kind, "apiVersion": api_version});
@@ -326,6 +333,32 @@ async fn admission_policies(
         }
     }
     Ok(served)
+}
+
+/// The version of `policies.kyverno.io` that serves both MutatingPolicy and ValidatingPolicy
+/// (the newest of `v1`, `v1beta1`), if the cluster runs a Kyverno that has them. Only the
+/// CRDs are read here; whether Kyverno's webhook really enforces them, the proof tells.
+async fn kyverno_policies(
+    client: &Client,
+    groups: &[k8s_openapi::apimachinery::pkg::apis::meta::v1::APIGroup],
+) -> Result<Option<String>, kube::Error> {
+    let Some(group) = groups.iter().find(|g| g.name == "policies.kyverno.io") else {
+        return Ok(None);
+    };
+    for version in ["v1", "v1beta1"] {
+        if !group.versions.iter().any(|v| v.version == version) {
+            continue;
+        }
+        let resources = client
+            .list_api_group_resources(&format!("policies.kyverno.io/{version}"))
+            .await?
+            .resources;
+        let has = |name: &str| resources.iter().any(|r| r.name == name);
+        if has("mutatingpolicies") && has("validatingpolicies") {
+            return Ok(Some(version.to_owned()));
+        }
+    }
+    Ok(None)
 }
 
 /// Syncs one cluster and records the outcome; a failure is recorded, not returned.
@@ -393,18 +426,19 @@ async fn record_success(
     sqlx::query!(
         "INSERT INTO cluster_inventory (cluster_id, reachable, last_error, last_attempt_at, last_success_at,
                                         kubernetes_version, node_count, ready_node_count, velero_installed,
-                                        validating_policies, mutating_policies)
-         VALUES ($1, true, NULL, now(), now(), $2, $3, $4, $5, $6, $7)
+                                        validating_policies, mutating_policies, kyverno_policies)
+         VALUES ($1, true, NULL, now(), now(), $2, $3, $4, $5, $6, $7, $8)
          ON CONFLICT (cluster_id) DO UPDATE SET reachable = true, last_error = NULL, last_attempt_at = now(),
              last_success_at = now(), kubernetes_version = $2, node_count = $3, ready_node_count = $4,
-             velero_installed = $5, validating_policies = $6, mutating_policies = $7",
+             velero_installed = $5, validating_policies = $6, mutating_policies = $7, kyverno_policies = $8",
         cluster_id,
         inventory.version,
         inventory.nodes.len() as i32,
         ready,
         inventory.velero,
         inventory.served.validating,
-        inventory.served.mutating
+        inventory.served.mutating,
+        inventory.served.kyverno
     )
     .execute(&mut *tx)
     .await?;

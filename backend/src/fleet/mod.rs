@@ -17,7 +17,8 @@ use std::collections::BTreeMap;
 
 use berth_frontend::api::{
     Cluster, ClusterDetail, ClusterUpdate, Connection, DeliveryMode, Environment, InventoryState,
-    NewCluster, NodePool, Resources, Scope, SimulatorFaults, StorageClass, SyncOutcome, Taint,
+    NewCluster, NodePool, PolicyEngine, Resources, Scope, SimulatorFaults, StorageClass,
+    SyncOutcome, Taint,
 };
 use serde_json::json;
 use time::OffsetDateTime;
@@ -272,7 +273,7 @@ async fn load(conn: &mut sqlx::PgConnection, only: Option<&str>) -> Result<Vec<C
                   i.reachable AS "reachable?", i.last_error, i.last_attempt_at AS "last_attempt_at?", i.last_success_at,
                   i.kubernetes_version, i.node_count AS "node_count?", i.ready_node_count AS "ready_node_count?",
                   i.velero_installed AS "velero_installed?", i.validating_policies AS "validating_policies?",
-                  i.mutating_policies,
+                  i.mutating_policies, i.kyverno_policies, c.policy_engine AS "policy_engine: PolicyEngine",
                   (SELECT count(*) FROM namespaces n WHERE n.cluster_id = c.id AND n.state <> 'decommissioned'
                      AND n.pinning->>'verdict' = 'not_enforced') AS "pinning_not_enforced!",
                   c.delivery AS "delivery: DeliveryMode", g.name AS "git_repository?", c.git_path, c.git_shared_path, c.git_review
@@ -330,7 +331,13 @@ async fn load(conn: &mut sqlx::PgConnection, only: Option<&str>) -> Result<Vec<C
                     pinning: crate::tenancy::pinning::mechanism(
                         r.validating_policies.unwrap_or(false),
                         r.mutating_policies.as_deref(),
+                        crate::tenancy::pinning::kyverno_in_use(
+                            r.policy_engine,
+                            r.kyverno_policies.clone(),
+                        )
+                        .as_deref(),
                     ),
+                    kyverno_policies: r.kyverno_policies,
                     mutating_policies: r.mutating_policies,
                     pinning_not_enforced: r.pinning_not_enforced,
                 }),
@@ -393,6 +400,7 @@ async fn load(conn: &mut sqlx::PgConnection, only: Option<&str>) -> Result<Vec<C
                     shared_path: r.git_shared_path,
                     review: r.git_review,
                 },
+                policy_engine: r.policy_engine,
             }
         })
         .collect())
@@ -409,7 +417,7 @@ pub(crate) async fn one(conn: &mut sqlx::PgConnection, name: &str) -> Result<Clu
 fn audit_view(c: &Cluster) -> serde_json::Value {
     json!({"name": c.name, "display_name": c.display_name, "region": c.region, "environment": c.environment,
            "layer": c.layer, "dr_pair": c.dr_pair, "labels": c.labels, "connection": c.connection, "disabled": c.disabled,
-           "prometheus_url": c.prometheus_url})
+           "prometheus_url": c.prometheus_url, "policy_engine": c.policy_engine})
 }
 
 pub async fn create(app: &App, ctx: &Ctx, input: NewCluster) -> Result<Cluster> {
@@ -585,6 +593,10 @@ pub async fn update(app: &App, ctx: &Ctx, name: &str, input: ClusterUpdate) -> R
     if let Some(labels) = &input.labels {
         collect(&mut errors, check_labels("labels", labels));
     }
+    let engine = input
+        .policy_engine
+        .as_deref()
+        .map(|v| collect(&mut errors, word::<PolicyEngine>("policy_engine", v)));
     let dr_pair = match input.dr_pair.as_deref() {
         Some(raw) => collect(&mut errors, dr_pair_id(app, Some(name), raw).await).map(Some),
         None => Some(None),
@@ -623,7 +635,8 @@ pub async fn update(app: &App, ctx: &Ctx, name: &str, input: ClusterUpdate) -> R
             environment = coalesce($4, environment), layer = coalesce($5, layer),
             dr_pair_id = CASE WHEN $6 THEN $7 ELSE dr_pair_id END,
             labels = coalesce($8, labels), disabled = coalesce($9, disabled),
-            prometheus_url = CASE WHEN $10 THEN $11 ELSE prometheus_url END, updated_at = now()
+            prometheus_url = CASE WHEN $10 THEN $11 ELSE prometheus_url END,
+            policy_engine = coalesce($12, policy_engine), updated_at = now()
          WHERE name = $1",
         name,
         display.flatten(),
@@ -635,10 +648,17 @@ pub async fn update(app: &App, ctx: &Ctx, name: &str, input: ClusterUpdate) -> R
         input.labels.as_ref().map(|l| json!(l)),
         input.disabled,
         prometheus_url.is_some(),
-        prometheus_url.flatten()
+        prometheus_url.flatten(),
+        engine.flatten().map(PolicyEngine::as_str)
     )
     .execute(&mut *tx)
     .await?;
+    let engine_changed = engine.flatten().is_some_and(|e| e != before.policy_engine);
+    let reapplied = if engine_changed {
+        crate::tenancy::pinning::engine_changed(&mut tx, before.id).await?
+    } else {
+        0
+    };
     if let Some(c) = connection {
         let ca_sealed = c
             .ca_pem
@@ -663,6 +683,9 @@ pub async fn update(app: &App, ctx: &Ctx, name: &str, input: ClusterUpdate) -> R
     let mut after_view = audit_view(&after);
     if input.connection.is_some() {
         after_view["connection_changed"] = json!(true);
+    }
+    if engine_changed {
+        after_view["namespaces_reapplied"] = json!(reapplied);
     }
     audit::record(
         &mut tx,

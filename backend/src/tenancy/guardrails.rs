@@ -796,7 +796,7 @@ mod tests {
     fn a_priority_class_is_defaulted_only_where_mutating_policies_are_served() {
         let validating = Served {
             validating: true,
-            mutating: None,
+            ..Served::default()
         };
         let kinds = |served: &Served| -> Vec<&'static str> {
             priority_objects("batch-low", -10, served)
@@ -808,6 +808,7 @@ mod tests {
         let mutating = Served {
             validating: true,
             mutating: Some("v1beta1".into()),
+            ..Served::default()
         };
         assert_eq!(
             kinds(&mutating),

@@ -18,7 +18,7 @@
 use std::time::Duration;
 
 use berth_frontend::api::{
-    PinMechanism, PinVerdict, PinningProof, Probe, ProbeKind, ProbeOutcome, Taint,
+    PinMechanism, PinVerdict, PinningProof, PolicyEngine, Probe, ProbeKind, ProbeOutcome, Taint,
 };
 use k8s_openapi::api::core::v1::Pod;
 use kube::{
@@ -35,13 +35,15 @@ pub const POOL_LABEL: &str = "berth.dev/pool";
 /// A toleration key no pool of Berth's taints with: the proof's foreign toleration.
 pub const FOREIGN_TOLERATION: &str = "berth.dev/foreign-toleration-probe";
 
-/// The mechanism for what a cluster serves: mutating where it can, validating otherwise,
-/// the plugins' annotations alone where neither policy kind is served.
-pub fn mechanism(validating: bool, mutating: Option<&str>) -> PinMechanism {
-    match (validating, mutating) {
-        (true, Some(_)) => PinMechanism::Mutating,
-        (true, None) => PinMechanism::Validating,
-        (false, _) => PinMechanism::Annotations,
+/// The mechanism for what a cluster serves: Kyverno's policies where an admin chose Kyverno
+/// and the cluster serves them, else mutating where it can, validating otherwise, the
+/// plugins' annotations alone where neither policy kind is served.
+pub fn mechanism(validating: bool, mutating: Option<&str>, kyverno: Option<&str>) -> PinMechanism {
+    match (kyverno, validating, mutating) {
+        (Some(_), ..) => PinMechanism::Kyverno,
+        (None, true, Some(_)) => PinMechanism::Mutating,
+        (None, true, None) => PinMechanism::Validating,
+        (None, false, _) => PinMechanism::Annotations,
     }
 }
 
@@ -51,6 +53,9 @@ pub struct Served {
     pub validating: bool,
     /// `v1` or `v1beta1`.
     pub mutating: Option<String>,
+    /// The version of `policies.kyverno.io` to pin with: set only where the cluster serves
+    /// Kyverno's MutatingPolicy and ValidatingPolicy and an admin chose Kyverno for it.
+    pub kyverno: Option<String>,
 }
 
 impl Served {
@@ -58,12 +63,48 @@ impl Served {
         inventory.map_or_else(Served::default, |i| Served {
             validating: i.validating_policies,
             mutating: i.mutating_policies.clone(),
+            kyverno: i
+                .kyverno_policies
+                .clone()
+                .filter(|_| i.pinning == PinMechanism::Kyverno),
         })
     }
 
     pub fn mechanism(&self) -> PinMechanism {
-        mechanism(self.validating, self.mutating.as_deref())
+        mechanism(
+            self.validating,
+            self.mutating.as_deref(),
+            self.kyverno.as_deref(),
+        )
     }
+}
+
+/// The Kyverno version to pin with: what the cluster serves, where the admin chose Kyverno.
+pub fn kyverno_in_use(engine: PolicyEngine, served: Option<String>) -> Option<String> {
+    served.filter(|_| engine == PolicyEngine::Kyverno)
+}
+
+/// After an admin switched a cluster's policy engine: every live namespace of the cluster is
+/// applied again (which writes the new engine's pool policies and proves them), and a prune
+/// removes the old engine's once those applies are done. In the caller's transaction; returns
+/// how many namespaces were queued.
+pub async fn engine_changed(
+    tx: &mut sqlx::PgConnection,
+    cluster_id: uuid::Uuid,
+) -> crate::Result<usize> {
+    let namespaces = sqlx::query_scalar!(
+        "SELECT n.id FROM namespaces n
+         WHERE n.cluster_id = $1 AND n.state IN ('provisioning', 'ready', 'failed')
+           AND NOT EXISTS (SELECT 1 FROM jobs j WHERE j.namespace_id = n.id AND j.kind = 'apply' AND j.state = 'queued')",
+        cluster_id
+    )
+    .fetch_all(&mut *tx)
+    .await?;
+    for id in &namespaces {
+        crate::jobs::enqueue(tx, crate::jobs::Kind::Apply, *id, None, cluster_id, None).await?;
+    }
+    super::shared::enqueue(tx, cluster_id).await?;
+    Ok(namespaces.len())
 }
 
 /// A node pool as pinning sees it. A pool without a label key (the fallback `default`)
@@ -197,6 +238,30 @@ fn allowed_toleration(pool: &Pool) -> String {
 /// The ValidatingAdmissionPolicy and its binding for a pool.
 pub fn validating(pool: &Pool) -> [(&'static str, String, Value); 2] {
     let name = policy_name(pool.name);
+    let policy = json!({
+        "apiVersion": "admissionregistration.k8s.io/v1",
+        "kind": "ValidatingAdmissionPolicy",
+        "metadata": policy_meta(&name),
+        "spec": validating_spec(pool),
+    });
+    let binding = json!({
+        "apiVersion": "admissionregistration.k8s.io/v1",
+        "kind": "ValidatingAdmissionPolicyBinding",
+        "metadata": policy_meta(&name),
+        "spec": {
+            "policyName": name,
+            "validationActions": ["Deny"],
+            "matchResources": binding_match(pool),
+        },
+    });
+    [
+        ("ValidatingAdmissionPolicy", name.clone(), policy),
+        ("ValidatingAdmissionPolicyBinding", name, binding),
+    ]
+}
+
+/// What a pool's validating policy checks, the same for the API server's and Kyverno's.
+fn validating_spec(pool: &Pool) -> Value {
     let key = lit(pool.label_key);
     let value = lit(pool.name);
     let selected = format!(
@@ -223,56 +288,37 @@ pub fn validating(pool: &Pool) -> [(&'static str, String, Value); 2] {
     } else {
         format!(" and tolerations {}", Value::Array(pool.tolerations()))
     };
-    let policy = json!({
-        "apiVersion": "admissionregistration.k8s.io/v1",
-        "kind": "ValidatingAdmissionPolicy",
-        "metadata": policy_meta(&name),
-        "spec": {
-            "failurePolicy": "Fail",
-            "matchConstraints": pod_rules(),
-            "variables": [
-                {"name": "selected", "expression": selected},
-                {"name": "affinity", "expression": affinity},
-            ],
-            "validations": [
-                {
-                    "expression": "variables.selected || variables.affinity",
-                    "reason": "Forbidden",
-                    "message": format!(
-                        "pods in this namespace run on node pool {pool}: add nodeSelector {{\"{label}\": \"{pool}\"}}{tolerations_hint} (or a required node affinity {label} In [{pool}])",
-                        pool = pool.name, label = pool.label_key,
-                    ),
-                },
-                {
-                    "expression": "!has(object.spec.nodeName)",
-                    "reason": "Forbidden",
-                    "message": format!("pods in this namespace are scheduled onto node pool {}: set a nodeSelector, not spec.nodeName", pool.name),
-                },
-                {
-                    "expression": format!("!has(object.spec.tolerations) || object.spec.tolerations.all(t, {})", allowed_toleration(pool)),
-                    "reason": "Forbidden",
-                    "message": format!(
-                        "pods in this namespace may tolerate only the taints of node pool {} ({taints}) and node conditions (node.kubernetes.io/…): remove the other tolerations",
-                        pool.name,
-                    ),
-                },
-            ],
-        },
-    });
-    let binding = json!({
-        "apiVersion": "admissionregistration.k8s.io/v1",
-        "kind": "ValidatingAdmissionPolicyBinding",
-        "metadata": policy_meta(&name),
-        "spec": {
-            "policyName": name,
-            "validationActions": ["Deny"],
-            "matchResources": binding_match(pool),
-        },
-    });
-    [
-        ("ValidatingAdmissionPolicy", name.clone(), policy),
-        ("ValidatingAdmissionPolicyBinding", name, binding),
-    ]
+    json!({
+        "failurePolicy": "Fail",
+        "matchConstraints": pod_rules(),
+        "variables": [
+            {"name": "selected", "expression": selected},
+            {"name": "affinity", "expression": affinity},
+        ],
+        "validations": [
+            {
+                "expression": "variables.selected || variables.affinity",
+                "reason": "Forbidden",
+                "message": format!(
+                    "pods in this namespace run on node pool {pool}: add nodeSelector {{\"{label}\": \"{pool}\"}}{tolerations_hint} (or a required node affinity {label} In [{pool}])",
+                    pool = pool.name, label = pool.label_key,
+                ),
+            },
+            {
+                "expression": "!has(object.spec.nodeName)",
+                "reason": "Forbidden",
+                "message": format!("pods in this namespace are scheduled onto node pool {}: set a nodeSelector, not spec.nodeName", pool.name),
+            },
+            {
+                "expression": format!("!has(object.spec.tolerations) || object.spec.tolerations.all(t, {})", allowed_toleration(pool)),
+                "reason": "Forbidden",
+                "message": format!(
+                    "pods in this namespace may tolerate only the taints of node pool {} ({taints}) and node conditions (node.kubernetes.io/…): remove the other tolerations",
+                    pool.name,
+                ),
+            },
+        ],
+    })
 }
 
 /// CEL for a toleration value in a JSON patch.
@@ -296,6 +342,30 @@ fn toleration_object(t: &Taint) -> String {
 /// nodeSelector entry and each missing toleration, leaving what the pod has alone.
 pub fn mutating(pool: &Pool, version: &str) -> [(&'static str, String, Value); 2] {
     let name = policy_name(pool.name);
+    let api_version = format!("admissionregistration.k8s.io/{version}");
+    let policy = json!({
+        "apiVersion": api_version,
+        "kind": "MutatingAdmissionPolicy",
+        "metadata": policy_meta(&name),
+        "spec": mutating_spec(pool),
+    });
+    let binding = json!({
+        "apiVersion": api_version,
+        "kind": "MutatingAdmissionPolicyBinding",
+        "metadata": policy_meta(&name),
+        "spec": {
+            "policyName": name,
+            "matchResources": binding_match(pool),
+        },
+    });
+    [
+        ("MutatingAdmissionPolicy", name.clone(), policy),
+        ("MutatingAdmissionPolicyBinding", name, binding),
+    ]
+}
+
+/// What a pool's mutating policy patches, the same for the API server's and Kyverno's.
+fn mutating_spec(pool: &Pool) -> Value {
     let key = lit(pool.label_key);
     let value = lit(pool.name);
     let mut patches = vec![format!(
@@ -323,40 +393,59 @@ pub fn mutating(pool: &Pool, version: &str) -> [(&'static str, String, Value); 2
             each.join(" + ")
         ));
     }
-    let api_version = format!("admissionregistration.k8s.io/{version}");
-    let policy = json!({
-        "apiVersion": api_version,
-        "kind": "MutatingAdmissionPolicy",
-        "metadata": policy_meta(&name),
-        "spec": {
-            "failurePolicy": "Fail",
-            "reinvocationPolicy": "IfNeeded",
-            "matchConstraints": pod_rules(),
-            "mutations": [{
-                "patchType": "JSONPatch",
-                "jsonPatch": {"expression": patches.join(" + ")},
-            }],
-        },
-    });
-    let binding = json!({
-        "apiVersion": api_version,
-        "kind": "MutatingAdmissionPolicyBinding",
-        "metadata": policy_meta(&name),
-        "spec": {
-            "policyName": name,
-            "matchResources": binding_match(pool),
-        },
-    });
+    json!({
+        "failurePolicy": "Fail",
+        "reinvocationPolicy": "IfNeeded",
+        "matchConstraints": pod_rules(),
+        "mutations": [{
+            "patchType": "JSONPatch",
+            "jsonPatch": {"expression": patches.join(" + ")},
+        }],
+    })
+}
+
+/// Kyverno's MutatingPolicy and ValidatingPolicy for a pool (`policies.kyverno.io`): the same
+/// CEL as the API server's policies, matched to the pool's namespaces by their labels (Kyverno's
+/// policies need no binding), evaluated at admission only, and never extended to the pod
+/// controllers (Kyverno's autogen): a Deployment without the selector is fine, its pods get it.
+pub fn kyverno(pool: &Pool, version: &str) -> [(&'static str, String, Value); 2] {
+    let name = policy_name(pool.name);
+    let api_version = format!("policies.kyverno.io/{version}");
+    let scoped = |mut spec: Value| {
+        spec["matchConstraints"]["namespaceSelector"] =
+            binding_match(pool)["namespaceSelector"].clone();
+        spec["evaluation"] =
+            json!({"admission": {"enabled": true}, "background": {"enabled": false}});
+        spec["autogen"] = json!({"podControllers": {"controllers": []}});
+        spec
+    };
+    let mut validating = scoped(validating_spec(pool));
+    validating["validationActions"] = json!(["Deny"]);
+    let mutating = scoped(mutating_spec(pool));
     [
-        ("MutatingAdmissionPolicy", name.clone(), policy),
-        ("MutatingAdmissionPolicyBinding", name, binding),
+        (
+            "MutatingPolicy",
+            name.clone(),
+            json!({"apiVersion": api_version, "kind": "MutatingPolicy", "metadata": policy_meta(&name), "spec": mutating}),
+        ),
+        (
+            "ValidatingPolicy",
+            name.clone(),
+            json!({"apiVersion": api_version, "kind": "ValidatingPolicy", "metadata": policy_meta(&name), "spec": validating}),
+        ),
     ]
 }
 
 /// The cluster-scoped objects that pin a pool where `served` allows: none for a pool that
 /// cannot be pinned or a cluster that serves neither policy kind.
 pub fn policies(pool: &Pool, served: &Served) -> Vec<(&'static str, String, Value)> {
-    if !pool.pinnable() || !served.validating {
+    if !pool.pinnable() {
+        return Vec::new();
+    }
+    if let Some(version) = &served.kyverno {
+        return kyverno(pool, version).into();
+    }
+    if !served.validating {
         return Vec::new();
     }
     let mut out = Vec::new();
@@ -403,9 +492,11 @@ fn probe_pod(namespace: &str, kind: ProbeKind, pool: &Pool) -> Value {
     pod
 }
 
-/// Whether a refusal came from pinning (a Berth policy, or one of the two plugins).
+/// Whether a refusal came from pinning (a Berth policy of the API server's or Kyverno's, or
+/// one of the two plugins).
 fn refused_by_pinning(message: &str) -> bool {
     message.contains("ValidatingAdmissionPolicy 'berth-pool-")
+        || (message.contains("kyverno") && message.contains("berth-pool-"))
         || message.contains("node label selector")
         || (message.contains("toleration") && message.contains("whitelist"))
 }
@@ -541,9 +632,15 @@ pub async fn prove(
     let api: Api<Pod> = Api::namespaced(client.clone(), namespace);
     let mut probes = Vec::new();
     // Policies the API server was just given take effect once its admission plugin has seen
-    // them (about a second): where Berth wrote policies, an escape — or, where a mutating
+    // them (about a second; Kyverno's, once Kyverno has compiled them and updated its
+    // webhooks, a few seconds): where Berth wrote policies, an escape — or, where a mutating
     // policy should add the selector, a refusal by the validating one — is tried again
     // briefly before it is reported.
+    let attempts = if mechanism == PinMechanism::Kyverno {
+        30
+    } else {
+        10
+    };
     for attempt in 0.. {
         probes.clear();
         for kind in ProbeKind::ALL.iter().copied() {
@@ -551,11 +648,14 @@ pub async fn prove(
             probes.push(outcome_of(kind, pool, result));
         }
         let escaped = verdict(&probes) == PinVerdict::NotEnforced;
-        let not_mutated = mechanism == PinMechanism::Mutating
+        let not_mutated = matches!(mechanism, PinMechanism::Mutating | PinMechanism::Kyverno)
             && probes
                 .iter()
                 .any(|p| p.probe == ProbeKind::Unpinned && p.outcome == ProbeOutcome::Refused);
-        if !(escaped || not_mutated) || mechanism == PinMechanism::Annotations || attempt >= 10 {
+        if !(escaped || not_mutated)
+            || mechanism == PinMechanism::Annotations
+            || attempt >= attempts
+        {
             break;
         }
         tokio::time::sleep(Duration::from_millis(300)).await;
@@ -582,10 +682,28 @@ mod tests {
 
     #[test]
     fn the_mechanism_follows_what_the_server_serves() {
-        assert_eq!(mechanism(true, Some("v1")), PinMechanism::Mutating);
-        assert_eq!(mechanism(true, None), PinMechanism::Validating);
-        assert_eq!(mechanism(false, Some("v1")), PinMechanism::Annotations);
-        assert_eq!(mechanism(false, None), PinMechanism::Annotations);
+        assert_eq!(mechanism(true, Some("v1"), None), PinMechanism::Mutating);
+        assert_eq!(mechanism(true, None, None), PinMechanism::Validating);
+        assert_eq!(
+            mechanism(false, Some("v1"), None),
+            PinMechanism::Annotations
+        );
+        assert_eq!(mechanism(false, None, None), PinMechanism::Annotations);
+        // Kyverno wherever it is chosen and served, even without the API server's policies.
+        assert_eq!(
+            mechanism(true, Some("v1"), Some("v1")),
+            PinMechanism::Kyverno
+        );
+        assert_eq!(mechanism(false, None, Some("v1")), PinMechanism::Kyverno);
+        assert_eq!(
+            kyverno_in_use(PolicyEngine::Kubernetes, Some("v1".into())),
+            None
+        );
+        assert_eq!(kyverno_in_use(PolicyEngine::Kyverno, None), None);
+        assert_eq!(
+            kyverno_in_use(PolicyEngine::Kyverno, Some("v1".into())).as_deref(),
+            Some("v1")
+        );
     }
 
     #[test]
@@ -607,6 +725,7 @@ mod tests {
         let served = Served {
             validating: true,
             mutating: Some("v1".into()),
+            kyverno: Some("v1".into()),
         };
         assert!(policies(&pool, &served).is_empty());
     }
@@ -647,6 +766,7 @@ mod tests {
             &Served {
                 validating: true,
                 mutating: None,
+                kyverno: None,
             },
         )
         .iter()
@@ -659,6 +779,56 @@ mod tests {
                 "ValidatingAdmissionPolicyBinding"
             ]
         );
+    }
+
+    #[test]
+    fn kyverno_gets_the_same_checks_scoped_to_the_pools_namespaces() {
+        let taints = spot();
+        let pool = Pool {
+            name: "spot",
+            label_key: "node-pool",
+            taints: &taints,
+        };
+        let served = Served {
+            validating: true,
+            mutating: Some("v1".into()),
+            kyverno: Some("v1".into()),
+        };
+        let objects = policies(&pool, &served);
+        let kinds: Vec<&str> = objects.iter().map(|o| o.0).collect();
+        // Instead of the API server's policies, not beside them.
+        assert_eq!(kinds, ["MutatingPolicy", "ValidatingPolicy"]);
+        let [(_, _, mutating), (_, _, validating)] = kyverno(&pool, "v1");
+        assert_eq!(validating["apiVersion"], "policies.kyverno.io/v1");
+        assert_eq!(
+            validating["spec"]["validations"],
+            validating_spec(&pool)["validations"]
+        );
+        assert_eq!(
+            mutating["spec"]["mutations"],
+            mutating_spec(&pool)["mutations"]
+        );
+        for policy in [&mutating, &validating] {
+            let selector = &policy["spec"]["matchConstraints"]["namespaceSelector"]["matchLabels"];
+            assert_eq!(selector[POOL_LABEL], "spot");
+            assert_eq!(selector["app.kubernetes.io/managed-by"], FIELD_MANAGER);
+            assert_eq!(
+                policy["spec"]["autogen"]["podControllers"]["controllers"],
+                json!([])
+            );
+            assert_eq!(policy["spec"]["evaluation"]["background"]["enabled"], false);
+        }
+        assert_eq!(validating["spec"]["validationActions"], json!(["Deny"]));
+    }
+
+    #[test]
+    fn kyverno_refusals_are_recognised() {
+        assert!(refused_by_pinning(
+            "admission webhook \"vpol.validate.kyverno.svc-fail\" denied the request: Policy berth-pool-spot failed: pods in this namespace run on node pool spot"
+        ));
+        assert!(!refused_by_pinning(
+            "admission webhook \"vpol.validate.kyverno.svc-fail\" denied the request: Policy require-labels failed"
+        ));
     }
 
     #[test]

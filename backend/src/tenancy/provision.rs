@@ -59,6 +59,9 @@ pub struct Facts {
     /// What the cluster serves for pinning (from its last sync).
     pub validating_policies: bool,
     pub mutating_policies: Option<String>,
+    /// The version of Kyverno's policies to pin with, where an admin chose Kyverno and the
+    /// cluster serves it.
+    pub kyverno_policies: Option<String>,
     /// The guardrails of the namespace's environment, and of its cluster's layer.
     pub guardrails: Json<Guardrails>,
     pub layer_guardrails: Json<LayerGuardrails>,
@@ -69,6 +72,7 @@ impl Facts {
         Served {
             validating: self.validating_policies,
             mutating: self.mutating_policies.clone(),
+            kyverno: self.kyverno_policies.clone(),
         }
     }
 }
@@ -83,6 +87,7 @@ pub async fn facts(conn: &mut PgConnection, id: Uuid) -> Result<Facts> {
                         WHERE np.cluster_id = n.cluster_id AND e.value::numeric > 0 ORDER BY e.key) AS "extended!",
                   n.spec AS "spec: Json<NamespaceSpec>", n.state AS "state: NamespaceState", n.expires_at, n.burst_until, n.base_spec,
                   coalesce(i.validating_policies, false) AS "validating_policies!", i.mutating_policies AS "mutating_policies?",
+                  CASE WHEN c.policy_engine = 'kyverno' THEN i.kyverno_policies END AS "kyverno_policies?",
                   (SELECT to_jsonb(g) FROM guardrails g WHERE g.environment = n.environment) AS "guardrails!: Json<Guardrails>",
                   (SELECT to_jsonb(l) FROM layer_guardrails l WHERE l.layer = c.layer) AS "layer_guardrails!: Json<LayerGuardrails>"
            FROM namespaces n JOIN teams t ON t.id = n.team_id JOIN clusters c ON c.id = n.cluster_id
@@ -141,17 +146,19 @@ fn resource(kind: &str, api_version: &str) -> ApiResource {
         "Role" => ApiResource::erase::<Role>(&()),
         "ServiceAccount" => ApiResource::erase::<ServiceAccount>(&()),
         "PriorityClass" => ApiResource::erase::<PriorityClass>(&()),
-        // The pool policies: cluster-scoped, and MutatingAdmissionPolicy in the version the
-        // cluster serves.
+        // The pool policies: cluster-scoped, in the group and version the cluster serves
+        // (MutatingAdmissionPolicy's, Kyverno's).
         policy => {
-            let version = api_version.rsplit('/').next().unwrap_or("v1");
+            let (group, version) = api_version.rsplit_once('/').unwrap_or(("", api_version));
             let plural = match policy {
                 "ValidatingAdmissionPolicy" => "validatingadmissionpolicies",
                 "ValidatingAdmissionPolicyBinding" => "validatingadmissionpolicybindings",
                 "MutatingAdmissionPolicy" => "mutatingadmissionpolicies",
+                "ValidatingPolicy" => "validatingpolicies",
+                "MutatingPolicy" => "mutatingpolicies",
                 _ => "mutatingadmissionpolicybindings",
             };
-            let gvk = GroupVersionKind::gvk("admissionregistration.k8s.io", version, policy);
+            let gvk = GroupVersionKind::gvk(group, version, policy);
             ApiResource::from_gvk_with_plural(&gvk, plural)
         }
     }
@@ -263,10 +270,14 @@ async fn apply_all(app: &App, f: &Facts) -> Result<Outcome> {
 }
 
 /// Whether `kind` is a cluster-scoped object many namespaces share (the pool and workload
-/// policies and their bindings): applied once per cluster and whenever it changes, not with
-/// every namespace.
+/// policies and their bindings, the API server's or Kyverno's): applied once per cluster and
+/// whenever it changes, not with every namespace.
 pub fn shared(kind: &str) -> bool {
-    kind.contains("AdmissionPolicy") || kind == "PriorityClass"
+    kind.contains("AdmissionPolicy")
+        || matches!(
+            kind,
+            "PriorityClass" | "MutatingPolicy" | "ValidatingPolicy"
+        )
 }
 
 /// The digest of a manifest as Berth builds it (the same inputs give the same bytes).

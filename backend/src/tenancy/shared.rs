@@ -18,6 +18,8 @@ use serde_json::json;
 use sqlx::PgConnection;
 use uuid::Uuid;
 
+use berth_frontend::api::PolicyEngine;
+
 use super::{
     pinning::{self, Served},
     provision,
@@ -38,7 +40,15 @@ pub struct Wanted {
     pub mutating: Option<String>,
     /// The node pools in the cluster's inventory.
     pub pools: Vec<String>,
+    /// Where the cluster serves Kyverno's policies: their version.
+    pub kyverno_served: Option<String>,
+    /// Whether pools are pinned with Kyverno's policies (an admin chose Kyverno and the
+    /// cluster serves it) rather than the API server's.
+    pub kyverno_in_use: bool,
 }
+
+/// The kinds Berth pins pools with through Kyverno.
+const KYVERNO_KINDS: [&str; 2] = ["MutatingPolicy", "ValidatingPolicy"];
 
 /// The (kind, name) of every recorded object that `wanted` no longer asks for, in order.
 pub fn unwanted(recorded: &[(String, String)], wanted: &Wanted) -> Vec<(String, String)> {
@@ -59,7 +69,12 @@ pub fn unwanted(recorded: &[(String, String)], wanted: &Wanted) -> Vec<(String, 
             _ if name.starts_with("berth-priority-") => {
                 priority_policy.as_deref() != Some(name.as_str())
             }
-            _ if name.starts_with("berth-pool-") => !pool_names.contains(name),
+            // A pool's policies of the engine not in use go too: switching engines leaves
+            // nothing of the other behind.
+            _ if name.starts_with("berth-pool-") => {
+                !pool_names.contains(name)
+                    || KYVERNO_KINDS.contains(&kind.as_str()) != wanted.kyverno_in_use
+            }
             _ => false,
         })
         .cloned()
@@ -93,6 +108,7 @@ async fn load(
     .collect();
     let row = sqlx::query!(
         r#"SELECT l.priority_class AS "priority_class?", i.mutating_policies AS "mutating?",
+                  i.kyverno_policies AS "kyverno?", c.policy_engine AS "policy_engine: PolicyEngine",
                   array(SELECT p.name FROM node_pools p WHERE p.cluster_id = c.id ORDER BY p.name) AS "pools!"
            FROM clusters c
            LEFT JOIN layer_guardrails l ON l.layer = c.layer
@@ -108,6 +124,9 @@ async fn load(
             priority_class: row.priority_class,
             mutating: row.mutating,
             pools: row.pools,
+            kyverno_in_use: pinning::kyverno_in_use(row.policy_engine, row.kyverno.clone())
+                .is_some(),
+            kyverno_served: row.kyverno,
         },
     ))
 }
@@ -176,9 +195,27 @@ pub async fn prune(app: &App, job: &Job) -> Result<Outcome> {
         Ok(c) => c,
         Err(e) => return Ok(Outcome::Retry(format!("cannot reach the cluster: {e}"))),
     };
+    // Switching engines: the old engine's policies go only once the new engine's are applied
+    // to the cluster's namespaces, so pods are never left unpinned in between.
+    let applying = sqlx::query_scalar!(
+        r#"SELECT count(*) AS "n!" FROM jobs WHERE cluster_id = $1 AND kind = 'apply' AND state IN ('queued', 'running')"#,
+        cluster_id
+    )
+    .fetch_one(&app.db)
+    .await?;
+    if applying > 0
+        && remove
+            .iter()
+            .any(|(_, name)| name.starts_with("berth-pool-"))
+    {
+        return Ok(Outcome::Retry(format!(
+            "waiting for {applying} namespace applies on the cluster before removing pool policies"
+        )));
+    }
     let served = Served {
         validating: true,
         mutating: wanted.mutating.clone(),
+        kyverno: wanted.kyverno_served.clone(),
     };
     let mut removed = Vec::new();
     for (kind, name) in &remove {
@@ -237,8 +274,8 @@ async fn forget(
     Ok(())
 }
 
-/// The API version a recorded kind is deleted in; MutatingAdmissionPolicy in the version the
-/// cluster serves (none: the cluster cannot have one).
+/// The API version a recorded kind is deleted in; MutatingAdmissionPolicy and Kyverno's
+/// policies in the version the cluster serves (none: the cluster cannot have one).
 fn api_version(kind: &str, served: &Served) -> Option<String> {
     match kind {
         "PriorityClass" => Some("scheduling.k8s.io/v1".into()),
@@ -246,6 +283,12 @@ fn api_version(kind: &str, served: &Served) -> Option<String> {
             .mutating
             .as_ref()
             .map(|v| format!("admissionregistration.k8s.io/{v}")),
+        // Kyverno's, in the version the cluster serves (none: Kyverno is gone, and its
+        // policies with its CRDs).
+        k if KYVERNO_KINDS.contains(&k) => served
+            .kyverno
+            .as_ref()
+            .map(|v| format!("policies.kyverno.io/{v}")),
         _ => Some("admissionregistration.k8s.io/v1".into()),
     }
 }
@@ -280,6 +323,8 @@ mod tests {
             priority_class: Some("online-higher".into()),
             mutating: Some("v1".into()),
             pools: vec!["general".into()],
+            kyverno_served: None,
+            kyverno_in_use: false,
         };
         assert_eq!(
             unwanted(&recorded, &wanted),
@@ -311,6 +356,8 @@ mod tests {
             priority_class: Some("online-higher".into()),
             mutating: None,
             pools: vec!["general".into(), "spot".into()],
+            kyverno_served: None,
+            kyverno_in_use: false,
         };
         assert_eq!(
             unwanted(&recorded, &no_mutating),
@@ -324,5 +371,58 @@ mod tests {
                 ("PriorityClass", "online-high"),
             ])
         );
+    }
+
+    #[test]
+    fn switching_engines_leaves_nothing_of_the_other_behind() {
+        let recorded = rows(&[
+            ("MutatingAdmissionPolicy", "berth-pool-general"),
+            ("MutatingAdmissionPolicyBinding", "berth-pool-general"),
+            ("ValidatingAdmissionPolicy", "berth-pool-general"),
+            ("ValidatingAdmissionPolicyBinding", "berth-pool-general"),
+            ("MutatingPolicy", "berth-pool-general"),
+            ("ValidatingPolicy", "berth-pool-general"),
+            ("ValidatingPolicy", "berth-pool-gone"),
+            ("ValidatingAdmissionPolicy", "berth-workload-require-probes"),
+        ]);
+        let kyverno = Wanted {
+            priority_class: None,
+            mutating: Some("v1".into()),
+            pools: vec!["general".into()],
+            kyverno_served: Some("v1".into()),
+            kyverno_in_use: true,
+        };
+        assert_eq!(
+            unwanted(&recorded, &kyverno),
+            rows(&[
+                ("MutatingAdmissionPolicyBinding", "berth-pool-general"),
+                ("ValidatingAdmissionPolicyBinding", "berth-pool-general"),
+                ("MutatingAdmissionPolicy", "berth-pool-general"),
+                ("ValidatingAdmissionPolicy", "berth-pool-general"),
+                ("ValidatingPolicy", "berth-pool-gone"),
+            ])
+        );
+        let native = Wanted {
+            kyverno_in_use: false,
+            ..kyverno
+        };
+        assert_eq!(
+            unwanted(&recorded, &native),
+            rows(&[
+                ("MutatingPolicy", "berth-pool-general"),
+                ("ValidatingPolicy", "berth-pool-general"),
+                ("ValidatingPolicy", "berth-pool-gone"),
+            ])
+        );
+        let served = Served {
+            validating: true,
+            mutating: None,
+            kyverno: Some("v1".into()),
+        };
+        assert_eq!(
+            api_version("ValidatingPolicy", &served).as_deref(),
+            Some("policies.kyverno.io/v1")
+        );
+        assert_eq!(api_version("MutatingPolicy", &Served::default()), None);
     }
 }

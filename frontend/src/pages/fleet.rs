@@ -3,7 +3,7 @@ use leptos_meta::Title;
 use leptos_router::{components::A, hooks::use_params_map};
 
 use crate::{
-    api::{Cluster, InventoryState, Me, NodePool, PinMechanism},
+    api::{Cluster, InventoryState, Me, NodePool, PinMechanism, PolicyEngine},
     components::{field_error, form_error, Authed, ErrorMessage},
     server::{
         get_cluster, list_clusters, RegisterCluster, RemoveCluster, SetClusterDisabled, SetFaults,
@@ -206,6 +206,28 @@ pub fn pinning_text(inventory: Option<&InventoryState>) -> String {
         ),
         PinMechanism::Validating => "ValidatingAdmissionPolicy refuses pods that do not select their pool (no MutatingAdmissionPolicy served)".into(),
         PinMechanism::Annotations => "namespace annotations only: they hold only where the PodNodeSelector and PodTolerationRestriction plugins run".into(),
+        PinMechanism::Kyverno => format!(
+            "Kyverno's MutatingPolicy adds each pool's nodeSelector and tolerations; its ValidatingPolicy refuses the rest (policies.kyverno.io/{})",
+            i.kyverno_policies.clone().unwrap_or_default()
+        ),
+    }
+}
+
+/// The admin's engine choice, and what it amounts to on this cluster.
+pub fn engine_text(cluster: &Cluster) -> String {
+    let served = cluster
+        .inventory
+        .as_ref()
+        .and_then(|i| i.kyverno_policies.clone());
+    match (cluster.policy_engine, served) {
+        (PolicyEngine::Kubernetes, Some(v)) => format!(
+            "the API server's own (Kyverno's policies.kyverno.io/{v} is served too: an admin may choose it)"
+        ),
+        (PolicyEngine::Kubernetes, None) => "the API server's own".into(),
+        (PolicyEngine::Kyverno, Some(_)) => "Kyverno".into(),
+        (PolicyEngine::Kyverno, None) => {
+            "Kyverno chosen, but the cluster serves no Kyverno MutatingPolicy and ValidatingPolicy: the API server's own are used".into()
+        }
     }
 }
 
@@ -301,9 +323,9 @@ fn ClusterDetailView(me: Me) -> impl IntoView {
                     let simulated = c.simulated;
                     let (csrf1, csrf2, csrf3, csrf4, csrf5) = (csrf.clone(), csrf.clone(), csrf.clone(), csrf.clone(), csrf.clone());
                     let (n1, n2, n3, n4, n5) = (cname.clone(), cname.clone(), cname.clone(), cname.clone(), cname.clone());
-                    let (e_display, e_region, e_env, e_layer, e_pair) = (
+                    let (e_display, e_region, e_env, e_layer, e_pair, e_engine) = (
                         c.display_name.clone(), c.region.clone(), c.environment, c.layer.clone(),
-                        c.dr_pair.clone().unwrap_or_default(),
+                        c.dr_pair.clone().unwrap_or_default(), c.policy_engine,
                     );
                     view! {
                         <h1>{c.display_name.clone()}" "<small><code>{cname.clone()}</code></small></h1>
@@ -320,6 +342,7 @@ fn ClusterDetailView(me: Me) -> impl IntoView {
                             <dt>"Data"</dt><dd>{age(inv.as_ref().and_then(|i| i.data_age_seconds))}</dd>
                             <dt>"Velero"</dt><dd>{if inv.as_ref().is_some_and(|i| i.velero_installed) { "installed" } else { "not installed" }}</dd>
                             <dt>"Pool pinning"</dt><dd>{pinning_text(inv.as_ref())}</dd>
+                            <dt>"Policy engine"</dt><dd>{engine_text(&c)}</dd>
                             <dt>"DR pair"</dt><dd>{c.dr_pair.clone().unwrap_or_else(|| "none".into())}</dd>
                             <dt>"Connection"</dt><dd>{c.connection.clone()}</dd>
                         </dl>
@@ -413,6 +436,11 @@ fn ClusterDetailView(me: Me) -> impl IntoView {
                                                 {["shared-infra", "online", "offline", "stateful", "secure"].map(|v| view! { <option selected=e_layer == v>{v}</option> }).collect_view()}
                                             </select>{field_error(edit_value, "layer")}</div>
                                         <div><label for="e-pair">"DR pair (empty: none)"</label><input id="e-pair" name="dr_pair" value=e_pair/>{field_error(edit_value, "dr_pair")}</div>
+                                        <div><label for="e-engine">"Policy engine for pool pinning"</label>
+                                            <select id="e-engine" name="policy_engine">
+                                                <option value="kubernetes" selected=e_engine == PolicyEngine::Kubernetes>"The API server's admission policies"</option>
+                                                <option value="kyverno" selected=e_engine == PolicyEngine::Kyverno>"Kyverno, where the cluster runs it"</option>
+                                            </select>{field_error(edit_value, "policy_engine")}</div>
                                     </div>
                                     <button type="submit">"Save changes"</button>
                                 </ActionForm>

@@ -59,22 +59,31 @@ pub fn use_live() -> Live {
 thread_local! {
     /// The page's stream, kept so that logging out can close it first.
     static SOURCE: std::cell::RefCell<Option<web_sys::EventSource>> = const { std::cell::RefCell::new(None) };
+    /// Set by `close`: the page is logging out, and no stream may open any more.
+    static CLOSED: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
 }
 
 /// Closes the stream: on logging out, before the session ends, so that the browser does not
-/// reconnect with a session that is gone (a 401 in the console).
+/// reconnect with a session that is gone (a 401 in the console). A stream still waiting to
+/// open (`connect` opens it a moment after hydration) never opens.
 pub fn close() {
     #[cfg(feature = "hydrate")]
-    SOURCE.with(|s| {
-        if let Some(source) = s.borrow_mut().take() {
-            source.close();
-        }
-    });
+    {
+        CLOSED.with(|c| c.set(true));
+        SOURCE.with(|s| {
+            if let Some(source) = s.borrow_mut().take() {
+                source.close();
+            }
+        });
+    }
 }
 
 #[cfg(feature = "hydrate")]
 fn open(live: Live) {
     use wasm_bindgen::{closure::Closure, JsCast};
+    if CLOSED.with(|c| c.get()) {
+        return;
+    }
     let Ok(source) = web_sys::EventSource::new("/api/v1/events") else {
         return;
     };

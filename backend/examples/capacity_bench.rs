@@ -242,79 +242,118 @@ async fn side_by_side(
         String::from_utf8_lossy(&applied.stderr)
     );
 
-    let output = dir.with_extension("krr.json");
-    let mut words = krr.split_whitespace();
-    let program = words.next().unwrap_or("krr");
-    let history_hours = (window.history.as_secs() / 3600).to_string();
-    let step_minutes = (window.step.as_secs() as f64 / 60.0).to_string();
-    let cpu_before = prometheus_cpu(url).await?;
-    let queries_before = prometheus_queries(url).await?;
-    let t = Instant::now();
-    let ran = std::process::Command::new(program)
-        .args(words)
-        .args(["simple", "--kubeconfig", &kubeconfig, "--context", &context])
-        .args(["-p", url, "--history_duration", &history_hours])
-        .args(["--timeframe_duration", &step_minutes])
-        .args(["--formatter", "json", "--fileoutput"])
-        .arg(&output)
-        .args(["--quiet"])
-        .output()?;
-    let krr_wall = t.elapsed();
-    anyhow::ensure!(
-        ran.status.success(),
-        "KRR: {}",
-        String::from_utf8_lossy(&ran.stderr)
-    );
-    let krr_cpu = prometheus_cpu(url).await? - cpu_before;
-    let krr_queries = prometheus_queries(url).await? - queries_before;
-    let report: serde_json::Value = serde_json::from_slice(&std::fs::read(&output)?)?;
+    // KRR and Berth alternate, round after round, in one sitting: the figures are each one's
+    // median, and every round is printed.
+    let rounds: usize = std::env::var("BENCH_ROUNDS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(3)
+        .max(1);
+    let mut runs: Vec<[f64; 6]> = Vec::new();
+    let mut last = None;
+    for round in 1..=rounds {
+        let output = dir.with_extension("krr.json");
+        let mut words = krr.split_whitespace();
+        let program = words.next().unwrap_or("krr");
+        let history_hours = (window.history.as_secs() / 3600).to_string();
+        let step_minutes = (window.step.as_secs() as f64 / 60.0).to_string();
+        let cpu_before = prometheus_cpu(url).await?;
+        let queries_before = prometheus_queries(url).await?;
+        let t = Instant::now();
+        let ran = std::process::Command::new(program)
+            .args(words)
+            .args(["simple", "--kubeconfig", &kubeconfig, "--context", &context])
+            .args(["-p", url, "--history_duration", &history_hours])
+            .args(["--timeframe_duration", &step_minutes])
+            .args(["--formatter", "json", "--fileoutput"])
+            .arg(&output)
+            .args(["--quiet"])
+            .output()?;
+        let krr_wall = t.elapsed();
+        anyhow::ensure!(
+            ran.status.success(),
+            "KRR: {}",
+            String::from_utf8_lossy(&ran.stderr)
+        );
+        let krr_cpu = prometheus_cpu(url).await? - cpu_before;
+        let krr_queries = prometheus_queries(url).await? - queries_before;
+        let report: serde_json::Value = serde_json::from_slice(&std::fs::read(&output)?)?;
 
-    // Berth at the same moment's window.
-    let at = time::OffsetDateTime::now_utc().unix_timestamp() as f64;
-    let source = Arc::new(
-        Source::new(url, Duration::from_secs(120), None, None).map_err(anyhow::Error::msg)?,
-    );
-    let cpu_before = prometheus_cpu(url).await?;
-    let queries_before = prometheus_queries(url).await?;
-    let t = Instant::now();
-    let berth: Vec<_> = futures::stream::iter(0..namespaces)
-        .map(|n| {
-            let source = source.clone();
-            async move {
-                let ns = format!("bench-{n:03}");
-                let reading = capacity::read(
-                    &source,
-                    &ns,
-                    Strategy::Simple,
-                    window,
-                    at,
-                    false,
-                    Stats::Recommend,
-                )
-                .await
-                .expect("reading");
-                let r = capacity::recommend(&reading, Strategy::Simple, false, window, at);
-                r.containers
-                    .into_iter()
-                    .map(|c| {
-                        (
-                            (ns.clone(), c.workload.clone(), c.container.clone()),
+        // Berth at the same moment's window.
+        let at = time::OffsetDateTime::now_utc().unix_timestamp() as f64;
+        let source = Arc::new(
+            Source::new(url, Duration::from_secs(120), None, None).map_err(anyhow::Error::msg)?,
+        );
+        let cpu_before = prometheus_cpu(url).await?;
+        let queries_before = prometheus_queries(url).await?;
+        let t = Instant::now();
+        let berth: Vec<_> = futures::stream::iter(0..namespaces)
+            .map(|n| {
+                let source = source.clone();
+                async move {
+                    let ns = format!("bench-{n:03}");
+                    let reading = capacity::read(
+                        &source,
+                        &ns,
+                        Strategy::Simple,
+                        window,
+                        at,
+                        false,
+                        Stats::Recommend,
+                    )
+                    .await
+                    .expect("reading");
+                    let r = capacity::recommend(&reading, Strategy::Simple, false, window, at);
+                    r.containers
+                        .into_iter()
+                        .map(|c| {
                             (
-                                c.recommended.cpu_request_millis,
-                                c.recommended.memory_request_bytes,
-                            ),
-                        )
-                    })
-                    .collect::<Vec<_>>()
-            }
-        })
-        .buffer_unordered(4)
-        .collect::<Vec<_>>()
-        .await;
-    let berth_wall = t.elapsed();
-    let berth_cpu = prometheus_cpu(url).await? - cpu_before;
-    let berth_queries = prometheus_queries(url).await? - queries_before;
-    let berth: std::collections::BTreeMap<_, _> = berth.into_iter().flatten().collect();
+                                (ns.clone(), c.workload.clone(), c.container.clone()),
+                                (
+                                    c.recommended.cpu_request_millis,
+                                    c.recommended.memory_request_bytes,
+                                ),
+                            )
+                        })
+                        .collect::<Vec<_>>()
+                }
+            })
+            .buffer_unordered(4)
+            .collect::<Vec<_>>()
+            .await;
+        let berth_wall = t.elapsed();
+        let berth_cpu = prometheus_cpu(url).await? - cpu_before;
+        let berth_queries = prometheus_queries(url).await? - queries_before;
+        let berth: std::collections::BTreeMap<_, _> = berth.into_iter().flatten().collect();
+        println!(
+        "round {round}: KRR {:.1} s wall, Prometheus CPU {krr_cpu:.1} s, {krr_queries:.0} queries; Berth {:.1} s wall, Prometheus CPU {berth_cpu:.1} s, {berth_queries:.0} queries",
+        krr_wall.as_secs_f64(),
+        berth_wall.as_secs_f64()
+    );
+        runs.push([
+            krr_wall.as_secs_f64(),
+            krr_cpu,
+            krr_queries,
+            berth_wall.as_secs_f64(),
+            berth_cpu,
+            berth_queries,
+        ]);
+        last = Some((report, berth, source, at));
+    }
+    let (report, berth, source, at) = last.expect("at least one round");
+    let median = |i: usize| {
+        let mut v: Vec<f64> = runs.iter().map(|r| r[i]).collect();
+        v.sort_by(f64::total_cmp);
+        v[v.len() / 2]
+    };
+    let (krr_wall, krr_cpu, krr_queries, berth_wall, berth_cpu, berth_queries) = (
+        median(0),
+        median(1),
+        median(2),
+        median(3),
+        median(4),
+        median(5),
+    );
 
     let (mut n, mut cpu_equal, mut memory_equal) = (0, 0, 0);
     let mut differing = Vec::new();
@@ -342,17 +381,15 @@ async fn side_by_side(
         }
     }
     println!(
-        "KRR ({krr}) simple: {:.1} s wall, Prometheus CPU {krr_cpu:.1} s, {krr_queries:.0} queries",
-        krr_wall.as_secs_f64()
+        "KRR ({krr}) simple, median of {rounds}: {krr_wall:.1} s wall, Prometheus CPU {krr_cpu:.1} s, {krr_queries:.0} queries"
     );
     println!(
-        "Berth simple: {:.1} s wall, Prometheus CPU {berth_cpu:.1} s, {berth_queries:.0} queries ({} per namespace)",
-        berth_wall.as_secs_f64(),
-        source.queries() as usize / namespaces.max(1)
+        "Berth simple, median of {rounds}: {berth_wall:.1} s wall, Prometheus CPU {berth_cpu:.1} s, {berth_queries:.0} queries ({} per namespace)",
+        berth_queries as usize / namespaces.max(1)
     );
     println!(
         "KRR ÷ Berth: {:.1}× the wall time, {:.1}× the Prometheus CPU",
-        krr_wall.as_secs_f64() / berth_wall.as_secs_f64().max(1e-9),
+        krr_wall / berth_wall.max(1e-9),
         krr_cpu / berth_cpu.max(1e-9)
     );
     println!(
@@ -424,6 +461,6 @@ async fn side_by_side(
         println!("differs: {d}");
     }
     let _ = std::fs::remove_file(&file);
-    let _ = std::fs::remove_file(&output);
+    let _ = std::fs::remove_file(dir.with_extension("krr.json"));
     Ok(())
 }

@@ -9,8 +9,8 @@
 use std::collections::BTreeMap;
 
 use berth_frontend::api::{
-    CostReport, CostTotals, NamespaceCost, Price, PriceInput, PriceScope, RecommendationQuery,
-    Scope,
+    CapacityType, CostReport, CostTotals, InstancePrice, InstancePriceInput, InstancePriceKey,
+    NamespaceCost, Price, PriceInput, PriceScope, RecommendationQuery, Scope,
 };
 use serde_json::json;
 use sqlx::PgConnection;
@@ -245,6 +245,264 @@ pub async fn remove_price(app: &App, ctx: &Ctx, which: PriceScope) -> Result<()>
     Ok(())
 }
 
+// ---- Prices per instance type --------------------------------------------------------------
+
+/// OpenCost's default prices per core-hour and GiB-hour, used only as the ratio in which an
+/// instance's hourly price is split between its cores and its memory (as OpenCost splits a
+/// node's price when it knows only the node's).
+const CPU_WEIGHT: f64 = 0.031611;
+const MEMORY_WEIGHT: f64 = 0.004237;
+
+/// An instance's hourly price as a price per core-hour and per GiB-hour of a node with
+/// `cores` and `gib`: the two add up to the instance's price again.
+pub fn split(hour_price: f64, cores: f64, gib: f64) -> Option<(f64, f64)> {
+    let weight = cores * CPU_WEIGHT + gib * MEMORY_WEIGHT;
+    (cores > 0.0 && gib > 0.0).then(|| {
+        (
+            hour_price * CPU_WEIGHT / weight,
+            hour_price * MEMORY_WEIGHT / weight,
+        )
+    })
+}
+
+/// Spot or on-demand, from the labels every node of a pool carries: EKS managed node groups,
+/// Karpenter, GKE, AKS, and the `lifecycle` label of kops and self-managed groups.
+pub fn capacity_type(labels: &BTreeMap<String, String>) -> CapacityType {
+    const SPOT: [(&str, &[&str]); 7] = [
+        ("eks.amazonaws.com/capacityType", &["spot"]),
+        ("karpenter.sh/capacity-type", &["spot"]),
+        ("cloud.google.com/gke-spot", &["true"]),
+        ("cloud.google.com/gke-preemptible", &["true"]),
+        ("kubernetes.azure.com/scalesetpriority", &["spot"]),
+        ("node.kubernetes.io/lifecycle", &["spot"]),
+        ("lifecycle", &["spot", "ec2spot"]),
+    ];
+    let spot = SPOT.iter().any(|(key, values)| {
+        labels
+            .get(*key)
+            .is_some_and(|v| values.contains(&v.to_ascii_lowercase().as_str()))
+    });
+    if spot {
+        CapacityType::Spot
+    } else {
+        CapacityType::OnDemand
+    }
+}
+
+/// A node pool as instance pricing sees it.
+pub struct PoolFacts {
+    pub region: String,
+    pub instance_types: Vec<String>,
+    pub labels: BTreeMap<String, String>,
+    pub node_count: i32,
+    pub cpu_millis: i64,
+    pub memory_bytes: i64,
+}
+
+/// The pool's price per core-hour and GiB-hour from its nodes' instance type, and how it was
+/// found; None when the pool mixes instance types or no price is listed for its type.
+pub fn instance_price(pool: &PoolFacts, list: &[InstancePrice]) -> Option<(f64, f64, String)> {
+    let [instance] = pool.instance_types.as_slice() else {
+        return None;
+    };
+    if pool.node_count <= 0 {
+        return None;
+    }
+    let capacity = capacity_type(&pool.labels);
+    let matching = |region: Option<&str>| {
+        list.iter().find(|p| {
+            &p.instance_type == instance && p.capacity == capacity && p.region.as_deref() == region
+        })
+    };
+    let found = matching(Some(&pool.region)).or_else(|| matching(None))?;
+    let nodes = f64::from(pool.node_count);
+    let cores = pool.cpu_millis as f64 / 1000.0 / nodes;
+    let gib = pool.memory_bytes as f64 / GIB / nodes;
+    let (core_hour, gib_hour) = split(found.hour_price, cores, gib)?;
+    let note = format!(
+        "{instance} ({}{}) at {}/h for {cores:.2} cores and {gib:.1} GiB allocatable per node: {core_hour:.4} per core-hour, {gib_hour:.4} per GiB-hour",
+        capacity.as_str().replace('_', "-"),
+        found.region.as_ref().map(|r| format!(", {r}")).unwrap_or_default(),
+        found.hour_price,
+    );
+    Some((core_hour, gib_hour, note))
+}
+
+async fn load_instance_prices(conn: &mut PgConnection) -> Result<Vec<InstancePrice>> {
+    Ok(sqlx::query!(
+        r#"SELECT instance_type, capacity AS "capacity: CapacityType", region, hour_price, updated_at
+           FROM instance_prices ORDER BY instance_type, capacity, region NULLS FIRST"#
+    )
+    .fetch_all(conn)
+    .await?
+    .into_iter()
+    .map(|r| InstancePrice {
+        instance_type: r.instance_type,
+        capacity: r.capacity,
+        region: r.region,
+        hour_price: r.hour_price,
+        updated_at: r.updated_at,
+    })
+    .collect())
+}
+
+/// Every instance type's price. Anyone signed in may read them.
+pub async fn instance_prices(app: &App, ctx: &Ctx) -> Result<Vec<InstancePrice>> {
+    ctx.require(Scope::Read)?;
+    load_instance_prices(&mut *app.db.acquire().await?).await
+}
+
+/// A label value (instance types and regions are): 1–63 letters, digits, `-`, `_`, `.`,
+/// beginning and ending with a letter or digit.
+fn label_value(errors: &mut FieldErrors, field: &str, raw: &str) -> Option<String> {
+    let v = raw.trim();
+    let edge = |c: Option<char>| c.is_some_and(|c| c.is_ascii_alphanumeric());
+    let ok = !v.is_empty()
+        && v.len() <= 63
+        && edge(v.chars().next())
+        && edge(v.chars().last())
+        && v.chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c));
+    if ok {
+        Some(v.to_owned())
+    } else {
+        errors.insert(
+            field.into(),
+            "must be a node label value such as m6i.2xlarge (1–63 letters, digits, -, _ or .)"
+                .into(),
+        );
+        None
+    }
+}
+
+/// The instance type, capacity and region a key names, checked.
+fn instance_key(
+    errors: &mut FieldErrors,
+    instance_type: &str,
+    capacity: Option<&str>,
+    region: Option<&str>,
+) -> Option<(String, CapacityType, Option<String>)> {
+    let instance = label_value(errors, "instance_type", instance_type);
+    let capacity = match capacity.map(str::trim).filter(|c| !c.is_empty()) {
+        None => Some(CapacityType::OnDemand),
+        Some(raw) => {
+            crate::fields::collect(errors, crate::fields::word::<CapacityType>("capacity", raw))
+        }
+    };
+    let region = match region.map(str::trim).filter(|r| !r.is_empty()) {
+        None => Some(None),
+        Some(raw) => label_value(errors, "region", raw).map(Some),
+    };
+    Some((instance?, capacity?, region?))
+}
+
+fn instance_target(instance: &str, capacity: CapacityType, region: &Option<String>) -> String {
+    match region {
+        Some(r) => format!("{instance}/{}/{r}", capacity.as_str()),
+        None => format!("{instance}/{}", capacity.as_str()),
+    }
+}
+
+/// Sets an instance type's price (admins); audited as `instance_price.set`.
+pub async fn set_instance_price(
+    app: &App,
+    ctx: &Ctx,
+    input: InstancePriceInput,
+) -> Result<InstancePrice> {
+    ctx.require_admin(Scope::Approve)?;
+    let mut errors = FieldErrors::new();
+    let key = instance_key(
+        &mut errors,
+        &input.instance_type,
+        input.capacity.as_deref(),
+        input.region.as_deref(),
+    );
+    let hour = amount(&mut errors, "hour_price", &input.hour_price);
+    let (Some((instance, capacity, region)), Some(hour), true) = (key, hour, errors.is_empty())
+    else {
+        return Err(Error::Invalid(errors));
+    };
+    let mut tx = app.db.begin().await?;
+    let before = sqlx::query_scalar!(
+        "SELECT hour_price FROM instance_prices
+         WHERE instance_type = $1 AND capacity = $2 AND region IS NOT DISTINCT FROM $3 FOR UPDATE",
+        instance,
+        capacity.as_str(),
+        region
+    )
+    .fetch_optional(&mut *tx)
+    .await?;
+    sqlx::query!(
+        "INSERT INTO instance_prices (id, instance_type, capacity, region, hour_price)
+         VALUES ($1, $2, $3, $4, $5)
+         ON CONFLICT (instance_type, capacity, coalesce(region, ''))
+         DO UPDATE SET hour_price = $5, updated_at = now()",
+        Uuid::new_v4(),
+        instance,
+        capacity.as_str(),
+        region,
+        hour
+    )
+    .execute(&mut *tx)
+    .await?;
+    let mut entry = audit::Entry::new(
+        "instance_price.set",
+        "instance_price",
+        instance_target(&instance, capacity, &region),
+    )
+    .after(json!({"hour_price": hour}));
+    if let Some(before) = before {
+        entry = entry.before(json!({"hour_price": before}));
+    }
+    audit::record(&mut tx, ctx, entry).await?;
+    tx.commit().await?;
+    load_instance_prices(&mut *app.db.acquire().await?)
+        .await?
+        .into_iter()
+        .find(|p| p.instance_type == instance && p.capacity == capacity && p.region == region)
+        .ok_or(Error::NotFound("instance price"))
+}
+
+/// Removes an instance type's price (admins); audited as `instance_price.removed`.
+pub async fn remove_instance_price(app: &App, ctx: &Ctx, key: InstancePriceKey) -> Result<()> {
+    ctx.require_admin(Scope::Approve)?;
+    let mut errors = FieldErrors::new();
+    let Some((instance, capacity, region)) = instance_key(
+        &mut errors,
+        &key.instance_type,
+        key.capacity.as_deref(),
+        key.region.as_deref(),
+    )
+    .filter(|_| errors.is_empty()) else {
+        return Err(Error::Invalid(errors));
+    };
+    let mut tx = app.db.begin().await?;
+    let removed = sqlx::query_scalar!(
+        "DELETE FROM instance_prices
+         WHERE instance_type = $1 AND capacity = $2 AND region IS NOT DISTINCT FROM $3
+         RETURNING hour_price",
+        instance,
+        capacity.as_str(),
+        region
+    )
+    .fetch_optional(&mut *tx)
+    .await?
+    .ok_or(Error::NotFound("instance price"))?;
+    audit::record(
+        &mut tx,
+        ctx,
+        audit::Entry::new(
+            "instance_price.removed",
+            "instance_price",
+            instance_target(&instance, capacity, &region),
+        )
+        .before(json!({"hour_price": removed})),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
 /// Per month at `price`: cores and GiB, and extended resources by name.
 fn monthly(price: &Price, cores: f64, gib: f64, extended: &BTreeMap<String, i64>) -> f64 {
     let gpus: f64 = extended
@@ -285,6 +543,29 @@ pub async fn report(
     .fetch_all(&mut *conn)
     .await?;
     let prices = load(&mut conn).await?;
+    let instance_prices = load_instance_prices(&mut conn).await?;
+    let pools: BTreeMap<(String, String), PoolFacts> = sqlx::query!(
+        r#"SELECT c.name AS cluster, c.region, p.name, p.instance_types, p.common_labels,
+                  p.node_count, p.cpu_millis, p.memory_bytes
+           FROM node_pools p JOIN clusters c ON c.id = p.cluster_id"#
+    )
+    .fetch_all(&mut *conn)
+    .await?
+    .into_iter()
+    .map(|p| {
+        (
+            (p.cluster, p.name),
+            PoolFacts {
+                region: p.region,
+                instance_types: p.instance_types,
+                labels: serde_json::from_value(p.common_labels).unwrap_or_default(),
+                node_count: p.node_count,
+                cpu_millis: p.cpu_millis,
+                memory_bytes: p.memory_bytes,
+            },
+        )
+    })
+    .collect();
     drop(conn);
     let sizing = crate::capacity::team_sizing(app, ctx, team, query.clone()).await?;
     let default = prices.iter().find(|p| p.cluster.is_none());
@@ -295,10 +576,29 @@ pub async fn report(
             let own = prices.iter().find(|p| {
                 p.cluster.as_deref() == Some(&r.cluster) && p.pool.as_deref() == Some(&r.node_pool)
             });
-            let (price, price_from) = match (own, default) {
-                (Some(p), _) => (Some(p), Some("pool".to_owned())),
-                (None, Some(d)) => (Some(d), Some("default".to_owned())),
-                (None, None) => (None, None),
+            // A pool's own price, else its instance type's (with the default's prices of
+            // extended resources), else the default.
+            let by_instance = pools
+                .get(&(r.cluster.clone(), r.node_pool.clone()))
+                .and_then(|pool| instance_price(pool, &instance_prices))
+                .map(|(core, gib, note)| {
+                    let price = Price {
+                        cluster: Some(r.cluster.clone()),
+                        pool: Some(r.node_pool.clone()),
+                        cpu_core_hour: core,
+                        memory_gib_hour: gib,
+                        extended_hour: default.map(|d| d.extended_hour.clone()).unwrap_or_default(),
+                        updated_at: OffsetDateTime::now_utc(),
+                    };
+                    (price, note)
+                });
+            let (price, price_from, price_note) = match (own, &by_instance, default) {
+                (Some(p), ..) => (Some(p), Some("pool".to_owned()), None),
+                (None, Some((p, note)), _) => {
+                    (Some(p), Some("instance".to_owned()), Some(note.clone()))
+                }
+                (None, None, Some(d)) => (Some(d), Some("default".to_owned()), None),
+                (None, None, None) => (None, None, None),
             };
             let sized = crate::tenancy::spec::parse(&r.spec.0).ok();
             let committed_extended = sized.map(|s| s.extended()).unwrap_or_default();
@@ -333,6 +633,9 @@ pub async fn report(
                 namespace: r.name,
                 pool: r.node_pool,
                 price_from,
+                cpu_core_hour: price.map(|p| p.cpu_core_hour),
+                memory_gib_hour: price.map(|p| p.memory_gib_hour),
+                price_note,
                 committed_cpu_cores: committed_cpu,
                 committed_memory_gib: committed_memory,
                 committed_extended,
@@ -456,5 +759,87 @@ mod tests {
         let v = monthly(&price, 4.0, 16.0, &gpus);
         assert!((v - (0.16 + 0.08 + 5.0) * 730.0).abs() < 1e-9, "{v}");
         assert!((monthly(&price, 0.0, 0.0, &BTreeMap::new())).abs() < 1e-12);
+    }
+
+    fn listed(
+        instance: &str,
+        capacity: CapacityType,
+        region: Option<&str>,
+        hour: f64,
+    ) -> InstancePrice {
+        InstancePrice {
+            instance_type: instance.into(),
+            capacity,
+            region: region.map(Into::into),
+            hour_price: hour,
+            updated_at: OffsetDateTime::UNIX_EPOCH,
+        }
+    }
+
+    #[test]
+    fn an_instance_price_splits_into_cores_and_memory_that_add_up_to_it() {
+        let (core, gib) = split(0.384, 8.0, 32.0).unwrap();
+        assert!((8.0 * core + 32.0 * gib - 0.384).abs() < 1e-12);
+        // In OpenCost's ratio: a core costs as much as 7.46 GiB.
+        assert!((core / gib - CPU_WEIGHT / MEMORY_WEIGHT).abs() < 1e-9);
+        assert_eq!(split(1.0, 0.0, 4.0), None);
+    }
+
+    #[test]
+    fn spot_is_read_from_each_providers_labels() {
+        let labels = |k: &str, v: &str| BTreeMap::from([(k.to_owned(), v.to_owned())]);
+        for (k, v) in [
+            ("eks.amazonaws.com/capacityType", "SPOT"),
+            ("karpenter.sh/capacity-type", "spot"),
+            ("cloud.google.com/gke-spot", "true"),
+            ("cloud.google.com/gke-preemptible", "true"),
+            ("kubernetes.azure.com/scalesetpriority", "spot"),
+            ("lifecycle", "Ec2Spot"),
+        ] {
+            assert_eq!(capacity_type(&labels(k, v)), CapacityType::Spot, "{k}={v}");
+        }
+        assert_eq!(
+            capacity_type(&labels("eks.amazonaws.com/capacityType", "ON_DEMAND")),
+            CapacityType::OnDemand
+        );
+        assert_eq!(capacity_type(&BTreeMap::new()), CapacityType::OnDemand);
+    }
+
+    #[test]
+    fn a_pool_is_priced_by_its_instance_type_capacity_and_region() {
+        let pool = |types: &[&str], spot: bool| PoolFacts {
+            region: "cn-east-2".into(),
+            instance_types: types.iter().map(|t| t.to_string()).collect(),
+            labels: if spot {
+                BTreeMap::from([("eks.amazonaws.com/capacityType".into(), "SPOT".into())])
+            } else {
+                BTreeMap::new()
+            },
+            node_count: 2,
+            cpu_millis: 16_000,
+            memory_bytes: 64 * 1024 * 1024 * 1024,
+        };
+        let list = vec![
+            listed("m6i.2xlarge", CapacityType::OnDemand, None, 0.384),
+            listed(
+                "m6i.2xlarge",
+                CapacityType::OnDemand,
+                Some("cn-east-2"),
+                0.5,
+            ),
+            listed("m6i.2xlarge", CapacityType::Spot, None, 0.12),
+        ];
+        // The region's own row wins; per node: 8 cores, 32 GiB.
+        let (core, gib, note) = instance_price(&pool(&["m6i.2xlarge"], false), &list).unwrap();
+        assert!((8.0 * core + 32.0 * gib - 0.5).abs() < 1e-12);
+        assert!(
+            note.starts_with("m6i.2xlarge (on-demand, cn-east-2) at 0.5/h"),
+            "{note}"
+        );
+        let (core, gib, _) = instance_price(&pool(&["m6i.2xlarge"], true), &list).unwrap();
+        assert!((8.0 * core + 32.0 * gib - 0.12).abs() < 1e-12);
+        // Mixed instance types, or a type without a price: no instance price.
+        assert!(instance_price(&pool(&["m6i.2xlarge", "c6i.4xlarge"], false), &list).is_none());
+        assert!(instance_price(&pool(&["c6i.4xlarge"], false), &list).is_none());
     }
 }

@@ -122,6 +122,30 @@ pub async fn seed(app: &App, real: Option<&berth_fleet_sim::FleetSpec>) -> Resul
             "default price: 0.0316 per core-hour, 0.0042 per GiB-hour, 2.48 per GPU-hour".into(),
         );
     }
+    let instance_prices = sqlx::query_scalar!("SELECT count(*) AS \"n!\" FROM instance_prices")
+        .fetch_one(&app.db)
+        .await?;
+    if instance_prices == 0 {
+        // Illustrative hourly prices for the demo fleet's AWS instance types, so its pools
+        // are priced through their nodes' labels (the spot pool at its spot price).
+        for (instance_type, capacity, hour_price) in [
+            ("m6i.4xlarge", "on_demand", "0.768"),
+            ("r6i.4xlarge", "on_demand", "1.008"),
+            ("c6i.8xlarge", "on_demand", "1.36"),
+            ("c6i.8xlarge", "spot", "0.52"),
+        ] {
+            let input = berth_frontend::api::InstancePriceInput {
+                instance_type: instance_type.into(),
+                capacity: Some(capacity.into()),
+                region: None,
+                hour_price: hour_price.into(),
+            };
+            crate::cost::set_instance_price(app, &as_admin, input).await?;
+        }
+        said.push(
+            "instance prices: m6i.4xlarge, r6i.4xlarge, c6i.8xlarge (on-demand and spot)".into(),
+        );
+    }
 
     let clusters = sqlx::query_scalar!("SELECT count(*) AS \"n!\" FROM clusters")
         .fetch_one(&app.db)

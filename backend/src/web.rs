@@ -745,6 +745,25 @@ impl Portal for PortalService {
             .map_err(detail)
     }
 
+    async fn instance_prices(&self, req: &Parts) -> portal::Result<Vec<InstancePrice>> {
+        let ctx = self.reader(req).await?;
+        crate::cost::instance_prices(&self.app, &ctx)
+            .await
+            .map_err(detail)
+    }
+
+    async fn set_instance_price(
+        &self,
+        req: &Parts,
+        csrf: &str,
+        input: InstancePriceInput,
+    ) -> portal::Result<InstancePrice> {
+        let ctx = self.writer(req, csrf).await?;
+        crate::cost::set_instance_price(&self.app, &ctx, input)
+            .await
+            .map_err(detail)
+    }
+
     async fn quota_suggestion(
         &self,
         req: &Parts,

@@ -1107,7 +1107,114 @@ async fn the_cost_report_prices_quotas_requests_and_right_sizing(db: PgPool) {
     assert!((n.savings.unwrap() - savings).abs() < 1e-9);
     assert!((r.totals.committed_cost - n.committed_cost.unwrap()).abs() < 1e-9);
 
-    // The pool's own price wins over the default.
+    // Priced by its nodes' instance type (prod-shanghai-1's general pool: m6i.4xlarge,
+    // on-demand, in cn-east-2) over the default: the hourly price split between a node's
+    // cores and memory, adding up to it again. Only admins set it; bad input names its fields
+    // and stores nothing.
+    use berth_frontend::api::{InstancePriceInput, InstancePriceKey};
+    let instance = |ty: &str, capacity: &str, region: &str, hour: &str| InstancePriceInput {
+        instance_type: ty.into(),
+        capacity: Some(capacity.into()),
+        region: Some(region.into()),
+        hour_price: hour.into(),
+    };
+    assert!(matches!(
+        berth::cost::set_instance_price(&w.app, &w.dev, instance("m6i.4xlarge", "", "", "1")).await,
+        Err(Error::Forbidden(_))
+    ));
+    match berth::cost::set_instance_price(
+        &w.app,
+        &w.admin,
+        instance("m6i 4xlarge", "reserved", "cn/east", "-1"),
+    )
+    .await
+    {
+        Err(Error::Invalid(f)) => {
+            for field in ["instance_type", "capacity", "region", "hour_price"] {
+                assert!(f.contains_key(field), "{field}: {f:?}");
+            }
+        }
+        other => panic!("expected field errors, got {other:?}"),
+    }
+    assert!(berth::cost::instance_prices(&w.app, &w.dev)
+        .await
+        .unwrap()
+        .is_empty());
+    // A spot price does not apply to an on-demand pool.
+    berth::cost::set_instance_price(&w.app, &w.admin, instance("m6i.4xlarge", "spot", "", "0.3"))
+        .await
+        .unwrap();
+    berth::cost::set_instance_price(&w.app, &w.admin, instance("m6i.4xlarge", "", "", "0.768"))
+        .await
+        .unwrap();
+    let pool = berth::fleet::get(&w.app, &w.admin, CLUSTER)
+        .await
+        .unwrap()
+        .cluster
+        .pools
+        .into_iter()
+        .find(|p| p.name == "general")
+        .unwrap();
+    let nodes = f64::from(pool.node_count);
+    let (cores, gib) = (
+        pool.allocatable.cpu_millis as f64 / 1000.0 / nodes,
+        pool.allocatable.memory_bytes as f64 / 1024f64.powi(3) / nodes,
+    );
+    let priced = |r: &berth_frontend::api::CostReport| {
+        let n = r.namespaces[0].clone();
+        let hour = cores * n.cpu_core_hour.unwrap() + gib * n.memory_gib_hour.unwrap();
+        (n, hour)
+    };
+    let r = berth::cost::report(&w.app, &w.dev, "payments", RecommendationQuery::default())
+        .await
+        .unwrap();
+    let (n, hour) = priced(&r);
+    assert_eq!(n.price_from.as_deref(), Some("instance"));
+    assert!((hour - 0.768).abs() < 1e-9, "{hour}");
+    assert!(
+        n.price_note
+            .as_deref()
+            .unwrap()
+            .starts_with("m6i.4xlarge (on-demand) at 0.768/h"),
+        "{n:?}"
+    );
+    // The region's own row wins over the one for any region, until it is removed.
+    berth::cost::set_instance_price(
+        &w.app,
+        &w.admin,
+        instance("m6i.4xlarge", "on_demand", "cn-east-2", "0.9"),
+    )
+    .await
+    .unwrap();
+    let r = berth::cost::report(&w.app, &w.dev, "payments", RecommendationQuery::default())
+        .await
+        .unwrap();
+    assert!((priced(&r).1 - 0.9).abs() < 1e-9);
+    let key = InstancePriceKey {
+        instance_type: "m6i.4xlarge".into(),
+        capacity: None,
+        region: Some("cn-east-2".into()),
+    };
+    berth::cost::remove_instance_price(&w.app, &w.admin, key.clone())
+        .await
+        .unwrap();
+    assert!(matches!(
+        berth::cost::remove_instance_price(&w.app, &w.admin, key).await,
+        Err(Error::NotFound(_))
+    ));
+    let r = berth::cost::report(&w.app, &w.dev, "payments", RecommendationQuery::default())
+        .await
+        .unwrap();
+    assert!((priced(&r).1 - 0.768).abs() < 1e-9);
+    let audited: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM audit_events WHERE action IN ('instance_price.set', 'instance_price.removed')",
+    )
+    .fetch_one(&w.app.db)
+    .await
+    .unwrap();
+    assert_eq!(audited, 4);
+
+    // The pool's own price wins over the instance type's and the default.
     berth::cost::set_price(
         &w.app,
         &w.admin,

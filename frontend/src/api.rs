@@ -2137,6 +2137,55 @@ pub struct PriceInput {
     pub extended_hour: BTreeMap<String, String>,
 }
 
+words!(
+    /// How a node is bought, as its provider's labels say (`eks.amazonaws.com/capacityType`,
+    /// `karpenter.sh/capacity-type`, `cloud.google.com/gke-spot`, …).
+    CapacityType {
+        OnDemand = "on_demand",
+        Spot = "spot",
+    }
+);
+
+/// The hourly price of one instance type, for pools without a price of their own: Berth
+/// splits it between the node's cores and memory.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(ToSchema))]
+pub struct InstancePrice {
+    /// As nodes label it: `node.kubernetes.io/instance-type` (`m6i.2xlarge`).
+    pub instance_type: String,
+    pub capacity: CapacityType,
+    /// The cluster region it applies in; None: every region without a row of its own.
+    pub region: Option<String>,
+    pub hour_price: f64,
+    #[serde(with = "time::serde::rfc3339")]
+    pub updated_at: OffsetDateTime,
+}
+
+/// Sets an instance type's price.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(ToSchema))]
+pub struct InstancePriceInput {
+    pub instance_type: String,
+    /// `on_demand` (the default) or `spot`.
+    #[serde(default)]
+    pub capacity: Option<String>,
+    /// Empty or absent: any region.
+    #[serde(default)]
+    pub region: Option<String>,
+    pub hour_price: String,
+}
+
+/// Which instance price to remove.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(IntoParams))]
+pub struct InstancePriceKey {
+    pub instance_type: String,
+    #[serde(default)]
+    pub capacity: Option<String>,
+    #[serde(default)]
+    pub region: Option<String>,
+}
+
 /// Which price to remove: a pool's (cluster and pool) or the default (neither).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ssr", derive(IntoParams))]
@@ -2169,9 +2218,17 @@ pub struct NamespaceCost {
     pub cluster: String,
     pub namespace: String,
     pub pool: String,
-    /// `pool` (the pool's own price), `default` (the fleet's), or None: no price applies, and
-    /// the costs are None.
+    /// `pool` (the pool's own price), `instance` (its nodes' instance type's, split between
+    /// cores and memory), `default` (the fleet's), or None: no price applies, and the costs
+    /// are None.
     pub price_from: Option<String>,
+    /// The unit prices applied, and how an instance price was split.
+    #[serde(default)]
+    pub cpu_core_hour: Option<f64>,
+    #[serde(default)]
+    pub memory_gib_hour: Option<f64>,
+    #[serde(default)]
+    pub price_note: Option<String>,
     /// The quota's requests.
     pub committed_cpu_cores: f64,
     pub committed_memory_gib: f64,

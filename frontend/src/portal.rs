@@ -229,6 +229,13 @@ pub trait Portal: Send + Sync + 'static {
     async fn cost_report(&self, req: &Parts, team: &str) -> Result<CostReport>;
     async fn prices(&self, req: &Parts) -> Result<Vec<Price>>;
     async fn set_price(&self, req: &Parts, csrf: &str, input: PriceInput) -> Result<Price>;
+    async fn instance_prices(&self, req: &Parts) -> Result<Vec<InstancePrice>>;
+    async fn set_instance_price(
+        &self,
+        req: &Parts,
+        csrf: &str,
+        input: InstancePriceInput,
+    ) -> Result<InstancePrice>;
     async fn quota_suggestion(
         &self,
         req: &Parts,

@@ -1159,6 +1159,39 @@ pub async fn list_prices() -> Result<Vec<Price>, ErrorDetail> {
 }
 
 #[server(prefix = "/fn")]
+pub async fn list_instance_prices() -> Result<Vec<InstancePrice>, ErrorDetail> {
+    let (portal, parts) = portal()?;
+    portal.instance_prices(&parts).await
+}
+
+#[server(prefix = "/fn")]
+pub async fn set_instance_price(
+    csrf: String,
+    instance_type: String,
+    capacity: String,
+    region: String,
+    hour_price: String,
+    /// Where a plain form post returns to.
+    back: String,
+) -> Result<InstancePrice, ErrorDetail> {
+    let input = InstancePriceInput {
+        instance_type,
+        capacity: Some(capacity),
+        region: Some(region),
+        hour_price,
+    };
+    let (portal, parts) = portal()?;
+    let price = portal.set_instance_price(&parts, &csrf, input).await?;
+    let back = if back.starts_with("/teams/") {
+        back
+    } else {
+        "/".to_owned()
+    };
+    redirect_plain_form_post(&parts, &back);
+    Ok(price)
+}
+
+#[server(prefix = "/fn")]
 pub async fn set_price(
     csrf: String,
     /// `cluster/pool`, or empty for the fleet's default.

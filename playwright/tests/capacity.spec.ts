@@ -111,7 +111,10 @@ test('the team cost report prices quotas, requests and right-sizing, charts them
   await expect(page.locator('.card.stat', { hasText: 'Committed' })).toContainText('USD');
   await expect(page.getByRole('columnheader', { name: 'After right-sizing' })).toBeVisible();
   await expect(page.getByRole('img', { name: /^Monthly cost per namespace in USD/ })).toBeVisible();
-  await expect(page.getByRole('cell', { name: /^(the fleet default|the pool's)$/ }).first()).toBeVisible();
+  await expect(page.getByRole('cell', { name: /^(the fleet default|the pool's|its instance type's)/ }).first()).toBeVisible();
+  // Priced through the nodes' labels: the demo's spot pool (c6i.8xlarge, lifecycle=spot) at
+  // its instance type's spot price, split into cores and memory.
+  await expect(page.getByText(/c6i\.8xlarge \(spot\) at 0\.52\/h/).first()).toBeVisible();
   const csv = await page.request.get('/api/v1/teams/payments/cost.csv');
   expect(csv.ok()).toBeTruthy();
   expect(csv.headers()['content-type']).toContain('text/csv');
@@ -127,5 +130,16 @@ test('the team cost report prices quotas, requests and right-sizing, charts them
   await page.getByRole('button', { name: 'Set price' }).click();
   await expect(page.getByText('Price for prod-shanghai-1 · general saved.')).toBeVisible();
   await expect(page.getByRole('cell', { name: "the pool's" }).first()).toBeVisible();
+
+  // An instance price: a bad instance type names its field; a good one is listed.
+  await page.getByLabel('Instance type').fill('m6i 4xlarge');
+  await page.getByLabel('Instance price per hour').fill('0.7');
+  await page.getByRole('button', { name: 'Set instance price' }).click();
+  await expect(page.getByText('must be a node label value')).toBeVisible();
+  await page.getByLabel('Instance type').fill('r6i.4xlarge');
+  await page.getByLabel('Capacity', { exact: true }).selectOption('spot');
+  await page.getByRole('button', { name: 'Set instance price' }).click();
+  await expect(page.getByText('Price for r6i.4xlarge saved.')).toBeVisible();
+  await expect(page.getByRole('row', { name: /r6i\.4xlarge spot any 0\.7/ })).toBeVisible();
   expect(errors).toEqual([]);
 });

@@ -6,7 +6,8 @@ use axum::{
     response::{IntoResponse, Response},
 };
 use berth_frontend::api::{
-    CostReport, ErrorBody, Price, PriceInput, PriceScope, RecommendationQuery,
+    CostReport, ErrorBody, InstancePrice, InstancePriceInput, InstancePriceKey, Price, PriceInput,
+    PriceScope, RecommendationQuery,
 };
 use utoipa_axum::{router::OpenApiRouter, routes};
 
@@ -16,6 +17,11 @@ use crate::{auth::Ctx, cost, App, Result};
 pub fn router() -> OpenApiRouter<App> {
     OpenApiRouter::new()
         .routes(routes!(prices, set_price, remove_price))
+        .routes(routes!(
+            instance_prices,
+            set_instance_price,
+            remove_instance_price
+        ))
         .routes(routes!(team_cost))
         .routes(routes!(team_cost_csv))
 }
@@ -49,6 +55,44 @@ async fn remove_price(
     Query(which): Query<PriceScope>,
 ) -> Result<StatusCode> {
     cost::remove_price(&app, &ctx, which).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Every instance type's price per hour, for pools without a price of their own.
+#[utoipa::path(get, path = "/cost/instance-prices", tag = "capacity",
+    responses((status = 200, body = Vec<InstancePrice>), (status = 401, body = ErrorBody)))]
+async fn instance_prices(
+    State(app): State<App>,
+    ctx: Ctx,
+) -> Result<axum::Json<Vec<InstancePrice>>> {
+    Ok(axum::Json(cost::instance_prices(&app, &ctx).await?))
+}
+
+/// Sets an instance type's price per hour, on-demand or spot, for one region or all (admins;
+/// audited). A pool of that type without a price of its own is priced from it.
+#[utoipa::path(put, path = "/cost/instance-prices", tag = "capacity", request_body = InstancePriceInput,
+    responses((status = 200, body = InstancePrice), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+              (status = 422, body = ErrorBody)))]
+async fn set_instance_price(
+    State(app): State<App>,
+    ctx: Ctx,
+    Json(input): Json<InstancePriceInput>,
+) -> Result<axum::Json<InstancePrice>> {
+    Ok(axum::Json(
+        cost::set_instance_price(&app, &ctx, input).await?,
+    ))
+}
+
+/// Removes an instance type's price (admins; audited).
+#[utoipa::path(delete, path = "/cost/instance-prices", tag = "capacity", params(InstancePriceKey),
+    responses((status = 204), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+              (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+async fn remove_instance_price(
+    State(app): State<App>,
+    ctx: Ctx,
+    Query(key): Query<InstancePriceKey>,
+) -> Result<StatusCode> {
+    cost::remove_instance_price(&app, &ctx, key).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

@@ -7,8 +7,11 @@ use leptos_router::{components::A, hooks::use_params_map};
 
 use crate::{
     api::{CostReport, Me, NamespaceCost, Price},
-    components::{form_error, Authed, ErrorMessage},
-    server::{get_cost_report, list_clusters, list_prices, SetPrice},
+    components::{field_error, form_error, Authed, ErrorMessage},
+    server::{
+        get_cost_report, list_clusters, list_instance_prices, list_prices, SetInstancePrice,
+        SetPrice,
+    },
 };
 
 fn money(currency: &str, v: Option<f64>) -> String {
@@ -30,9 +33,10 @@ fn CostView(me: Me) -> impl IntoView {
     let params = use_params_map();
     let team = move || params.with(|p| p.get("name").unwrap_or_default());
     let set = ServerAction::<SetPrice>::new();
+    let set_instance = ServerAction::<SetInstancePrice>::new();
     let report = Resource::new(
-        move || (team(), set.version().get()),
-        |(team, _)| get_cost_report(team),
+        move || (team(), set.version().get(), set_instance.version().get()),
+        |(team, ..)| get_cost_report(team),
     );
     let is_admin = me.user.is_admin;
     let csrf = me.csrf_token.clone().unwrap_or_default();
@@ -47,7 +51,8 @@ fn CostView(me: Me) -> impl IntoView {
                 }
             })}
         </Suspense>
-        <Prices is_admin csrf set team=Signal::derive(team)/>
+        <Prices is_admin csrf=csrf.clone() set team=Signal::derive(team)/>
+        <InstancePrices is_admin csrf set=set_instance team=Signal::derive(team)/>
     }
 }
 
@@ -91,7 +96,16 @@ fn Report(report: CostReport) -> impl IntoView {
                             <td>{money(&cur, n.requested_cost)}<br/><small class="muted">{format!("{:.2} cores, {:.2} GiB", n.requested_cpu_cores, n.requested_memory_gib)}</small></td>
                             <td>{money(&cur, n.recommended_cost)}<br/><small class="muted">{format!("{:.2} cores, {:.2} GiB", n.recommended_cpu_cores, n.recommended_memory_gib)}</small></td>
                             <td>{money(&cur, n.savings)}</td>
-                            <td>{match n.price_from.as_deref() { Some("pool") => "the pool's", Some(_) => "the fleet default", None => "none set" }}</td>
+                            <td>{match n.price_from.as_deref() {
+                                    Some("pool") => "the pool's",
+                                    Some("instance") => "its instance type's",
+                                    Some(_) => "the fleet default",
+                                    None => "none set",
+                                }}
+                                {n.cpu_core_hour.zip(n.memory_gib_hour).map(|(c, m)| view! {
+                                    <br/><small class="muted">{format!("{c:.4}/core-h, {m:.4}/GiB-h")}</small>
+                                })}
+                                {n.price_note.clone().map(|note| view! { <br/><small class="muted">{note}</small> })}</td>
                         </tr>
                     }
                 }).collect_view()}
@@ -238,6 +252,70 @@ fn Prices(
                                 .collect_view()))}</div>
                     </div>
                     <button type="submit">"Set price"</button>
+                </ActionForm>
+            })}
+        </section>
+    }
+}
+
+/// Prices per instance type, for pools without a price of their own; admins set them.
+#[component]
+fn InstancePrices(
+    is_admin: bool,
+    csrf: String,
+    set: ServerAction<SetInstancePrice>,
+    team: Signal<String>,
+) -> impl IntoView {
+    let prices = Resource::new(move || set.version().get(), |_| list_instance_prices());
+    let value = set.value();
+    view! {
+        <section class="card">
+            <h2>"Prices per instance type"</h2>
+            <p class="muted small">"A pool without a price of its own whose nodes are all one instance type (node.kubernetes.io/instance-type) \
+                is priced from its type's hourly price, spot or on-demand as the provider's labels say (EKS, Karpenter, GKE, AKS, lifecycle), \
+                split between the node's allocatable cores and memory in OpenCost's default ratio. A row for the cluster's region wins over one for any region."</p>
+            <Suspense fallback=|| ()>
+                {move || Suspend::new(async move {
+                    match prices.await {
+                        Ok(list) if list.is_empty() => view! { <p class="muted">"No instance prices are set yet."</p> }.into_any(),
+                        Ok(list) => view! {
+                            <div class="table-wrap" tabindex="0"><table>
+                                <thead><tr><th>"Instance type"</th><th>"Capacity"</th><th>"Region"</th><th>"Per hour"</th></tr></thead>
+                                <tbody>{list.into_iter().map(|p| view! {
+                                    <tr><td><code>{p.instance_type}</code></td><td>{p.capacity.as_str().replace('_', "-")}</td>
+                                        <td>{p.region.unwrap_or_else(|| "any".into())}</td><td>{format!("{}", p.hour_price)}</td></tr>
+                                }).collect_view()}</tbody>
+                            </table></div>
+                        }.into_any(),
+                        Err(error) => view! { <ErrorMessage error/> }.into_any(),
+                    }
+                })}
+            </Suspense>
+            {is_admin.then(move || view! {
+                {form_error(value)}
+                {move || value.get().and_then(|r| r.ok()).map(|p| view! {
+                    <p class="ok" role="status">{format!("Price for {} saved.", p.instance_type)}</p>
+                })}
+                <ActionForm action=set>
+                    <input type="hidden" name="csrf" value=csrf/>
+                    <input type="hidden" name="back" value=move || format!("/teams/{}/cost", team.get())/>
+                    <div class="grid3">
+                        <div><label for="instance-type">"Instance type"</label>
+                            <input id="instance-type" name="instance_type" placeholder="m6i.2xlarge" required/>
+                            {field_error(value, "instance_type")}</div>
+                        <div><label for="instance-capacity">"Capacity"</label>
+                            <select id="instance-capacity" name="capacity">
+                                <option value="on_demand">"on-demand"</option>
+                                <option value="spot">"spot"</option>
+                            </select>{field_error(value, "capacity")}</div>
+                        <div><label for="instance-region">"Region (empty: any)"</label>
+                            <input id="instance-region" name="region" placeholder="cn-east-2"/>
+                            {field_error(value, "region")}</div>
+                        <div><label for="instance-price">"Instance price per hour"</label>
+                            <input id="instance-price" name="hour_price" placeholder="0.384" required/>
+                            {field_error(value, "hour_price")}</div>
+                    </div>
+                    <button type="submit">"Set instance price"</button>
                 </ActionForm>
             })}
         </section>

@@ -8,6 +8,8 @@
 #   git -C <krr> archive v1.29.0 | tar -x -C /tmp/krr-src
 #   python3 -m venv /tmp/krr-venv && /tmp/krr-venv/bin/pip install -r /tmp/krr-src/requirements.txt
 #   KRR_SRC=/tmp/krr-src KRR_PYTHON=/tmp/krr-venv/bin/python bash bench/krr.sh
+# BENCH_NAMESPACES lists the sizes (20 containers each, e.g. "100 250" for 2,000 and 5,000);
+# BENCH_ROUNDS (default 3) is how many times KRR and Berth run, alternating, per size.
 # KRR discovers workloads from a Kubernetes API, so a real control plane (testplane, one
 # cluster) holds the bench's Namespaces and Deployments; KRR finds their pods in Prometheus.
 set -euo pipefail

@@ -34,7 +34,11 @@ test('right-sizing from Prometheus: sort, filter, charts, a suggested quota file
   await expect(table.getByRole('row')).toHaveCount(5);
   await expect(table.getByRole('row', { name: /checkout-api/ })).toContainText('HPA detected');
   await expect(table.getByRole('row', { name: /checkout-db/ })).toContainText('2000m →');
-  await expect(page.getByRole('img', { name: /^CPU: median/ }).first()).toBeVisible();
+  // Each usage chart has a labelled axis in its unit (0, half and the top).
+  const cpuChart = page.getByRole('img', { name: /^CPU in m, axis 0 to \d+: median/ }).first();
+  await expect(cpuChart).toBeVisible();
+  await expect(cpuChart.locator('text.tick')).toHaveText(['0m', /^\d+m$/, /^\d+m$/]);
+  await expect(page.getByRole('img', { name: /^Memory in Mi, axis 0 to \d+/ }).first().locator('text.tick').last()).toHaveText(/^\d+Mi$/);
   await expect(page.getByLabel('Savings')).toContainText('2 Prometheus queries');
 
   // Sorted by the CPU change, the database's big saving comes first; by workload, the API.

@@ -44,10 +44,12 @@ fn signed(v: Option<i64>, unit: &str, scale: f64) -> String {
 }
 
 /// Usage from the median to the 99th percentile as a bar, the maximum as a tick, the current
-/// request in red and the recommendation in green, on one scale.
+/// request in red and the recommendation in green, on one scale whose axis is labelled in
+/// `unit` at 0, half and the top.
 #[component]
 fn UsageChart(
     label: String,
+    unit: &'static str,
     p50: Option<f64>,
     p99: Option<f64>,
     max: Option<f64>,
@@ -62,15 +64,16 @@ fn UsageChart(
         * 1.1;
     let x = move |v: f64| v / top * 200.0;
     let described = format!(
-        "{label}: median {:.0}, p99 {:.0}, max {:.0}, request {}, recommended {}",
+        "{label} in {unit}, axis 0 to {top:.0}: median {:.0}, p99 {:.0}, max {:.0}, request {}, recommended {}",
         p50.unwrap_or(0.0),
         p99.unwrap_or(0.0),
         max.unwrap_or(0.0),
         request.map_or("none".into(), |r| format!("{r:.0}")),
         recommended.map_or("none".into(), |r| format!("{r:.0}")),
     );
+    let ticks = [(0.0, "start"), (0.5, "middle"), (1.0, "end")];
     view! {
-        <svg class="usage-chart" viewBox="0 0 200 16" role="img" aria-label=described preserveAspectRatio="none">
+        <svg class="usage-chart" viewBox="0 0 200 32" role="img" aria-label=described>
             <rect x="0" y="5" width="200" height="6" class="track"/>
             {p50.zip(p99).map(|(a, b)| view! {
                 <rect x=format!("{:.1}", x(a)) y="3" width=format!("{:.1}", (x(b) - x(a)).max(1.0)) height="10" class="spread"/>
@@ -78,6 +81,11 @@ fn UsageChart(
             {max.map(|m| view! { <rect x=format!("{:.1}", x(m)) y="1" width="1.5" height="14" class="peak"/> })}
             {request.map(|r| view! { <rect x=format!("{:.1}", x(r)) y="0" width="2" height="16" class="request"/> })}
             {recommended.map(|r| view! { <rect x=format!("{:.1}", x(r)) y="0" width="2" height="16" class="recommended"/> })}
+            <line x1="0" x2="200" y1="18" y2="18" class="axis"/>
+            {ticks.map(|(at, anchor)| view! {
+                <line x1=format!("{:.1}", at * 199.0 + 0.5) x2=format!("{:.1}", at * 199.0 + 0.5) y1="18" y2="21" class="axis"/>
+                <text x=format!("{:.1}", at * 200.0) y="30" text-anchor=anchor class="tick">{format!("{:.0}{unit}", at * top)}</text>
+            })}
         </svg>
     }
 }
@@ -148,10 +156,10 @@ fn RecommendationTable(r: NamespaceRecommendations) -> impl IntoView {
                             {c.recommended.memory_limit_bytes.map(|l| view! { <span class="muted small">{format!(" (limit {:.0}Mi)", l as f64 / MIB)}</span> })}
                             {c.memory_info.clone().map(|i| view! { <span class="muted small">" "{i}</span> })}</td>
                         <td class:saving=c.memory_delta_bytes.is_some_and(|d| d < 0)>{signed(c.memory_delta_bytes, "Mi", MIB)}</td>
-                        <td><UsageChart label="CPU".into() p50=c.usage.cpu_p50 p99=c.usage.cpu_p99 max=c.usage.cpu_max
+                        <td><UsageChart label="CPU".into() unit="m" p50=c.usage.cpu_p50 p99=c.usage.cpu_p99 max=c.usage.cpu_max
                             request=c.current.cpu_request_millis.map(|m| m as f64)
                             recommended=c.recommended.cpu_request_millis.map(|m| m as f64)/></td>
-                        <td><UsageChart label="Memory".into() p50=c.usage.memory_p50.map(|b| b / MIB) p99=c.usage.memory_max.map(|b| b / MIB)
+                        <td><UsageChart label="Memory".into() unit="Mi" p50=c.usage.memory_p50.map(|b| b / MIB) p99=c.usage.memory_max.map(|b| b / MIB)
                             max=c.usage.memory_max.map(|b| b / MIB)
                             request=c.current.memory_request_bytes.map(|b| b as f64 / MIB)
                             recommended=c.recommended.memory_request_bytes.map(|b| b as f64 / MIB)/></td>

@@ -62,6 +62,9 @@ const MATRIX: &[(&str, &str, Needs, [u16; 4])] = &[
     ("GET", "/api/v1/cost/prices", Read, [OK, OK, OK, OK]),
     ("PUT", "/api/v1/cost/prices", Approve, [OK, DENIED, DENIED, DENIED]),
     ("DELETE", "/api/v1/cost/prices", Approve, [OK, DENIED, DENIED, DENIED]),
+    ("GET", "/api/v1/cost/instance-prices", Read, [OK, OK, OK, OK]),
+    ("PUT", "/api/v1/cost/instance-prices", Approve, [OK, DENIED, DENIED, DENIED]),
+    ("DELETE", "/api/v1/cost/instance-prices", Approve, [OK, DENIED, DENIED, DENIED]),
     ("GET", "/api/v1/tokens", Read, [OK, OK, OK, OK]),
     ("POST", "/api/v1/tokens", Session, [OK, OK, OK, OK]),
     ("DELETE", "/api/v1/tokens/{id}", Request, [OK, HIDDEN, HIDDEN, HIDDEN]),
@@ -294,6 +297,14 @@ async fn every_endpoint_answers_every_kind_of_caller_as_the_matrix_says(db: PgPo
         .put(
             "/api/v1/cost/prices",
             json!({"cpu_core_hour": "0.04", "memory_gib_hour": "0.005"}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    // An instance price named as the document's example key (`x`), for DELETE to find.
+    let (s, b) = admin
+        .put(
+            "/api/v1/cost/instance-prices",
+            json!({"instance_type": "x", "hour_price": "0.1"}),
         )
         .await;
     assert_eq!(s, StatusCode::OK, "{b}");

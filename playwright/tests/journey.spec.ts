@@ -207,6 +207,23 @@ test('lists search, sort and page, and the URL keeps all three', async ({ page }
   await expect(page.getByRole('searchbox', { name: 'Search' })).toHaveValue('payments');
   await expect(header).toHaveAttribute('aria-sort', 'descending');
 
+  // Filtering by team and by cluster: the choices are the teams and clusters the caller may
+  // see, the URL keeps them, and every row matches.
+  await page.getByLabel('Filter by team').selectOption('payments');
+  await page.getByLabel('Filter by cluster').selectOption('prod-shanghai-1');
+  await page.getByRole('button', { name: 'Filter' }).click();
+  await expect(page).toHaveURL(/[?&]team=payments/);
+  await expect(page).toHaveURL(/[?&]cluster=prod-shanghai-1/);
+  const rows = page.locator('table').first().locator('tbody tr');
+  await expect(rows.first()).toBeVisible();
+  for (const row of await rows.allTextContents()) {
+    expect(row).toContain('payments');
+    expect(row).toContain('prod-shanghai-1');
+  }
+  await page.reload();
+  await hydrated(page);
+  await expect(page.getByLabel('Filter by team')).toHaveValue('payments');
+
   // Requests page by page: every request once, in the order the server keeps.
   await page.goto('/requests?state=all');
   await hydrated(page);

@@ -1675,23 +1675,29 @@ async fn pinning_holds_with_what_each_cluster_serves_and_the_proof_says_where_it
     assert!(created.spec.unwrap().node_selector.is_none());
 }
 
-/// Whether `cluster` has Berth's pool policy `name` of `kind` (the API server's or Kyverno's).
-async fn has_policy(w: &Real, cluster: &str, kind: &str, name: &str) -> bool {
-    let (group, version, plural) = match kind {
-        "ValidatingPolicy" => ("policies.kyverno.io", "v1", "validatingpolicies"),
-        "MutatingPolicy" => ("policies.kyverno.io", "v1", "mutatingpolicies"),
+/// Whether `cluster` has the cluster-scoped object `name` of `kind`: one of the policies,
+/// bindings and PriorityClasses Berth writes once per cluster (the API server's or Kyverno's).
+async fn has_object(w: &Real, cluster: &str, kind: &str, name: &str) -> bool {
+    let (group, plural) = match kind {
+        "PriorityClass" => ("scheduling.k8s.io", "priorityclasses"),
+        "ValidatingPolicy" => ("policies.kyverno.io", "validatingpolicies"),
+        "MutatingPolicy" => ("policies.kyverno.io", "mutatingpolicies"),
         "ValidatingAdmissionPolicy" => (
             "admissionregistration.k8s.io",
-            "v1",
             "validatingadmissionpolicies",
         ),
-        _ => (
+        "ValidatingAdmissionPolicyBinding" => (
             "admissionregistration.k8s.io",
-            "v1",
             "validatingadmissionpolicybindings",
         ),
+        "MutatingAdmissionPolicy" => ("admissionregistration.k8s.io", "mutatingadmissionpolicies"),
+        "MutatingAdmissionPolicyBinding" => (
+            "admissionregistration.k8s.io",
+            "mutatingadmissionpolicybindings",
+        ),
+        other => panic!("no lookup for kind {other}"),
     };
-    let gvk = kube::api::GroupVersionKind::gvk(group, version, kind);
+    let gvk = kube::api::GroupVersionKind::gvk(group, "v1", kind);
     let resource = kube::discovery::ApiResource::from_gvk_with_plural(&gvk, plural);
     Api::<kube::api::DynamicObject>::all_with(w.admin_client(cluster).await, &resource)
         .get_opt(name)
@@ -1789,12 +1795,12 @@ async fn kyverno_pins_where_an_admin_chooses_it_and_switching_back_leaves_nothin
         "{proof:#?}"
     );
     run_jobs_until(&w.app, "the API server's pool policy to go", || async {
-        !has_policy(&w, cluster, "ValidatingAdmissionPolicy", policy).await
-            && !has_policy(&w, cluster, "ValidatingAdmissionPolicyBinding", policy).await
+        !has_object(&w, cluster, "ValidatingAdmissionPolicy", policy).await
+            && !has_object(&w, cluster, "ValidatingAdmissionPolicyBinding", policy).await
     })
     .await;
-    assert!(has_policy(&w, cluster, "MutatingPolicy", policy).await);
-    assert!(has_policy(&w, cluster, "ValidatingPolicy", policy).await);
+    assert!(has_object(&w, cluster, "MutatingPolicy", policy).await);
+    assert!(has_object(&w, cluster, "ValidatingPolicy", policy).await);
 
     // Real pods: Kyverno adds the selector and the pool's toleration, kube-scheduler binds
     // the pod to the pool's kwok node; a foreign toleration and another pool are refused with
@@ -1862,11 +1868,11 @@ async fn kyverno_pins_where_an_admin_chooses_it_and_switching_back_leaves_nothin
     let proof = proof_by(&w, cluster, &name, PinMechanism::Validating).await;
     assert_eq!(outcome(&proof, ProbeKind::Unpinned), ProbeOutcome::Refused);
     run_jobs_until(&w.app, "Kyverno's pool policies to go", || async {
-        !has_policy(&w, cluster, "MutatingPolicy", policy).await
-            && !has_policy(&w, cluster, "ValidatingPolicy", policy).await
+        !has_object(&w, cluster, "MutatingPolicy", policy).await
+            && !has_object(&w, cluster, "ValidatingPolicy", policy).await
     })
     .await;
-    assert!(has_policy(&w, cluster, "ValidatingAdmissionPolicy", policy).await);
+    assert!(has_object(&w, cluster, "ValidatingAdmissionPolicy", policy).await);
 }
 
 #[sqlx::test(migrator = "berth::app::MIGRATOR")]
@@ -2237,26 +2243,7 @@ async fn a_layer_tightens_guardrails_and_defaults_its_priority_class_on_the_real
     .unwrap();
     let exists = |cluster: &'static str, kind: &'static str, name: String| {
         let w = &w;
-        async move {
-            let client = w.admin_client(cluster).await;
-            let (group, plural) = match kind {
-                "PriorityClass" => ("scheduling.k8s.io", "priorityclasses"),
-                "MutatingAdmissionPolicy" => {
-                    ("admissionregistration.k8s.io", "mutatingadmissionpolicies")
-                }
-                _ => (
-                    "admissionregistration.k8s.io",
-                    "mutatingadmissionpolicybindings",
-                ),
-            };
-            let gvk = kube::api::GroupVersionKind::gvk(group, "v1", kind);
-            let resource = kube::discovery::ApiResource::from_gvk_with_plural(&gvk, plural);
-            Api::<kube::api::DynamicObject>::all_with(client, &resource)
-                .get_opt(&name)
-                .await
-                .unwrap()
-                .is_some()
-        }
+        async move { has_object(w, cluster, kind, &name).await }
     };
     let old_policy = format!("berth-priority-{class}");
     run_jobs_until(&w.app, "the old class to leave both clusters", || async {

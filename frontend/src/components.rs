@@ -321,44 +321,42 @@ pub fn ListFilters(
     let search_id = format!("{id}-q");
     let teams = Resource::new(|| (), |_| crate::server::list_teams());
     let clusters = Resource::new(|| (), |_| crate::server::list_clusters());
-    let (team_id, cluster_id) = (format!("{id}-team"), format!("{id}-cluster"));
-    // One choice list per filter, the URL's value selected; until the names have loaded, only
-    // "All" (and the URL's value, so a shared link shows what it filters by).
     // Read once: the selects keep what the visitor picks, and the Form lands it in the URL.
     let (team_q, cluster_q) = (query("team"), query("cluster"));
-    let team = move || untrack(team_q);
-    let cluster = move || untrack(cluster_q);
-    let choices = move |current: Option<String>, all: &'static str, names: Vec<String>| {
-        let current = current.unwrap_or_default();
-        let mut names = names;
+    // A filter's select: "All", then the names, the URL's value selected (and listed even
+    // before the names have loaded, so a shared link shows what it filters by).
+    let select = move |field: &'static str, all: &'static str, mut names: Vec<String>| {
+        let current = untrack(if field == "team" { team_q } else { cluster_q }).unwrap_or_default();
         if !current.is_empty() && !names.contains(&current) {
             names.push(current.clone());
         }
         view! {
-            <option value="" selected=current.is_empty()>{all}</option>
-            {names.into_iter().map(|n| {
-                let selected = n == current;
-                let label = n.clone();
-                view! { <option value=n selected=selected>{label}</option> }
-            }).collect_view()}
+            <select id=format!("{id}-{field}") name=field>
+                <option value="" selected=current.is_empty()>{all}</option>
+                {names.into_iter().map(|n| {
+                    let selected = n == current;
+                    let label = n.clone();
+                    view! { <option value=n selected=selected>{label}</option> }
+                }).collect_view()}
+            </select>
         }
     };
     view! {
         <leptos_router::components::Form method="GET" action="" attr:class="filters" attr:role="search" attr:aria-label=label>
             <label for=search_id.clone()>"Search"</label>
             <input id=search_id type="search" name="q" placeholder="namespace, team or cluster" prop:value=move || search().unwrap_or_default()/>
-            <label for=team_id.clone()>"Filter by team"</label>
-            <Suspense fallback=move || view! { <select id=team_id.clone() name="team">{choices(team(), "All teams", Vec::new())}</select> }>
+            <label for=format!("{id}-team")>"Filter by team"</label>
+            <Suspense fallback=move || select("team", "All teams", Vec::new())>
                 {move || Suspend::new(async move {
                     let names = teams.await.map(|t| t.into_iter().map(|t| t.name).collect()).unwrap_or_default();
-                    view! { <select id=format!("{id}-team") name="team">{choices(team(), "All teams", names)}</select> }
+                    select("team", "All teams", names)
                 })}
             </Suspense>
-            <label for=cluster_id.clone()>"Filter by cluster"</label>
-            <Suspense fallback=move || view! { <select id=cluster_id.clone() name="cluster">{choices(cluster(), "All clusters", Vec::new())}</select> }>
+            <label for=format!("{id}-cluster")>"Filter by cluster"</label>
+            <Suspense fallback=move || select("cluster", "All clusters", Vec::new())>
                 {move || Suspend::new(async move {
                     let names = clusters.await.map(|c| c.into_iter().map(|c| c.name).collect()).unwrap_or_default();
-                    view! { <select id=format!("{id}-cluster") name="cluster">{choices(cluster(), "All clusters", names)}</select> }
+                    select("cluster", "All clusters", names)
                 })}
             </Suspense>
             {children()}

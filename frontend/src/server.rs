@@ -1158,6 +1158,17 @@ pub async fn list_prices() -> Result<Vec<Price>, ErrorDetail> {
     portal.prices(&parts).await
 }
 
+/// Where a plain form post from a team's page returns to: that page, else home (never
+/// anywhere the form names outside the site's team pages).
+#[cfg(feature = "ssr")]
+fn team_page_or_home(back: String) -> String {
+    if back.starts_with("/teams/") {
+        back
+    } else {
+        "/".to_owned()
+    }
+}
+
 #[server(prefix = "/fn")]
 pub async fn list_instance_prices() -> Result<Vec<InstancePrice>, ErrorDetail> {
     let (portal, parts) = portal()?;
@@ -1182,12 +1193,7 @@ pub async fn set_instance_price(
     };
     let (portal, parts) = portal()?;
     let price = portal.set_instance_price(&parts, &csrf, input).await?;
-    let back = if back.starts_with("/teams/") {
-        back
-    } else {
-        "/".to_owned()
-    };
-    redirect_plain_form_post(&parts, &back);
+    redirect_plain_form_post(&parts, &team_page_or_home(back));
     Ok(price)
 }
 
@@ -1216,12 +1222,7 @@ pub async fn set_price(
     };
     let (portal, parts) = portal()?;
     let price = portal.set_price(&parts, &csrf, input).await?;
-    let back = if back.starts_with("/teams/") {
-        back
-    } else {
-        "/".to_owned()
-    };
-    redirect_plain_form_post(&parts, &back);
+    redirect_plain_form_post(&parts, &team_page_or_home(back));
     Ok(price)
 }
 

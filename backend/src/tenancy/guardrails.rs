@@ -26,7 +26,7 @@ use crate::{
     auth::Ctx,
     error::FieldErrors,
     fields::{collect, word},
-    jobs, App, Error, Result,
+    App, Error, Result,
 };
 
 /// A workload standard: its name in labels and objects, what it checks (CEL over the
@@ -604,17 +604,14 @@ pub async fn update_layer(
     )
     .execute(&mut *tx)
     .await?;
-    let namespaces = sqlx::query!(
-        "SELECT n.id, n.cluster_id FROM namespaces n JOIN clusters c ON c.id = n.cluster_id
-         WHERE c.layer = $1 AND n.state IN ('provisioning', 'ready', 'failed')
-           AND NOT EXISTS (SELECT 1 FROM jobs j WHERE j.namespace_id = n.id AND j.kind = 'apply' AND j.state = 'queued')",
-        layer
+    let reapplied = super::provision::reapply(
+        &mut tx,
+        super::provision::Reapply {
+            layer: Some(layer),
+            ..Default::default()
+        },
     )
-    .fetch_all(&mut *tx)
     .await?;
-    for n in &namespaces {
-        jobs::enqueue(&mut tx, jobs::Kind::Apply, n.id, None, n.cluster_id, None).await?;
-    }
     // A class renamed or cleared leaves the old one and its policy behind: each of the
     // layer's clusters gets a prune.
     let clusters = sqlx::query_scalar!("SELECT id FROM clusters WHERE layer = $1", layer)
@@ -629,7 +626,7 @@ pub async fn update_layer(
         ctx,
         audit::Entry::new("guardrails.layer_updated", "layer_guardrails", layer)
             .before(before.unwrap_or(Value::Null))
-            .after(json!({"guardrails": after, "namespaces_reapplied": namespaces.len()})),
+            .after(json!({"guardrails": after, "namespaces_reapplied": reapplied})),
     )
     .await?;
     tx.commit().await?;
@@ -671,24 +668,21 @@ pub async fn update(
     .await?;
     // Every live namespace of the environment gets its labels again (once: one queued
     // apply is enough).
-    let namespaces = sqlx::query!(
-        "SELECT n.id, n.cluster_id FROM namespaces n
-         WHERE n.environment = $1 AND n.state IN ('provisioning', 'ready', 'failed')
-           AND NOT EXISTS (SELECT 1 FROM jobs j WHERE j.namespace_id = n.id AND j.kind = 'apply' AND j.state = 'queued')",
-        environment.as_str()
+    let reapplied = super::provision::reapply(
+        &mut tx,
+        super::provision::Reapply {
+            environment: Some(environment.as_str()),
+            ..Default::default()
+        },
     )
-    .fetch_all(&mut *tx)
     .await?;
-    for n in &namespaces {
-        jobs::enqueue(&mut tx, jobs::Kind::Apply, n.id, None, n.cluster_id, None).await?;
-    }
     let after = serde_json::to_value(&g).map_err(anyhow::Error::from)?;
     audit::record(
         &mut tx,
         ctx,
         audit::Entry::new("guardrails.updated", "guardrails", environment.as_str())
             .before(before.unwrap_or(Value::Null))
-            .after(json!({"guardrails": after, "namespaces_reapplied": namespaces.len()})),
+            .after(json!({"guardrails": after, "namespaces_reapplied": reapplied})),
     )
     .await?;
     tx.commit().await?;

@@ -92,19 +92,16 @@ pub async fn engine_changed(
     tx: &mut sqlx::PgConnection,
     cluster_id: uuid::Uuid,
 ) -> crate::Result<usize> {
-    let namespaces = sqlx::query_scalar!(
-        "SELECT n.id FROM namespaces n
-         WHERE n.cluster_id = $1 AND n.state IN ('provisioning', 'ready', 'failed')
-           AND NOT EXISTS (SELECT 1 FROM jobs j WHERE j.namespace_id = n.id AND j.kind = 'apply' AND j.state = 'queued')",
-        cluster_id
+    let reapplied = super::provision::reapply(
+        tx,
+        super::provision::Reapply {
+            cluster_id: Some(cluster_id),
+            ..Default::default()
+        },
     )
-    .fetch_all(&mut *tx)
     .await?;
-    for id in &namespaces {
-        crate::jobs::enqueue(tx, crate::jobs::Kind::Apply, *id, None, cluster_id, None).await?;
-    }
     super::shared::enqueue(tx, cluster_id).await?;
-    Ok(namespaces.len())
+    Ok(reapplied)
 }
 
 /// A node pool as pinning sees it. A pool without a label key (the fallback `default`)

@@ -101,6 +101,36 @@ pub async fn facts(conn: &mut PgConnection, id: Uuid) -> Result<Facts> {
     .ok_or(Error::NotFound("namespace"))
 }
 
+/// Which live namespaces to apply again: those of a cluster, a layer or an environment.
+#[derive(Default)]
+pub struct Reapply<'a> {
+    pub cluster_id: Option<Uuid>,
+    pub layer: Option<&'a str>,
+    pub environment: Option<&'a str>,
+}
+
+/// Queues an apply of every live namespace `which` names, in the caller's transaction, once
+/// (a namespace with an apply already queued is left alone); returns how many were queued.
+pub async fn reapply(tx: &mut PgConnection, which: Reapply<'_>) -> Result<usize> {
+    let namespaces = sqlx::query!(
+        "SELECT n.id, n.cluster_id FROM namespaces n JOIN clusters c ON c.id = n.cluster_id
+         WHERE n.state IN ('provisioning', 'ready', 'failed')
+           AND ($1::uuid IS NULL OR n.cluster_id = $1)
+           AND ($2::text IS NULL OR c.layer = $2)
+           AND ($3::text IS NULL OR n.environment = $3)
+           AND NOT EXISTS (SELECT 1 FROM jobs j WHERE j.namespace_id = n.id AND j.kind = 'apply' AND j.state = 'queued')",
+        which.cluster_id,
+        which.layer,
+        which.environment
+    )
+    .fetch_all(&mut *tx)
+    .await?;
+    for n in &namespaces {
+        jobs::enqueue(tx, Kind::Apply, n.id, None, n.cluster_id, None).await?;
+    }
+    Ok(namespaces.len())
+}
+
 /// The manifests for `f`, or why they cannot be built.
 pub fn desired(
     app: &App,

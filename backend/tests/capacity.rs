@@ -239,10 +239,28 @@ fn series() -> Vec<Workload> {
     leaky0.limit_memory = Some(512.0 * MI);
     leaky0.oom_killed_at = Some(mid);
     let leaky = workload("Deployment", "leaky", vec![leaky0]);
+    // cache, in a namespace of its own: the container restarts at 60% and cAdvisor starts new
+    // series for it (a new `id`). 0.5 cores and 300Mi before, 0.1 cores and 700Mi after.
+    // KRR merges the two at every step: p95 0.5 cores, peak 700Mi; either series alone
+    // answers otherwise.
+    let mut cache0 = PodSeries::new(
+        "cache-0",
+        "redis",
+        start,
+        end,
+        step_curve(0.5, 0.1, start + len * 0.6),
+        step_curve(300.0 * MI, 700.0 * MI, start + len * 0.6),
+    );
+    cache0.restart_at = Some(start + len * 0.6);
+    cache0.new_series_on_restart = true;
+    let mut cache = workload("StatefulSet", "cache", vec![cache0]);
+    cache.namespace = RESTARTS.into();
     vec![
-        web, api, db, worker, thin, agent, idle, report, batch, leaky,
+        web, api, db, worker, thin, agent, idle, report, batch, leaky, cache,
     ]
 }
+
+const RESTARTS: &str = "payments-cache";
 
 /// The same namespace name on another cluster, with usage that would change every answer.
 fn elsewhere() -> Vec<Workload> {
@@ -369,6 +387,63 @@ async fn simple(w: &World, allow_hpa: bool) -> NamespaceRecommendations {
 /// with the 15% buffer.
 fn krr_memory(mi: f64) -> i64 {
     ((mi * 1.15).ceil() as i64) << 20
+}
+
+/// Berth reads each cAdvisor series on its own, which is what KRR's merged series are where a
+/// container has one per scrape job. A restart that starts new series is read merged, as KRR
+/// reads it, in one more query for that pod.
+#[tokio::test]
+async fn a_container_with_new_series_after_a_restart_is_merged_as_krr_merges_it() {
+    let p = prometheus("restarts").await;
+    let source = capacity::prom::Source::new(
+        &p.url,
+        std::time::Duration::from_secs(30),
+        None,
+        Some(("cluster".into(), CLUSTER.into())),
+    )
+    .unwrap();
+    let w = capacity::Window {
+        history: std::time::Duration::from_secs(48 * 3600),
+        step: std::time::Duration::from_secs(STEP as u64),
+    };
+    let at = now();
+    for stats in [capacity::Stats::Recommend, capacity::Stats::Chart] {
+        let before = source.queries();
+        let reading = capacity::read(&source, RESTARTS, Strategy::Simple, w, at, false, stats)
+            .await
+            .unwrap();
+        let r = capacity::recommend(&reading, Strategy::Simple, false, w, at);
+        let cache = r
+            .containers
+            .iter()
+            .find(|c| c.workload == "cache")
+            .unwrap_or_else(|| panic!("{:#?}", r.containers));
+        assert_eq!(cache.pods_seen, 1);
+        assert_eq!(cache.recommended.cpu_request_millis, Some(500));
+        assert_eq!(
+            cache.recommended.memory_request_bytes,
+            Some(krr_memory(700.0))
+        );
+        assert_eq!(
+            source.queries() - before,
+            3,
+            "usage, spec, and the merged usage of the pod with two series"
+        );
+    }
+    // The other namespace's containers have one series each: two queries.
+    let before = source.queries();
+    capacity::read(
+        &source,
+        NS,
+        Strategy::Simple,
+        w,
+        at,
+        false,
+        capacity::Stats::Recommend,
+    )
+    .await
+    .unwrap();
+    assert_eq!(source.queries() - before, 2);
 }
 
 #[sqlx::test(migrations = "../migrations")]

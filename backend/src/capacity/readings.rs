@@ -215,7 +215,8 @@ pub(super) fn to_millis(cores: f64) -> i64 {
 // Right-sizing
 
 /// Everything a namespace's recommendations need from Prometheus, read in 2 queries
-/// (`simple`) or 4 (`decaying`: the usage points themselves too).
+/// (`simple`) or 4 (`decaying`: the usage points themselves too), and one more where a
+/// container has several series of one scrape job.
 pub struct Reading {
     pub(super) usage: Usage,
     pub(super) spec: Spec,
@@ -236,10 +237,20 @@ pub async fn read(
     let usage_q = usage_query(source, namespace, w, stats, at);
     let spec_q = spec_query(source, namespace, w, oom && strategy == Strategy::Simple);
     let (usage, spec) = tokio::join!(source.vector(&usage_q, at), source.vector(&spec_q, at));
-    let (usage, spec) = (
+    let (mut usage, spec) = (
         usage.map_err(Error::Unavailable)?,
         spec.map_err(Error::Unavailable)?,
     );
+    let merged = pods_with_several_series(&usage);
+    if !merged.is_empty() {
+        let q = merged_usage_query(source, namespace, &merged, w, stats);
+        let answers = source.vector(&q, at).await.map_err(Error::Unavailable)?;
+        usage.retain(|s| {
+            !(per_container(label(&s.labels, "berth_stat"))
+                && merged.contains(label(&s.labels, "pod")))
+        });
+        usage.extend(answers);
+    }
     let (mut cpu_points, mut memory_points) = (Vec::new(), Vec::new());
     if strategy == Strategy::Decaying {
         let (q, ..) = promql(source, namespace, w);
@@ -260,6 +271,24 @@ pub async fn read(
     })
 }
 
+/// The pods where a container has more than one series of one scrape job for some
+/// per-container statistic: there, the statistic of each series is not the container's.
+pub(super) fn pods_with_several_series(usage: &[Sample]) -> BTreeSet<String> {
+    let mut seen = BTreeSet::new();
+    let mut pods = BTreeSet::new();
+    for s in usage {
+        let stat = label(&s.labels, "berth_stat");
+        if !per_container(stat) {
+            continue;
+        }
+        let [pod, container, job] = ["pod", "container", "job"].map(|k| label(&s.labels, k));
+        if !seen.insert((stat, pod, container, job)) {
+            pods.insert(pod.to_owned());
+        }
+    }
+    pods
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -275,6 +304,33 @@ mod tests {
         .map(|(k, v)| (k.to_owned(), v.to_owned()))
         .collect();
         Sample { labels, value }
+    }
+
+    #[test]
+    fn a_container_with_two_series_of_one_job_marks_its_pod_for_merging() {
+        let mut restarted = sample("kubelet", "cpu_p95", 0.5);
+        restarted.labels.insert("id".into(), "/kubepods/a".into());
+        let mut again = sample("kubelet", "cpu_p95", 0.1);
+        again.labels.insert("id".into(), "/kubepods/b".into());
+        // Two jobs, or a statistic per namespace, are not two series of one container.
+        let mut peak = sample("kubelet", "ns_cpu_peak", 1.0);
+        peak.labels.insert("id".into(), "/kubepods/c".into());
+        let one_each = vec![
+            sample("kubelet", "cpu_p95", 0.5),
+            sample("cadvisor", "cpu_p95", 0.5),
+            sample("kubelet", "mem_max", 1e8),
+            sample("kubelet", "last_seen", 1.0),
+            sample("kubelet", "last_seen", 1.0),
+            sample("kubelet", "ns_cpu_peak", 1.0),
+            peak,
+        ];
+        assert!(pods_with_several_series(&one_each).is_empty());
+        let mut two = one_each;
+        two.extend([restarted, again]);
+        assert_eq!(
+            pods_with_several_series(&two),
+            BTreeSet::from(["api-1".to_owned()])
+        );
     }
 
     #[test]

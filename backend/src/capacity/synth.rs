@@ -30,6 +30,9 @@ pub struct PodSeries {
     /// The container restarts at the first scrape at or after this time: its CPU counter
     /// starts again from zero.
     pub restart_at: Option<f64>,
+    /// The restart starts new series, as cAdvisor's do after a real restart (their `id` is
+    /// the new container's); without it the same series' counter starts again.
+    pub new_series_on_restart: bool,
     /// Intervals with no samples at all (the scrape failed).
     pub gaps: Vec<(f64, f64)>,
     pub request_cpu: f64,
@@ -58,6 +61,7 @@ impl PodSeries {
             cpu,
             memory,
             restart_at: None,
+            new_series_on_restart: false,
             gaps: vec![],
             request_cpu: 0.5,
             request_memory: 512.0 * 1024.0 * 1024.0,
@@ -69,6 +73,17 @@ impl PodSeries {
 
     fn scraped(&self, t: f64) -> bool {
         !self.gaps.iter().any(|(a, b)| *a <= t && t <= *b)
+    }
+
+    /// The cAdvisor series' `id` at `t` where a restart starts new series.
+    fn series_id(&self, t: f64) -> Option<String> {
+        let restarted = self.restart_at.is_some_and(|r| t >= r);
+        self.new_series_on_restart.then(|| {
+            format!(
+                "/kubepods/{}/{}-{}",
+                self.pod, self.container, restarted as u8
+            )
+        })
     }
 }
 
@@ -177,7 +192,10 @@ pub fn write_openmetrics<W: Write>(
                     }
                 }
                 if p.scraped(t) {
-                    let labels = [("pod", p.pod.as_str()), ("container", p.container.as_str())];
+                    let id = p.series_id(t);
+                    let mut labels =
+                        vec![("pod", p.pod.as_str()), ("container", p.container.as_str())];
+                    labels.extend(id.as_deref().map(|id| ("id", id)));
                     out.sample("container_cpu_usage_seconds_total", &labels, counter, t)?;
                 }
             }
@@ -188,7 +206,9 @@ pub fn write_openmetrics<W: Write>(
         out.base = base(&wl.namespace);
         for p in &wl.pods {
             for t in times(p.start, p.end, scrape).filter(|t| p.scraped(*t)) {
-                let labels = [("pod", p.pod.as_str()), ("container", p.container.as_str())];
+                let id = p.series_id(t);
+                let mut labels = vec![("pod", p.pod.as_str()), ("container", p.container.as_str())];
+                labels.extend(id.as_deref().map(|id| ("id", id)));
                 out.sample(
                     "container_memory_working_set_bytes",
                     &labels,

@@ -84,6 +84,53 @@ pub fn search(raw: Option<&str>) -> Result<Option<String>> {
     Ok(Some(term.to_lowercase()))
 }
 
+/// A list's order: a column the list sorts by, and which way.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Sort {
+    pub column: &'static str,
+    pub descending: bool,
+}
+
+/// A list's `sort`: one of `columns`, `-column` for descending; blank is the list's own order.
+pub fn sort(raw: Option<&str>, columns: &[&'static str]) -> Result<Option<Sort>> {
+    let Some(raw) = raw.map(str::trim).filter(|s| !s.is_empty()) else {
+        return Ok(None);
+    };
+    let (name, descending) = match raw.strip_prefix('-') {
+        Some(name) => (name, true),
+        None => (raw, false),
+    };
+    columns
+        .iter()
+        .find(|c| **c == name)
+        .map(|column| Some(Sort { column, descending }))
+        .ok_or_else(|| {
+            Error::invalid(
+                "sort",
+                format!(
+                    "must be one of {}, or one of them after - for the reverse order",
+                    columns.join(", ")
+                ),
+            )
+        })
+}
+
+/// Where a sorted list's page starts: the `cursor` a previous page of the same order returned
+/// (the number of rows before it); absent is the first page.
+pub fn offset(errors: &mut FieldErrors, raw: Option<&str>) -> i64 {
+    cursor(errors, raw, |c| c.parse::<i64>().ok().filter(|n| *n >= 0)).unwrap_or(0)
+}
+
+/// A page of a sorted list from rows fetched with `LIMIT limit + 1 OFFSET offset`.
+pub fn sorted_page<T>(mut items: Vec<T>, limit: i64, offset: i64) -> Page<T> {
+    let more = items.len() as i64 > limit;
+    items.truncate(limit.max(0) as usize);
+    Page {
+        items,
+        next_cursor: more.then(|| (offset + limit).to_string()),
+    }
+}
+
 /// The `cursor` a previous page returned, read by `parse`; absent or empty is the first page.
 pub fn cursor<C>(
     errors: &mut FieldErrors,

@@ -14,8 +14,9 @@ use berth::{
 };
 use berth_fleet_sim::{FaultSettings, Fleet};
 use berth_frontend::api::{
-    Amendment, BudgetInput, ClassQuota, Decision, Decommission, Environment, NewNamespaceRequest,
-    NewWebhook, QuotaChange, RequestDetail, RequestQuery, RequestState, Scope, SpecChoice,
+    Amendment, BudgetInput, ClassQuota, Decision, Decommission, Environment, NamespaceQuery,
+    NewNamespaceRequest, NewWebhook, QuotaChange, RequestDetail, RequestQuery, RequestState, Scope,
+    SpecChoice,
 };
 use common::*;
 use serde_json::{json, Value};
@@ -2017,4 +2018,150 @@ fn quota_of_s() -> berth_frontend::api::QuotaSpec {
         requests_storage: "50Gi".into(),
         other: Default::default(),
     }
+}
+
+#[sqlx::test(migrator = "berth::app::MIGRATOR")]
+async fn lists_sort_on_the_server_so_the_order_holds_across_pages(db: PgPool) {
+    let w = world(db).await;
+    for name in [
+        "payments-sc",
+        "payments-sa",
+        "payments-se",
+        "payments-sb",
+        "payments-sd",
+    ] {
+        ready(&w, request("prod-shanghai-1", name, "general", "S")).await;
+    }
+    // Two to a page, followed to the end: one order over every page.
+    let mut query = NamespaceQuery {
+        q: Some("payments-s".into()),
+        sort: Some("-name".into()),
+        limit: Some(2),
+        ..Default::default()
+    };
+    let mut names = Vec::new();
+    loop {
+        let page = namespaces::list(&w.app, &w.dev, query.clone())
+            .await
+            .unwrap();
+        names.extend(page.items.into_iter().map(|n| n.name));
+        match page.next_cursor {
+            Some(cursor) => query.cursor = Some(cursor),
+            None => break,
+        }
+    }
+    assert_eq!(
+        names,
+        [
+            "payments-se",
+            "payments-sd",
+            "payments-sc",
+            "payments-sb",
+            "payments-sa"
+        ]
+    );
+
+    let requested = |sort: &str| {
+        let mut query = RequestQuery {
+            q: Some("payments-s".into()),
+            sort: Some(sort.into()),
+            limit: Some(2),
+            ..Default::default()
+        };
+        let app = w.app.clone();
+        let dev = w.dev.clone();
+        async move {
+            let mut names = Vec::new();
+            loop {
+                let page = requests::list(&app, &dev, query.clone()).await.unwrap();
+                names.extend(page.items.into_iter().map(|r| r.namespace));
+                match page.next_cursor {
+                    Some(cursor) => query.cursor = Some(cursor),
+                    None => break names,
+                }
+            }
+        }
+    };
+    assert_eq!(
+        requested("namespace").await,
+        [
+            "payments-sa",
+            "payments-sb",
+            "payments-sc",
+            "payments-sd",
+            "payments-se"
+        ]
+    );
+    assert_eq!(
+        requested("created").await,
+        [
+            "payments-sc",
+            "payments-sa",
+            "payments-se",
+            "payments-sb",
+            "payments-sd"
+        ]
+    );
+    assert_eq!(
+        requested("-created").await,
+        [
+            "payments-sd",
+            "payments-sb",
+            "payments-se",
+            "payments-sa",
+            "payments-sc"
+        ]
+    );
+
+    // Every column sorts both ways.
+    for column in namespaces::SORT_COLUMNS {
+        for sort in [column.to_owned(), format!("-{column}")] {
+            let page = namespaces::list(
+                &w.app,
+                &w.dev,
+                NamespaceQuery {
+                    q: Some("payments-s".into()),
+                    sort: Some(sort.clone()),
+                    ..Default::default()
+                },
+            )
+            .await
+            .unwrap_or_else(|e| panic!("{sort}: {e:?}"));
+            assert_eq!(page.items.len(), 5, "{sort}");
+        }
+    }
+    for column in requests::SORT_COLUMNS {
+        for sort in [column.to_owned(), format!("-{column}")] {
+            assert_eq!(requested(&sort).await.len(), 5, "{sort}");
+        }
+    }
+
+    // An unknown column, or a cursor of another order, is refused by field.
+    let f = fields(
+        namespaces::list(
+            &w.app,
+            &w.dev,
+            NamespaceQuery {
+                sort: Some("colour".into()),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap_err(),
+    );
+    assert!(f["sort"].contains("name, cluster, team"), "{f:?}");
+    let f = fields(
+        requests::list(
+            &w.app,
+            &w.dev,
+            RequestQuery {
+                sort: Some("-team".into()),
+                cursor: Some("1700000000000000000_7b0c3a4e-0000-4000-8000-000000000000".into()),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap_err(),
+    );
+    assert!(f.contains_key("cursor"), "{f:?}");
 }

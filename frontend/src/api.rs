@@ -1380,6 +1380,11 @@ pub struct RequestQuery {
     pub state: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub kind: Option<String>,
+    /// The order: `namespace`, `cluster`, `team`, `kind`, `state`, `requested_by` or
+    /// `created`, ascending, or after `-` descending; default newest first. A sorted list's
+    /// `next_cursor` keeps its order only for the same `sort`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sort: Option<String>,
     /// 1–500, default 50.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub limit: Option<i64>,
@@ -1511,6 +1516,12 @@ pub struct NamespaceQuery {
     pub q: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub state: Option<String>,
+    /// The order: `name`, `cluster`, `team`, `pool`, `state`, `cpu` (CPU requested in the
+    /// namespace), `drift` (objects drifted) or `pinning`, ascending, or after `-`
+    /// descending; default by name. A sorted list's `next_cursor` keeps its order only for
+    /// the same `sort`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sort: Option<String>,
     /// 1–500, default 50.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub limit: Option<i64>,

@@ -292,7 +292,8 @@ pub fn SortHeader(label: &'static str, column: &'static str) -> impl IntoView {
     } else {
         column.to_owned()
     };
-    let href = href_with(&[("sort", Some(next))]);
+    // A new order starts at its first page.
+    let href = href_with(&[("sort", Some(next)), ("cursor", None)]);
     let arrow = match state {
         "ascending" => " ▲",
         "descending" => " ▼",

@@ -229,5 +229,18 @@ test('lists search, sort and page, and the URL keeps all three', async ({ page }
   await hydrated(page);
   await expect(page.getByLabel('Show')).toHaveValue('all');
   await expect(page.getByRole('navigation', { name: 'Pages' })).toContainText('shown');
+
+  // The server sorts (so the order holds across pages): by namespace, then the reverse.
+  const requestHeader = page.locator('table').first().getByRole('columnheader', { name: 'Namespace', exact: true });
+  const requested = page.locator('table').first().locator('tbody tr td:first-child');
+  await requestHeader.getByRole('link').click();
+  await expect(page).toHaveURL(/sort=namespace/);
+  await expect(requestHeader).toHaveAttribute('aria-sort', 'ascending');
+  const byName = await requested.allTextContents();
+  expect(byName).toEqual([...byName].sort());
+  await requestHeader.getByRole('link').click();
+  await expect(page).toHaveURL(/sort=-namespace/);
+  await expect(requestHeader).toHaveAttribute('aria-sort', 'descending');
+  await expect(requested.first()).toHaveText([...byName].sort().reverse()[0]);
   expect(errors).toEqual([]);
 });

@@ -14,7 +14,7 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 use super::spec::Amount;
-use crate::{audit, auth::Ctx, error::FieldErrors, App, Error, Result};
+use crate::{audit, auth::Ctx, error::FieldErrors, fields::Sort, App, Error, Result};
 
 pub async fn objects(conn: &mut PgConnection, namespace_id: Uuid) -> Result<Vec<ObjectOutcome>> {
     Ok(sqlx::query_as!(
@@ -111,11 +111,20 @@ struct Filter<'a> {
     /// Part of the namespace's, the team's or the cluster's name.
     search: Option<String>,
     after: Option<(String, Uuid)>,
+    /// A column's order instead of the name's, paged by `offset`.
+    sort: Option<Sort>,
+    offset: i64,
     limit: i64,
 }
 
+/// The columns the namespace list sorts by.
+pub const SORT_COLUMNS: [&str; 8] = [
+    "name", "cluster", "team", "pool", "state", "cpu", "drift", "pinning",
+];
+
 /// The one query every namespace read model comes from; checked against the schema at
-/// compile time. Ordered by name and id, the cursor's order, which the index serves.
+/// compile time. Ordered by name and id, the cursor's order, which the index serves; or by
+/// a column (`sort`: text, or a number for the CPU used and the drift), then name and id.
 async fn rows(conn: &mut PgConnection, f: &Filter<'_>) -> Result<Vec<Row>> {
     Ok(sqlx::query_as!(
         Row,
@@ -129,6 +138,15 @@ async fn rows(conn: &mut PgConnection, f: &Filter<'_>) -> Result<Vec<Row>> {
                   n.created_at
            FROM namespaces n JOIN teams t ON t.id = n.team_id JOIN clusters c ON c.id = n.cluster_id
            LEFT JOIN git_repositories g ON g.id = c.git_repository_id
+           CROSS JOIN LATERAL (SELECT n.usage->'used'->>'requests.cpu' AS cpu) u
+           CROSS JOIN LATERAL (SELECT
+               CASE $12::text WHEN 'name' THEN n.name WHEN 'cluster' THEN c.name WHEN 'team' THEN t.name
+                   WHEN 'pool' THEN n.node_pool WHEN 'state' THEN n.state
+                   WHEN 'pinning' THEN coalesce(n.pinning->>'verdict', '') END AS text,
+               CASE $12::text
+                   WHEN 'cpu' THEN coalesce(CASE WHEN u.cpu ~ '^[0-9]+m$' THEN rtrim(u.cpu, 'm')::numeric
+                       WHEN u.cpu ~ '^[0-9]+(\.[0-9]+)?$' THEN u.cpu::numeric * 1000 END, 0)
+                   WHEN 'drift' THEN coalesce(jsonb_array_length(n.drift) + 1, 0) END AS number) k
            WHERE ($1 OR t.name = ANY($2))
              AND ($3::text IS NULL OR t.name = $3)
              AND ($4::text IS NULL OR c.name = $4)
@@ -137,8 +155,10 @@ async fn rows(conn: &mut PgConnection, f: &Filter<'_>) -> Result<Vec<Row>> {
              AND ($8::text IS NULL OR (n.name, n.id) > ($8, $9))
              AND ($11::text IS NULL OR strpos(n.name, $11) > 0 OR strpos(t.name, $11) > 0
                   OR strpos(c.name, $11) > 0)
-           ORDER BY n.name, n.id
-           LIMIT $10"#,
+           ORDER BY CASE WHEN NOT $13 THEN k.number END, CASE WHEN $13 THEN k.number END DESC,
+                    CASE WHEN NOT $13 THEN k.text END, CASE WHEN $13 THEN k.text END DESC,
+                    n.name, n.id
+           LIMIT $10 OFFSET $14"#,
         f.all_teams,
         &f.my_teams,
         f.team,
@@ -149,7 +169,10 @@ async fn rows(conn: &mut PgConnection, f: &Filter<'_>) -> Result<Vec<Row>> {
         f.after.as_ref().map(|c| c.0.as_str()),
         f.after.as_ref().map(|c| c.1),
         f.limit,
-        f.search.as_deref()
+        f.search.as_deref(),
+        f.sort.map(|s| s.column),
+        f.sort.is_some_and(|s| s.descending),
+        f.offset
     )
     .fetch_all(conn)
     .await?)
@@ -198,16 +221,32 @@ impl From<Row> for Namespace {
     }
 }
 
-/// Members see their teams' namespaces; admins see all. Ordered by name, paged by cursor.
+/// Members see their teams' namespaces; admins see all. Ordered by name, or by the column
+/// `sort` names, paged by cursor.
 pub async fn list(app: &App, ctx: &Ctx, query: NamespaceQuery) -> Result<Page<Namespace>> {
     let actor = ctx.require(Scope::Read)?;
     let mut errors = FieldErrors::new();
     let limit =
         crate::fields::collect(&mut errors, crate::fields::parse_limit(query.limit)).unwrap_or(0);
-    let cursor = crate::fields::cursor(&mut errors, query.cursor.as_deref(), |c| {
-        let (name, id) = c.split_once('/')?;
-        Some((name.to_owned(), Uuid::parse_str(id).ok()?))
-    });
+    let sort = crate::fields::collect(
+        &mut errors,
+        crate::fields::sort(query.sort.as_deref(), &SORT_COLUMNS),
+    )
+    .flatten();
+    // A sorted list pages by position; the name's order by the last name shown.
+    let (cursor, offset) = match sort {
+        Some(_) => (
+            None,
+            crate::fields::offset(&mut errors, query.cursor.as_deref()),
+        ),
+        None => (
+            crate::fields::cursor(&mut errors, query.cursor.as_deref(), |c| {
+                let (name, id) = c.split_once('/')?;
+                Some((name.to_owned(), Uuid::parse_str(id).ok()?))
+            }),
+            0,
+        ),
+    };
     let state = query
         .state
         .as_deref()
@@ -226,14 +265,17 @@ pub async fn list(app: &App, ctx: &Ctx, query: NamespaceQuery) -> Result<Page<Na
         state,
         search,
         after: cursor,
+        sort,
+        offset,
         limit: limit + 1,
         ..Default::default()
     };
     let rows = rows(&mut *app.db.acquire().await?, &filter).await?;
     let items: Vec<Namespace> = rows.into_iter().map(Into::into).collect();
-    Ok(crate::fields::page(items, limit, |n| {
-        format!("{}/{}", n.name, n.id)
-    }))
+    Ok(match sort {
+        Some(_) => crate::fields::sorted_page(items, limit, offset),
+        None => crate::fields::page(items, limit, |n| format!("{}/{}", n.name, n.id)),
+    })
 }
 
 /// A namespace with its objects and requests. Its quota usage is read live from the

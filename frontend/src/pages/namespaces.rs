@@ -13,8 +13,7 @@ use crate::{
         NamespaceSpec, PinVerdict, PinningProof, ProbeKind, QuotaSpec,
     },
     components::{
-        field_error, form_error, query, sort_order, sort_rows, when, Authed, ErrorMessage,
-        ListFilters, Pager, SortHeader,
+        field_error, form_error, query, when, Authed, ErrorMessage, ListFilters, Pager, SortHeader,
     },
     pages::{
         fleet::{cores, gib, Bar},
@@ -38,24 +37,6 @@ fn used(ns: &Namespace) -> Amounts {
         .unwrap_or_default()
 }
 
-/// A namespace's value in a sortable column (numbers padded so that text order is theirs).
-fn namespace_column(n: &Namespace, column: &str) -> String {
-    match column {
-        "cluster" => n.cluster.clone(),
-        "team" => n.team.clone(),
-        "pool" => n.node_pool.clone(),
-        "state" => n.state.as_str().to_owned(),
-        "cpu" => format!("{:020}", used(n).cpu_millis.max(0)),
-        "drift" => format!("{:010}", n.drift.as_ref().map_or(0, |d| d.len() + 1)),
-        "pinning" => n
-            .pinning
-            .as_ref()
-            .map(|p| p.verdict.as_str().to_owned())
-            .unwrap_or_default(),
-        _ => n.name.clone(),
-    }
-}
-
 #[component]
 fn NamespaceList() -> impl IntoView {
     // Every filter is in the URL, so a filtered list can be shared and survives a reload.
@@ -64,25 +45,24 @@ fn NamespaceList() -> impl IntoView {
     let cluster = query("cluster");
     let state = query("state");
     let cursor = query("cursor");
-    let order = sort_order();
+    let sort = query("sort");
     let live = crate::live::use_live();
+    // The server sorts, so the order holds across pages.
     let namespaces = Resource::new(
         move || {
             (
-                search(),
-                team(),
-                cluster(),
-                state(),
-                cursor(),
+                (search(), team(), cluster(), state()),
+                (sort(), cursor()),
                 live.namespaces.get(),
             )
         },
-        |(q, team, cluster, state, cursor, _)| {
+        |((q, team, cluster, state), (sort, cursor), _)| {
             list_namespaces(NamespaceQuery {
                 q,
                 team,
                 cluster,
                 state,
+                sort,
                 cursor,
                 limit: Some(100),
             })
@@ -105,8 +85,8 @@ fn NamespaceList() -> impl IntoView {
             </select>
         </ListFilters>
         <Suspense fallback=|| view! { <p class="muted">"Loading namespaces…"</p> }>
-            // A new order renders the table again (its headers say which order it is in).
-            {move || { order(); Suspend::new(async move {
+            // A new order is a new page from the server (its headers say which order it is in).
+            {move || Suspend::new(async move {
                 match namespaces.await {
                     Ok(page) if page.items.is_empty() => view! { <p class="muted">"No namespaces here."</p> }.into_any(),
                     Ok(page) => {
@@ -121,8 +101,7 @@ fn NamespaceList() -> impl IntoView {
                             e.1.memory_bytes += u.memory_bytes;
                         }
                         let shown = page.items.len();
-                        let mut items = page.items;
-                        sort_rows(&mut items, order(), namespace_column);
+                        let items = page.items;
                         view! {
                             <section class="card">
                                 <h2>{if paged { "Per team on this page: used of quota" } else { "Per team: used of quota" }}</h2>
@@ -175,7 +154,7 @@ fn NamespaceList() -> impl IntoView {
                     }
                     Err(error) => view! { <ErrorMessage error/> }.into_any(),
                 }
-            })}}
+            })}
         </Suspense>
         <h2>"Quota ledger"</h2>
         <p class="muted">"Per team and cluster: quota allocated, usage last read from the clusters, and the allocatable capacity of the pools the namespaces use."</p>

@@ -152,24 +152,23 @@ fn RequestList(me: Me) -> impl IntoView {
     let team = query("team");
     let cluster = query("cluster");
     let cursor = query("cursor");
+    let sort = query("sort");
     let live = crate::live::use_live();
     let requests = Resource::new(
         move || {
             (
-                state(),
-                search(),
-                team(),
-                cluster(),
-                cursor(),
+                (state(), search(), team(), cluster()),
+                (sort(), cursor()),
                 live.requests.get(),
             )
         },
-        |(state, q, team, cluster, cursor, _)| {
+        |((state, q, team, cluster), (sort, cursor), _)| {
             list_requests(RequestQuery {
                 state: Some(state.unwrap_or_else(|| "open".into())).filter(|s| s != "all"),
                 q,
                 team,
                 cluster,
+                sort,
                 cursor,
                 limit: Some(50),
                 ..Default::default()
@@ -216,7 +215,7 @@ fn RequestList(me: Me) -> impl IntoView {
                     Ok(page) => {
                         let shown = page.items.len();
                         view! {
-                            <RequestTable items=page.items/>
+                            <RequestTable items=page.items sorted=true/>
                             <Pager next_cursor=page.next_cursor shown/>
                         }
                         .into_any()
@@ -242,13 +241,15 @@ fn request_column(r: &NamespaceRequest, column: &str) -> String {
 }
 
 /// Requests newest first, or in the order the column headers choose (a new order renders
-/// the table again).
+/// the table again). `sorted`: the server already ordered them, across pages.
 #[component]
-pub fn RequestTable(items: Vec<NamespaceRequest>) -> impl IntoView {
+pub fn RequestTable(items: Vec<NamespaceRequest>, #[prop(optional)] sorted: bool) -> impl IntoView {
     let order = sort_order();
     move || {
         let mut items = items.clone();
-        sort_rows(&mut items, order(), request_column);
+        if !sorted {
+            sort_rows(&mut items, order(), request_column);
+        }
         view! {
             <div class="table-wrap" tabindex="0">
                 <table>

@@ -13,7 +13,7 @@ use self::{create::previous_quota, decide::approve_locked, read::visible};
 pub use change::{decommission, quota_change, quota_change_with_evidence};
 pub use create::{create, preview};
 pub use decide::{amend, approve, cancel, reject};
-pub use read::{get, list};
+pub use read::{get, list, SORT_COLUMNS};
 
 use berth_frontend::api::{
     Environment, NamespaceSpec, NamespaceState, RequestKind, RequestState, SpecChoice,

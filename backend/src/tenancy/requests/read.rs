@@ -12,6 +12,7 @@ use crate::tenancy::Change;
 use crate::{
     auth::{Actor, Ctx},
     error::FieldErrors,
+    fields::Sort,
     App, Error, Result,
 };
 
@@ -92,11 +93,25 @@ struct Filter<'a> {
     /// Part of the namespace's, the team's or the cluster's name.
     search: Option<String>,
     before: Option<(OffsetDateTime, Uuid)>,
+    /// A column's order instead of the newest first, paged by `offset`.
+    sort: Option<Sort>,
+    offset: i64,
     limit: i64,
 }
 
-/// The one query every request read model comes from, newest first; checked against the
-/// schema at compile time.
+/// The columns the request list sorts by.
+pub const SORT_COLUMNS: [&str; 7] = [
+    "namespace",
+    "cluster",
+    "team",
+    "kind",
+    "state",
+    "requested_by",
+    "created",
+];
+
+/// The one query every request read model comes from, newest first or by the column `sort`
+/// names (then newest first); checked against the schema at compile time.
 async fn rows(conn: &mut PgConnection, f: &Filter<'_>) -> Result<Vec<Row>> {
     let states: Vec<String> = f.states.iter().map(|s| s.to_string()).collect();
     Ok(sqlx::query_as!(
@@ -113,6 +128,10 @@ async fn rows(conn: &mut PgConnection, f: &Filter<'_>) -> Result<Vec<Row>> {
            FROM namespace_requests r JOIN teams t ON t.id = r.team_id JOIN clusters c ON c.id = r.cluster_id
            LEFT JOIN users ua ON ua.id = r.amended_by LEFT JOIN users ur ON ur.id = r.requested_by
            LEFT JOIN users ud ON ud.id = r.decided_by LEFT JOIN users uf ON uf.id = r.freeze_released_by
+           CROSS JOIN LATERAL (SELECT CASE $12::text WHEN 'namespace' THEN r.namespace_name
+               WHEN 'cluster' THEN c.name WHEN 'team' THEN t.name WHEN 'kind' THEN r.kind
+               WHEN 'state' THEN r.state WHEN 'requested_by' THEN coalesce(ur.email, '')
+               WHEN 'created' THEN to_char(r.created_at AT TIME ZONE 'UTC', 'YYYYMMDDHH24MISSUS') END AS text) k
            WHERE ($1::uuid IS NULL OR r.id = $1)
              AND ($2 OR t.name = ANY($3))
              AND ($4::text IS NULL OR t.name = $4)
@@ -122,7 +141,9 @@ async fn rows(conn: &mut PgConnection, f: &Filter<'_>) -> Result<Vec<Row>> {
              AND ($8::timestamptz IS NULL OR (r.created_at, r.id) < ($8, $9))
              AND ($11::text IS NULL OR strpos(r.namespace_name, $11) > 0 OR strpos(t.name, $11) > 0
                   OR strpos(c.name, $11) > 0)
-           ORDER BY r.created_at DESC, r.id DESC LIMIT $10"#,
+           ORDER BY CASE WHEN NOT $13 THEN k.text END, CASE WHEN $13 THEN k.text END DESC,
+                    r.created_at DESC, r.id DESC
+           LIMIT $10 OFFSET $14"#,
         f.id,
         f.all_teams,
         &f.my_teams,
@@ -133,7 +154,10 @@ async fn rows(conn: &mut PgConnection, f: &Filter<'_>) -> Result<Vec<Row>> {
         f.before.map(|c| c.0),
         f.before.map(|c| c.1),
         f.limit,
-        f.search.as_deref()
+        f.search.as_deref(),
+        f.sort.map(|s| s.column),
+        f.sort.is_some_and(|s| s.descending),
+        f.offset
     )
     .fetch_all(conn)
     .await?)
@@ -291,7 +315,22 @@ pub async fn list(app: &App, ctx: &Ctx, query: RequestQuery) -> Result<Page<Name
             errors.insert("kind".into(), format!("must be {}", RequestKind::choices()));
         }
     }
-    let cursor = crate::fields::cursor(&mut errors, query.cursor.as_deref(), parse_cursor);
+    let sort = crate::fields::collect(
+        &mut errors,
+        crate::fields::sort(query.sort.as_deref(), &SORT_COLUMNS),
+    )
+    .flatten();
+    // A sorted list pages by position; the newest first by the last request shown.
+    let (cursor, offset) = match sort {
+        Some(_) => (
+            None,
+            crate::fields::offset(&mut errors, query.cursor.as_deref()),
+        ),
+        None => (
+            crate::fields::cursor(&mut errors, query.cursor.as_deref(), parse_cursor),
+            0,
+        ),
+    };
     let search =
         crate::fields::collect(&mut errors, crate::fields::search(query.q.as_deref())).flatten();
     if !errors.is_empty() {
@@ -307,6 +346,8 @@ pub async fn list(app: &App, ctx: &Ctx, query: RequestQuery) -> Result<Page<Name
         kind,
         search,
         before: cursor,
+        sort,
+        offset,
         limit: limit + 1,
     };
     let items: Vec<NamespaceRequest> = rows(&mut *app.db.acquire().await?, &filter)
@@ -314,9 +355,10 @@ pub async fn list(app: &App, ctx: &Ctx, query: RequestQuery) -> Result<Page<Name
         .into_iter()
         .map(Into::into)
         .collect();
-    Ok(crate::fields::page(items, limit, |r| {
-        make_cursor(r.created_at, r.id)
-    }))
+    Ok(match sort {
+        Some(_) => crate::fields::sorted_page(items, limit, offset),
+        None => crate::fields::page(items, limit, |r| make_cursor(r.created_at, r.id)),
+    })
 }
 
 pub(crate) fn make_cursor(at: OffsetDateTime, id: Uuid) -> String {

@@ -178,6 +178,21 @@ test('the API reference is styled, has contents, and tries a GET with the sessio
   expect(errors).toEqual([]);
 });
 
+test('the browser code arrives compressed', async ({ page }) => {
+  const encodings = new Map<string, string>();
+  page.on('response', (r) => {
+    if (new URL(r.url()).pathname.startsWith('/pkg/') && r.url().endsWith('.wasm')) {
+      encodings.set(r.url(), r.headers()['content-encoding'] ?? 'none');
+    }
+  });
+  await logIn(page, admin.email, admin.password);
+  await page.goto('/');
+  await hydrated(page);
+  // The shell and the home page's chunks, each as brotli or gzip, whichever the browser takes.
+  expect(encodings.size).toBeGreaterThan(1);
+  for (const [url, encoding] of encodings) expect(['br', 'gzip'], url).toContain(encoding);
+});
+
 test('lists search, sort and page, and the URL keeps all three', async ({ page }) => {
   const errors = watchConsole(page);
   await logIn(page, admin.email, admin.password);

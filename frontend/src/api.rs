@@ -1430,6 +1430,28 @@ words!(
     }
 );
 
+/// What the home page's table shows of one of the caller's namespaces.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NamespaceSummary {
+    pub name: String,
+    pub cluster: String,
+    pub team: String,
+    pub state: NamespaceState,
+    pub quota: Amounts,
+}
+
+impl From<Namespace> for NamespaceSummary {
+    fn from(n: Namespace) -> Self {
+        NamespaceSummary {
+            name: n.name,
+            cluster: n.cluster,
+            team: n.team,
+            state: n.state,
+            quota: n.quota,
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ssr", derive(ToSchema))]
 pub struct Namespace {

@@ -21,29 +21,23 @@ pub fn Home() -> impl IntoView {
 /// The namespaces of the caller's teams, kept live: where a developer starts.
 #[component]
 fn MyNamespaces() -> impl IntoView {
-    use crate::api::NamespaceQuery;
     let live = crate::live::use_live();
     let namespaces = Resource::new(
         move || live.namespaces.get(),
-        |_| {
-            crate::server::list_namespaces(NamespaceQuery {
-                limit: Some(200),
-                ..Default::default()
-            })
-        },
+        |_| crate::server::my_namespaces(),
     );
     view! {
         <h1>"Your namespaces"</h1>
         <Suspense fallback=|| view! { <p class="muted">"Loading namespaces…"</p> }>
             {move || Suspend::new(async move {
                 match namespaces.await {
-                    Ok(page) if page.items.is_empty() => view! {
+                    Ok(items) if items.is_empty() => view! {
                         <p class="muted" id="no-namespaces">"None yet. "<A href="/requests/new">"Request a namespace"</A>" for your team."</p>
                     }.into_any(),
-                    Ok(page) => view! {
+                    Ok(items) => view! {
                         <div class="table-wrap" tabindex="0"><table id="my-namespaces">
                             <thead><tr><th>"Namespace"</th><th>"Cluster"</th><th>"Team"</th><th>"State"</th><th>"Quota"</th></tr></thead>
-                            <tbody>{page.items.into_iter().map(|n| view! {
+                            <tbody>{items.into_iter().map(|n| view! {
                                 <tr>
                                     <td><A href=format!("/namespaces/{}/{}", n.cluster, n.name)><code>{n.name.clone()}</code></A></td>
                                     <td>{n.cluster.clone()}</td>

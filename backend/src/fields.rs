@@ -115,19 +115,59 @@ pub fn sort(raw: Option<&str>, columns: &[&'static str]) -> Result<Option<Sort>>
         })
 }
 
-/// Where a sorted list's page starts: the `cursor` a previous page of the same order returned
-/// (the number of rows before it); absent is the first page.
-pub fn offset(errors: &mut FieldErrors, raw: Option<&str>) -> i64 {
-    cursor(errors, raw, |c| c.parse::<i64>().ok().filter(|n| *n >= 0)).unwrap_or(0)
+/// Where a list's page starts. With a `sort`, a column's order, paged by position (the cursor
+/// is the number of rows before the page); without, the list's own order, paged by the key
+/// `parse` reads from the cursor (`after`).
+pub struct Paging<C> {
+    pub sort: Option<Sort>,
+    pub after: Option<C>,
+    pub offset: i64,
 }
 
-/// A page of a sorted list from rows fetched with `LIMIT limit + 1 OFFSET offset`.
-pub fn sorted_page<T>(mut items: Vec<T>, limit: i64, offset: i64) -> Page<T> {
-    let more = items.len() as i64 > limit;
-    items.truncate(limit.max(0) as usize);
-    Page {
-        items,
-        next_cursor: more.then(|| (offset + limit).to_string()),
+/// A list's `sort` (one of `columns`) and `cursor`, read as [`Paging`].
+pub fn paging<C>(
+    errors: &mut FieldErrors,
+    sort: Option<&str>,
+    columns: &[&'static str],
+    raw_cursor: Option<&str>,
+    parse: impl FnOnce(&str) -> Option<C>,
+) -> Paging<C> {
+    let sort = collect(errors, self::sort(sort, columns)).flatten();
+    match sort {
+        Some(_) => Paging {
+            sort,
+            after: None,
+            offset: cursor(errors, raw_cursor, |c| {
+                c.parse::<i64>().ok().filter(|n| *n >= 0)
+            })
+            .unwrap_or(0),
+        },
+        None => Paging {
+            sort,
+            after: cursor(errors, raw_cursor, parse),
+            offset: 0,
+        },
+    }
+}
+
+impl<C> Paging<C> {
+    /// The page of `items`, fetched with `LIMIT limit + 1` from where this paging starts;
+    /// `key` names the next page's cursor in the list's own order.
+    pub fn page<T, K: Display>(
+        &self,
+        mut items: Vec<T>,
+        limit: i64,
+        key: impl Fn(&T) -> K,
+    ) -> Page<T> {
+        if self.sort.is_none() {
+            return page(items, limit, key);
+        }
+        let more = items.len() as i64 > limit;
+        items.truncate(limit.max(0) as usize);
+        Page {
+            items,
+            next_cursor: more.then(|| (self.offset + limit).to_string()),
+        }
     }
 }
 

@@ -228,25 +228,17 @@ pub async fn list(app: &App, ctx: &Ctx, query: NamespaceQuery) -> Result<Page<Na
     let mut errors = FieldErrors::new();
     let limit =
         crate::fields::collect(&mut errors, crate::fields::parse_limit(query.limit)).unwrap_or(0);
-    let sort = crate::fields::collect(
-        &mut errors,
-        crate::fields::sort(query.sort.as_deref(), &SORT_COLUMNS),
-    )
-    .flatten();
     // A sorted list pages by position; the name's order by the last name shown.
-    let (cursor, offset) = match sort {
-        Some(_) => (
-            None,
-            crate::fields::offset(&mut errors, query.cursor.as_deref()),
-        ),
-        None => (
-            crate::fields::cursor(&mut errors, query.cursor.as_deref(), |c| {
-                let (name, id) = c.split_once('/')?;
-                Some((name.to_owned(), Uuid::parse_str(id).ok()?))
-            }),
-            0,
-        ),
-    };
+    let mut paging = crate::fields::paging(
+        &mut errors,
+        query.sort.as_deref(),
+        &SORT_COLUMNS,
+        query.cursor.as_deref(),
+        |c| {
+            let (name, id) = c.split_once('/')?;
+            Some((name.to_owned(), Uuid::parse_str(id).ok()?))
+        },
+    );
     let state = query
         .state
         .as_deref()
@@ -264,18 +256,15 @@ pub async fn list(app: &App, ctx: &Ctx, query: NamespaceQuery) -> Result<Page<Na
         cluster: query.cluster.as_deref().filter(|c| !c.is_empty()),
         state,
         search,
-        after: cursor,
-        sort,
-        offset,
+        after: paging.after.take(),
+        sort: paging.sort,
+        offset: paging.offset,
         limit: limit + 1,
         ..Default::default()
     };
     let rows = rows(&mut *app.db.acquire().await?, &filter).await?;
     let items: Vec<Namespace> = rows.into_iter().map(Into::into).collect();
-    Ok(match sort {
-        Some(_) => crate::fields::sorted_page(items, limit, offset),
-        None => crate::fields::page(items, limit, |n| format!("{}/{}", n.name, n.id)),
-    })
+    Ok(paging.page(items, limit, |n| format!("{}/{}", n.name, n.id)))
 }
 
 /// A namespace with its objects and requests. Its quota usage is read live from the

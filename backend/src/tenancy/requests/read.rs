@@ -315,22 +315,14 @@ pub async fn list(app: &App, ctx: &Ctx, query: RequestQuery) -> Result<Page<Name
             errors.insert("kind".into(), format!("must be {}", RequestKind::choices()));
         }
     }
-    let sort = crate::fields::collect(
-        &mut errors,
-        crate::fields::sort(query.sort.as_deref(), &SORT_COLUMNS),
-    )
-    .flatten();
     // A sorted list pages by position; the newest first by the last request shown.
-    let (cursor, offset) = match sort {
-        Some(_) => (
-            None,
-            crate::fields::offset(&mut errors, query.cursor.as_deref()),
-        ),
-        None => (
-            crate::fields::cursor(&mut errors, query.cursor.as_deref(), parse_cursor),
-            0,
-        ),
-    };
+    let mut paging = crate::fields::paging(
+        &mut errors,
+        query.sort.as_deref(),
+        &SORT_COLUMNS,
+        query.cursor.as_deref(),
+        parse_cursor,
+    );
     let search =
         crate::fields::collect(&mut errors, crate::fields::search(query.q.as_deref())).flatten();
     if !errors.is_empty() {
@@ -345,9 +337,9 @@ pub async fn list(app: &App, ctx: &Ctx, query: RequestQuery) -> Result<Page<Name
         states,
         kind,
         search,
-        before: cursor,
-        sort,
-        offset,
+        before: paging.after.take(),
+        sort: paging.sort,
+        offset: paging.offset,
         limit: limit + 1,
     };
     let items: Vec<NamespaceRequest> = rows(&mut *app.db.acquire().await?, &filter)
@@ -355,10 +347,7 @@ pub async fn list(app: &App, ctx: &Ctx, query: RequestQuery) -> Result<Page<Name
         .into_iter()
         .map(Into::into)
         .collect();
-    Ok(match sort {
-        Some(_) => crate::fields::sorted_page(items, limit, offset),
-        None => crate::fields::page(items, limit, |r| make_cursor(r.created_at, r.id)),
-    })
+    Ok(paging.page(items, limit, |r| make_cursor(r.created_at, r.id)))
 }
 
 pub(crate) fn make_cursor(at: OffsetDateTime, id: Uuid) -> String {

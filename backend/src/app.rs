@@ -32,6 +32,8 @@ pub struct App {
     pub git_locks: crate::gitops::Locks,
     /// Live updates for the browsers listening to this process.
     pub events: crate::events::Hub,
+    /// Sessions and tokens answered from memory, kept true by Postgres notifications.
+    pub credentials: crate::auth::cache::CredentialCache,
 }
 
 impl FromRef<App> for LeptosOptions {
@@ -86,6 +88,9 @@ impl App {
             sso: crate::auth::sso::Sso::from_config(&config)?.map(Arc::new),
             git_locks: Default::default(),
             events: Default::default(),
+            credentials: crate::auth::cache::CredentialCache::new(Duration::from_secs(u64::from(
+                config.credential_cache_seconds,
+            ))),
             config: Arc::new(config),
         })
     }

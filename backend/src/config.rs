@@ -67,6 +67,12 @@ pub struct Config {
     #[arg(long, env = "BERTH_SESSION_ABSOLUTE_HOURS", default_value_t = 12)]
     pub session_absolute_hours: u32,
 
+    /// Seconds a session or token checked against Postgres is answered from memory (0 turns
+    /// this off). Changes to users, sessions, tokens and teams reach every replica's memory
+    /// through Postgres notifications; see the README's "Callers answered from memory".
+    #[arg(long, env = "BERTH_CREDENTIAL_CACHE_SECONDS", default_value_t = 30)]
+    pub credential_cache_seconds: u32,
+
     /// Mark cookies `Secure` (set this when Berth is served over TLS).
     #[arg(long, env = "BERTH_SECURE_COOKIES", default_value_t = false)]
     pub secure_cookies: bool,
@@ -292,6 +298,9 @@ impl Config {
         }
         if self.session_absolute_hours == 0 {
             problems.push("BERTH_SESSION_ABSOLUTE_HOURS must be at least 1");
+        }
+        if self.credential_cache_seconds > 60 {
+            problems.push("BERTH_CREDENTIAL_CACHE_SECONDS must be at most 60");
         }
         if self.login_max_failures_per_account == 0 || self.login_max_failures_per_address == 0 {
             problems.push("BERTH_LOGIN_MAX_FAILURES_PER_* must be at least 1");

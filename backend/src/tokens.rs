@@ -8,7 +8,7 @@ use uuid::Uuid;
 
 use crate::{
     audit,
-    auth::{random_secret, sha256, Actor, Credential, Ctx, Teams},
+    auth::{cache::Kind, random_secret, sha256, Actor, Credential, Ctx, Teams},
     error::FieldErrors,
     App, Error, Result,
 };
@@ -28,22 +28,28 @@ pub async fn authenticate(app: &App, secret: &str) -> Result<Actor> {
     if !secret.starts_with(SECRET_PREFIX) || secret.len() > 200 {
         return Err(Error::Unauthenticated("not a Berth token"));
     }
+    let hash = sha256(secret.as_bytes());
+    if let Some(actor) = app.credentials.get(&app.db, Kind::Token, &hash) {
+        return Ok(actor);
+    }
+    let reading = app.credentials.reading();
     let row = sqlx::query!(
-        r#"SELECT t.id, t.scopes, t.last_used_at, u.id AS user_id, u.email, u.display_name, u.is_admin, u.created_at,
+        r#"SELECT t.id, t.scopes, t.last_used_at, t.expires_at, u.id AS user_id, u.email, u.display_name, u.is_admin, u.created_at,
                   coalesce((SELECT json_agg(json_build_object('team', tt.name, 'display_name', tt.display_name, 'role', tm.role)
                                      ORDER BY tt.name)
                             FROM team_members tm JOIN teams tt ON tt.id = tm.team_id WHERE tm.user_id = u.id), '[]')
                      AS "teams!: Teams"
            FROM api_tokens t JOIN users u ON u.id = t.user_id
            WHERE t.secret_hash = $1 AND t.revoked_at IS NULL AND t.expires_at > now() AND u.disabled_at IS NULL"#,
-        sha256(secret.as_bytes())
+        hash
     )
     .fetch_optional(&app.db)
     .await?
     .ok_or(Error::Unauthenticated("token unknown, expired or revoked"))?;
+    let now = OffsetDateTime::now_utc();
     let stale = row
         .last_used_at
-        .is_none_or(|at| (OffsetDateTime::now_utc() - at).whole_seconds() >= TOUCH_EVERY_SECS);
+        .is_none_or(|at| (now - at).whole_seconds() >= TOUCH_EVERY_SECS);
     if stale {
         sqlx::query!(
             "UPDATE api_tokens SET last_used_at = now() WHERE id = $1",
@@ -52,7 +58,7 @@ pub async fn authenticate(app: &App, secret: &str) -> Result<Actor> {
         .execute(&app.db)
         .await?;
     }
-    Ok(Actor {
+    let actor = Actor {
         user_id: row.user_id,
         email: row.email,
         display_name: row.display_name,
@@ -63,7 +69,15 @@ pub async fn authenticate(app: &App, secret: &str) -> Result<Actor> {
             id: row.id,
             scopes: parse_scopes(&row.scopes),
         },
-    })
+    };
+    // Answered from memory until the cache's time (at most the touch interval, so the last
+    // use goes on being recorded) or the token's expiry, whichever comes first.
+    let valid_for = (row.expires_at - now)
+        .try_into()
+        .unwrap_or(std::time::Duration::ZERO);
+    app.credentials
+        .fill(reading, Kind::Token, &hash, &actor, valid_for);
+    Ok(actor)
 }
 
 struct TokenRow {

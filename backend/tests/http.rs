@@ -2,6 +2,7 @@
 
 mod common;
 
+use berth::auth::cache::Kind;
 use berth_frontend::api::Scope;
 use common::*;
 use reqwest::{header, Method, StatusCode};
@@ -369,6 +370,236 @@ async fn disabling_a_user_ends_their_session_and_token_at_once(db: PgPool) {
         )
         .await;
     assert_eq!(status, StatusCode::NOT_FOUND);
+}
+
+/// The key `client`'s credential has in a replica's memory.
+fn credential(client: &Client) -> (Kind, Vec<u8>) {
+    match (&client.bearer, &client.cookie) {
+        (Some(token), _) => (Kind::Token, berth::auth::sha256(token.as_bytes())),
+        (None, Some(cookie)) => {
+            let secret = cookie.split_once('=').unwrap().1;
+            (Kind::Session, berth::auth::sha256(secret.as_bytes()))
+        }
+        (None, None) => panic!("an anonymous client"),
+    }
+}
+
+/// Asks for `/me` until `server` answers `client` from memory.
+async fn remembered(server: &TestServer, client: &Client) -> Value {
+    let (kind, hash) = credential(client);
+    for _ in 0..400 {
+        let (status, me) = client.get("/api/v1/me").await;
+        assert_eq!(status, StatusCode::OK);
+        if server.app.credentials.remembers(kind, &hash) {
+            return me;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+    }
+    panic!("the session was never answered from memory");
+}
+
+/// Sessions and tokens are answered from memory (auth::cache), and what Postgres says of them
+/// still holds: at once on the replica that made a change, and on every other replica once it
+/// has heard Postgres' notices, even when its listener lost its connection meanwhile.
+#[sqlx::test(migrator = "berth::app::MIGRATOR")]
+async fn credentials_in_memory_follow_what_postgres_says_on_every_replica(db: PgPool) {
+    let (a, admin, ada) = setup(db.clone()).await;
+    let b = TestServer::start(db.clone()).await;
+    let ada_b = Client {
+        base: b.base.clone(),
+        http: reqwest::Client::new(),
+        cookie: ada.cookie.clone(),
+        csrf: ada.csrf.clone(),
+        bearer: None,
+    };
+    let names = |me: &Value| -> Vec<String> {
+        me["teams"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| t["team"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    let (_, hash) = credential(&ada);
+    assert_eq!(names(&remembered(&a, &ada).await), ["payments"]);
+    assert_eq!(names(&remembered(&b, &ada_b).await), ["payments"]);
+
+    // A membership added through replica A: A answers with it at once, B once it has heard.
+    let (status, _) = admin
+        .post(
+            "/api/v1/teams",
+            json!({"name": "search", "display_name": "Search", "owner_email": "root@example.com"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED);
+    let (status, _) = admin
+        .post(
+            "/api/v1/teams/search/members",
+            json!({"email": "ada@example.com", "role": "member"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED);
+    // A had dropped Ada's session from memory before it answered the write.
+    assert!(!a.app.credentials.remembers(Kind::Session, &hash));
+    assert_eq!(
+        names(&ada.get("/api/v1/me").await.1),
+        ["payments", "search"]
+    );
+    // `settle` returns once B has heard what was committed before it.
+    b.app.credentials.settle(&b.app.db).await;
+    assert!(!b.app.credentials.remembers(Kind::Session, &hash));
+    assert_eq!(
+        names(&ada_b.get("/api/v1/me").await.1),
+        ["payments", "search"]
+    );
+
+    // A change made outside Berth (psql, another tool) is announced by Postgres' triggers.
+    remembered(&b, &ada_b).await;
+    sqlx::query!("UPDATE users SET display_name = 'Ada L.' WHERE email = 'ada@example.com'")
+        .execute(&db)
+        .await
+        .unwrap();
+    b.app.credentials.settle(&b.app.db).await;
+    assert!(!b.app.credentials.remembers(Kind::Session, &hash));
+    assert_eq!(
+        ada_b.get("/api/v1/me").await.1["user"]["display_name"],
+        "Ada L."
+    );
+
+    // Every listener loses its connection, and a change is made while none listens: once B
+    // answers from memory again, it answers with the change.
+    remembered(&b, &ada_b).await;
+    sqlx::query!(
+        "SELECT pg_terminate_backend(pid) AS ended FROM pg_stat_activity
+         WHERE datname = current_database() AND query LIKE 'LISTEN%'"
+    )
+    .fetch_all(&db)
+    .await
+    .unwrap();
+    // B stops answering from memory when it sees the connection go (within `TRUST` at most).
+    for _ in 0..400 {
+        if !b.app.credentials.remembers(Kind::Session, &hash) {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+    }
+    assert!(!b.app.credentials.remembers(Kind::Session, &hash));
+    sqlx::query!("UPDATE users SET display_name = 'Ada Lovelace' WHERE email = 'ada@example.com'")
+        .execute(&db)
+        .await
+        .unwrap();
+    let me = remembered(&b, &ada_b).await;
+    assert_eq!(me["user"]["display_name"], "Ada Lovelace");
+    assert_eq!(
+        ada_b.get("/api/v1/me").await.1["user"]["display_name"],
+        "Ada Lovelace"
+    );
+
+    // A token revoked through A: refused at once there, and on B once it has heard.
+    let token = a.token("ada@example.com", &[Scope::Read]).await;
+    let token_b = Client {
+        base: b.base.clone(),
+        http: reqwest::Client::new(),
+        cookie: None,
+        csrf: None,
+        bearer: token.bearer.clone(),
+    };
+    let (token_kind, token_hash) = credential(&token);
+    remembered(&a, &token).await;
+    remembered(&b, &token_b).await;
+    let (_, tokens) = ada.get("/api/v1/tokens").await;
+    let token_id = tokens[0]["id"].as_str().unwrap().to_owned();
+    let (status, _) = ada.delete(&format!("/api/v1/tokens/{token_id}")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(!a.app.credentials.remembers(token_kind, &token_hash));
+    assert_eq!(token.get("/api/v1/me").await.0, StatusCode::UNAUTHORIZED);
+    b.app.credentials.settle(&b.app.db).await;
+    assert!(!b.app.credentials.remembers(token_kind, &token_hash));
+    assert_eq!(token_b.get("/api/v1/me").await.0, StatusCode::UNAUTHORIZED);
+
+    // Disabled through A: refused at once there, and on B once it has heard.
+    remembered(&b, &ada_b).await;
+    let id = ada.get("/api/v1/me").await.1["user"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let (status, _) = admin
+        .put(
+            &format!("/api/v1/users/{id}/status"),
+            json!({"disabled": true}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(!a.app.credentials.remembers(Kind::Session, &hash));
+    assert_eq!(ada.get("/api/v1/me").await.0, StatusCode::UNAUTHORIZED);
+    b.app.credentials.settle(&b.app.db).await;
+    assert!(!b.app.credentials.remembers(Kind::Session, &hash));
+    assert_eq!(ada_b.get("/api/v1/me").await.0, StatusCode::UNAUTHORIZED);
+}
+
+/// Stops a Postgres backend until dropped (a stalled listener, as a frozen VM or a full socket
+/// buffer would leave it).
+struct Stopped(Vec<i32>);
+
+impl Stopped {
+    fn signal(pids: &[i32], signal: &str) {
+        for pid in pids {
+            let status = std::process::Command::new("kill")
+                .args([signal, &pid.to_string()])
+                .status()
+                .expect("kill runs");
+            assert!(status.success(), "kill {signal} {pid}");
+        }
+    }
+}
+
+impl Drop for Stopped {
+    fn drop(&mut self) {
+        Stopped::signal(&self.0, "-CONT");
+    }
+}
+
+/// A write waits until its replica has heard what it changed, so the caller's next request is
+/// answered with the change even when the replica's listener hears nothing at all.
+#[sqlx::test(migrator = "berth::app::MIGRATOR")]
+async fn a_replica_whose_listener_stalls_still_answers_with_its_own_writes(db: PgPool) {
+    let (a, admin, ada) = setup(db.clone()).await;
+    let (_, hash) = credential(&ada);
+    remembered(&a, &ada).await;
+    let pids: Vec<i32> = sqlx::query_scalar!(
+        r#"SELECT pid AS "pid!" FROM pg_stat_activity
+           WHERE datname = current_database() AND query LIKE 'LISTEN%'"#
+    )
+    .fetch_all(&db)
+    .await
+    .unwrap();
+    assert!(!pids.is_empty(), "the replica listens");
+    Stopped::signal(&pids, "-STOP");
+    let stopped = Stopped(pids);
+
+    let (status, _) = admin
+        .post(
+            "/api/v1/teams",
+            json!({"name": "search", "display_name": "Search", "owner_email": "root@example.com"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED);
+    let (status, _) = admin
+        .post(
+            "/api/v1/teams/search/members",
+            json!({"email": "ada@example.com", "role": "member"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED);
+    // Nothing was heard, so the write gave up waiting and memory stopped answering.
+    assert!(!a.app.credentials.remembers(Kind::Session, &hash));
+    let (_, me) = ada.get("/api/v1/me").await;
+    assert_eq!(me["teams"].as_array().unwrap().len(), 2, "{me}");
+
+    // Once the listener hears again, memory answers again, with the change.
+    drop(stopped);
+    let me = remembered(&a, &ada).await;
+    assert_eq!(me["teams"].as_array().unwrap().len(), 2, "{me}");
 }
 
 #[sqlx::test(migrator = "berth::app::MIGRATOR")]

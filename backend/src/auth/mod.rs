@@ -5,6 +5,7 @@
 //! client address and user agent for the audit trail. The service layer then asks the
 //! `Ctx` for what it needs ([`Ctx::require`], [`Ctx::require_admin`]); no handler decides.
 
+pub mod cache;
 pub mod password;
 pub mod sessions;
 pub mod sso;

@@ -12,7 +12,8 @@ use time::{Duration as TimeDuration, OffsetDateTime};
 use uuid::Uuid;
 
 use super::{
-    password, random_secret, sha256, Actor, Credential, Ctx, RequestMeta, Teams, SESSION_COOKIE,
+    cache::Kind, password, random_secret, sha256, Actor, Credential, Ctx, RequestMeta, Teams,
+    SESSION_COOKIE,
 };
 use crate::{audit, config::PasswordLogin, people::Email, App, Error, Result};
 
@@ -22,9 +23,13 @@ const TOUCH_EVERY_SECS: i64 = 60;
 
 pub async fn authenticate(app: &App, cookie: &str) -> Result<Actor> {
     let id_hash = sha256(cookie.as_bytes());
+    if let Some(actor) = app.credentials.get(&app.db, Kind::Session, &id_hash) {
+        return Ok(actor);
+    }
+    let reading = app.credentials.reading();
     let idle_secs = app.config.session_idle().as_secs_f64();
     let row = sqlx::query!(
-        r#"SELECT s.csrf_token, s.last_seen_at, u.id AS user_id, u.email, u.display_name, u.is_admin, u.created_at,
+        r#"SELECT s.csrf_token, s.last_seen_at, s.expires_at, u.id AS user_id, u.email, u.display_name, u.is_admin, u.created_at,
                   coalesce((SELECT json_agg(json_build_object('team', tt.name, 'display_name', tt.display_name, 'role', tm.role)
                                      ORDER BY tt.name)
                             FROM team_members tm JOIN teams tt ON tt.id = tm.team_id WHERE tm.user_id = u.id), '[]')
@@ -40,15 +45,24 @@ pub async fn authenticate(app: &App, cookie: &str) -> Result<Actor> {
     .await?
     .ok_or(Error::Unauthenticated("session expired or logged out"))?;
 
-    if (OffsetDateTime::now_utc() - row.last_seen_at).whole_seconds() >= TOUCH_EVERY_SECS {
+    let now = OffsetDateTime::now_utc();
+    let mut last_seen = row.last_seen_at;
+    if (now - last_seen).whole_seconds() >= TOUCH_EVERY_SECS {
         sqlx::query!(
             "UPDATE sessions SET last_seen_at = now() WHERE id_hash = $1",
             id_hash
         )
         .execute(&app.db)
         .await?;
+        last_seen = now;
     }
-    Ok(Actor {
+    // Answered from memory until the first of: the cache's time (at most the touch interval,
+    // so the idle clock goes on being written), the idle timeout, the absolute expiry.
+    let idle_end = last_seen + app.config.session_idle();
+    let valid_for = (row.expires_at.min(idle_end) - now)
+        .try_into()
+        .unwrap_or(std::time::Duration::ZERO);
+    let actor = Actor {
         user_id: row.user_id,
         email: row.email,
         display_name: row.display_name,
@@ -56,10 +70,13 @@ pub async fn authenticate(app: &App, cookie: &str) -> Result<Actor> {
         created_at: row.created_at,
         teams: row.teams.0,
         credential: Credential::Session {
-            id_hash,
+            id_hash: id_hash.clone(),
             csrf_token: row.csrf_token,
         },
-    })
+    };
+    app.credentials
+        .fill(reading, Kind::Session, &id_hash, &actor, valid_for);
+    Ok(actor)
 }
 
 /// The `Set-Cookie` value that carries a new session.

@@ -182,6 +182,7 @@ pub fn router(app: App, pages: Router<App>) -> Router {
         .route("/metrics", get(metrics))
         .route("/api/{*rest}", axum::routing::any(api_not_found))
         .merge(pages)
+        .layer(middleware::from_fn_with_state(app.clone(), settle_credentials))
         .layer(middleware::from_fn_with_state(app.clone(), edge::guard))
         .layer(DefaultBodyLimit::max(app.config.max_body_bytes))
         .layer(middleware::from_fn(record_metrics))
@@ -259,6 +260,24 @@ async fn metrics(State(app): State<App>) -> impl IntoResponse {
         [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
         app.metrics.render(),
     )
+}
+
+/// A write through this replica holds its answer until this replica's credential memory has
+/// heard what the write changed (a disabled user, a membership, a logout, a revoked token), so
+/// the caller's next request here is answered with it. Refused writes changed nothing and do
+/// not wait. Single sign-on sets its cookie from a GET; it waits too.
+async fn settle_credentials(State(app): State<App>, req: Request, next: Next) -> Response {
+    let writes = !matches!(
+        *req.method(),
+        axum::http::Method::GET | axum::http::Method::HEAD | axum::http::Method::OPTIONS
+    );
+    let response = next.run(req).await;
+    if (writes && !response.status().is_client_error())
+        || response.headers().contains_key(header::SET_COOKIE)
+    {
+        app.credentials.settle(&app.db).await;
+    }
+    response
 }
 
 /// Request counts and latency by route template (never the raw path, so ids do not make

@@ -159,6 +159,9 @@ impl Server {
         let listener = TcpListener::bind(app.config.listen).await.map_err(|e| {
             anyhow::anyhow!("cannot listen on {} (BERTH_LISTEN): {e}", app.config.listen)
         })?;
+        // Heard from the start, so the first callers are answered from memory and an idle
+        // replica reports `berth_credential_memory_trusted` truly.
+        app.credentials.start(&app.db);
         Ok(Server { listener, app })
     }
 

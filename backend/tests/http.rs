@@ -1092,6 +1092,12 @@ async fn pages_and_the_api_carry_security_headers(db: PgPool) {
 async fn metrics_expose_requests_the_job_queue_and_inventory_age(db: PgPool) {
     let server = TestServer::start(db).await;
     server.anonymous().get("/api/v1/me").await;
+    user(&server.app, "ada@example.com", false).await;
+    server
+        .login("ada@example.com")
+        .await
+        .get("/api/v1/me")
+        .await;
     let text = reqwest::get(format!("{}/metrics", server.base))
         .await
         .unwrap()
@@ -1104,6 +1110,8 @@ async fn metrics_expose_requests_the_job_queue_and_inventory_age(db: PgPool) {
         "berth_jobs_queued",
         "berth_jobs_running",
         "berth_job_oldest_age_seconds",
+        "berth_credential_checks_total",
+        "berth_credential_memory_trusted",
     ] {
         assert!(text.contains(series), "{series} missing from /metrics");
     }

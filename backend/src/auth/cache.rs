@@ -110,15 +110,37 @@ impl CredentialCache {
         })))
     }
 
-    /// The caller whose session or token hashes to `hash`, if memory may answer for it.
-    pub fn get(&self, db: &PgPool, kind: Kind, hash: &[u8]) -> Option<Actor> {
-        let inner = self.0.as_ref()?;
-        inner.start(db);
-        if !inner.trusted() {
-            return None;
+    /// Starts listening to Postgres (a server does at start; otherwise the first check does).
+    pub fn start(&self, db: &PgPool) {
+        if let Some(inner) = &self.0 {
+            inner.start(db);
         }
-        let entry = inner.entries.get(&key(kind, hash))?;
-        (Instant::now() < entry.valid_until).then(|| entry.actor.clone())
+    }
+
+    /// Whether memory may answer now; `None` when it is turned off.
+    pub fn trusted(&self) -> Option<bool> {
+        self.0.as_ref().map(|inner| inner.trusted())
+    }
+
+    /// The caller whose session or token hashes to `hash`, if memory may answer for it.
+    /// Counted in `berth_credential_checks_total{answered_by}`.
+    pub fn get(&self, db: &PgPool, kind: Kind, hash: &[u8]) -> Option<Actor> {
+        let found = self.0.as_ref().and_then(|inner| {
+            inner.start(db);
+            if !inner.trusted() {
+                return None;
+            }
+            let entry = inner.entries.get(&key(kind, hash))?;
+            (Instant::now() < entry.valid_until).then(|| entry.actor.clone())
+        });
+        let answered_by = if found.is_some() {
+            "memory"
+        } else {
+            "postgres"
+        };
+        metrics::counter!("berth_credential_checks_total", "answered_by" => answered_by)
+            .increment(1);
+        found
     }
 
     /// Whether memory would answer for this credential now (for tests and diagnostics).

@@ -256,6 +256,9 @@ async fn metrics(State(app): State<App>) -> impl IntoResponse {
         }
         Err(e) => tracing::warn!(error = %e, "metrics: inventory ages unreadable"),
     }
+    if let Some(trusted) = app.credentials.trusted() {
+        metrics::gauge!("berth_credential_memory_trusted").set(if trusted { 1.0 } else { 0.0 });
+    }
     (
         [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
         app.metrics.render(),

@@ -72,11 +72,8 @@ pub async fn authenticate(app: &App, secret: &str) -> Result<Actor> {
     };
     // Answered from memory until the cache's time (at most the touch interval, so the last
     // use goes on being recorded) or the token's expiry, whichever comes first.
-    let valid_for = (row.expires_at - now)
-        .try_into()
-        .unwrap_or(std::time::Duration::ZERO);
     app.credentials
-        .fill(reading, Kind::Token, &hash, &actor, valid_for);
+        .fill(reading, Kind::Token, &hash, &actor, row.expires_at);
     Ok(actor)
 }
 

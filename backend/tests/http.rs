@@ -384,6 +384,24 @@ fn credential(client: &Client) -> (Kind, Vec<u8>) {
     }
 }
 
+/// The admin creates team `search` and adds Ada to it.
+async fn ada_joins_a_new_team(admin: &Client) {
+    let (status, _) = admin
+        .post(
+            "/api/v1/teams",
+            json!({"name": "search", "display_name": "Search", "owner_email": "root@example.com"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED);
+    let (status, _) = admin
+        .post(
+            "/api/v1/teams/search/members",
+            json!({"email": "ada@example.com", "role": "member"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED);
+}
+
 /// Asks for `/me` until `server` answers `client` from memory.
 async fn remembered(server: &TestServer, client: &Client) -> Value {
     let (kind, hash) = credential(client);
@@ -425,20 +443,7 @@ async fn credentials_in_memory_follow_what_postgres_says_on_every_replica(db: Pg
     assert_eq!(names(&remembered(&b, &ada_b).await), ["payments"]);
 
     // A membership added through replica A: A answers with it at once, B once it has heard.
-    let (status, _) = admin
-        .post(
-            "/api/v1/teams",
-            json!({"name": "search", "display_name": "Search", "owner_email": "root@example.com"}),
-        )
-        .await;
-    assert_eq!(status, StatusCode::CREATED);
-    let (status, _) = admin
-        .post(
-            "/api/v1/teams/search/members",
-            json!({"email": "ada@example.com", "role": "member"}),
-        )
-        .await;
-    assert_eq!(status, StatusCode::CREATED);
+    ada_joins_a_new_team(&admin).await;
     // A had dropped Ada's session from memory before it answered the write.
     assert!(!a.app.credentials.remembers(Kind::Session, &hash));
     assert_eq!(
@@ -577,20 +582,7 @@ async fn a_replica_whose_listener_stalls_still_answers_with_its_own_writes(db: P
     Stopped::signal(&pids, "-STOP");
     let stopped = Stopped(pids);
 
-    let (status, _) = admin
-        .post(
-            "/api/v1/teams",
-            json!({"name": "search", "display_name": "Search", "owner_email": "root@example.com"}),
-        )
-        .await;
-    assert_eq!(status, StatusCode::CREATED);
-    let (status, _) = admin
-        .post(
-            "/api/v1/teams/search/members",
-            json!({"email": "ada@example.com", "role": "member"}),
-        )
-        .await;
-    assert_eq!(status, StatusCode::CREATED);
+    ada_joins_a_new_team(&admin).await;
     // Nothing was heard, so the write gave up waiting and memory stopped answering.
     assert!(!a.app.credentials.remembers(Kind::Session, &hash));
     let (_, me) = ada.get("/api/v1/me").await;

@@ -31,6 +31,7 @@ use std::{
 
 use moka::sync::Cache;
 use sqlx::PgPool;
+use time::OffsetDateTime;
 use tokio::sync::watch;
 use uuid::Uuid;
 
@@ -159,18 +160,18 @@ impl CredentialCache {
         Reading(self.0.as_ref().map_or(0, |i| i.epoch.load(SeqCst)))
     }
 
-    /// Keeps a caller read from Postgres for up to the configured time, and never past
-    /// `valid_for` (its credential's expiry). Nothing is kept when a notice came in since
-    /// `reading`.
+    /// Keeps a caller read from Postgres for up to the configured time, and never past `until`
+    /// (its credential's expiry). Nothing is kept when a notice came in since `reading`.
     pub fn fill(
         &self,
         reading: Reading,
         kind: Kind,
         hash: &[u8],
         actor: &Actor,
-        valid_for: Duration,
+        until: OffsetDateTime,
     ) {
         let Some(inner) = self.0.as_ref() else { return };
+        let valid_for = Duration::try_from(until - OffsetDateTime::now_utc()).unwrap_or_default();
         if valid_for.is_zero() || !inner.trusted() || inner.epoch.load(SeqCst) != reading.0 {
             return;
         }
@@ -292,27 +293,24 @@ impl Inner {
 
 async fn listen(inner: Arc<Inner>, db: PgPool) {
     while !db.is_closed() {
-        match sqlx::postgres::PgListener::connect_with(&db).await {
-            Ok(mut listener) => match listener.listen_all([CHANNEL, inner.beats.as_str()]).await {
-                Ok(()) => loop {
-                    match listener.try_recv().await {
-                        Ok(Some(n)) => inner.hear(n.channel(), n.payload()),
-                        // Lost and reconnected: what was said meanwhile is gone.
-                        Ok(None) => inner.distrust(),
-                        Err(e) => {
-                            tracing::warn!(error = %e, "credential memory: not listening to Postgres; reading callers from Postgres");
-                            break;
-                        }
-                    }
-                },
-                Err(e) => {
-                    tracing::warn!(error = %e, "credential memory: cannot listen to Postgres")
-                }
-            },
-            Err(e) => tracing::warn!(error = %e, "credential memory: cannot listen to Postgres"),
+        if let Err(e) = hear_until_lost(&inner, &db).await {
+            tracing::warn!(error = %e, "credential memory: not listening to Postgres; reading callers from Postgres");
         }
         inner.distrust();
         tokio::time::sleep(BEAT_EVERY).await;
+    }
+}
+
+/// Hears notices until the connection fails for good (a lost one that comes back at once
+/// only ends trust: what was said meanwhile is gone).
+async fn hear_until_lost(inner: &Inner, db: &PgPool) -> sqlx::Result<()> {
+    let mut listener = sqlx::postgres::PgListener::connect_with(db).await?;
+    listener.listen_all([CHANNEL, inner.beats.as_str()]).await?;
+    loop {
+        match listener.try_recv().await? {
+            Some(n) => inner.hear(n.channel(), n.payload()),
+            None => inner.distrust(),
+        }
     }
 }
 
@@ -354,6 +352,12 @@ mod tests {
         (cache, inner)
     }
 
+    /// Fills memory with `actor` for `hash`, its credential valid for a minute.
+    fn remember(cache: &CredentialCache, reading: Reading, kind: Kind, hash: &[u8], actor: &Actor) {
+        let until = OffsetDateTime::now_utc() + time::Duration::minutes(1);
+        cache.fill(reading, kind, hash, actor, until);
+    }
+
     fn db() -> PgPool {
         sqlx::postgres::PgPoolOptions::new()
             .connect_lazy("postgres://unused")
@@ -368,25 +372,13 @@ mod tests {
     async fn memory_answers_only_after_a_beat_is_heard() {
         let (cache, inner) = cache();
         let user = Uuid::new_v4();
-        cache.fill(
-            cache.reading(),
-            Kind::Session,
-            b"s",
-            &actor(user),
-            Duration::from_secs(60),
-        );
+        remember(&cache, cache.reading(), Kind::Session, b"s", &actor(user));
         assert!(
             cache.get(&db(), Kind::Session, b"s").is_none(),
             "nothing kept before a beat"
         );
         hear_beat(&inner);
-        cache.fill(
-            cache.reading(),
-            Kind::Session,
-            b"s",
-            &actor(user),
-            Duration::from_secs(60),
-        );
+        remember(&cache, cache.reading(), Kind::Session, b"s", &actor(user));
         assert_eq!(cache.get(&db(), Kind::Session, b"s").unwrap().user_id, user);
         // A beat from another replica's channel or garbage proves nothing.
         inner.distrust();
@@ -400,33 +392,15 @@ mod tests {
         let (cache, inner) = cache();
         hear_beat(&inner);
         let (a, b) = (Uuid::new_v4(), Uuid::new_v4());
-        cache.fill(
-            cache.reading(),
-            Kind::Session,
-            b"a",
-            &actor(a),
-            Duration::from_secs(60),
-        );
-        cache.fill(
-            cache.reading(),
-            Kind::Session,
-            b"b",
-            &actor(b),
-            Duration::from_secs(60),
-        );
+        remember(&cache, cache.reading(), Kind::Session, b"a", &actor(a));
+        remember(&cache, cache.reading(), Kind::Session, b"b", &actor(b));
         inner.hear(CHANNEL, &format!("user:{a}"));
         assert!(cache.get(&db(), Kind::Session, b"a").is_none());
         assert!(cache.get(&db(), Kind::Session, b"b").is_some());
         inner.hear(CHANNEL, "all");
         assert!(cache.get(&db(), Kind::Session, b"b").is_none());
         // Anything unknown is taken as `all`.
-        cache.fill(
-            cache.reading(),
-            Kind::Session,
-            b"b",
-            &actor(b),
-            Duration::from_secs(60),
-        );
+        remember(&cache, cache.reading(), Kind::Session, b"b", &actor(b));
         inner.hear(CHANNEL, "team:x");
         assert!(cache.get(&db(), Kind::Session, b"b").is_none());
     }
@@ -438,13 +412,7 @@ mod tests {
         let user = Uuid::new_v4();
         let reading = cache.reading();
         inner.hear(CHANNEL, &format!("user:{user}"));
-        cache.fill(
-            reading,
-            Kind::Session,
-            b"s",
-            &actor(user),
-            Duration::from_secs(60),
-        );
+        remember(&cache, reading, Kind::Session, b"s", &actor(user));
         assert!(cache.get(&db(), Kind::Session, b"s").is_none());
     }
 
@@ -453,13 +421,7 @@ mod tests {
         let (cache, inner) = cache();
         hear_beat(&inner);
         let user = Uuid::new_v4();
-        cache.fill(
-            cache.reading(),
-            Kind::Session,
-            b"s",
-            &actor(user),
-            Duration::from_secs(60),
-        );
+        remember(&cache, cache.reading(), Kind::Session, b"s", &actor(user));
         // The connection is lost: notices sent meanwhile are gone.
         inner.distrust();
         assert!(cache.get(&db(), Kind::Session, b"s").is_none());
@@ -468,13 +430,7 @@ mod tests {
             cache.get(&db(), Kind::Session, b"s").is_none(),
             "kept across the gap"
         );
-        cache.fill(
-            cache.reading(),
-            Kind::Session,
-            b"s",
-            &actor(user),
-            Duration::from_secs(60),
-        );
+        remember(&cache, cache.reading(), Kind::Session, b"s", &actor(user));
         assert!(cache.get(&db(), Kind::Session, b"s").is_some());
     }
 
@@ -487,7 +443,7 @@ mod tests {
             Kind::Session,
             b"s",
             &actor(Uuid::new_v4()),
-            Duration::ZERO,
+            OffsetDateTime::now_utc(),
         );
         assert!(cache.get(&db(), Kind::Session, b"s").is_none());
     }
@@ -496,12 +452,12 @@ mod tests {
     async fn a_session_and_a_token_never_share_an_entry() {
         let (cache, inner) = cache();
         hear_beat(&inner);
-        cache.fill(
+        remember(
+            &cache,
             cache.reading(),
             Kind::Token,
             b"h",
             &actor(Uuid::new_v4()),
-            Duration::from_secs(60),
         );
         assert!(cache.get(&db(), Kind::Session, b"h").is_none());
         assert!(cache.get(&db(), Kind::Token, b"h").is_some());
@@ -510,12 +466,12 @@ mod tests {
     #[test]
     fn zero_seconds_turns_it_off() {
         let cache = CredentialCache::new(Duration::ZERO);
-        cache.fill(
+        remember(
+            &cache,
             cache.reading(),
             Kind::Session,
             b"s",
             &actor(Uuid::new_v4()),
-            Duration::from_secs(60),
         );
         assert!(cache.0.is_none());
     }

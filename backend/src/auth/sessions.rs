@@ -59,9 +59,6 @@ pub async fn authenticate(app: &App, cookie: &str) -> Result<Actor> {
     // Answered from memory until the first of: the cache's time (at most the touch interval,
     // so the idle clock goes on being written), the idle timeout, the absolute expiry.
     let idle_end = last_seen + app.config.session_idle();
-    let valid_for = (row.expires_at.min(idle_end) - now)
-        .try_into()
-        .unwrap_or(std::time::Duration::ZERO);
     let actor = Actor {
         user_id: row.user_id,
         email: row.email,
@@ -74,8 +71,13 @@ pub async fn authenticate(app: &App, cookie: &str) -> Result<Actor> {
             csrf_token: row.csrf_token,
         },
     };
-    app.credentials
-        .fill(reading, Kind::Session, &id_hash, &actor, valid_for);
+    app.credentials.fill(
+        reading,
+        Kind::Session,
+        &id_hash,
+        &actor,
+        row.expires_at.min(idle_end),
+    );
     Ok(actor)
 }
 

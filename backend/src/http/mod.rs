@@ -270,9 +270,9 @@ async fn metrics(State(app): State<App>) -> impl IntoResponse {
 /// the caller's next request here is answered with it. Refused writes changed nothing and do
 /// not wait. Single sign-on sets its cookie from a GET; it waits too.
 async fn settle_credentials(State(app): State<App>, req: Request, next: Next) -> Response {
-    let writes = !matches!(
-        *req.method(),
-        axum::http::Method::GET | axum::http::Method::HEAD | axum::http::Method::OPTIONS
+    let writes = matches!(
+        crate::auth::Intent::of_method(req.method()),
+        crate::auth::Intent::Write { .. }
     );
     let response = next.run(req).await;
     if (writes && !response.status().is_client_error())

@@ -200,6 +200,33 @@ pub fn NamespacePage() -> impl IntoView {
     view! { <Title text=title/><crate::components::Breadcrumbs trail=Signal::derive(trail)/><Authed view=|me: Me| view! { <NamespaceView me/> }/> }
 }
 
+/// What the person is typing into the namespace's forms. It lives outside the namespace's
+/// Suspense, so a live update that renders the namespace again keeps it; a form that was
+/// sent starts empty again.
+#[derive(Clone, Copy)]
+struct Drafts {
+    /// The size chosen, `None` while it is the namespace's own.
+    preset: RwSignal<Option<String>>,
+    confirmed: RwSignal<bool>,
+    burst_until: RwSignal<String>,
+    quota_purpose: RwSignal<String>,
+    decommission_name: RwSignal<String>,
+    decommission_purpose: RwSignal<String>,
+}
+
+impl Drafts {
+    fn new() -> Drafts {
+        Drafts {
+            preset: RwSignal::new(None),
+            confirmed: RwSignal::new(false),
+            burst_until: RwSignal::new(String::new()),
+            quota_purpose: RwSignal::new(String::new()),
+            decommission_name: RwSignal::new(String::new()),
+            decommission_purpose: RwSignal::new(String::new()),
+        }
+    }
+}
+
 #[component]
 fn NamespaceView(me: Me) -> impl IntoView {
     let params = use_params_map();
@@ -243,6 +270,21 @@ fn NamespaceView(me: Me) -> impl IntoView {
             }
         }
     });
+    let drafts = Drafts::new();
+    Effect::new(move |_| {
+        if matches!(change.value().get(), Some(Ok(_))) {
+            drafts.preset.set(None);
+            drafts.confirmed.set(false);
+            drafts.burst_until.set(String::new());
+            drafts.quota_purpose.set(String::new());
+        }
+    });
+    Effect::new(move |_| {
+        if matches!(decommission.value().get(), Some(Ok(_))) {
+            drafts.decommission_name.set(String::new());
+            drafts.decommission_purpose.set(String::new());
+        }
+    });
     let csrf = me.csrf_token.clone().unwrap_or_default();
     let (cluster, name) = params.with_untracked(|p| {
         (
@@ -261,7 +303,7 @@ fn NamespaceView(me: Me) -> impl IntoView {
                 let (cluster, name) = (cluster.clone(), name.clone());
                 Suspend::new(async move {
                     match detail.await {
-                        Ok(d) => view! { <NamespaceBody detail=d csrf change decommission reapply/> }.into_any(),
+                        Ok(d) => view! { <NamespaceBody detail=d csrf change decommission reapply drafts/> }.into_any(),
                         Err(error) if error.code == "not_found" => view! {
                             <crate::pages::Missing what="namespace" message=format!("There is no namespace {name} on {cluster} that you may see.")/>
                         }.into_any(),
@@ -287,6 +329,7 @@ fn NamespaceBody(
     change: ServerAction<ChangeQuota>,
     decommission: ServerAction<DecommissionNamespace>,
     reapply: ServerAction<ReapplyNamespace>,
+    drafts: Drafts,
 ) -> impl IntoView {
     let NamespaceDetail {
         namespace: n,
@@ -298,7 +341,6 @@ fn NamespaceBody(
     } = detail;
     let u = used(&n);
     let pods_used = count(n.usage.as_ref().map(|u| &u.used), "pods");
-    let typed = RwSignal::new(String::new());
     let name_for_check = n.name.clone();
     let change_value = change.value();
     let decom_value = decommission.value();
@@ -408,7 +450,7 @@ fn NamespaceBody(
             <section class="card">
                 <h2>"Change the quota"</h2>
                 {form_error(change_value)}
-                <QuotaChangeForm spec=n.spec.clone() presets csrf=c2 cluster=cluster2 name=name2 change/>
+                <QuotaChangeForm spec=n.spec.clone() presets csrf=c2 cluster=cluster2 name=name2 change drafts/>
                 {move || change_value.get().and_then(|r| r.ok()).map(|d| view! {
                     <p class="ok" role="status">"Quota change "{d.request.state}". "<A href=format!("/requests/{}", d.request.id)>"Follow it"</A></p>
                 })}
@@ -422,12 +464,14 @@ fn NamespaceBody(
                     <input type="hidden" name="cluster" value=cluster3/>
                     <input type="hidden" name="name" value=name3/>
                     <label for="dc-confirm">"Namespace name"</label>
-                    <input id="dc-confirm" name="confirm" autocomplete="off" on:input=move |ev| typed.set(event_target_value(&ev))/>
+                    <input id="dc-confirm" name="confirm" autocomplete="off" prop:value=drafts.decommission_name
+                        on:input=move |ev| drafts.decommission_name.set(event_target_value(&ev))/>
                     {field_error(decom_value, "confirm")}
                     <label for="dc-purpose">"Why"</label>
-                    <input id="dc-purpose" name="purpose" required/>
+                    <input id="dc-purpose" name="purpose" required prop:value=drafts.decommission_purpose
+                        on:input=move |ev| drafts.decommission_purpose.set(event_target_value(&ev))/>
                     {field_error(decom_value, "purpose")}
-                    <button type="submit" class="danger" disabled=move || typed.get() != name_for_check>"Request decommissioning"</button>
+                    <button type="submit" class="danger" disabled=move || drafts.decommission_name.get() != name_for_check>"Request decommissioning"</button>
                 </ActionForm>
                 {move || decom_value.get().and_then(|r| r.ok()).map(|d| view! {
                     <p class="ok" role="status">"Decommission "{d.request.state}". "<A href=format!("/requests/{}", d.request.id)>"Follow it"</A></p>
@@ -508,14 +552,18 @@ fn QuotaChangeForm(
     cluster: String,
     name: String,
     change: ServerAction<ChangeQuota>,
+    drafts: Drafts,
 ) -> impl IntoView {
     let change_value = change.value();
     let current = presets
         .iter()
         .find(|p| p.quota == spec.quota && p.limits == spec.limits)
         .map(|p| p.name.clone());
-    let chosen = RwSignal::new(current.clone().unwrap_or_default());
-    let confirmed = RwSignal::new(false);
+    let chosen = {
+        let current = current.clone().unwrap_or_default();
+        Signal::derive(move || drafts.preset.get().unwrap_or_else(|| current.clone()))
+    };
+    let confirmed = drafts.confirmed;
     let loss = {
         let (presets, spec) = (presets.clone(), spec.clone());
         move || {
@@ -542,7 +590,8 @@ fn QuotaChangeForm(
             } else {
                 p.name.clone()
             };
-            view! { <option value=p.name.clone() selected=is_current>{label}</option> }
+            let value = p.name.clone();
+            view! { <option value=p.name.clone() selected=move || chosen.get() == value>{label}</option> }
         })
         .collect_view();
     view! {
@@ -552,10 +601,10 @@ fn QuotaChangeForm(
             <input type="hidden" name="name" value=name/>
             <label for="qc-preset">"New size"</label>
             <select id="qc-preset" name="preset" on:change=move |ev| {
-                chosen.set(event_target_value(&ev));
+                drafts.preset.set(Some(event_target_value(&ev)));
                 confirmed.set(false);
             }>
-                {current.is_none().then(|| view! { <option value="" selected>"Current quota (custom)"</option> })}
+                {current.is_none().then(|| view! { <option value="" selected=move || chosen.get().is_empty()>"Current quota (custom)"</option> })}
                 {options}
             </select>
             {field_error(change_value, "quota")}{field_error(change_value, "preset")}{field_error(change_value, "storage_classes")}
@@ -566,17 +615,19 @@ fn QuotaChangeForm(
                         <p>"This change takes away:"</p>
                         <ul>{taken.into_iter().map(|t| view! { <li>{t}</li> }).collect_view()}</ul>
                         <label class="check">
-                            <input id="qc-confirm" type="checkbox" on:change=move |ev| confirmed.set(event_target_checked(&ev))/>
+                            <input id="qc-confirm" type="checkbox" prop:checked=confirmed on:change=move |ev| confirmed.set(event_target_checked(&ev))/>
                             " I understand this takes capacity away from the namespace"
                         </label>
                     })
                 }}
             </div>
             <label for="qc-burst">"Burst until (optional, UTC): Berth reverts by itself"</label>
-            <input id="qc-burst" name="burst_until" type="datetime-local"/>
+            <input id="qc-burst" name="burst_until" type="datetime-local" prop:value=drafts.burst_until
+                on:input=move |ev| drafts.burst_until.set(event_target_value(&ev))/>
             {field_error(change_value, "burst_until")}
             <label for="qc-purpose">"Why"</label>
-            <input id="qc-purpose" name="purpose" required/>
+            <input id="qc-purpose" name="purpose" required prop:value=drafts.quota_purpose
+                on:input=move |ev| drafts.quota_purpose.set(event_target_value(&ev))/>
             {field_error(change_value, "purpose")}
             <button type="submit" disabled=move || unchanged() || (!loss().is_empty() && !confirmed.get())>
                 "Request the change"
